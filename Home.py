@@ -1,0 +1,19 @@
+"""LLM Engineering Lab: the entry point. `make run` starts it (streamlit run Home.py).
+
+Registers only the lab pages that exist, grouped in sections, plus the home view (lab map, provider
+readiness, offline assets). No model library is imported on this path, so the first paint is fast.
+"""
+
+import streamlit as st
+
+from ui.home import home_view
+from ui.labs import available
+from ui.secrets import apply_secrets
+
+st.set_page_config(page_title="LLM Engineering Lab", page_icon="🧭", layout="wide")
+apply_secrets()
+
+sections: dict[str, list] = {"": [st.Page(home_view, title="Home", icon="🏠", default=True)]}
+for lab in available():
+    sections.setdefault(lab.section, []).append(st.Page(lab.file, title=lab.title, icon=lab.icon))
+st.navigation(sections).run()

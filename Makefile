@@ -1,0 +1,27 @@
+# Two commands: `make run` serves the app, `make test` runs the whole suite. Both set up .venv themselves.
+VENV ?= .venv
+PORT ?= 8501
+PY := $(VENV)/bin/python
+
+.PHONY: run test setup setup-dev bench load docker clean
+
+setup:
+	@scripts/setup.sh
+
+setup-dev:
+	@scripts/setup.sh --dev
+
+run: setup
+	$(VENV)/bin/streamlit run Home.py --server.port $(PORT)
+
+test: setup-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup-dev
+	$(PY) -m bench
+
+docker:
+	docker build -t llm-engineering-lab . && docker run --rm -p 8501:8501 llm-engineering-lab
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

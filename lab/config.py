@@ -1,0 +1,58 @@
+"""Settings from the environment, validated once (pydantic-settings).
+
+Every knob a deployer may turn is here, with its environment variable (prefix ``LAB_``) and a description
+that the UI shows as help text. Keys are *not* here: they stay in the environment under their providers'
+usual names (``OPENAI_API_KEY``...) and are read only by ``lab.llm.keys.resolve_key`` when a request needs one.
+
+    >>> import os; os.environ["LAB_MAX_PROMPT_CHARS"] = "5000"
+    >>> get_settings.cache_clear(); get_settings().max_prompt_chars
+    5000
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAB_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path.home() / ".cache" / "llm-engineering-lab",
+        description="Where the lab keeps what it builds: converted models, indexes, runs, databases.",
+    )
+    models_dir: Path | None = Field(
+        default=None, description="Folder scanned for extra .gguf files (default: <data_dir>/models)."
+    )
+    local_model: Path | None = Field(
+        default=None, description="GGUF used by the 'local' provider (default: the bundled SmolLM2-135M)."
+    )
+    n_ctx: int = Field(default=4096, ge=256, le=131072, description="Context window for local llama.cpp models.")
+    n_threads: int | None = Field(default=None, ge=1, le=256, description="CPU threads for llama.cpp (default: all cores).")
+    max_prompt_chars: int = Field(
+        default=100_000, ge=100, description="Longest prompt accepted, in characters; longer input is refused."
+    )
+    request_timeout_s: float = Field(default=120.0, gt=0, description="Timeout for one provider request, seconds.")
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Let the web fetcher reach private/loopback addresses. Off on shared deployments.",
+    )
+    ollama_host: str = Field(default="http://127.0.0.1:11434", description="Ollama server for the 'ollama' provider.")
+    openai_compatible_base_url: str | None = Field(
+        default=None, description="Default base URL for the 'openai-compatible' provider (e.g. http://127.0.0.1:8080/v1)."
+    )
+
+    @property
+    def gguf_dir(self) -> Path:
+        return self.models_dir or (self.data_dir / "models")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,81 @@
+"""Providers behind one protocol: ``get_provider(name)`` then ``run()`` or iterate ``stream()``.
+
+    >>> from lab.llm import get_provider, run
+    >>> reply = run(get_provider("fake", replies=["4"]), [{"role": "user", "content": "2+2?"}])
+    >>> reply.text
+    '4'
+
+Providers: ``local`` (llama.cpp, offline default), ``openai``, ``anthropic``, ``ollama``,
+``openai-compatible`` (any ``/v1`` base URL), ``fake`` (scripted). SDKs are imported only when their
+provider is asked for, so ``import lab.llm`` stays light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lab.llm.base import (AuthError, BudgetExceeded, Chunk, InputError, LabError, Message, MissingKeyError, Options,
+                          Provider, ProviderError, ProviderTimeout, ProviderUnavailable, RateLimited, Response,
+                          ToolCall, Usage, run)
+from lab.llm.keys import ENV_VARS, key_present
+
+PROVIDERS = ("local", "openai", "anthropic", "ollama", "openai-compatible", "fake")
+
+
+def get_provider(name: str = "local", *, api_key: str | None = None, base_url: str | None = None,
+                 model: str | None = None, replies: list | None = None) -> Provider:
+    """Build a provider by name. Raises ``MissingKeyError`` (naming the variable) when a key is needed."""
+    if name == "local":
+        from lab.llm.local import LocalProvider
+
+        return LocalProvider(model_path=model if model and model.endswith(".gguf") else None)
+    if name == "openai":
+        from lab.llm.openai_provider import OpenAIProvider
+
+        return OpenAIProvider(api_key=api_key, base_url=base_url)
+    if name == "openai-compatible":
+        from lab.llm.openai_provider import openai_compatible
+
+        return openai_compatible(base_url=base_url, api_key=api_key, model=model)
+    if name == "anthropic":
+        from lab.llm.anthropic_provider import AnthropicProvider
+
+        return AnthropicProvider(api_key=api_key, base_url=base_url)
+    if name == "ollama":
+        from lab.llm.ollama_provider import OllamaProvider
+
+        return OllamaProvider(host=base_url)
+    if name == "fake":
+        from lab.llm.fake import FakeProvider
+
+        return FakeProvider(replies)
+    raise InputError(f"Unknown provider {name!r}; choose one of: {', '.join(PROVIDERS)}.")
+
+
+@dataclass
+class ProviderStatus:
+    name: str
+    ready: bool
+    detail: str
+
+
+def provider_status() -> list[ProviderStatus]:
+    """What the Home page shows: which providers can answer now (keys present or not - never the key)."""
+    from lab import assets
+    from lab.config import get_settings
+
+    s = get_settings()
+    gguf = assets.smollm2_gguf()
+    out = [ProviderStatus("local", gguf is not None, "SmolLM2-135M via llama.cpp" if gguf else assets.fix_for("smollm2-gguf"))]
+    for name in ("openai", "anthropic"):
+        ok = key_present(name)
+        out.append(ProviderStatus(name, ok, "key set" if ok else f"set {ENV_VARS[name]}"))
+    out.append(ProviderStatus("ollama", True, f"needs a running server at {s.ollama_host}"))
+    url = s.openai_compatible_base_url
+    out.append(ProviderStatus("openai-compatible", bool(url), url or "set LAB_OPENAI_COMPATIBLE_BASE_URL or enter a URL"))
+    return out
+
+
+__all__ = ["PROVIDERS", "get_provider", "provider_status", "run", "Options", "Chunk", "Response", "Usage", "ToolCall",
+           "Message", "Provider", "LabError", "InputError", "MissingKeyError", "AuthError", "ProviderUnavailable",
+           "ProviderTimeout", "ProviderError", "RateLimited", "BudgetExceeded"]

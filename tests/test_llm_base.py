@@ -1,0 +1,84 @@
+"""The provider protocol's shared pieces: validation, options, joining a stream, keys, prices, the fake."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from lab.llm import InputError, MissingKeyError, Options, ProviderError, get_provider, run
+from lab.llm import pricing
+from lab.llm.base import validate_messages
+from lab.llm.fake import FakeProvider
+from lab.llm.keys import redact, resolve_key
+
+
+def test_empty_and_oversized_prompts_are_refused():
+    with pytest.raises(InputError, match="empty"):
+        validate_messages([{"role": "user", "content": "   "}])
+    with pytest.raises(InputError, match="nothing to send"):
+        validate_messages([])
+    with pytest.raises(InputError, match=r"12,000 characters.*10,000"):
+        validate_messages([{"role": "user", "content": "x" * 12_000}], max_chars=10_000)
+    with pytest.raises(InputError, match="role"):
+        validate_messages([{"role": "wizard", "content": "hi"}])
+
+
+@pytest.mark.parametrize("bad", [{"temperature": 2.5}, {"top_p": 0}, {"max_tokens": 0}, {"stop": [""]},
+                                 {"stop": ["a", "b", "c", "d", "e"]}, {"nonsense": 1}])
+def test_options_are_bounded(bad):
+    with pytest.raises(ValidationError):
+        Options(**bad)
+
+
+def test_every_option_has_a_description_for_the_ui():
+    assert all(f.description for f in Options.model_fields.values())
+
+
+def test_run_joins_stream_and_records_calls():
+    fake = FakeProvider(["The capital of France is Paris."])
+    seen = []
+    reply = run(fake, [{"role": "user", "content": "Capital?"}], on_text=seen.append)
+    assert reply.text == "The capital of France is Paris." and "".join(seen) == reply.text
+    assert reply.usage.completion_tokens == 6 and reply.usage.provider == "fake"
+    assert fake.calls[0]["messages"] == [{"role": "user", "content": "Capital?"}]
+
+
+def test_stream_error_keeps_partial_text():
+    fake = FakeProvider([("Half an answer", ProviderError("connection dropped"))])
+    with pytest.raises(ProviderError) as e:
+        run(fake, [{"role": "user", "content": "Go"}])
+    assert e.value.partial_text == "Half an answer"
+
+
+def test_fake_tool_calls_and_assistant_message():
+    fake = FakeProvider([{"tool_calls": [("get_ticket_price", {"destination_city": "Tokyo"})]}])
+    reply = run(fake, [{"role": "user", "content": "How much to Tokyo?"}])
+    msg = reply.assistant_message()
+    assert msg["tool_calls"][0]["function"] == {"name": "get_ticket_price", "arguments": '{"destination_city": "Tokyo"}'}
+
+
+def test_fake_without_script_says_so():
+    with pytest.raises(InputError, match="no reply queued"):
+        run(FakeProvider(), [{"role": "user", "content": "hi"}])
+
+
+def test_keys_resolve_explicit_then_env_then_error(monkeypatch, no_keys):
+    with pytest.raises(MissingKeyError, match="OPENAI_API_KEY"):
+        resolve_key("openai")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env-123456")
+    assert resolve_key("openai") == "sk-from-env-123456"
+    assert resolve_key("openai", explicit="sk-explicit") == "sk-explicit"
+    assert redact("bad key sk-from-env-123456 rejected") == "bad key *** rejected"
+
+
+def test_prices():
+    assert pricing.cost("gpt-4o-mini", 1_000_000, 1_000_000) == pytest.approx(0.75)
+    assert pricing.cost("gpt-4o-mini-2024-07-18", 1000, 0) == pytest.approx(0.00015)  # prefix match
+    assert pricing.cost("gpt-4o", 1000, 0) == pytest.approx(0.0025)  # not confused with gpt-4o-mini
+    assert pricing.cost("mystery-model", 10, 10) is None
+    assert pricing.cost("llama3.2", 10, 10, provider="ollama") == 0.0
+
+
+def test_unknown_provider():
+    with pytest.raises(InputError, match="Unknown provider"):
+        get_provider("skynet")

@@ -1,0 +1,117 @@
+"""Shared widgets: the sidebar provider picker, option sliders made from pydantic fields, usage and messages.
+
+Pages call these and ``lab``; never an SDK. A widget's help text is the pydantic field's description, so
+the teaching text lives once, next to the validation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import annotated_types as at
+import streamlit as st
+from pydantic import BaseModel
+
+from lab.llm import PROVIDERS, Usage, get_provider
+from lab.llm.keys import ENV_VARS
+from ui.secrets import key_source, pasted_key
+
+DEFAULT_MODELS = {"local": "", "openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "ollama": "llama3.2",
+                  "openai-compatible": "local-model", "fake": "scripted"}
+
+
+@dataclass
+class ProviderChoice:
+    provider: str
+    model: str | None
+    base_url: str | None
+
+    def build(self):
+        """The provider object for this session (a pasted key is passed explicitly, never via the environment)."""
+        return get_provider(self.provider, api_key=pasted_key(self.provider), base_url=self.base_url, model=self.model)
+
+    @property
+    def model_arg(self) -> str | None:
+        return None if self.provider == "local" else (self.model or None)
+
+
+def provider_picker(where=st.sidebar, allow_fake: bool = False) -> ProviderChoice:
+    """Provider, model, optional base URL and a session-only key field. The choice persists across pages."""
+    names = [p for p in PROVIDERS if allow_fake or p != "fake"]
+    box = where.container(border=True)
+    box.markdown("**Model provider**")
+    provider = box.selectbox("Provider", names, key="provider",
+                             help="local = SmolLM2-135M on this machine (no key, no network). The others need a key or a server.")
+    base_url = None
+    if provider in ("openai-compatible", "ollama"):
+        default = {"ollama": "http://127.0.0.1:11434", "openai-compatible": "http://127.0.0.1:8080/v1"}[provider]
+        base_url = box.text_input("Base URL", value=default, key=f"base_url_{provider}") or None
+    model = None
+    if provider != "local":
+        model = box.text_input("Model", value=DEFAULT_MODELS[provider], key=f"model_{provider}")
+    if provider in ENV_VARS:
+        source = key_source(provider)
+        if source == "deployment":
+            box.caption(f"Key: set by the deployment ({ENV_VARS[provider]}).")
+        else:
+            box.text_input(f"{ENV_VARS[provider]} (this session only)", type="password", key=f"_pasted_key_{provider}",
+                           help="Kept in this browser session's memory only: never saved, logged or shown to others.")
+    return ProviderChoice(provider, model, base_url)
+
+
+def _bounds(field) -> dict:
+    out = {}
+    for m in field.metadata:
+        if isinstance(m, at.Ge):
+            out["min_value"] = m.ge
+        elif isinstance(m, at.Gt):
+            out["min_value"] = m.gt
+        elif isinstance(m, at.Le):
+            out["max_value"] = m.le
+    return out
+
+
+def model_widgets(model_cls: type[BaseModel], fields: list[str], where=st, key: str = "", **overrides) -> dict:
+    """One widget per pydantic field (slider for bounded numbers, checkbox for bools), help = description."""
+    values = {}
+    for name in fields:
+        f = model_cls.model_fields[name]
+        default = overrides.get(name, f.default)
+        label = name.replace("_", " ")
+        wkey = f"{key}{model_cls.__name__}.{name}"
+        b = _bounds(f)
+        if f.annotation is bool:
+            values[name] = where.checkbox(label, value=bool(default), help=f.description, key=wkey)
+        elif f.annotation is float and {"min_value", "max_value"} <= b.keys():
+            values[name] = where.slider(label, float(b["min_value"]), float(b["max_value"]), float(default),
+                                        step=0.05, help=f.description, key=wkey)
+        elif f.annotation is int and {"min_value", "max_value"} <= b.keys():
+            hi = min(int(b["max_value"]), overrides.get(f"{name}_max", int(b["max_value"])))
+            values[name] = where.number_input(label, int(b["min_value"]), hi, int(default), help=f.description, key=wkey)
+        else:  # optional ints like seed: empty = None
+            raw = where.text_input(label, value="" if default is None else str(default), help=f.description, key=wkey)
+            values[name] = int(raw) if raw.strip().lstrip("-").isdigit() else None
+    return values
+
+
+def show_usage(usage: Usage, where=st) -> None:
+    cols = where.columns(5)
+    cols[0].metric("Tokens in", usage.prompt_tokens)
+    cols[1].metric("Tokens out", usage.completion_tokens)
+    cols[2].metric("Time to first token", "-" if usage.ttft_s is None else f"{usage.ttft_s * 1000:.0f} ms")
+    cols[3].metric("Speed", "-" if not usage.tokens_per_s else f"{usage.tokens_per_s:.1f} tok/s")
+    cols[4].metric("Cost", "n/a" if usage.cost_usd is None else f"${usage.cost_usd:.5f}")
+
+
+def show_messages(messages: list[dict], where=st, label: str = "Messages sent") -> None:
+    """The exact list sent to the model - the course's favourite debugging view."""
+    with where.expander(f"{label} ({len(messages)})"):
+        st.json(messages, expanded=2)
+
+
+def show_error(e: Exception, where=st) -> None:
+    """A LabError's message is written for people; show it plainly, keep what streamed."""
+    partial = getattr(e, "partial_text", "")
+    if partial:
+        where.markdown(partial)
+    where.error(str(e), icon="⚠️")
