@@ -48,6 +48,20 @@ class Settings(BaseSettings):
         default=None, description="Default base URL for the 'openai-compatible' provider (e.g. http://127.0.0.1:8080/v1)."
     )
 
+    session_token_budget: int = Field(
+        default=50_000, ge=0,
+        description="Tokens (in + out) one browser session may spend on a key set by the deployment; 0 = no limit.",
+    )
+    global_token_budget: int = Field(
+        default=2_000_000, ge=0,
+        description="Tokens all sessions together may spend on the deployment's keys; 0 = no limit.",
+    )
+    local_concurrency: int = Field(
+        default=2, ge=1, le=64,
+        description="Local generations running at once; other students wait in a queue and see their position.",
+    )
+    upload_max_mb: int = Field(default=200, ge=1, description="Largest upload accepted, in MB.")
+
     @property
     def gguf_dir(self) -> Path:
         return self.models_dir or (self.data_dir / "models")

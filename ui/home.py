@@ -5,8 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from lab import assets
+from lab.budget import shared_budget
 from lab.llm import provider_status
 from ui.labs import LABS
+from ui.secrets import session_id
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -36,6 +38,13 @@ def home_view() -> None:
                  hide_index=True, width="stretch")
     st.caption("Keys come from the environment or `.streamlit/secrets.toml` (OPENAI_API_KEY, ANTHROPIC_API_KEY, "
                "HF_TOKEN) and are never shown. A key pasted in a page's sidebar stays in your browser session only.")
+
+    budget = shared_budget()
+    if any(r.ready for r in rows if r.name in ("openai", "anthropic")):
+        st.caption(f"Deployment keys, tokens used: this session {budget.used(session_id()):,}"
+                   f"{f' of {budget.per_session:,}' if budget.per_session else ''}; whole class "
+                   f"{budget.used_total():,}{f' of {budget.total:,}' if budget.total else ''} "
+                   "(LAB_SESSION_TOKEN_BUDGET, LAB_GLOBAL_TOKEN_BUDGET). Pasted keys are not counted.")
 
     st.subheader("Offline assets")
     table = _asset_rows()

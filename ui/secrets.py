@@ -8,6 +8,7 @@ in ``st.session_state`` only - never in the environment, where every other sessi
 from __future__ import annotations
 
 import os
+import uuid
 
 import streamlit as st
 
@@ -37,3 +38,10 @@ def key_source(provider: str) -> str:
         return "session"
     var = ENV_VARS.get(provider)
     return "deployment" if var and os.environ.get(var) else "none"
+
+
+def session_id() -> str:
+    """A random id for this browser session (budgets and per-session folders are keyed by it)."""
+    if "_session_id" not in st.session_state:
+        st.session_state["_session_id"] = uuid.uuid4().hex
+    return st.session_state["_session_id"]

@@ -12,9 +12,11 @@ import annotated_types as at
 import streamlit as st
 from pydantic import BaseModel
 
+from lab.budget import BudgetedProvider, shared_budget
+from lab.genqueue import QueuedProvider, shared_queue
 from lab.llm import PROVIDERS, Usage, get_provider
 from lab.llm.keys import ENV_VARS
-from ui.secrets import key_source, pasted_key
+from ui.secrets import key_source, pasted_key, session_id
 
 DEFAULT_MODELS = {"local": "", "openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "ollama": "llama3.2",
                   "openai-compatible": "local-model", "fake": "scripted"}
@@ -27,8 +29,22 @@ class ProviderChoice:
     base_url: str | None
 
     def build(self):
-        """The provider object for this session (a pasted key is passed explicitly, never via the environment)."""
-        return get_provider(self.provider, api_key=pasted_key(self.provider), base_url=self.base_url, model=self.model)
+        """The provider for this session: a pasted key goes explicitly, never via the environment; the local
+        model waits its turn in the shared queue; a deployment key is charged to the token budget."""
+        p = get_provider(self.provider, api_key=pasted_key(self.provider), base_url=self.base_url, model=self.model)
+        if self.provider == "local":
+            spot = st.empty()
+
+            def on_wait(position: int) -> None:
+                if position:
+                    spot.info(f"The local model is busy: you are number {position} in line.", icon="⏳")
+                else:
+                    spot.empty()
+
+            p = QueuedProvider(p, shared_queue(), on_wait)
+        if key_source(self.provider) == "deployment":
+            p = BudgetedProvider(p, shared_budget(), session_id())
+        return p
 
     @property
     def model_arg(self) -> str | None:

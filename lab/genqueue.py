@@ -1,0 +1,82 @@
+"""A fair queue in front of the local model: a few generations at once, everyone else sees their place.
+
+One llama.cpp model serves a whole classroom. Its lock already makes generations take turns; this queue adds
+what a student needs to see - "you are 3rd in line" - and caps how many run at once (``LAB_LOCAL_CONCURRENCY``).
+Tickets are served first come, first served.
+
+    >>> q = GenerationQueue(concurrency=1)
+    >>> with q.slot():
+    ...     q.waiting()
+    0
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from lab.llm.base import Chunk, Message, Options, Provider
+
+
+class GenerationQueue:
+    def __init__(self, concurrency: int = 1) -> None:
+        self.concurrency = concurrency
+        self._cond = threading.Condition()
+        self._tickets = itertools.count()
+        self._line: list[int] = []     # tickets waiting, in order of arrival
+        self._running = 0
+
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._line)
+
+    @contextmanager
+    def slot(self, on_wait: Callable[[int], None] | None = None, poll_s: float = 0.5) -> Iterator[None]:
+        """Wait for a turn; ``on_wait(position)`` is told the 1-based place in line while waiting, then 0."""
+        with self._cond:
+            ticket = next(self._tickets)
+            self._line.append(ticket)
+            while not (self._running < self.concurrency and self._line[0] == ticket):
+                if on_wait:
+                    on_wait(self._line.index(ticket) + 1)
+                self._cond.wait(timeout=poll_s)
+            self._line.pop(0)
+            self._running += 1
+            self._cond.notify_all()
+        if on_wait:
+            on_wait(0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+
+class QueuedProvider:
+    """Wraps a provider so each generation first takes a slot in ``queue``."""
+
+    def __init__(self, inner: Provider, queue: GenerationQueue, on_wait: Callable[[int], None] | None = None) -> None:
+        self.inner, self.queue, self.on_wait = inner, queue, on_wait
+        self.name, self.default_model = inner.name, inner.default_model
+
+    def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
+               tools: list[dict] | None = None) -> Iterator[Chunk]:
+        with self.queue.slot(self.on_wait):
+            yield from self.inner.stream(messages, model=model, options=options, tools=tools)
+
+
+_SHARED: GenerationQueue | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_queue() -> GenerationQueue:
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            from lab.config import get_settings
+
+            _SHARED = GenerationQueue(get_settings().local_concurrency)
+        return _SHARED
