@@ -46,7 +46,7 @@ def no_keys(monkeypatch):
 
 @pytest.fixture
 def tmp_settings(tmp_path, monkeypatch):
-    """Point the lab's data directory at a temp folder (derived assets are linked from the real one)."""
+    """Point the lab's data directory at a temp folder (derived assets must be made or linked by the test)."""
     from lab.config import get_settings
 
     monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
