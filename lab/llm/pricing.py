@@ -7,6 +7,8 @@ in the table has no estimated cost (``None``), never a guessed one. Local models
     0.15
     >>> cost("gpt-4o-mini", 1000, 500)  # 1000 * 0.15/1e6 + 500 * 0.60/1e6
     0.00045
+    >>> cost("ft:gpt-4o-mini-2024-07-18:acme::x1", 1_000_000, 0)  # fine-tuned: twice the base price
+    0.3
     >>> cost("no-such-model", 10, 10) is None
     True
 """
@@ -25,6 +27,11 @@ PRICES: dict[str, tuple[float, float, int]] = {
     "gpt-4.1-nano": (0.10, 0.40, 1_047_576),
     "gpt-4o": (2.50, 10.00, 128_000),
     "gpt-4o-mini": (0.15, 0.60, 128_000),
+    # fine-tuned OpenAI models (ids like ft:gpt-4o-mini-2024-07-18:org::abc123) cost more per token than their base
+    "ft:gpt-4.1": (3.00, 12.00, 1_047_576),
+    "ft:gpt-4.1-mini": (0.80, 3.20, 1_047_576),
+    "ft:gpt-4.1-nano": (0.20, 0.80, 1_047_576),
+    "ft:gpt-4o-mini": (0.30, 1.20, 128_000),
     "claude-opus-4-1": (15.00, 75.00, 200_000),
     "claude-sonnet-4-5": (3.00, 15.00, 200_000),
     "claude-sonnet-4": (3.00, 15.00, 200_000),
