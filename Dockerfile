@@ -10,7 +10,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
 RUN useradd -m -u 1000 user
 USER user
 ENV HOME=/home/user PATH=/home/user/app/.venv/bin:$PATH \
-    LAB_DATA_DIR=/home/user/.cache/llm-engineering-lab PYTHONUNBUFFERED=1
+    LAB_DATA_DIR=/home/user/.cache/llm-engineering-lab PYTHONUNBUFFERED=1 \
+    OMP_WAIT_POLICY=PASSIVE
 WORKDIR /home/user/app
 
 # Dependencies first (cached layer), then the code. torch comes from the CPU index: the constraints file pins it.

@@ -8,16 +8,30 @@ comparing the last tensor's end offset with the file size catches a truncated do
     Traceback (most recent call last):
     ...
     lab.llm.base.InputError: README.md is not a GGUF file (it starts with b'---\\nt', not b'GGUF').
+
+``open_reader(path)`` does the same checks and hands back the ``GGUFReader`` (lab.gguf.inspect reads the
+header from it). A file that passed once is remembered by (path, size, mtime): reading SmolLM2's header parses
+its 49,152-token vocabulary and takes seconds, so inspecting and then loading should not pay for it twice.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from lab.llm.base import InputError
 
+_CHECKED: set[tuple[str, int, int]] = set()
+_CHECKED_LOCK = threading.Lock()
 
-def check_gguf_file(path: Path) -> None:
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return (str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+def open_reader(path: Path):
+    """Validate ``path`` and return its ``gguf.GGUFReader`` (header parsed, tensor data memory-mapped, not read)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"No such model file: {path}")
@@ -35,3 +49,15 @@ def check_gguf_file(path: Path) -> None:
     size = path.stat().st_size
     if end > size:
         raise InputError(f"{path.name} is truncated: its tensors need {end:,} bytes but the file has {size:,}.")
+    with _CHECKED_LOCK:
+        _CHECKED.add(_stamp(path))
+    return reader
+
+
+def check_gguf_file(path: Path) -> None:
+    path = Path(path)
+    if path.is_file():
+        with _CHECKED_LOCK:
+            if _stamp(path) in _CHECKED:
+                return
+    open_reader(path)

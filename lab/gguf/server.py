@@ -1,0 +1,174 @@
+"""Serve a GGUF on an OpenAI-compatible endpoint with llama-cpp-python's own server (FastAPI + uvicorn).
+
+Once it runs, anything that speaks the OpenAI API can use the model by base URL - the ``openai`` client, the
+lab's ``openai-compatible`` provider, the Prompting / Tools / RAG labs:
+
+    >>> handle = start(port=8080)                      # a subprocess: `python -m lab gguf serve --port 8080`
+    >>> handle.base_url
+    'http://127.0.0.1:8080/v1'
+    >>> from lab.llm import get_provider, run
+    >>> run(get_provider("openai-compatible", base_url=handle.base_url),
+    ...     [{"role": "user", "content": "Capital of France?"}]).text
+    'The capital of France is Paris.'
+    >>> stop(handle)
+
+``serve()`` runs the server in this process until stopped (the CLI); ``start()`` launches that CLI as a child
+process and waits until ``GET /v1/models`` answers, so the app never blocks and a crash of llama.cpp cannot take
+the app down. The server app keeps its model in module globals, one per process: one more reason for a process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.config import REPO_ROOT, get_settings
+from lab.llm.base import InputError, ProviderUnavailable
+
+DEFAULT_PORT = 8080
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse early, with the fix, when something already listens on (host, port)."""
+    if not 1 <= port <= 65535:
+        raise InputError(f"Port {port} is not a valid TCP port (1-65535).")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        # SO_REUSEADDR as uvicorn sets it: a port left in TIME_WAIT by a stopped server is free, a listening one is not.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise InputError(f"Port {port} on {host} is already in use ({e.strerror}). Pick another port, or stop "
+                             "the server that holds it.") from e
+
+
+def serve(path: str | Path | None = None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, n_ctx: int | None = None,
+          n_gpu_layers: int = 0, n_threads: int | None = None) -> None:
+    """Serve ``path`` at http://host:port/v1 until interrupted (blocking)."""
+    import uvicorn
+    from llama_cpp.server.app import create_app
+    from llama_cpp.server.settings import ModelSettings, ServerSettings
+
+    from lab.gguf.check import check_gguf_file
+    from lab.gguf.runtime import gpu_backend, no_gpu_message
+    from lab.llm.local import default_model_path
+
+    path = Path(path) if path else default_model_path()
+    check_port_free(host, port)
+    check_gguf_file(path)
+    if n_gpu_layers and not gpu_backend().available:
+        raise InputError(no_gpu_message(n_gpu_layers))
+    threads = n_threads or get_settings().n_threads or max(1, os.cpu_count() or 1)
+    model = ModelSettings(model=str(path), model_alias=path.name, n_ctx=n_ctx or get_settings().n_ctx,
+                          n_gpu_layers=n_gpu_layers, n_threads=threads, n_threads_batch=threads, verbose=False)
+    app = create_app(server_settings=ServerSettings(host=host, port=port), model_settings=[model])
+    print(f"Serving {path.name} at http://{host}:{port}/v1 (Ctrl+C stops)", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@dataclass
+class ServerHandle:
+    proc: subprocess.Popen
+    host: str
+    port: int
+    model: str
+    log: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+_SERVERS: dict[int, ServerHandle] = {}
+_SERVERS_LOCK = threading.Lock()
+
+
+def start(path: str | Path | None = None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, n_ctx: int | None = None,
+          n_gpu_layers: int = 0, n_threads: int | None = None, timeout_s: float = 120.0) -> ServerHandle:
+    """Launch ``python -m lab gguf serve`` as a child process; return once it answers ``GET /v1/models``."""
+    from lab.gguf.check import check_gguf_file
+    from lab.llm.local import default_model_path
+
+    path = Path(path) if path else default_model_path()
+    check_gguf_file(path)           # the child would fail the same way, less visibly
+    check_port_free(host, port)
+    cmd = [sys.executable, "-m", "lab", "gguf", "serve", "--model", str(path), "--host", host, "--port", str(port),
+           "--n-gpu-layers", str(n_gpu_layers)]
+    cmd += ["--n-ctx", str(n_ctx)] if n_ctx else []
+    cmd += ["--threads", str(n_threads)] if n_threads else []
+    log = get_settings().data_dir / "gguf" / f"server-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    # llama.cpp's OpenMP threads spin while waiting by default; on a shared machine that steals the cores the
+    # app and other sessions need (measured here: 4-6x slower pp/tg under load). Passive waiting yields them.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    with open(log, "wb") as out:  # a file, not a pipe: a chatty child can never block on a full pipe
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    handle = ServerHandle(proc, host, port, path.name, log)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not handle.alive:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            msg = " ".join(tail) or f"exit code {proc.returncode}"
+            raise (InputError if "error:" in msg else ProviderUnavailable)(f"The server did not start: {msg}")
+        if _answers(handle):
+            with _SERVERS_LOCK:
+                _SERVERS[port] = handle
+            return handle
+        time.sleep(0.3)
+    _terminate(proc)
+    raise ProviderUnavailable(f"The server did not answer within {timeout_s:.0f} s; see {log}.")
+
+
+def _answers(handle: ServerHandle) -> bool:
+    try:
+        with urllib.request.urlopen(handle.base_url + "/models", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()  # uvicorn shuts down cleanly on SIGTERM
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def stop(handle_or_port: ServerHandle | int) -> None:
+    port = handle_or_port if isinstance(handle_or_port, int) else handle_or_port.port
+    with _SERVERS_LOCK:
+        handle = _SERVERS.pop(port, None)
+    if handle is None and isinstance(handle_or_port, ServerHandle):
+        handle = handle_or_port
+    if handle is not None:
+        _terminate(handle.proc)
+
+
+def running() -> list[ServerHandle]:
+    """Servers started by this process that are still up (dead ones are forgotten)."""
+    with _SERVERS_LOCK:
+        for port in [p for p, h in _SERVERS.items() if not h.alive]:
+            del _SERVERS[port]
+        return list(_SERVERS.values())
+
+
+@atexit.register
+def _stop_all() -> None:
+    for h in running():
+        stop(h)

