@@ -45,12 +45,20 @@ def to_anthropic(messages: list[Message]) -> tuple[str, list[dict]]:
             blocks: list[dict] = [{"type": "text", "text": m["content"]}] if m.get("content") else []
             for tc in m["tool_calls"]:
                 fn = tc["function"]
-                blocks.append({"type": "tool_use", "id": tc["id"], "name": fn["name"],
-                               "input": json.loads(fn.get("arguments") or "{}")})
+                blocks.append({"type": "tool_use", "id": tc["id"], "name": fn["name"], "input": _args(fn)})
             out.append({"role": "assistant", "content": blocks})
         else:
             out.append({"role": role, "content": m.get("content") or ""})
     return system, out
+
+
+def _args(fn: dict) -> dict:
+    """Arguments of an earlier call as an object; malformed JSON (say, from another provider) becomes {}."""
+    try:
+        value = json.loads(fn.get("arguments") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def to_anthropic_tools(tools: list[dict]) -> list[dict]:

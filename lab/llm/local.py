@@ -100,6 +100,8 @@ class LocalProvider:
     def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
                tools: list[dict] | None = None) -> Iterator[Chunk]:
         validate_messages(messages)
+        # A tool-call turn has content None; chat templates (SmolLM2's included) concatenate strings and fail on it.
+        messages = [{**m, "content": m.get("content") or ""} for m in messages]
         options = options or Options()
         path = Path(model) if model and model.endswith(".gguf") else self.model_path
         loaded = load_llama(path, n_ctx=self.n_ctx, n_gpu_layers=self.n_gpu_layers, logits_all=options.logprobs > 0)
