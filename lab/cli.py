@@ -76,14 +76,24 @@ def _assets(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- chat
 def _chat(args: argparse.Namespace) -> int:
-    from lab.llm import Options, run
+    from lab.llm import InputError, Options, run
+    from lab.prompting import Schema, build_messages, load_shots, structured
 
     provider = provider_from_args(args)
-    messages = ([{"role": "system", "content": args.system}] if args.system else []) + [
-        {"role": "user", "content": args.prompt}]
+    shots = load_shots(args.shots) if args.shots else []
+    messages = build_messages(args.system or "", args.prompt, shots=shots, style=args.shot_style)
     options = Options(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
-    reply = run(provider, messages, model=None if args.provider == "local" else args.model, options=options,
-                on_text=lambda t: print(t, end="", flush=True))
+    model = None if args.provider == "local" else args.model
+    if args.json_schema:  # stdout is only the validated JSON; the usage line goes to stderr
+        result = structured(provider, messages, Schema.from_file(args.json_schema), model=model, options=options)
+        for u in result.usage:
+            print(u.line(), file=sys.stderr)
+        if not result.ok:
+            raise InputError(f"The reply did not validate against {args.json_schema}, even after one repair attempt: "
+                             f"{result.errors[-1]}. Last reply: {result.attempts[-1][:300]!r}")
+        print_json(result.value)
+        return 0
+    reply = run(provider, messages, model=model, options=options, on_text=lambda t: print(t, end="", flush=True))
     print()
     print(reply.usage.line(), file=sys.stderr if args.usage_stderr else sys.stdout)
     return 0
@@ -107,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, default=512)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--usage-stderr", action="store_true", help="Print the usage line to stderr instead of stdout.")
+    p.add_argument("--json-schema", default=None, metavar="FILE",
+                   help="A JSON Schema file: the reply is parsed and validated (one repair attempt), then printed as JSON.")
+    p.add_argument("--shots", default=None, metavar="FILE",
+                   help='A JSON list of example turns: [{"user": "...", "assistant": "..."}] or alternating role/content.')
+    p.add_argument("--shot-style", default="turns", choices=["turns", "system"],
+                   help="Send the shots as fictitious user/assistant turns (default) or inside the system prompt.")
     p.add_argument("prompt", help="The user prompt.")
     p.set_defaults(func=_chat)
 
