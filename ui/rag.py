@@ -1,0 +1,162 @@
+"""Streamlit helpers for the RAG page: cached wrappers around lab.rag loaders, and one renderer per tab section.
+
+The page stays a list of tabs: read widgets -> guard -> one lab call -> one of these renderers. Indexes are
+cached with ``st.cache_resource`` (one per store x chunking, shared by every session of the deployment);
+lab.rag.retrieval already shares them per process, and its stores lock themselves for concurrent queries.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from lab.llm.base import LabError
+from lab.rag import chunking, evaluation, loading, retrieval, stores
+from ui.widgets import show_error
+
+COLOURS = {"green": "🟢", "amber": "🟠", "red": "🔴"}
+
+
+@contextmanager
+def explained(where=st) -> Iterator[None]:
+    """Run a lab call; a ``LabError`` is shown as a message that names the fix, never a traceback."""
+    try:
+        yield
+    except LabError as e:
+        show_error(e, where)
+        if isinstance(e, stores.IndexUnavailable):
+            st.session_state["rag_broken"] = True
+
+
+@st.cache_data(show_spinner=False)
+def documents() -> list:
+    return loading.load_documents()
+
+
+@st.cache_resource(show_spinner="Building the index (embedding the chunks once; later runs reuse the cache)...")
+def shared_index(kind: str, options_json: str) -> retrieval.Index:
+    return retrieval.get_index(kind, chunking.ChunkOptions.model_validate_json(options_json))
+
+
+def index(kind: str, options: chunking.ChunkOptions) -> retrieval.Index:
+    return shared_index(kind, options.model_dump_json())
+
+
+def embedder_names() -> list[str]:
+    """MiniLM always; OpenAI when a key is configured or pasted in this session."""
+    from lab.llm.keys import key_present
+    from ui.secrets import pasted_key
+
+    return ["minilm"] + (["openai"] if key_present("openai") or pasted_key("openai") else [])
+
+
+def rebuild_chroma() -> None:
+    """Drop the cached Chroma index and its directory; the next use re-embeds from the markdown."""
+    shared_index.clear()
+    retrieval.forget_indexes("chroma")
+    stores.reset_chroma_dir()
+    st.session_state.pop("rag_broken", None)
+
+
+# ---------------------------------------------------------------------------------------------- renderers
+def show_documents(docs) -> None:
+    st.dataframe(pd.DataFrame([{"doc_type": t, "files": n} for t, n in loading.doc_types(docs).items()]),
+                 hide_index=True)
+
+
+def show_chunks(chunks, where=st) -> None:
+    """Each chunk with the text the overlap repeated from its predecessor highlighted."""
+    where.caption(f"{len(chunks)} chunks; sizes {min(len(c.page_content) for c in chunks)}-"
+                  f"{max(len(c.page_content) for c in chunks)} characters")
+    prev = ""
+    for c in chunks:
+        text = c.page_content
+        rep = chunking.overlap_between(prev, text) if prev else ""
+        with where.container(border=True):
+            st.caption(f"{c.metadata['id']} · {len(text)} chars · starts at {c.metadata['start']}"
+                       + (f" · **{len(rep)} chars repeated by the overlap**" if len(rep) > 1 else ""))
+            st.text(text)
+        prev = text
+
+
+def show_vector(text: str, vector) -> None:
+    st.metric("Dimensions", len(vector))
+    st.caption(f"First values: {', '.join(f'{x:+.3f}' for x in vector[:8])} ... length {float((vector ** 2).sum()) ** 0.5:.3f}")
+    st.bar_chart(pd.DataFrame({"value": vector}), height=200)
+
+
+def show_index_stats(idx: retrieval.Index, where=st) -> None:
+    r = idx.report
+    where.metric("Chunks", idx.store.count())
+    where.metric("Last (re)index", f"{idx.built_s:.2f} s", help=r.line() if r else None)
+    where.caption(r.line() if r else "")
+    size = idx.store.size_bytes() / 1e6
+    where.caption(f"{size:.2f} MB {'on disk' if idx.name == 'chroma' else 'in memory'}"
+                  + (f" · {idx.store.path}" if idx.name == "chroma" and not getattr(idx.store, "url", None) else ""))
+
+
+def show_hits(hits, ms: float, where=st) -> None:
+    where.caption(f"{ms:.2f} ms (embedding + search)")
+    where.dataframe(pd.DataFrame([{"score": round(h.score, 4), "source": h.source, "doc_type": h.doc_type,
+                                   "text": h.text[:200]} for h in hits]), hide_index=True)
+
+
+def agreement(a, b) -> float:
+    ids_a, ids_b = {h.id for h in a}, {h.id for h in b}
+    return len(ids_a & ids_b) / max(1, len(ids_a | ids_b))
+
+
+def show_answer(result) -> None:
+    st.markdown(result.answer)
+    if result.sources:
+        st.caption("Sources: " + " · ".join(f"`{s}`" for s in result.sources))
+    if result.standalone_question != result.question:
+        st.caption(f"Searched for (condensed from the history): *{result.standalone_question}*")
+    with st.expander(f"Retrieved chunks ({len(result.chunks)})"):
+        for d in result.chunks:
+            st.caption(f"{d.metadata['score']:.3f} · {d.metadata['id']}")
+            st.text(d.page_content)
+
+
+def show_history(history: list[dict]) -> None:
+    for m in history:
+        with st.chat_message(m["role"]):
+            st.markdown(m["content"])
+
+
+def show_eval(results: dict) -> None:
+    cols = st.columns(len(results))
+    for col, (name, r) in zip(cols, results.items()):
+        c = r.to_dict()["colours"]
+        col.subheader(name)
+        col.metric(f"MRR {COLOURS[c['mrr']]}", f"{r.mrr:.3f}")
+        col.metric(f"nDCG@{r.k} {COLOURS[c['ndcg']]}", f"{r.ndcg:.3f}")
+        col.metric(f"Keyword coverage {COLOURS[c['coverage']]}", f"{r.coverage:.1%}")
+        col.caption(f"build {r.build_s:.3f} s · query p50 {r.query_ms_p50:.3f} ms · {r.chunks} chunks")
+    st.caption("Green: MRR / nDCG >= 0.9 and coverage >= 90%; amber from 0.75 / 75%; red below.")
+    first = next(iter(results.values()))
+    df = pd.DataFrame([{"question": q.question, "doc_type": q.doc_type, "rank": q.rank, "rr": round(q.rr, 3),
+                        "ndcg": round(q.ndcg, 3), "coverage": round(q.coverage, 2),
+                        "missing keywords": ", ".join(q.missing_keywords), "expected": ", ".join(q.expected),
+                        "retrieved": ", ".join(q.retrieved)} for q in first.rows])
+    st.markdown(f"**Per question** ({first.store}; worst first)")
+    st.dataframe(df.sort_values(["rr", "coverage"]), hide_index=True)
+    by_type = df.groupby("doc_type")[["rr", "ndcg", "coverage"]].mean().round(3)
+    st.dataframe(by_type.rename(columns={"rr": "MRR"}))
+
+
+def show_sweep(rows: list[dict]) -> None:
+    df = pd.DataFrame(rows)
+    df["setting"] = "overlap " + df["overlap"].astype(str) + ", k " + df["k"].astype(str)
+    metric = st.radio("Metric", ["mrr", "ndcg", "coverage"], horizontal=True, key="rag.sweep.metric")
+    st.plotly_chart(px.line(df, x="chunk_size", y=metric, color="setting", markers=True,
+                            title=f"{metric} by chunk size (FAISS)"))
+    st.dataframe(df.drop(columns="setting"), hide_index=True)
+
+
+def eval_colour_legend() -> str:
+    return f"green >= {evaluation.GREEN}, amber >= {evaluation.AMBER}"
