@@ -1,0 +1,118 @@
+"""Fine-tune: LoRA / QLoRA with SFT on the pricer's data - configure, plan memory, see the loss mask, train, evaluate.
+
+Training runs in a background process that writes into a run folder, so this page only reads files: a reload,
+a second tab or another learner sees the same live run.
+"""
+
+import streamlit as st
+
+import ui.finetune as ft
+from lab.finetune import modal_app, runner
+from lab.finetune.evaluate import evaluate
+from lab.llm.base import LabError
+from ui.widgets import show_error
+
+st.title("🎛️ Fine-tune")
+st.caption("Teach SmolLM2-135M to write a product's price, with LoRA: only small adapter matrices train while the "
+           "base model stays frozen (QLoRA: frozen in 4 bits). On CPU it really trains, slowly; the course's GPU "
+           "settings run on Modal.")
+
+cfg = ft.config_form()
+if cfg is None:
+    st.stop()
+cfg_yaml = cfg.to_yaml()
+c1, c2 = st.columns([1, 3])
+c1.download_button("Save config YAML", cfg_yaml, file_name="finetune.yaml", mime="text/yaml")
+c2.code("python -m lab finetune run --config finetune.yaml --json   # the same run from a shell", language="bash")
+
+tab_plan, tab_data, tab_train, tab_eval, tab_modal = st.tabs(
+    ["Memory plan", "Data & loss mask", "Train", "Evaluate", "Modal (GPU)"])
+
+with tab_plan:
+    st.caption("Before launching: what the run will hold in memory, pile by pile, and whether it fits here.")
+    if st.button("Plan memory", key="plan"):
+        try:
+            ft.show_plan(ft.cached_plan(cfg_yaml))
+        except LabError as e:
+            show_error(e)
+
+with tab_data:
+    st.caption("The prompt/completion pairs as the trainer tokenizes them; only the completion (the price) is learned.")
+    if st.button("Show data", key="data"):
+        try:
+            ft.show_data(ft.data_view(cfg_yaml))
+        except LabError as e:
+            show_error(e)
+
+with tab_train:
+    active = runner.active_run()
+    c1, c2, c3 = st.columns(3)
+    if c1.button("Launch", type="primary", disabled=active is not None, key="launch"):
+        try:
+            st.session_state["ft.run"] = runner.launch(cfg).name
+            active = runner.active_run()
+        except LabError as e:
+            show_error(e)
+    if active:
+        st.session_state["ft.run"] = active["run_id"]
+        if c2.button("Stop", key="stop"):
+            runner.stop(active["run_id"])
+            st.toast("Stop requested: the run saves a checkpoint at the next step, then exits.")
+    past = [r["run_id"] for r in runner.list_runs()]
+    current = st.session_state.get("ft.run") or (past[0] if past else None)
+    if current and not active:
+        st_ = runner.status(current)
+        if st_["state"] in ("stopped", "interrupted") and st_["checkpoint"] and c3.button("Resume", key="resume"):
+            try:
+                runner.resume(current)
+            except LabError as e:
+                show_error(e)
+
+    @st.fragment(run_every=2.0 if active else None)
+    def live():
+        if current:
+            st.markdown(f"**Run `{current}`**")
+            ft.show_run(current)
+            if active and runner.status(current)["state"] not in runner.LIVE_STATES:
+                st.rerun(scope="app")      # it just ended: refresh the buttons and the past-runs table
+
+    live()
+    st.subheader("Past runs")
+    ft.runs_table()
+    if current:
+        with st.expander("Run it yourself (the exact commands)"):
+            st.code(" ".join(runner.command(runner.run_path(current))), language="bash")
+            st.code(f"python -m lab finetune run --config {runner.run_path(current) / 'config.yaml'}", language="bash")
+
+with tab_eval:
+    runs = [r["run_id"] for r in runner.list_runs() if r["state"] in ("finished", "stopped", "interrupted")]
+    if not runs:
+        st.info("Train a run first; its adapter is then scored here beside the base model.")
+    else:
+        run_id = st.selectbox("Run", runs, key="eval.run")
+        n = st.number_input("Test items", 1, 200, 20, key="eval.n", help="Items from the pricer's test split.")
+        if st.button("Evaluate", key="evaluate"):
+            try:
+                with st.spinner("Generating prices with and without the adapter..."):
+                    ft.scoreboard(evaluate(run_id, n=int(n)))
+            except LabError as e:
+                show_error(e)
+
+with tab_modal:
+    gpu = st.selectbox("GPU", modal_app.GPUS, index=1, help="L4: 24 GB, bf16, cheap. The course's full run used an A100.")
+    secrets = st.text_input("Modal secrets (names, comma separated)", ", ".join(modal_app.default_secrets(cfg)),
+                            help="Secrets are referenced by name only; create them in the Modal dashboard "
+                                 "(e.g. huggingface-secret holding HF_TOKEN for gated Llama models).")
+    names = [s.strip() for s in secrets.split(",") if s.strip()]
+    st.code(modal_app.source(cfg, gpu=gpu, secrets=names), language="python")
+    if not modal_app.token_configured():
+        st.info(modal_app.HOW_TO_TOKEN)
+    if st.button("Export run folder + Modal app", key="export"):
+        try:
+            script = modal_app.export(cfg, gpu=gpu, secrets=names)
+            st.success(f"Wrote {script}. Run: `{' '.join(modal_app.modal_command(script))}`")
+            if modal_app.token_configured():
+                modal_app.launch(script)
+                st.success(f"modal run started; log in {script.parent / 'modal.log'}")
+        except LabError as e:
+            show_error(e)
