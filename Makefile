@@ -20,6 +20,10 @@ test: setup-dev
 bench: setup-dev
 	$(PY) -m bench
 
+# 30 students for 5 minutes (LOAD_SESSIONS, LOAD_SECONDS shorten it); last line: one JSON object
+load: setup-dev
+	$(PY) -m bench.load
+
 docker:
 	docker build -t llm-engineering-lab . && docker run --rm -p 8501:8501 llm-engineering-lab
 

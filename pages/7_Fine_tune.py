@@ -10,12 +10,19 @@ import ui.finetune as ft
 from lab.finetune import modal_app, runner
 from lab.finetune.evaluate import evaluate
 from lab.llm.base import LabError
+from ui.finetune_openai import render_openai_tab
 from ui.widgets import show_error
 
 st.title("🎛️ Fine-tune")
 st.caption("Teach SmolLM2-135M to write a product's price, with LoRA: only small adapter matrices train while the "
            "base model stays frozen (QLoRA: frozen in 4 bits). On CPU it really trains, slowly; the course's GPU "
            "settings run on Modal.")
+
+track = st.radio("Track", ["LoRA / QLoRA (local or Modal)", "OpenAI (frontier)"], horizontal=True,
+                 key="ft.track", label_visibility="collapsed")
+if track.startswith("OpenAI"):
+    render_openai_tab()      # the course's frontier fine-tune: prepare, validate, launch, follow, score
+    st.stop()
 
 cfg = ft.config_form()
 if cfg is None:

@@ -7,6 +7,7 @@ from lab.gguf import bench as B
 from lab.gguf import fit, runtime, server, steps
 from lab.gguf.inspect import read_gguf
 from ui import gguf as U
+from ui.gguf_ladder import render_ladder_section
 
 st.title("⚙️ GGUF Runner")
 path = U.pick_model()
@@ -23,7 +24,7 @@ settings = U.load_settings(gpu, info.facts["layers"] or 0)
 est = fit.estimate(info, settings.n_ctx, n_batch=settings.n_batch, n_gpu_layers=settings.n_gpu_layers)
 st.caption(f"**{path.name}** · memory: {est.line()} · {'✅ fits' if est.fits else '❌ does not fit'} · "
            f"{'GPU backend available' if gpu.available else 'CPU-only llama.cpp build'}")
-tabs = st.tabs(["Inspect", "Chat", "Steps", "Benchmark", "Serve"])
+tabs = st.tabs(["Inspect", "Chat", "Steps", "Benchmark", "Serve", "Quantization ladder"])
 
 
 def model():
@@ -104,3 +105,6 @@ with tabs[4]:
             server.stop(h)
             st.rerun()
         st.code(U.client_snippet(h.base_url, h.model), language="python")
+
+with tabs[5]:
+    render_ladder_section()   # convert -> quantize -> measure every rung (issue 13)

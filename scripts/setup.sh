@@ -47,3 +47,8 @@ fi
 
 # Derived offline assets (tiktoken cache, SmolLM2 in transformers format): made once, then cached.
 "$VENV/bin/python" -m lab assets --prepare >/dev/null
+if [ $DEV = 1 ]; then
+  # llama.cpp's converter, from the llama-cpp-python sdist of the installed version (the ladder lab and its tests;
+  # the app fetches it on first use). Needs PyPI once; without it those tests skip and say why.
+  "$VENV/bin/python" -m lab gguf tools >/dev/null || echo "!! could not fetch llama.cpp's converter (offline?)"
+fi

@@ -13,6 +13,7 @@ import streamlit as st
 from pydantic import BaseModel
 
 from lab.budget import BudgetedProvider, shared_budget
+from lab.finetune.openai_jobs import fine_tuned_models
 from lab.genqueue import QueuedProvider, shared_queue
 from lab.llm import PROVIDERS, Usage, get_provider
 from lab.llm.keys import ENV_VARS
@@ -65,6 +66,8 @@ def provider_picker(where=st.sidebar, allow_fake: bool = False) -> ProviderChoic
     model = None
     if provider != "local":
         model = box.text_input("Model", value=DEFAULT_MODELS[provider], key=f"model_{provider}")
+    if provider == "openai" and (tuned := fine_tuned_models()):
+        box.caption("Your fine-tuned models: " + ", ".join(f"`{m}`" for m in tuned))
     if provider in ENV_VARS:
         source = key_source(provider)
         if source == "deployment":

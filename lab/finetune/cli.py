@@ -169,11 +169,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run")
     p.set_defaults(func=_resume)
 
-    # the OpenAI fine-tuning commands (lab/finetune/openai_cli.py) hang under `finetune openai`, when present
-    try:
-        from lab.finetune.openai_cli import add_openai_parser
-    except ModuleNotFoundError as e:
-        if not (e.name or "").startswith("lab.finetune.openai"):
-            raise
-    else:
-        add_openai_parser(cmds)
+    from lab.finetune.openai_cli import add_openai_parser  # `finetune openai ...` (issue 14)
+
+    add_openai_parser(cmds)

@@ -156,7 +156,7 @@ def _load_args(p, n_ctx: int | None = 4096) -> None:
 
 
 def add_parser(subparsers) -> None:
-    top = subparsers.add_parser("gguf", help="GGUF runner: inspect, chat, steps, bench, serve (llama.cpp).")
+    top = subparsers.add_parser("gguf", help="GGUF runner: inspect, chat, steps, bench, serve; convert, quantize, ladder (llama.cpp).")
     sub = top.add_subparsers(dest="gguf_command", required=True)
 
     p = sub.add_parser("list", help="The GGUFs the lab can run: bundled + the models folder.")
@@ -222,3 +222,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--host", default="127.0.0.1", help="Listen address (default loopback only).")
     p.add_argument("--port", type=int, default=8080)
     p.set_defaults(func=_serve)
+
+    from lab.gguf.ladder_cli import add_ladder_commands  # convert, quantize, ladder (issue 13)
+
+    add_ladder_commands(sub)
