@@ -14,8 +14,8 @@ def test_home_lists_labs_providers_and_assets(monkeypatch, no_keys):
     at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
     assert not at.exception
     assert at.title[0].value.startswith("🧭 LLM Engineering Lab")
-    text = " ".join(m.value for m in at.markdown)
-    assert "Prompting" in text and "Tokenization" in text and "Fine-tune" in text
+    links = [e.proto.label for e in at.get("page_link")]
+    assert {"**Prompting**", "**Tokenization**", "**Fine-tune**", "**GGUF Runner**"} <= set(links), links
     providers = at.dataframe[0].value
     assert list(providers["provider"])[:3] == ["local", "openai", "anthropic"]
     assert providers.set_index("provider").loc["openai", "ready"] == "✅"

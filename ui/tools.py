@@ -7,7 +7,6 @@ Each browser session gets its own SQLite file (30 students editing one price tab
 
 from __future__ import annotations
 
-import uuid
 
 import pandas as pd
 import streamlit as st
@@ -18,7 +17,7 @@ from lab.flightai import FlightDB
 from lab.llm import LabError, Options
 from lab.llm.keys import key_present
 from lab.tools import LoopResult, ToolRegistry
-from ui.secrets import pasted_key
+from ui.secrets import pasted_key, session_id
 from ui.widgets import DEFAULT_MODELS, ProviderChoice, show_error
 
 # Measured with `python -m lab tools reliability --tries 20` (greedy decoding, constrained strategy).
@@ -35,8 +34,7 @@ STATUS_ICON = {"ok": "✅", "unknown_tool": "❓", "invalid_arguments": "⚠️"
 
 
 def session_db() -> FlightDB:
-    sid = st.session_state.setdefault("_flightai_session", uuid.uuid4().hex)
-    return FlightDB(get_settings().data_dir / "flightai" / f"{sid}.db")
+    return FlightDB(get_settings().data_dir / "flightai" / f"{session_id()}.db")
 
 
 def compare_db(db: FlightDB) -> FlightDB:
