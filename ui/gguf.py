@@ -4,9 +4,7 @@ No lab logic here: every number comes from ``lab.gguf``."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import plotly.express as px
@@ -17,8 +15,7 @@ from lab.gguf.bench import BenchResult
 from lab.gguf.inspect import GGUFInfo
 from lab.gguf.runtime import CHAT_FORMATS, GpuBackend, LoadSettings, RunnerUsage, Sampling
 from lab.gguf.steps import StepsResult
-from lab.llm import LabError
-from ui.widgets import model_widgets, show_error
+from ui.widgets import explained, model_widgets  # noqa: F401  (explained: re-exported for the page)
 
 HEADER_VS_BODY = (
     "A GGUF file is a **header** then a **body**. The header is small and self-describing: the magic `GGUF`, a "
@@ -27,14 +24,6 @@ HEADER_VS_BODY = (
     "themselves, aligned so llama.cpp can memory-map them. Everything below was read from the header alone, "
     "without loading a single weight.")
 
-
-@contextmanager
-def explained(where=st) -> Iterator[None]:
-    """Run a lab call; a ``LabError`` is shown in words, never as a traceback."""
-    try:
-        yield
-    except LabError as e:
-        show_error(e, where)
 
 
 def pick_model(where=st.sidebar) -> Path | None:

@@ -3,15 +3,13 @@ for conversations, structured attempts, comparisons, brochures and next-token ta
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
 
 import pandas as pd
 import streamlit as st
 
 from lab.llm import PROVIDERS, LabError, Options, run
 from lab.prompting import Conversation, Outcome, Rule, Shot, StructuredResult, check_fits, compare_table
-from ui.widgets import DEFAULT_MODELS, ProviderChoice, model_widgets, show_error, show_usage
+from ui.widgets import DEFAULT_MODELS, ProviderChoice, explained, model_widgets, show_usage  # noqa: F401  (explained: re-exported)
 
 
 def sampling_options(**overrides) -> dict:
@@ -35,14 +33,6 @@ class Streamer:
     def done(self, final: str | None = None) -> None:
         self.box.markdown(final if final is not None else self.text)
 
-
-@contextmanager
-def explained(where=st) -> Iterator[None]:
-    """Run a lab call; a ``LabError`` is shown with what had streamed, never a traceback."""
-    try:
-        yield
-    except LabError as e:
-        show_error(e, where)
 
 
 def send(choice: ProviderChoice, messages: list[dict], options: Options, window: int | None, where=st):

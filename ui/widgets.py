@@ -6,7 +6,9 @@ the teaching text lives once, next to the validation.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import annotated_types as at
 import streamlit as st
@@ -15,7 +17,7 @@ from pydantic import BaseModel
 from lab.budget import BudgetedProvider, shared_budget
 from lab.finetune.openai_jobs import fine_tuned_models
 from lab.genqueue import QueuedProvider, shared_queue
-from lab.llm import PROVIDERS, Usage, get_provider
+from lab.llm import PROVIDERS, LabError, Usage, get_provider
 from lab.llm.keys import ENV_VARS
 from ui.secrets import key_source, pasted_key, session_id
 
@@ -126,6 +128,15 @@ def show_messages(messages: list[dict], where=st, label: str = "Messages sent") 
     """The exact list sent to the model - the course's favourite debugging view."""
     with where.expander(f"{label} ({len(messages)})"):
         st.json(messages, expanded=2)
+
+
+@contextmanager
+def explained(where=st) -> Iterator[None]:
+    """Run a lab call; a ``LabError`` is shown in words (with what had streamed), never as a traceback."""
+    try:
+        yield
+    except LabError as e:
+        show_error(e, where)
 
 
 def show_error(e: Exception, where=st) -> None:
