@@ -60,3 +60,26 @@ def tmp_settings(tmp_path, monkeypatch):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def lab_data(tmp_path_factory):
+    """A private data dir for one test module; SmolLM2's converted copy is linked from the real one (no
+    re-conversion). Restores the previous LAB_DATA_DIR afterwards."""
+    from lab.config import get_settings
+
+    real = get_settings().data_dir
+    data = tmp_path_factory.mktemp("lab-data")
+    src = real / "models" / "smollm2-135m-instruct-hf"
+    if (src / ".complete").exists():
+        (data / "models").mkdir()
+        (data / "models" / "smollm2-135m-instruct-hf").symlink_to(src)
+    old = os.environ.get("LAB_DATA_DIR")
+    os.environ["LAB_DATA_DIR"] = str(data)
+    get_settings.cache_clear()
+    yield data
+    if old is None:
+        os.environ.pop("LAB_DATA_DIR", None)
+    else:
+        os.environ["LAB_DATA_DIR"] = old
+    get_settings.cache_clear()

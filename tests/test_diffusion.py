@@ -16,25 +16,11 @@ import pytest
 from pydantic import ValidationError
 
 from lab import assets, diffusion
-from lab.config import get_settings
 from lab.llm.base import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n"
 
-
-@pytest.fixture(scope="module")
-def lab_data(tmp_path_factory):
-    data = tmp_path_factory.mktemp("lab-data")
-    old = os.environ.get("LAB_DATA_DIR")
-    os.environ["LAB_DATA_DIR"] = str(data)
-    get_settings.cache_clear()
-    yield data
-    if old is None:
-        os.environ.pop("LAB_DATA_DIR", None)
-    else:
-        os.environ["LAB_DATA_DIR"] = old
-    get_settings.cache_clear()
 
 
 def test_tiny_ddpm_is_saved_reloaded_and_reports_each_step(lab_data):

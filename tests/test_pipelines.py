@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from lab import assets, pipelines
-from lab.config import get_settings
 from lab.llm.base import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,25 +23,6 @@ CONTEXT = "Barack Obama was the 44th president of the United States. He was born
 needs_minilm = pytest.mark.skipif(assets.minilm_dir() is None, reason="MiniLM asset missing")
 needs_smollm2 = pytest.mark.skipif(assets.smollm2_gguf() is None, reason="SmolLM2 GGUF asset missing")
 
-
-@pytest.fixture(scope="module")
-def lab_data(tmp_path_factory):
-    """A private data dir for tiny models; SmolLM2's converted copy is linked from the real one (no re-conversion)."""
-    real = get_settings().data_dir
-    data = tmp_path_factory.mktemp("lab-data")
-    src = real / "models" / "smollm2-135m-instruct-hf"
-    if (src / ".complete").exists():
-        (data / "models").mkdir()
-        (data / "models" / "smollm2-135m-instruct-hf").symlink_to(src)
-    old = os.environ.get("LAB_DATA_DIR")
-    os.environ["LAB_DATA_DIR"] = str(data)
-    get_settings.cache_clear()
-    yield data
-    if old is None:
-        os.environ.pop("LAB_DATA_DIR", None)
-    else:
-        os.environ["LAB_DATA_DIR"] = old
-    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")

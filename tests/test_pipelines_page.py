@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab import assets
-from lab.config import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "4_Pipelines.py")
@@ -17,17 +15,9 @@ pytestmark = pytest.mark.skipif(assets.minilm_dir() is None, reason="MiniLM asse
 
 
 @pytest.fixture(scope="module", autouse=True)
-def lab_data(tmp_path_factory):
-    data = tmp_path_factory.mktemp("lab-data")
-    old = os.environ.get("LAB_DATA_DIR")
-    os.environ["LAB_DATA_DIR"] = str(data)
-    get_settings.cache_clear()
-    yield data
-    if old is None:
-        os.environ.pop("LAB_DATA_DIR", None)
-    else:
-        os.environ["LAB_DATA_DIR"] = old
-    get_settings.cache_clear()
+def _private_data(lab_data):
+    """Every test here writes into the module's private data dir (tests/conftest.py: lab_data)."""
+    return lab_data
 
 
 def _page() -> AppTest:
