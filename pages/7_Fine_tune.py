@@ -11,7 +11,7 @@ from lab.finetune import modal_app, runner
 from lab.finetune.evaluate import evaluate
 from lab.llm.base import LabError
 from ui.finetune_openai import render_openai_tab
-from ui.widgets import show_error
+from ui.widgets import explained, show_error
 
 st.title("🎛️ Fine-tune")
 st.caption("Teach SmolLM2-135M to write a product's price, with LoRA: only small adapter matrices train while the "
@@ -38,18 +38,14 @@ tab_plan, tab_data, tab_train, tab_eval, tab_modal = st.tabs(
 with tab_plan:
     st.caption("Before launching: what the run will hold in memory, pile by pile, and whether it fits here.")
     if st.button("Plan memory", key="plan"):
-        try:
+        with explained():
             ft.show_plan(ft.cached_plan(cfg_yaml))
-        except LabError as e:
-            show_error(e)
 
 with tab_data:
     st.caption("The prompt/completion pairs as the trainer tokenizes them; only the completion (the price) is learned.")
     if st.button("Show data", key="data"):
-        try:
+        with explained():
             ft.show_data(ft.data_view(cfg_yaml))
-        except LabError as e:
-            show_error(e)
 
 with tab_train:
     active = runner.active_run()
