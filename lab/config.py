@@ -61,6 +61,15 @@ class Settings(BaseSettings):
         description="Local generations running at once; other students wait in a queue and see their position.",
     )
     upload_max_mb: int = Field(default=200, ge=1, description="Largest upload accepted, in MB.")
+    session_ttl_hours: float = Field(
+        default=24.0, gt=0, le=24 * 365,
+        description="Hours a browser session's folder (uploads, runs, databases) is kept after its last use; "
+                    "older ones are swept away, except one whose fine-tune run is still training.",
+    )
+    max_servers: int = Field(
+        default=2, ge=1, le=64,
+        description="OpenAI-compatible GGUF servers running at once on this machine (each holds its own model copy).",
+    )
 
     @property
     def gguf_dir(self) -> Path:

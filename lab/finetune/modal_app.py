@@ -122,11 +122,13 @@ def source(cfg: RunConfig, gpu: str = "L4", secrets: list[str] | None = None, ti
         secrets=", ".join(f'modal.Secret.from_name("{s}")' for s in secrets), timeout=int(timeout_s))
 
 
-def export(cfg: RunConfig, gpu: str = "L4", secrets: list[str] | None = None, train=None, val=None) -> Path:
-    """Prepare a run folder (config + data) and write the Modal app into it; returns the script's path."""
+def export(cfg: RunConfig, gpu: str = "L4", secrets: list[str] | None = None, train=None, val=None,
+           root: Path | None = None) -> Path:
+    """Prepare a run folder (config + data) under ``root`` (default: the CLI's runs root) and write the Modal app
+    into it; returns the script's path."""
     from lab.finetune.runner import prepare, write_status
 
-    run_dir = prepare(cfg, train, val)
+    run_dir = prepare(cfg, train, val, root=root)
     path = run_dir / SCRIPT_NAME
     path.write_text(source(cfg, gpu, secrets, script_path=str(path)))
     write_status(run_dir, state="prepared", target="modal", gpu=gpu)

@@ -1,7 +1,9 @@
 """Runs on disk: launch training as a background process, follow it, stop it, resume it, list past runs.
 
-A run is a folder ``<data_dir>/runs/<run_id>/``; everything about it lives there, so a page reload (or a second
-browser) just reads the folder again. The training process (``lab.finetune.trainer``) writes, the page reads:
+A run is a folder ``<runs root>/<run_id>/``; everything about it lives there, so a rerun of the page just reads the
+folder again. The runs root is ``<data_dir>/runs`` for the CLI (the default) and
+``<data_dir>/sessions/<session id>/runs`` for a page's session (``lab.sessions``), so students see only their own
+runs. The training process (``lab.finetune.trainer``) writes, the page reads:
 
     >>> info = launch(RunConfig(max_steps=20))              # doctest: +SKIP
     >>> status(info)["state"], [p["loss"] for p in progress(info)][:3]     # a few seconds later
@@ -13,7 +15,8 @@ browser) just reads the folder again. The training process (``lab.finetune.train
 
 States: starting -> loading -> running -> (stopping ->) stopped | finished | failed. A run whose process died
 without saying so (killed, machine restarted) reads as ``interrupted``; its checkpoints and logs remain and
-``resume`` continues from the last checkpoint. Only one run trains at a time: a second launch is refused.
+``resume`` continues from the last checkpoint. Only one run trains at a time on the machine, whatever its root:
+a second launch is refused (``active_run`` looks in every root; the launch lock lives in the default one).
 """
 
 from __future__ import annotations
@@ -37,16 +40,30 @@ LIVE_STATES = ("starting", "loading", "running", "stopping")
 _PROCS: dict[str, subprocess.Popen] = {}   # children of this process, so they are reaped (no zombies)
 
 
-def runs_dir() -> Path:
-    d = get_settings().data_dir / "runs"
+def runs_dir(root: Path | None = None) -> Path:
+    """The runs root, created: ``root`` when given (a session's), else ``<data_dir>/runs`` (the CLI's)."""
+    d = Path(root) if root is not None else get_settings().data_dir / "runs"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
-def run_path(run: str | Path) -> Path:
-    """A run id (folder name under runs/) or a path to a run folder -> the folder, checked."""
+def all_roots() -> list[Path]:
+    """Every runs root on this machine: the CLI's, then each session's (links skipped, never followed)."""
+    from lab import sessions
+
+    roots = [runs_dir()]
+    top = sessions.root()
+    if top.is_dir():
+        for d in sorted(top.iterdir()):
+            if not d.is_symlink() and not (d / "runs").is_symlink() and (d / "runs").is_dir():
+                roots.append(d / "runs")
+    return roots
+
+
+def run_path(run: str | Path, root: Path | None = None) -> Path:
+    """A run id (folder name under the runs root) or a path to a run folder -> the folder, checked."""
     p = Path(run)
-    p = p if p.is_dir() else runs_dir() / str(run)
+    p = p if p.is_dir() else runs_dir(root) / str(run)
     if not (p / "config.yaml").exists():
         raise InputError(f"{run} is not a run folder (no config.yaml); list runs with the page or runs_dir()")
     return p
@@ -64,7 +81,7 @@ def write_status(run_dir: Path, **fields) -> dict:
     return st
 
 
-def _alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
     proc = _PROCS.get(str(pid))
@@ -85,7 +102,7 @@ def status(run: str | Path) -> dict:
     st = json.loads(path.read_text()) if path.exists() else {"state": "prepared"}
     st["run_id"] = run_dir.name
     st["run_dir"] = str(run_dir)
-    st["alive"] = _alive(st.get("pid"))
+    st["alive"] = pid_alive(st.get("pid"))
     if st.get("state") in LIVE_STATES and not st["alive"]:
         st["state"] = "interrupted"
     ckpt = last_checkpoint(run_dir)
@@ -114,10 +131,10 @@ def last_checkpoint(run_dir: Path) -> Path | None:
     return max(ckpts, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
-def list_runs() -> list[dict]:
-    """Past and present runs, newest first, with their config highlights and last losses."""
+def list_runs(root: Path | None = None) -> list[dict]:
+    """Past and present runs under one root (default: the CLI's), newest first, with config highlights and losses."""
     out = []
-    for d in sorted(runs_dir().iterdir(), reverse=True):
+    for d in sorted(runs_dir(root).iterdir(), reverse=True):
         if not (d / "config.yaml").exists():
             continue
         st = status(d)
@@ -134,13 +151,25 @@ def list_runs() -> list[dict]:
 
 
 def active_run() -> dict | None:
-    """The run that is training now, if any."""
-    for d in runs_dir().iterdir():
-        if (d / "status.json").exists() and (d / "config.yaml").exists():
-            st = status(d)
-            if st["state"] in LIVE_STATES:
-                return st
+    """The run that is training now on this machine, in any root (the CLI's or a session's), if any."""
+    for root in all_roots():
+        for d in root.iterdir():
+            if not d.is_symlink() and (d / "status.json").exists() and (d / "config.yaml").exists():
+                st = status(d)
+                if st["state"] in LIVE_STATES:
+                    return st
     return None
+
+
+def in_root(st: dict, root: Path | None = None) -> bool:
+    """Whether a run's status (from ``status`` / ``active_run``) belongs to ``root`` (default: the CLI's)."""
+    return Path(st["run_dir"]).resolve().parent == runs_dir(root).resolve()
+
+
+def busy_message(st: dict) -> str:
+    """What to tell someone whose run this is not: progress only, never its id, config, losses or paths."""
+    return (f"Another session's run is training now, step {st.get('step') or 0} of {st.get('max_steps') or '?'}; "
+            "launch again when it ends (one run trains at a time on this machine).")
 
 
 # ---------------------------------------------------------------------------------------------- lifecycle
@@ -155,16 +184,19 @@ def _launch_lock():
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _refuse_if_busy() -> None:
+def _refuse_if_busy(root: Path | None = None) -> None:
     busy = active_run()
+    if busy and not in_root(busy, root):
+        raise InputError(busy_message(busy))
     if busy:
         raise InputError(f"run {busy['run_id']} is still {busy['state']} (step {busy.get('step') or 0}); "
                          "stop it or wait for it to finish before launching another: one run trains at a time.")
 
 
 def prepare(cfg: RunConfig, train: list[dict] | None = None, val: list[dict] | None = None,
-            check: bool = True) -> Path:
-    """A new run folder with config.yaml and the data files. Pairs default to the pricer's (``data.load_pairs``)."""
+            check: bool = True, root: Path | None = None) -> Path:
+    """A new run folder under ``root`` (default: the CLI's) with config.yaml and the data files. Pairs default to
+    the pricer's (``data.load_pairs``)."""
     from lab.finetune import data
 
     if train is None:
@@ -174,7 +206,7 @@ def prepare(cfg: RunConfig, train: list[dict] | None = None, val: list[dict] | N
         raise InputError(f"{len(train)} training items is fewer than batch_size {cfg.batch_size}; lower batch_size")
     if check:
         data.check_lengths(data.length_report(data.tokenizer_for(cfg), train, cfg.max_seq_length))
-    run_dir = runs_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+    run_dir = runs_dir(root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     run_dir.mkdir(parents=True)
     cfg.save(run_dir / "config.yaml")
     data.write_jsonl(train, run_dir / "train.jsonl")
@@ -199,14 +231,15 @@ def _spawn(run_dir: Path, resume: bool) -> dict:
     return write_status(run_dir, state="starting", pid=proc.pid, launched=time.time(), ended=None)
 
 
-def launch(cfg: RunConfig, train: list[dict] | None = None, val: list[dict] | None = None) -> Path:
-    """Prepare a run and start training it in the background; refused while another run trains."""
+def launch(cfg: RunConfig, train: list[dict] | None = None, val: list[dict] | None = None,
+           root: Path | None = None) -> Path:
+    """Prepare a run under ``root`` and start training it in the background; refused while any run trains."""
     from lab.finetune.config import check_device, detect_device
 
     check_device(cfg, detect_device())
     with _launch_lock():
-        _refuse_if_busy()
-        run_dir = prepare(cfg, train, val)
+        _refuse_if_busy(root)
+        run_dir = prepare(cfg, train, val, root=root)
         _spawn(run_dir, resume=False)
     return run_dir
 
@@ -221,7 +254,7 @@ def resume(run: str | Path) -> Path:
         raise InputError(f"run {run_dir.name} has no checkpoint yet (one is written every save_steps and at a Stop); "
                          "launch it again instead")
     with _launch_lock():
-        _refuse_if_busy()
+        _refuse_if_busy(run_dir.parent)
         _spawn(run_dir, resume=True)
     return run_dir
 

@@ -1,0 +1,128 @@
+"""Per-session folders: what one browser session writes lives under ``<data_dir>/sessions/<session id>/``.
+
+Thirty students on one server must never see each other's uploads, runs or databases, so every file a session
+writes goes below its own folder, and a folder idle longer than the deployment's TTL (``LAB_SESSION_TTL_HOURS``)
+is swept away. Shared, public content (the bundled model, Hub downloads, the CLI's runs) stays where it was.
+
+    >>> session_dir("3f2a9c1e0b7d4e6f", "models")          # made on first use; refreshes the "last seen" mark
+    PosixPath('~/.cache/llm-engineering-lab/sessions/3f2a9c1e0b7d4e6f/models')
+    >>> session_dir("../etc")
+    Traceback (most recent call last):
+    ...
+    lab.llm.base.InputError: '../etc' is not a session id (8-64 characters from 0-9, a-f and '-').
+    >>> sweep(24 * 3600)                                     # a day idle, no live fine-tune run -> removed
+    [PosixPath('~/.cache/llm-engineering-lab/sessions/0c1d2e3f4a5b6c7d')]
+
+The "last seen" mark is the mtime of ``.last_seen`` in the session's folder (a folder's own mtime changes only
+when an entry is added or removed, not when a file in it is rewritten). ``sweep`` keeps a folder that holds a
+fine-tune run still training (state live and its process alive), and never follows a symbolic link.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+from lab.config import get_settings
+from lab.llm.base import InputError
+
+SESSION_ID = re.compile(r"[0-9a-f-]{8,64}")
+MARK = ".last_seen"
+log = logging.getLogger(__name__)
+
+
+def root() -> Path:
+    """``<data_dir>/sessions``: one folder per browser session below it."""
+    return get_settings().data_dir / "sessions"
+
+
+def check_id(session_id: str) -> str:
+    """The id itself when it is a safe folder name (hex and dashes, as uuid4 writes them); InputError otherwise."""
+    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+        raise InputError(f"{session_id!r} is not a session id (8-64 characters from 0-9, a-f and '-').")
+    return session_id
+
+
+def session_dir(session_id: str, *parts: str) -> Path:
+    """``<sessions root>/<session_id>/<parts...>``, created; touching it marks the session as seen now."""
+    base = root() / check_id(session_id)
+    for part in parts:   # plain names only: a part must never climb out of (or jump past) the session's folder
+        if not part or part in (".", "..") or "/" in part or "\\" in part or "\0" in part:
+            raise InputError(f"{part!r} is not a plain folder name.")
+    folder = base.joinpath(*parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    (base / MARK).touch()
+    return folder
+
+
+def owner_of(path: str | Path) -> Path | None:
+    """The session folder that ``path`` lies in, or None when it is outside every session (shared content)."""
+    try:
+        rel = Path(path).resolve().relative_to(root().resolve())
+    except (ValueError, OSError):
+        return None
+    return root() / rel.parts[0] if rel.parts and SESSION_ID.fullmatch(rel.parts[0]) else None
+
+
+def last_seen(folder: Path) -> float:
+    """When the session last used its folder (epoch seconds): the mark's mtime, else the folder's."""
+    mark = folder / MARK
+    return (mark if mark.exists() else folder).stat(follow_symlinks=False).st_mtime
+
+
+def has_live_run(folder: Path) -> bool:
+    """True when a fine-tune run under ``folder/runs`` is still training: a live state and its process alive."""
+    from lab.finetune.runner import LIVE_STATES, pid_alive
+
+    runs = folder / "runs"
+    if runs.is_symlink() or not runs.is_dir():
+        return False
+    for run in runs.iterdir():
+        status = run / "status.json"
+        if run.is_symlink() or status.is_symlink() or not status.is_file():
+            continue
+        try:
+            st = json.loads(status.read_text())
+        except (OSError, ValueError):
+            continue
+        if st.get("state") in LIVE_STATES and pid_alive(st.get("pid")):
+            return True
+    return False
+
+
+def sweep(max_age_s: float, now: float | None = None) -> list[Path]:
+    """Remove session folders idle longer than ``max_age_s`` seconds; returns the folders removed.
+
+    Kept: a folder seen more recently, one with a live fine-tune run, and anything that is not a real folder
+    named like a session id (a symbolic link is left alone, never followed)."""
+    now = time.time() if now is None else now
+    top = root()
+    if not top.is_dir():
+        return []
+    removed = []
+    with os.scandir(top) as entries:
+        for entry in entries:
+            if entry.is_symlink() or not entry.is_dir(follow_symlinks=False) or not SESSION_ID.fullmatch(entry.name):
+                continue
+            folder = top / entry.name
+            try:
+                if now - last_seen(folder) <= max_age_s or has_live_run(folder):
+                    continue
+                shutil.rmtree(folder)   # unlinks links inside, never what they point to
+            except FileNotFoundError:   # another process swept it first
+                continue
+            except OSError as e:        # one stubborn folder must not stop the sweep of the others
+                log.warning("could not sweep %s: %s", folder, e)
+                continue
+            removed.append(folder)
+    return removed
+
+
+def sweep_expired(now: float | None = None) -> list[Path]:
+    """``sweep`` with the deployment's TTL (``LAB_SESSION_TTL_HOURS``)."""
+    return sweep(get_settings().session_ttl_hours * 3600, now=now)
