@@ -92,14 +92,22 @@ def parse_types(types: str | list[str] | None) -> list[str]:
     return out
 
 
-def finetune_runs() -> list[Path]:
-    """Fine-tune run folders (``<data_dir>/runs/<id>``) that have a final adapter to merge, newest first."""
-    runs = get_settings().data_dir / "runs"
-    return sorted((d for d in runs.iterdir() if adapter_dir(d)), reverse=True) if runs.is_dir() else []
+def finetune_runs(roots: list[Path] | None = None) -> list[Path]:
+    """Fine-tune run folders under ``roots`` (default: the CLI's ``<data_dir>/runs``) that have a final adapter
+    to merge, newest first by run id."""
+    roots = roots if roots is not None else [get_settings().data_dir / "runs"]
+    found = [d for r in roots if r.is_dir() for d in r.iterdir() if adapter_dir(d)]
+    return sorted(found, key=lambda d: d.name, reverse=True)
 
 
 def workdir_for(source: Path) -> Path:
-    return get_settings().data_dir / "gguf" / "ladder" / source.name.removesuffix(".gguf")
+    """Where the rungs of ``source`` are built: beside the session's own files when the source lies in a session's
+    folder (an upload, a session's run), else the shared ``<data_dir>/gguf/ladder`` (bundled model, Hub, CLI)."""
+    from lab import sessions
+
+    owner = sessions.owner_of(source)
+    base = owner / "gguf" / "ladder" if owner else get_settings().data_dir / "gguf" / "ladder"
+    return base / source.name.removesuffix(".gguf")
 
 
 def _newest_mtime(folder: Path) -> float:

@@ -1,6 +1,8 @@
 """Which GGUFs can be run: the bundled SmolLM2, the models folder, an upload, a file from the Hugging Face Hub.
 
-Everything new lands in the models folder (``get_settings().gguf_dir``, default ``<data_dir>/models``) and is
+Hub downloads (public) land in the shared models folder (``get_settings().gguf_dir``, default
+``<data_dir>/models``); the app saves a student's upload in that session's own folder instead (``folder=``, see
+``lab.sessions``) and lists it for that session only (``list_models(uploads=...)``). Either way a file is
 written to a temporary ``.part`` file first, checked, then renamed: an upload cut off half-way, a file over the
 size cap or a download that fails never leaves a half-written ``.gguf`` behind for the next learner to pick.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -36,7 +39,7 @@ class ModelFile:
     name: str
     path: Path
     bytes: int
-    source: str  # "bundled" | "models folder"
+    source: str  # "bundled" | "models folder" | "your upload"
 
     @property
     def label(self) -> str:
@@ -47,18 +50,19 @@ def models_dir() -> Path:
     return get_settings().gguf_dir
 
 
-def list_models() -> list[ModelFile]:
-    """The bundled SmolLM2 first, then every ``*.gguf`` in the models folder, by name."""
+def list_models(uploads: Path | None = None) -> list[ModelFile]:
+    """The bundled SmolLM2 first, then every ``*.gguf`` in the models folder, then those in ``uploads`` (one
+    session's own uploads), each group by name."""
     from lab import assets
 
     out = []
     bundled = assets.smollm2_gguf()
     if bundled:
         out.append(ModelFile(bundled.name, bundled, bundled.stat().st_size, "bundled"))
-    folder = models_dir()
-    if folder.is_dir():
-        for p in sorted(folder.glob("*.gguf")):
-            out.append(ModelFile(p.name, p, p.stat().st_size, "models folder"))
+    for folder, source in ((models_dir(), "models folder"), (uploads, "your upload")):
+        if folder is not None and folder.is_dir():
+            for p in sorted(folder.glob("*.gguf")):
+                out.append(ModelFile(p.name, p, p.stat().st_size, source))
     return out
 
 
@@ -71,12 +75,13 @@ def _safe_name(filename: str) -> str:
 
 
 def save_upload(stream: BinaryIO, filename: str, *, max_bytes: int = MAX_UPLOAD_BYTES, folder: Path | None = None) -> Path:
-    """Copy ``stream`` into the models folder as ``filename``: chunked, size-capped, checked, then renamed."""
+    """Copy ``stream`` into ``folder`` (default: the models folder) as ``filename``: chunked, size-capped,
+    checked, then renamed. On any failure the ``.part`` file is removed: nothing is left behind."""
     name = _safe_name(filename)
     folder = folder or models_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
-    tmp = folder / f".{name}.{os.getpid()}.part"
+    tmp = folder / f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"   # two saves at once never share one
     written = 0
     try:
         with open(tmp, "wb") as out:

@@ -15,6 +15,10 @@ lab's ``openai-compatible`` provider, the Prompting / Tools / RAG labs:
 ``serve()`` runs the server in this process until stopped (the CLI); ``start()`` launches that CLI as a child
 process and waits until ``GET /v1/models`` answers, so the app never blocks and a crash of llama.cpp cannot take
 the app down. The server app keeps its model in module globals, one per process: one more reason for a process.
+
+Each server holds its own copy of the model, so at most ``LAB_MAX_SERVERS`` (default 2) run at once on the
+machine. A handle may carry an ``owner`` tag (the app passes the browser session's id): ``running(owner=...)``
+lists and ``stop(..., owner=...)`` stops only that owner's servers, so one student cannot stop another's.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ class ServerHandle:
     port: int
     model: str
     log: Path
+    owner: str | None = None   # who started it (the app: a session id); None = no one in particular (CLI, tests)
 
     @property
     def base_url(self) -> str:
@@ -93,22 +98,51 @@ class ServerHandle:
 
 _SERVERS: dict[int, ServerHandle] = {}
 _SERVERS_LOCK = threading.Lock()
+_STARTING = [0]   # servers between Popen and their first answer: they count against the cap too
+
+
+def _reserve_slot() -> None:
+    cap = get_settings().max_servers
+    with _SERVERS_LOCK:
+        live = sum(h.alive for h in _SERVERS.values()) + _STARTING[0]
+        if live >= cap:
+            raise InputError(f"{live} server(s) already run on this machine, the most allowed at once "
+                             f"(LAB_MAX_SERVERS={cap}): each holds its own copy of a model. Stop one of yours, "
+                             "or wait for a classmate to stop theirs, then start again.")
+        _STARTING[0] += 1
+
+
+def _release_slot() -> None:
+    with _SERVERS_LOCK:
+        _STARTING[0] -= 1
 
 
 def start(path: str | Path | None = None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, n_ctx: int | None = None,
-          n_gpu_layers: int = 0, n_threads: int | None = None, timeout_s: float = 120.0) -> ServerHandle:
-    """Launch ``python -m lab gguf serve`` as a child process; return once it answers ``GET /v1/models``."""
+          n_gpu_layers: int = 0, n_threads: int | None = None, timeout_s: float = 120.0, owner: str | None = None,
+          log_dir: Path | None = None) -> ServerHandle:
+    """Launch ``python -m lab gguf serve`` as a child process; return once it answers ``GET /v1/models``.
+
+    ``owner`` tags the handle (see ``running`` / ``stop``); the log goes to ``log_dir`` (default
+    ``<data_dir>/gguf``). Refused while ``LAB_MAX_SERVERS`` servers already run."""
     from lab.gguf.check import check_gguf_file
     from lab.llm.local import default_model_path
 
     path = Path(path) if path else default_model_path()
     check_gguf_file(path)           # the child would fail the same way, less visibly
     check_port_free(host, port)
+    _reserve_slot()
+    try:
+        return _start(path, host, port, n_ctx, n_gpu_layers, n_threads, timeout_s, owner, log_dir)
+    finally:
+        _release_slot()
+
+
+def _start(path: Path, host: str, port: int, n_ctx, n_gpu_layers, n_threads, timeout_s, owner, log_dir) -> ServerHandle:
     cmd = [sys.executable, "-m", "lab", "gguf", "serve", "--model", str(path), "--host", host, "--port", str(port),
            "--n-gpu-layers", str(n_gpu_layers)]
     cmd += ["--n-ctx", str(n_ctx)] if n_ctx else []
     cmd += ["--threads", str(n_threads)] if n_threads else []
-    log = get_settings().data_dir / "gguf" / f"server-{port}.log"
+    log = Path(log_dir or get_settings().data_dir / "gguf") / f"server-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     # llama.cpp's OpenMP threads spin while waiting by default; on a shared machine that steals the cores the
@@ -116,7 +150,7 @@ def start(path: str | Path | None = None, host: str = "127.0.0.1", port: int = D
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     with open(log, "wb") as out:  # a file, not a pipe: a chatty child can never block on a full pipe
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    handle = ServerHandle(proc, host, port, path.name, log)
+    handle = ServerHandle(proc, host, port, path.name, log, owner)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not handle.alive:
@@ -150,22 +184,24 @@ def _terminate(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def stop(handle_or_port: ServerHandle | int) -> None:
+def stop(handle_or_port: ServerHandle | int, owner: str | None = None) -> None:
+    """Stop a server; with ``owner``, only one that owner started (another's is refused, untouched)."""
     port = handle_or_port if isinstance(handle_or_port, int) else handle_or_port.port
     with _SERVERS_LOCK:
-        handle = _SERVERS.pop(port, None)
-    if handle is None and isinstance(handle_or_port, ServerHandle):
-        handle = handle_or_port
+        handle = _SERVERS.get(port) or (handle_or_port if isinstance(handle_or_port, ServerHandle) else None)
+        if owner is not None and (handle is None or handle.owner != owner):
+            raise InputError(f"No server of yours runs on port {port}: you can stop only the servers you started.")
+        _SERVERS.pop(port, None)
     if handle is not None:
         _terminate(handle.proc)
 
 
-def running() -> list[ServerHandle]:
-    """Servers started by this process that are still up (dead ones are forgotten)."""
+def running(owner: str | None = None) -> list[ServerHandle]:
+    """Servers started by this process that are still up (dead ones are forgotten); with ``owner``, only theirs."""
     with _SERVERS_LOCK:
         for port in [p for p, h in _SERVERS.items() if not h.alive]:
             del _SERVERS[port]
-        return list(_SERVERS.values())
+        return [h for h in _SERVERS.values() if owner is None or h.owner == owner]
 
 
 @atexit.register
