@@ -1,7 +1,7 @@
 """Fine-tune: LoRA / QLoRA with SFT on the pricer's data - configure, plan memory, see the loss mask, train, evaluate.
 
-Training runs in a background process that writes into a run folder, so this page only reads files: a reload,
-a second tab or another learner sees the same live run.
+Training runs in a background process that writes into a run folder of this browser session, so this page only
+reads files: every rerun shows the same live run. Classmates never see it, only that a run trains (step x of y).
 """
 
 import streamlit as st
@@ -47,22 +47,24 @@ with tab_data:
         with explained():
             ft.show_data(ft.data_view(cfg_yaml))
 
+root = ft.runs_root()          # this session's runs: the only ones launched, listed and controlled here
 with tab_train:
-    active = runner.active_run()
+    active, other = ft.live_runs(root)
     c1, c2, c3 = st.columns(3)
-    if c1.button("Launch", type="primary", disabled=active is not None, key="launch"):
+    if c1.button("Launch", type="primary", disabled=bool(active or other), key="launch"):
         try:
-            st.session_state["ft.run"] = runner.launch(cfg).name
-            active = runner.active_run()
+            st.session_state["ft.run"] = runner.launch(cfg, root=root).name
+            active, other = ft.live_runs(root)
         except LabError as e:
             show_error(e)
     if active:
         st.session_state["ft.run"] = active["run_id"]
         if c2.button("Stop", key="stop"):
-            runner.stop(active["run_id"])
+            runner.stop(active["run_dir"])
             st.toast("Stop requested: the run saves a checkpoint at the next step, then exits.")
-    past = [r["run_id"] for r in runner.list_runs()]
-    current = st.session_state.get("ft.run") or (past[0] if past else None)
+    past = [r["run_id"] for r in runner.list_runs(root)]
+    picked = st.session_state.get("ft.run")
+    current = root / (picked if picked in past else past[0]) if past else None
     if current and not active:
         st_ = runner.status(current)
         if st_["state"] in ("stopped", "interrupted") and st_["checkpoint"] and c3.button("Resume", key="resume"):
@@ -71,24 +73,16 @@ with tab_train:
             except LabError as e:
                 show_error(e)
 
-    @st.fragment(run_every=2.0 if active else None)
-    def live():
-        if current:
-            st.markdown(f"**Run `{current}`**")
-            ft.show_run(current)
-            if active and runner.status(current)["state"] not in runner.LIVE_STATES:
-                st.rerun(scope="app")      # it just ended: refresh the buttons and the past-runs table
-
-    live()
-    st.subheader("Past runs")
-    ft.runs_table()
+    ft.live_view(current, root, polling=bool(active or other))
+    st.subheader("Your runs")
+    ft.runs_table(root)
     if current:
         with st.expander("Run it yourself (the exact commands)"):
-            st.code(" ".join(runner.command(runner.run_path(current))), language="bash")
-            st.code(f"python -m lab finetune run --config {runner.run_path(current) / 'config.yaml'}", language="bash")
+            st.code(" ".join(runner.command(current)), language="bash")
+            st.code(f"python -m lab finetune run --config {current / 'config.yaml'}", language="bash")
 
 with tab_eval:
-    runs = [r["run_id"] for r in runner.list_runs() if r["state"] in ("finished", "stopped", "interrupted")]
+    runs = [r["run_id"] for r in runner.list_runs(root) if r["state"] in ("finished", "stopped", "interrupted")]
     if not runs:
         st.info("Train a run first; its adapter is then scored here beside the base model.")
     else:
@@ -97,7 +91,7 @@ with tab_eval:
         if st.button("Evaluate", key="evaluate"):
             try:
                 with st.spinner("Generating prices with and without the adapter..."):
-                    ft.scoreboard(evaluate(run_id, n=int(n)))
+                    ft.scoreboard(evaluate(root / run_id, n=int(n)))
             except LabError as e:
                 show_error(e)
 
@@ -112,7 +106,7 @@ with tab_modal:
         st.info(modal_app.HOW_TO_TOKEN)
     if st.button("Export run folder + Modal app", key="export"):
         try:
-            script = modal_app.export(cfg, gpu=gpu, secrets=names)
+            script = modal_app.export(cfg, gpu=gpu, secrets=names, root=root)
             st.success(f"Wrote {script}. Run: `{' '.join(modal_app.modal_command(script))}`")
             if modal_app.token_configured():
                 modal_app.launch(script)

@@ -4,7 +4,7 @@ benchmark it, serve it OpenAI-compatibly. Logic lives in lab.gguf; widgets and r
 import streamlit as st
 
 from lab.gguf import bench as B
-from lab.gguf import fit, runtime, server, steps
+from lab.gguf import fit, runtime, steps
 from lab.gguf.inspect import read_gguf
 from ui import gguf as U
 from ui.gguf_ladder import render_ladder_section
@@ -90,21 +90,7 @@ with tabs[3]:
 with tabs[4]:
     st.caption("llama-cpp-python's own server, in a child process on this machine (loopback only). Other labs "
                "reach it with the provider **openai-compatible** and the base URL below.")
-    port = st.number_input("Port", 1024, 65535, server.DEFAULT_PORT, key="gguf.port")
-    if st.button("Start server", type="primary", key="gguf.start"):
-        with U.explained(), st.spinner("Starting (the server loads its own copy of the model)..."):
-            server.start(path, port=int(port), n_ctx=settings.n_ctx, n_gpu_layers=settings.n_gpu_layers,
-                         n_threads=settings.n_threads)
-    live = server.running()
-    if not live:
-        st.info("No server running.")
-    for h in live:
-        c1, c2 = st.columns([4, 1])
-        c1.success(f"Serving **{h.model}** at `{h.base_url}`")
-        if c2.button("Stop", key=f"gguf.stop.{h.port}"):
-            server.stop(h)
-            st.rerun()
-        st.code(U.client_snippet(h.base_url, h.model), language="python")
+    U.serve_section(path, settings)   # this session's servers only; at most LAB_MAX_SERVERS on the machine
 
 with tabs[5]:
     render_ladder_section()   # convert -> quantize -> measure every rung (issue 13)

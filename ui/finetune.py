@@ -2,11 +2,16 @@
 
 The form is built from ``RunConfig``'s fields: each widget's help is the field's description, its bounds the
 field's bounds, so the teaching text and the validation live once, in ``lab.finetune.config``.
+
+Runs launched here live in the browser session's own folder (``runs_root()``): the page lists, follows and controls
+only those. One run trains at a time on the machine; while a classmate's trains, a student sees its progress
+(step x of y) and nothing else of it.
 """
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Literal, get_args, get_origin
 
 import annotated_types as at
@@ -19,6 +24,7 @@ from lab.finetune import runner
 from lab.finetune.config import ATTENTION_LAYERS, MLP_LAYERS, PRESETS, RunConfig
 from lab.finetune.plan import human
 from lab.llm.base import LabError
+from ui.secrets import session_dir
 
 GROUPS = {
     "Model": ["base_model", "quantization", "dtype"],
@@ -147,10 +153,41 @@ def loss_figure(rows: list[dict]) -> go.Figure:
     return fig
 
 
-def show_run(run_id: str, where=st) -> None:
+def runs_root() -> Path:
+    """This session's runs folder: the only runs the page launches, lists and controls."""
+    return session_dir("runs")
+
+
+def live_runs(root: Path) -> tuple[dict | None, dict | None]:
+    """(this session's training run, another session's training run): at most one is set, one run trains at a time."""
+    active = runner.active_run()
+    if active is None:
+        return None, None
+    return (active, None) if runner.in_root(active, root) else (None, active)
+
+
+def live_view(current: Path | None, root: Path, polling: bool) -> None:
+    """The current run's live view, refreshed every 2 s while a run trains; a classmate's run shows progress only."""
+
+    @st.fragment(run_every=2.0 if polling else None)
+    def live():
+        mine, other = live_runs(root)
+        if other:
+            st.info(runner.busy_message(other))
+        if current:
+            st.markdown(f"**Run `{current.name}`**")
+            show_run(current)
+        if polling and not (mine or other):
+            st.rerun(scope="app")      # the run just ended: refresh the buttons and the past-runs table
+
+    live()
+
+
+def show_run(run: str | Path, where=st) -> None:
     """Status, speed, ETA and the loss curve of one run (read from its folder)."""
-    st_ = runner.status(run_id)
-    rows = runner.progress(run_id)
+    st_ = runner.status(run)
+    rows = runner.progress(run)
+    run_id = Path(run).name
     last = next((r for r in reversed(rows) if r.get("steps_per_s")), {})
     cols = where.columns(5)
     cols[0].metric("State", st_["state"])
@@ -160,7 +197,7 @@ def show_run(run_id: str, where=st) -> None:
     planned = None
     if st_.get("peak_bytes") and st_["state"] in ("finished", "stopped"):
         try:   # the plan made before launch, beside what was measured
-            planned = cached_plan((runner.run_path(run_id) / "config.yaml").read_text())["estimated_peak_bytes"]
+            planned = cached_plan((runner.run_path(run) / "config.yaml").read_text())["estimated_peak_bytes"]
         except LabError:
             pass
     cols[4].metric("Peak memory (measured)", human(st_["peak_bytes"]) if st_.get("peak_bytes") else "-",
@@ -174,8 +211,8 @@ def show_run(run_id: str, where=st) -> None:
                       "Resume continues from the last checkpoint.")
 
 
-def runs_table(where=st) -> pd.DataFrame:
-    df = pd.DataFrame(runner.list_runs())
+def runs_table(root: Path, where=st) -> pd.DataFrame:
+    df = pd.DataFrame(runner.list_runs(root))
     if not df.empty:
         df["peak"] = df["peak_bytes"].map(lambda b: human(b) if b == b and b else "-")
         where.dataframe(df.drop(columns=["peak_bytes", "started"]), hide_index=True, width="stretch")

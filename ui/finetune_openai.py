@@ -2,8 +2,8 @@
 
 ``render_openai_tab()`` draws four sub-tabs; all logic lives in ``lab.finetune.openai_data`` (offline) and
 ``lab.finetune.openai_jobs`` (the SDK). Keys come from ``ui.secrets`` (a pasted key goes explicitly, never into
-the environment) and are never shown. Files are written per browser session, so classmates do not overwrite
-each other's; job ids are shared records (``<data_dir>/finetune/openai_jobs.json``) so a reload keeps following.
+the environment) and are never shown. Files are written in the browser session's own folder
+(``<data_dir>/sessions/<id>/finetune/openai``), so classmates never see or overwrite each other's; job ids are shared records (``<data_dir>/finetune/openai_jobs.json``) so a reload keeps following.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import streamlit as st
 from lab.finetune import openai_data as D
 from lab.finetune import openai_jobs as J
 from lab.llm.base import LabError
-from ui.secrets import key_source, pasted_key, session_id
+from ui.secrets import key_source, pasted_key, session_dir
 from ui.widgets import show_error
 
 CONCLUSION = ("**The course's conclusion.** Fine-tuning GPT-4o-mini on a couple of hundred priced items barely "
@@ -31,9 +31,7 @@ COLORS = {"green": "#2ca02c", "orange": "#ff7f0e", "red": "#d62728"}
 
 
 def _out_dir() -> Path:
-    from lab.config import get_settings
-
-    return get_settings().data_dir / "finetune" / "openai" / session_id()[:12]
+    return session_dir("finetune", "openai")
 
 
 def chat_bubbles(path: str, n: int = 3) -> None:

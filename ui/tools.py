@@ -2,7 +2,7 @@
 tool schemas next to their source, the price editor, and the frontier model to compare with.
 
 Each browser session gets its own SQLite file (30 students editing one price table would fight over it):
-``<data_dir>/flightai/<session id>.db``, created and seeded on first use.
+``<data_dir>/sessions/<session id>/flightai.db``, created and seeded on first use, swept with the session's folder.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lab.config import get_settings
 from lab import flightai
 from lab.flightai import FlightDB
 from lab.llm import LabError, Options
 from lab.llm.keys import key_present
 from lab.tools import LoopResult, ToolRegistry
-from ui.secrets import pasted_key, session_id
+from ui.secrets import pasted_key, session_dir
 from ui.widgets import DEFAULT_MODELS, ProviderChoice, show_error
 
 # Measured with `python -m lab tools reliability --tries 20` (greedy decoding, constrained strategy).
@@ -34,7 +33,7 @@ STATUS_ICON = {"ok": "✅", "unknown_tool": "❓", "invalid_arguments": "⚠️"
 
 
 def session_db() -> FlightDB:
-    return FlightDB(get_settings().data_dir / "flightai" / f"{session_id()}.db")
+    return FlightDB(session_dir() / "flightai.db")
 
 
 def compare_db(db: FlightDB) -> FlightDB:
