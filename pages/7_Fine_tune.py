@@ -73,7 +73,7 @@ with tab_train:
             except LabError as e:
                 show_error(e)
 
-    ft.live_view(current, root, polling=bool(active or other))
+    ft.live_view(current, root, mine=bool(active), other=bool(other))
     st.subheader("Your runs")
     ft.runs_table(root)
     if current:

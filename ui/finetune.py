@@ -166,18 +166,20 @@ def live_runs(root: Path) -> tuple[dict | None, dict | None]:
     return (active, None) if runner.in_root(active, root) else (None, active)
 
 
-def live_view(current: Path | None, root: Path, polling: bool) -> None:
-    """The current run's live view, refreshed every 2 s while a run trains; a classmate's run shows progress only."""
+def live_view(current: Path | None, root: Path, mine: bool, other: bool) -> None:
+    """The current run's live view, refreshed every 2 s while it trains; while a classmate's run trains, its progress
+    only, every 10 s (30 students polling every run folder every 2 s would load the machine for nothing)."""
+    polling = mine or other
 
-    @st.fragment(run_every=2.0 if polling else None)
+    @st.fragment(run_every=2.0 if mine else 10.0 if other else None)
     def live():
-        mine, other = live_runs(root)
-        if other:
-            st.info(runner.busy_message(other))
+        mine_now, other_now = live_runs(root)
+        if other_now:
+            st.info(runner.busy_message(other_now))
         if current:
             st.markdown(f"**Run `{current.name}`**")
             show_run(current)
-        if polling and not (mine or other):
+        if polling and not (mine_now or other_now):
             st.rerun(scope="app")      # the run just ended: refresh the buttons and the past-runs table
 
     live()
