@@ -1,13 +1,19 @@
-"""Load test: N concurrent student sessions for S seconds through the real app code (issue 11).
+"""Load test: N concurrent student sessions for S seconds against one real ``streamlit run`` server (issue 11).
 
-Each simulated student is a set of Streamlit ``AppTest`` sessions (its own session state, the process's shared
-caches - exactly what a deployed server shares) that loop over three actions: a chat turn with the local model
-(Prompting page), tokenizing a text (Tokenization page) and searching both vector stores (RAG page). A few real
-headless-Chromium sessions load pages from a real ``streamlit run`` server at the same time. It reports errors
-(goal 0), p50/p95 latency per action, and peak RSS early vs late in the run (goal: bounded, no growth).
+One server runs the app exactly as a classroom deployment does; each simulated student holds three browser-less
+sessions on it (``bench.stclient``: the websocket and protobuf messages a browser tab sends), one per page, and
+loops over three actions with a short think time: a chat turn with the local model (Prompting), tokenizing a
+text (Tokenization) and searching both vector stores (RAG). A few real headless-Chromium tabs load pages from the
+same server meanwhile. All of them share the server's caches, locks and generation queue - what 30 students
+share. It reports errors (goal 0: exceptions, st.error messages, missing results, dropped connections), p50/p95
+latency per action, and the server's peak RSS early vs late in the run (goal: bounded, no growth).
 
     make load                                   # 30 sessions, 300 s
-    LOAD_SESSIONS=5 LOAD_SECONDS=60 make load   # a quick one
+    LOAD_SESSIONS=5 LOAD_SECONDS=60 make load   # a quick one (LOAD_BROWSERS=3, LOAD_THINK_S=3 by default)
+
+Why not ``AppTest`` sessions in threads: Streamlit's AppTest installs a process-wide ``Runtime`` for each run and
+removes it afterwards, so concurrent AppTests break each other ("Runtime hasn't been created!"); they also would
+not exercise the real server's threads. The isolation tests use AppTest, one session at a time.
 
 The last line printed is one JSON object:
 {"sessions": N, "seconds": S, "errors": E, "p95_ms": {ACTION: MS, ...}, "peak_rss_bytes": B}
@@ -20,115 +26,116 @@ import math
 import os
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections import defaultdict
 from pathlib import Path
 
 import psutil
 
+from bench import appserver
+
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 WORDS = "the model reads tokens not letters so counting the r in strawberry is hard for it".split()
 QUESTIONS = ["Who owns the GreenPath Energy Optimizer?", "When was Rainfold founded?", "What does FlowSense cost?",
              "Who is the CTO?", "Which office is in Pune?"]
+PROMPTS = ["What is the capital of France?", "Name a colour.", "Say hello in French."]
 
-
-def _chat(at):
-    at.text_area(key="chat.user").set_value(random.choice(["What is the capital of France?", "Name a colour.",
-                                                           "Say hello in French."]))
-    at.button(key="chat.send").click()
-
-
-def _tokenize(at):
-    at.text_area(key="text").set_value(" ".join(random.choices(WORDS, k=60)))
-
-
-def _rag(at):
-    at.text_input(key="rag.search.q").set_value(random.choice(QUESTIONS))
-    at.button(key="rag.search.go").click()
-
-
-ACTIONS = {"chat": ("pages/1_Prompting.py", _chat), "tokenize": ("pages/2_Tokenization.py", _tokenize),
-           "rag_search": ("pages/5_RAG.py", _rag)}
+# action -> (page URL path, widgets to set, text that must appear in the run's output)
+ACTIONS = {
+    "chat": ("Prompting", lambda r: {"chat.user": r.choice(PROMPTS), "chat.send": True}, "Tokens out"),
+    "tokenize": ("Tokenization", lambda r: {"text": " ".join(r.choices(WORDS, k=60))}, "characters per token"),
+    "rag_search": ("RAG", lambda r: {"rag.search.q": r.choice(QUESTIONS), "rag.search.go": True}, "Top-k agreement"),
+}
 
 
 class Stats:
     def __init__(self) -> None:
-        self.lat: dict[str, list[float]] = defaultdict(list)
+        self.lat: dict[str, list[tuple[float, float]]] = defaultdict(list)   # action -> [(finished at, ms)]
         self.errors: list[str] = []
         self.lock = threading.Lock()
 
     def add(self, action: str, ms: float) -> None:
         with self.lock:
-            self.lat[action].append(ms)
+            self.lat[action].append((time.time(), ms))
 
     def error(self, msg: str) -> None:
         with self.lock:
             self.errors.append(msg)
 
 
-def student(i: int, deadline: float, stats: Stats) -> None:
-    from streamlit.testing.v1 import AppTest
+def student(i: int, url: str, deadline: float, think_s: float, stats: Stats) -> None:
+    from bench.stclient import StClient
 
-    apps = {}
-    for name, (page, _) in ACTIONS.items():
-        at = AppTest.from_file(str(ROOT / page), default_timeout=600)
-        at.run()
-        apps[name] = at
     rng = random.Random(i)
-    while time.time() < deadline:
-        name = rng.choice(list(ACTIONS))
-        at = apps[name]
-        t = time.perf_counter()
-        try:
-            ACTIONS[name][1](at)
-            at.run()
-            if at.exception:
-                stats.error(f"{name}: {at.exception[0].message}")
-        except Exception as e:  # a crash in the harness or the app counts as an error
-            stats.error(f"{name}: {type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
-        stats.add(name, (time.perf_counter() - t) * 1000)
+    tabs = {}
+    try:
+        for name, (page, _, _) in ACTIONS.items():
+            tabs[name] = StClient(url)
+            run = tabs[name].open(page)
+            stats.add("page_open", run.seconds * 1000)
+            for e in run.errors:
+                stats.error(f"open {page}: {e}")
+        while time.time() < deadline:
+            time.sleep(rng.uniform(0, 2 * think_s))
+            name = rng.choice(list(ACTIONS))
+            _, values, expect = ACTIONS[name]
+            try:
+                run = tabs[name].set(**values(rng)).rerun()
+            except Exception as e:  # a dropped connection or a timeout counts as an error
+                stats.error(f"{name}: {type(e).__name__}: {e}")
+                continue
+            stats.add(name, run.seconds * 1000)
+            for e in run.errors:
+                stats.error(f"{name}: {e}")
+            if expect not in run.text and not run.errors:
+                stats.error(f"{name}: the result ({expect!r}) did not appear")
+    except Exception as e:
+        stats.error(f"student {i}: {type(e).__name__}: {e}")
+    finally:
+        for t in tabs.values():
+            t.close()
 
 
-def browsers(n: int, deadline: float, stats: Stats, proc_box: list) -> None:
-    """A few real Chromium sessions against a real server (skipped without Debian's chromium)."""
-    sys.path.insert(0, str(ROOT))
-    from tests.test_browser import CHROME_ARGS, CHROMIUM, free_port
+def browsers(n: int, url: str, deadline: float, stats: Stats) -> None:
+    """A few real Chromium tabs on the same server (skipped without Debian's chromium)."""
+    from tests.test_browser import CHROME_ARGS, CHROMIUM
 
     if not Path(CHROMIUM).exists() or n == 0:
         return
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    proc_box.append(proc)
-    url = f"http://127.0.0.1:{port}"
-    time.sleep(5)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
+        pages = [browser.new_page() for _ in range(n)]
+        while time.time() < deadline:
+            for page in pages:
+                for path, marker in (("", "Offline assets"), ("/Tokenization", "characters per token")):
+                    t = time.perf_counter()
+                    try:
+                        page.goto(url + path)
+                        page.get_by_text(marker).first.wait_for(timeout=120_000)
+                    except Exception as e:
+                        stats.error(f"browser {path or '/'}: {type(e).__name__}: {e}")
+                    stats.add("browser_page", (time.perf_counter() - t) * 1000)
+        browser.close()
+
+
+def tree_rss(pid: int) -> int:
+    """RSS of the server and its children (a fine-tune or GGUF server a page started counts too)."""
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
-            pages = [browser.new_page() for _ in range(n)]
-            while time.time() < deadline:
-                for page in pages:
-                    for path, marker in (("", "Offline assets"), ("/Tokenization", "Tokenization")):
-                        t = time.perf_counter()
-                        try:
-                            page.goto(url + path)
-                            page.get_by_text(marker).first.wait_for(timeout=60_000)
-                        except Exception as e:
-                            stats.error(f"browser{path or '/'}: {type(e).__name__}: {e}")
-                        stats.add("browser_page", (time.perf_counter() - t) * 1000)
-            browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        root = psutil.Process(pid)
+        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+    except psutil.Error:
+        return 0
+
+
+def summary(ms: list[float], seconds: float) -> dict | None:
+    if not ms:
+        return None
+    return {"n": len(ms), "per_min": round(len(ms) / seconds * 60, 1), "p50_ms": round(statistics.median(ms)),
+            "p95_ms": round(sorted(ms)[min(len(ms) - 1, math.ceil(0.95 * len(ms)) - 1)])}   # nearest rank
 
 
 def main() -> None:
@@ -136,38 +143,43 @@ def main() -> None:
     n = int(os.environ.get("LOAD_SESSIONS", 30))
     seconds = int(os.environ.get("LOAD_SECONDS", 300))
     n_browsers = int(os.environ.get("LOAD_BROWSERS", 3))
+    think_s = float(os.environ.get("LOAD_THINK_S", 3))
     stats = Stats()
-    me = psutil.Process()
+    log = Path(os.environ.get("LOAD_LOG", ROOT / "test-artifacts" / "load-server.log"))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    server, url = appserver.start(log)
     rss: list[tuple[float, int]] = []
-    procs: list = []
     start = time.time()
     deadline = start + seconds
-    threads = [threading.Thread(target=student, args=(i, deadline, stats), daemon=True) for i in range(n)]
-    threads.append(threading.Thread(target=browsers, args=(n_browsers, deadline, stats, procs), daemon=True))
-    for t in threads:
-        t.start()
-    while any(t.is_alive() for t in threads):
-        total = me.memory_info().rss
-        for p in procs:  # the real server of the browser sessions counts too
-            try:
-                total += psutil.Process(p.pid).memory_info().rss
-            except psutil.Error:
-                pass
-        rss.append((time.time() - start, total))
-        time.sleep(1)
-        if time.time() > deadline + 900:  # a hung session counts as an error, and the run still ends
-            stats.error("sessions still running 15 minutes past the deadline")
-            break
+    threads = [threading.Thread(target=student, args=(i, url, deadline, think_s, stats), daemon=True)
+               for i in range(n)]
+    threads.append(threading.Thread(target=browsers, args=(n_browsers, url, deadline, stats), daemon=True))
+    try:
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            rss.append((time.time() - start, tree_rss(server.pid)))
+            time.sleep(1)
+            if time.time() > deadline + 900:  # a hung session counts as an error, and the run still ends
+                stats.error("sessions still running 15 minutes past the deadline")
+                break
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    for line in log.read_text(errors="replace").splitlines():   # what the server logged counts too
+        if line.startswith("Traceback") or " ERROR " in line:
+            stats.error(f"server log: {line}")
     q = max(1.0, (time.time() - start) / 4)
     # models load during the first quarter: compare the second quarter's peak with the last one's (growth = leak)
     early = max((b for t, b in rss if q <= t <= 2 * q), default=0)
     late = max((b for t, b in rss if t >= 3 * q), default=0)
-    p = {a: {"n": len(v), "p50_ms": round(statistics.median(v)),
-             "p95_ms": round(sorted(v)[min(len(v) - 1, math.ceil(0.95 * len(v)) - 1)])}   # nearest rank
-         for a, v in stats.lat.items() if v}
+    p = {a: summary([ms for _, ms in v], seconds) for a, v in stats.lat.items() if v}
+    # the second half alone: models and indexes are loaded by then, what a class sees after the first minutes
+    half = {a: summary([ms for t, ms in v if t >= start + seconds / 2], seconds / 2) for a, v in stats.lat.items()}
     for e in stats.errors[:10]:
         print("error:", e, file=sys.stderr)
-    print(json.dumps({"latency": p, "rss_peak_second_quarter": early, "rss_peak_last_quarter": late}, indent=2))
+    print(json.dumps({"latency": p, "latency_second_half": {a: v for a, v in half.items() if v}, "think_s": think_s, "browsers": n_browsers, "server_log": str(log),
+                      "rss_peak_second_quarter": early, "rss_peak_last_quarter": late}, indent=2))
     print(json.dumps({"sessions": n, "seconds": seconds, "errors": len(stats.errors),
                       "p95_ms": {a: v["p95_ms"] for a, v in p.items()},
                       "peak_rss_bytes": max((b for _, b in rss), default=0)}))
