@@ -1,19 +1,28 @@
 """A fair queue in front of the local model: a few generations at once, everyone else sees their place.
 
 One llama.cpp model serves a whole classroom. Its lock already makes generations take turns; this queue adds
-what a student needs to see - "you are 3rd in line" - and caps how many run at once (``LAB_LOCAL_CONCURRENCY``).
-Tickets are served first come, first served.
+what a student needs to see - "you are 3rd in line, about 20 s" - and caps how many run at once
+(``LAB_LOCAL_CONCURRENCY``). Tickets are served first come, first served; the estimate is the place in line
+times the recent average time a generation holds its slot.
 
     >>> q = GenerationQueue(concurrency=1)
     >>> with q.slot():
     ...     q.waiting()
     0
+    >>> q.estimate_s(3)            # doctest: +SKIP   (after turns of about 6 s each)
+    18.0
+
+A student who leaves the line (reloads, clicks again: Streamlit stops the script by raising inside it, often
+in the very ``on_wait`` call that shows the place in line) takes their ticket with them, or everyone behind it
+would wait forever.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import threading
+import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -27,6 +36,14 @@ class GenerationQueue:
         self._tickets = itertools.count()
         self._line: list[int] = []     # tickets waiting, in order of arrival
         self._running = 0
+        self._avg_s: float | None = None   # moving average of how long a turn holds its slot
+
+    def estimate_s(self, position: int) -> float | None:
+        """Seconds until a ticket at ``position`` (1-based) starts, from recent turns; None before the first."""
+        with self._cond:
+            if self._avg_s is None:
+                return None
+            return math.ceil(position / self.concurrency) * self._avg_s
 
     def waiting(self) -> int:
         with self._cond:
@@ -38,20 +55,28 @@ class GenerationQueue:
         with self._cond:
             ticket = next(self._tickets)
             self._line.append(ticket)
-            while not (self._running < self.concurrency and self._line[0] == ticket):
-                if on_wait:
-                    on_wait(self._line.index(ticket) + 1)
-                self._cond.wait(timeout=poll_s)
+            try:
+                while not (self._running < self.concurrency and self._line[0] == ticket):
+                    if on_wait:
+                        on_wait(self._line.index(ticket) + 1)
+                    self._cond.wait(timeout=poll_s)
+            except BaseException:   # the student left the line: let the next one move up
+                self._line.remove(ticket)
+                self._cond.notify_all()
+                raise
             self._line.pop(0)
             self._running += 1
             self._cond.notify_all()
-        if on_wait:
-            on_wait(0)
+        started = time.monotonic()
         try:
+            if on_wait:
+                on_wait(0)
             yield
         finally:
             with self._cond:
                 self._running -= 1
+                held = time.monotonic() - started
+                self._avg_s = held if self._avg_s is None else 0.7 * self._avg_s + 0.3 * held
                 self._cond.notify_all()
 
 

@@ -113,3 +113,49 @@ def test_queue_is_first_come_first_served():
     gate.set()
     [t.join(timeout=10) for t in threads + [holder]]
     assert order == [0, 1, 2, 3]
+
+
+def test_a_student_who_leaves_the_line_does_not_block_the_ones_behind():
+    """Streamlit stops a script (reload, second click) by raising inside it - often in on_wait itself."""
+    queue = GenerationQueue(concurrency=1)
+    gate, served = threading.Event(), []
+
+    def hold():
+        with queue.slot():
+            gate.wait(5)
+
+    class Rerun(Exception):
+        pass
+
+    def leaver(pos):
+        if pos:
+            raise Rerun
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.05)
+    with pytest.raises(Rerun):
+        with queue.slot(leaver):
+            pass
+    assert queue.waiting() == 0                     # the ticket left with its student
+
+    def later():
+        with queue.slot():
+            served.append(1)
+
+    t = threading.Thread(target=later)
+    t.start()
+    gate.set()
+    t.join(timeout=5)
+    holder.join(timeout=5)
+    assert served == [1]
+
+
+def test_queue_estimates_the_wait_from_recent_turns():
+    queue = GenerationQueue(concurrency=2)
+    assert queue.estimate_s(1) is None              # nothing to go on yet
+    for _ in range(3):
+        with queue.slot():
+            time.sleep(0.05)
+    assert 0.04 <= queue.estimate_s(1) <= 0.5       # one turn's worth ahead (two run at once)
+    assert queue.estimate_s(4) == pytest.approx(2 * queue.estimate_s(1), abs=0.11)

@@ -36,15 +36,17 @@ class ProviderChoice:
         model waits its turn in the shared queue; a deployment key is charged to the token budget."""
         p = get_provider(self.provider, api_key=pasted_key(self.provider), base_url=self.base_url, model=self.model)
         if self.provider == "local":
-            spot = st.empty()
+            spot, queue = st.empty(), shared_queue()
 
             def on_wait(position: int) -> None:
                 if position:
-                    spot.info(f"The local model is busy: you are number {position} in line.", icon="⏳")
+                    eta = queue.estimate_s(position)
+                    spot.info(f"The local model is busy: you are number {position} in line"
+                              + (f", about {eta:.0f} s." if eta is not None else "."), icon="⏳")
                 else:
                     spot.empty()
 
-            p = QueuedProvider(p, shared_queue(), on_wait)
+            p = QueuedProvider(p, queue, on_wait)
         if key_source(self.provider) == "deployment":
             p = BudgetedProvider(p, shared_budget(), session_id())
         return p
