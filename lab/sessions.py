@@ -10,12 +10,16 @@ is swept away. Shared, public content (the bundled model, Hub downloads, the CLI
     Traceback (most recent call last):
     ...
     lab.llm.base.InputError: '../etc' is not a session id (8-64 characters from 0-9, a-f and '-').
+    >>> mark_seen("3f2a9c1e0b7d4e6f")                       # a session that only chats: refresh, never create
+    True
     >>> sweep(24 * 3600)                                     # a day idle, no live fine-tune run -> removed
     [PosixPath('~/.cache/llm-engineering-lab/sessions/0c1d2e3f4a5b6c7d')]
 
 The "last seen" mark is the mtime of ``.last_seen`` in the session's folder (a folder's own mtime changes only
-when an entry is added or removed, not when a file in it is rewritten). ``sweep`` keeps a folder that holds a
-fine-tune run still training (state live and its process alive), and never follows a symbolic link.
+when an entry is added or removed, not when a file in it is rewritten). ``session_dir`` refreshes it whenever a
+page writes there; ``mark_seen`` refreshes it for a session that is open but writes nothing (the app calls it at
+most every few minutes per session). ``sweep`` keeps a folder that holds a fine-tune run still training (state
+live and its process alive), and never follows a symbolic link.
 """
 
 from __future__ import annotations
@@ -48,16 +52,35 @@ def check_id(session_id: str) -> str:
     return session_id
 
 
-def session_dir(session_id: str, *parts: str) -> Path:
-    """``<sessions root>/<session_id>/<parts...>``, created; touching it marks the session as seen now."""
+def session_path(session_id: str, *parts: str) -> Path:
+    """``<sessions root>/<session_id>/<parts...>``, checked but neither created nor marked (for reading)."""
     base = root() / check_id(session_id)
     for part in parts:   # plain names only: a part must never climb out of (or jump past) the session's folder
         if not part or part in (".", "..") or "/" in part or "\\" in part or "\0" in part:
             raise InputError(f"{part!r} is not a plain folder name.")
-    folder = base.joinpath(*parts)
+    return base.joinpath(*parts)
+
+
+def session_dir(session_id: str, *parts: str) -> Path:
+    """``<sessions root>/<session_id>/<parts...>``, created; touching it marks the session as seen now."""
+    folder = session_path(session_id, *parts)
     folder.mkdir(parents=True, exist_ok=True)
-    (base / MARK).touch()
+    (root() / session_id / MARK).touch()
     return folder
+
+
+def mark_seen(session_id: str) -> bool:
+    """Mark an existing session folder as seen now; returns False (and creates nothing) when there is none.
+
+    One stat and one touch: cheap enough for every few minutes of every open session."""
+    base = root() / check_id(session_id)
+    if base.is_symlink() or not base.is_dir():
+        return False
+    try:
+        (base / MARK).touch()
+    except FileNotFoundError:   # swept between the check and the touch
+        return False
+    return True
 
 
 def owner_of(path: str | Path) -> Path | None:

@@ -74,6 +74,40 @@ def test_ttl_setting_is_validated(monkeypatch):
             Settings()
 
 
+def test_mark_seen_refreshes_an_existing_folder_and_never_creates_one(tmp_settings, tmp_path):
+    assert sessions.mark_seen(A) is False and not (sessions.root() / A).exists()   # a session that only chats
+    folder = sessions.session_dir(A)
+    _age(folder, 2 * DAY)
+    assert sessions.mark_seen(A) is True and time.time() - sessions.last_seen(folder) < 60
+    assert sessions.sweep(DAY) == [] and folder.is_dir()                          # so the sweep keeps it
+    (tmp_path / "elsewhere").mkdir()
+    sessions.root().joinpath(B).symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert sessions.mark_seen(B) is False and not (tmp_path / "elsewhere" / sessions.MARK).exists()
+    with pytest.raises(InputError, match="not a session id"):
+        sessions.mark_seen("../etc")
+    assert sessions.session_path(A, "models") == folder / "models" and not (folder / "models").exists()
+
+
+def test_ui_marks_an_open_session_seen_at_most_every_few_minutes(tmp_settings, monkeypatch):
+    from ui import secrets
+
+    calls = []
+    state: dict = {}
+    monkeypatch.setattr(secrets.st, "session_state", state)
+    monkeypatch.setattr(sessions, "mark_seen", lambda sid: calls.append(sid) or True)
+    assert secrets.keep_seen(now=1000.0) is False and calls == []                 # no id yet: nothing to mark
+    state["_session_id"] = A
+    assert secrets.keep_seen(now=1000.0) is True and calls == [A]
+    assert secrets.keep_seen(now=1000.0 + secrets.SEEN_EVERY_S - 1) is False and calls == [A]
+    assert secrets.keep_seen(now=1000.0 + secrets.SEEN_EVERY_S + 1) is True and calls == [A, A]
+
+    def broken(sid):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(sessions, "mark_seen", broken)
+    assert secrets.keep_seen(now=9999.0) is True                                  # logged, never raised
+
+
 # ---------------------------------------------------------------------------------------------- the sweep
 def test_sweep_removes_idle_keeps_fresh_and_live_runs(tmp_settings):
     old, fresh, training, ended = "0a" * 16, "0b" * 16, "0c" * 16, "0d" * 16

@@ -6,6 +6,8 @@ in ``st.session_state`` only - never in the environment, where every other sessi
 
 It also hands out the session id that names the session's own folder (``lab.sessions``), and sweeps away the
 folders of sessions idle past ``LAB_SESSION_TTL_HOURS`` when a new session starts (at most every 10 minutes).
+``keep_seen()`` (run by Home.py on every page, and by ``session_id()``) refreshes an open session's "last seen"
+mark at most every 5 minutes, so a session that only chats is not swept while a student still has it open.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import streamlit as st
 from lab.llm.keys import ENV_VARS
 
 _LAB_VARS = ("LAB_OPENAI_COMPATIBLE_BASE_URL", "LAB_OLLAMA_HOST")
+SEEN_EVERY_S = 300.0             # refresh an open session's "last seen" mark at most this often (TTL is hours)
 SWEEP_EVERY_S = 600.0            # a sweep scans every session folder: once per 10 minutes per process is plenty
 _SWEEP = {"last": float("-inf")}
 _SWEEP_LOCK = threading.Lock()
@@ -55,7 +58,28 @@ def session_id() -> str:
     if "_session_id" not in st.session_state:
         st.session_state["_session_id"] = uuid.uuid4().hex
         sweep_now_and_then()
+    keep_seen()
     return st.session_state["_session_id"]
+
+
+def keep_seen(now: float | None = None) -> bool:
+    """Refresh this session's "last seen" mark when its folder exists (never creating one), at most every
+    ``SEEN_EVERY_S`` seconds; a session without an id yet has no folder. Never raises into the page.
+    Returns whether it tried."""
+    sid = st.session_state.get("_session_id")
+    if not sid:
+        return False
+    now = time.monotonic() if now is None else now
+    if now - st.session_state.get("_seen_at", float("-inf")) < SEEN_EVERY_S:
+        return False
+    st.session_state["_seen_at"] = now
+    try:
+        from lab import sessions
+
+        sessions.mark_seen(sid)
+    except Exception as e:  # noqa: BLE001 - housekeeping must never break a student's page
+        log.warning("could not mark session seen: %s: %s", type(e).__name__, e)
+    return True
 
 
 def session_dir(*parts: str):
