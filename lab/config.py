@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         description="Local generations running at once; other students wait in a queue and see their position.",
     )
     upload_max_mb: int = Field(default=200, ge=1, description="Largest upload accepted, in MB.")
+    session_quota_mb: int = Field(
+        default=2048, ge=1, le=1_048_576,
+        description="MB one browser session may keep in its folder in all (uploads, runs, databases); an upload "
+                    "that would go past it is refused. Each upload is also capped by upload_max_mb.",
+    )
     session_ttl_hours: float = Field(
         default=24.0, gt=0, le=24 * 365,
         description="Hours a browser session's folder (uploads, runs, databases) is kept after its last use; "

@@ -14,12 +14,20 @@ is swept away. Shared, public content (the bundled model, Hub downloads, the CLI
     True
     >>> sweep(24 * 3600)                                     # a day idle, no live fine-tune run -> removed
     [PosixPath('~/.cache/llm-engineering-lab/sessions/0c1d2e3f4a5b6c7d')]
+    >>> check_room(session_dir("3f2a9c1e0b7d4e6f"), 3 * 2**30)  # over LAB_SESSION_QUOTA_MB (default 2048)
+    Traceback (most recent call last):
+    ...
+    lab.llm.base.InputError: This would take your session over its quota of 2,048 MB (LAB_SESSION_QUOTA_MB): the session already uses 0.0 MB. ...
 
 The "last seen" mark is the mtime of ``.last_seen`` in the session's folder (a folder's own mtime changes only
 when an entry is added or removed, not when a file in it is rewritten). ``session_dir`` refreshes it whenever a
 page writes there; ``mark_seen`` refreshes it for a session that is open but writes nothing (the app calls it at
 most every few minutes per session). ``sweep`` keeps a folder that holds a fine-tune run still training (state
 live and its process alive), and never follows a symbolic link.
+
+Each upload is capped on its own (``LAB_UPLOAD_MAX_MB``); ``check_room`` adds a total per session
+(``LAB_SESSION_QUOTA_MB``, counting every file already in the session's folder), so one session cannot fill the
+disk that thirty share.
 """
 
 from __future__ import annotations
@@ -144,6 +152,49 @@ def sweep(max_age_s: float, now: float | None = None) -> list[Path]:
                 continue
             removed.append(folder)
     return removed
+
+
+def usage_bytes(folder: Path) -> int:
+    """Bytes of every file below ``folder`` (links counted as links, never followed; vanished files skipped)."""
+    total = 0
+    todo = [folder]
+    while todo:
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            todo.append(Path(entry.path))
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except FileNotFoundError:
+                        continue
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return total
+
+
+def quota_bytes() -> int:
+    """The most one session may keep in its folder (``LAB_SESSION_QUOTA_MB``)."""
+    return get_settings().session_quota_mb * 2**20
+
+
+def check_room(path: str | Path, adding: int, used: int | None = None, replacing: int = 0,
+               what: str = "This") -> None:
+    """InputError when writing ``adding`` more bytes at ``path`` would take its session over the quota.
+
+    ``used``: the session's usage if already measured (else measured now); ``replacing``: bytes of a file the
+    write replaces; ``what``: how the message names the write. A path outside every session (shared content,
+    the CLI) is never limited."""
+    owner = owner_of(path)
+    if owner is None:
+        return
+    used = usage_bytes(owner) if used is None else used
+    quota = quota_bytes()
+    if used - replacing + adding > quota:
+        raise InputError(f"{what} would take your session over its quota of {quota / 2**20:,.0f} MB "
+                         f"(LAB_SESSION_QUOTA_MB): the session already uses {used / 2**20:,.1f} MB. Nothing was "
+                         f"saved; ask the deployer for a larger quota if you need one.")
 
 
 def sweep_expired(now: float | None = None) -> list[Path]:

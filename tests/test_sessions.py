@@ -74,6 +74,20 @@ def test_ttl_setting_is_validated(monkeypatch):
             Settings()
 
 
+def test_quota_setting_is_validated(monkeypatch):
+    from pydantic import ValidationError
+
+    from lab.config import Settings
+
+    assert Settings().session_quota_mb == 2048 and "upload" in Settings.model_fields["session_quota_mb"].description
+    monkeypatch.setenv("LAB_SESSION_QUOTA_MB", "64")
+    assert Settings().session_quota_mb == 64
+    for bad in ("0", "-1", "lots", "1.5"):
+        monkeypatch.setenv("LAB_SESSION_QUOTA_MB", bad)
+        with pytest.raises(ValidationError):
+            Settings()
+
+
 def test_mark_seen_refreshes_an_existing_folder_and_never_creates_one(tmp_settings, tmp_path):
     assert sessions.mark_seen(A) is False and not (sessions.root() / A).exists()   # a session that only chats
     folder = sessions.session_dir(A)
@@ -106,6 +120,45 @@ def test_ui_marks_an_open_session_seen_at_most_every_few_minutes(tmp_settings, m
 
     monkeypatch.setattr(sessions, "mark_seen", broken)
     assert secrets.keep_seen(now=9999.0) is True                                  # logged, never raised
+
+
+# ---------------------------------------------------------------------------------------------- the quota
+def test_an_upload_past_the_session_quota_is_refused_and_leaves_nothing(tmp_settings, tmp_path, monkeypatch):
+    import io
+
+    from lab.config import get_settings
+    from lab.gguf import models
+    from tests.test_gguf_inspect import write_tiny_gguf
+
+    monkeypatch.setenv("LAB_SESSION_QUOTA_MB", "1")
+    get_settings.cache_clear()
+    data = write_tiny_gguf(tmp_path / "src.gguf").read_bytes()
+    up = sessions.session_dir(A, "models")
+    filler = sessions.session_dir(A, "runs") / "checkpoint.bin"
+    filler.write_bytes(b"x" * (2**20 - len(data) // 2))                  # the session already keeps ~1 MB
+    with pytest.raises(InputError, match=r"Saving mine.gguf would take your session over its quota of 1 MB "
+                                         r"\(LAB_SESSION_QUOTA_MB\): the session already uses 1.0 MB"):
+        models.save_upload(io.BytesIO(data), "mine.gguf", folder=up)
+    assert list(up.iterdir()) == []                                      # no file, not even a .part
+    assert models.save_upload(io.BytesIO(data), "other.gguf", folder=sessions.session_dir(B, "models")).exists()
+    assert models.save_upload(io.BytesIO(data), "shared.gguf").exists()  # the shared folder has no session quota
+    filler.write_bytes(b"x" * (2**20 - 3 * len(data) // 2))
+    assert models.save_upload(io.BytesIO(data), "mine.gguf", folder=up).exists()
+    assert sessions.usage_bytes(sessions.root() / A) == filler.stat().st_size + len(data)
+    assert models.save_upload(io.BytesIO(data), "mine.gguf", folder=up).exists()   # replacing it frees its size
+    with pytest.raises(InputError, match="quota"):
+        models.save_upload(io.BytesIO(data), "second.gguf", folder=up)
+    assert sorted(p.name for p in up.iterdir()) == ["mine.gguf"]
+
+
+def test_usage_counts_links_as_links(tmp_settings, tmp_path):
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * 100_000)
+    folder = sessions.session_dir(A, "models")
+    (folder / "small.bin").write_bytes(b"x" * 10)
+    (folder / "link.bin").symlink_to(big)
+    (folder.parent / "dir-link").symlink_to(tmp_path, target_is_directory=True)
+    assert 10 <= sessions.usage_bytes(folder.parent) < 10_000
 
 
 # ---------------------------------------------------------------------------------------------- the sweep

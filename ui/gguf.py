@@ -48,7 +48,8 @@ def pick_model(where=st.sidebar) -> Path | None:
     with box.expander("Add a model"):
         cap = upload_cap_bytes()
         up = st.file_uploader("Upload a .gguf", type=["gguf"], key="gguf.upload",
-                              help=f"Up to {cap / 2**20:,.0f} MB; visible to your session only. Streamed, checked, "
+                              help=f"Up to {cap / 2**20:,.0f} MB, and {get_settings().session_quota_mb:,} MB for "
+                                   "everything your session keeps; visible to your session only. Streamed, checked, "
                                    "then renamed: never half-written.")
         if up is not None and st.button("Save upload", key="gguf.save"):
             with explained():

@@ -5,6 +5,8 @@ Hub downloads (public) land in the shared models folder (``get_settings().gguf_d
 ``lab.sessions``) and lists it for that session only (``list_models(uploads=...)``). Either way a file is
 written to a temporary ``.part`` file first, checked, then renamed: an upload cut off half-way, a file over the
 size cap or a download that fails never leaves a half-written ``.gguf`` behind for the next learner to pick.
+An upload into a session's folder also counts against that session's total (``LAB_SESSION_QUOTA_MB``, checked
+as the bytes stream in), so one session cannot fill the disk the whole class shares.
 
     >>> [m.name for m in list_models()]
     ['SmolLM2-135M-Instruct.Q4_1.gguf']
@@ -76,11 +78,19 @@ def _safe_name(filename: str) -> str:
 
 def save_upload(stream: BinaryIO, filename: str, *, max_bytes: int = MAX_UPLOAD_BYTES, folder: Path | None = None) -> Path:
     """Copy ``stream`` into ``folder`` (default: the models folder) as ``filename``: chunked, size-capped,
-    checked, then renamed. On any failure the ``.part`` file is removed: nothing is left behind."""
+    checked, then renamed. On any failure the ``.part`` file is removed: nothing is left behind.
+
+    When ``folder`` lies in a session's folder, the session's quota applies too: what it already keeps plus
+    this file (less a same-named file it replaces) must stay within ``LAB_SESSION_QUOTA_MB``."""
+    from lab import sessions
+
     name = _safe_name(filename)
     folder = folder or models_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
+    owner = sessions.owner_of(folder)             # None: shared models folder, no session quota
+    used = sessions.usage_bytes(owner) if owner else 0   # measured once, before the .part file exists
+    replacing = target.stat().st_size if owner and target.is_file() and not target.is_symlink() else 0
     tmp = folder / f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"   # two saves at once never share one
     written = 0
     try:
@@ -90,6 +100,8 @@ def save_upload(stream: BinaryIO, filename: str, *, max_bytes: int = MAX_UPLOAD_
                 if written > max_bytes:
                     raise InputError(f"{name} is over the upload cap of {max_bytes / 2**20:,.0f} MB. Copy large "
                                      f"models straight into {folder} instead (the page lists every .gguf there).")
+                if owner:
+                    sessions.check_room(folder, written, used=used, replacing=replacing, what=f"Saving {name}")
                 out.write(chunk)
         check_gguf_file(tmp)  # refuses non-GGUF, damaged and truncated files
         os.replace(tmp, target)
