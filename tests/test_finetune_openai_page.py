@@ -12,8 +12,22 @@ def _tab():
     render_openai_tab()
 
 
-def _app() -> AppTest:
-    return AppTest.from_function(_tab, default_timeout=180)
+SID = "5e" * 16   # a uuid4().hex-shaped session id, set before the first run so records can be seeded for it
+
+
+def _app(session_id: str | None = None) -> AppTest:
+    at = AppTest.from_function(_tab, default_timeout=180)
+    if session_id:
+        at.session_state["_session_id"] = session_id
+    return at
+
+
+def _records_dir(session_id: str = SID):
+    """Where the tab keeps that session's job records."""
+    from lab import sessions
+    from lab.finetune import openai_jobs as J
+
+    return sessions.session_dir(session_id, *J.SESSION_FOLDER)
 
 
 def _widget(at, kind, key):
@@ -66,9 +80,9 @@ def test_follow_a_recorded_job_and_its_losses(tmp_settings, wire, monkeypatch):
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # a placeholder the loopback server accepts
     J.remember({"id": "ftjob-abc123", "status": "running", "model": "gpt-4o-mini-2024-07-18", "created_at": 1},
-               base_url=wire.url + "/v1")
+               base_url=wire.url + "/v1", records_dir=_records_dir())
     wire.queue("ft_openai_job_failed.json").queue("ft_openai_events_failed.json")
-    at = _app().run()
+    at = _app(SID).run()
     assert not at.exception, at.exception
     assert _metric(at, "Status") == "failed"
     assert any("The job failed" in e.value and "Line 2" in e.value for e in at.error)
@@ -83,11 +97,11 @@ def test_use_it_scores_the_fine_tuned_model_beside_its_base(tmp_settings, wire, 
     ft = "ft:gpt-4o-mini-2024-07-18:org-lab:pricer:AbC123xy"
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     J.remember({"id": "ftjob-abc123", "status": "succeeded", "model": "gpt-4o-mini-2024-07-18",
-                "fine_tuned_model": ft, "created_at": 1}, base_url=wire.url + "/v1")
+                "fine_tuned_model": ft, "created_at": 1}, base_url=wire.url + "/v1", records_dir=_records_dir())
     monkeypatch.setenv("OPENAI_BASE_URL", wire.url + "/v1")  # the SDK's own variable: scoring talks to the wire server
     wire.queue("ft_openai_job_succeeded.json").queue("ft_openai_events.json")  # the follow view polls first
     wire.queue(body=b"step,train_loss,valid_loss\n1,2.0,\n", content_type="text/csv")
-    at = _app().run()
+    at = _app(SID).run()
     assert not at.exception, at.exception
     _widget(at, "number_input", "oa.score_n").set_value(1)
     wire.queue("ft_openai_job_succeeded.json").queue("ft_openai_events.json")  # the rerun polls again (tab 3)...
@@ -120,3 +134,7 @@ def test_launch_from_the_tab_after_validation(tmp_settings, wire, monkeypatch):
     assert [r.path for r in wire.requests][:3] == ["/v1/files", "/v1/files", "/v1/fine_tuning/jobs"]
     assert wire.requests[2].json["method"]["supervised"]["hyperparameters"] == {"n_epochs": 1}
     assert _metric(at, "Status") == "running" and len(at.get("plotly_chart")) >= 2  # tokens + loss curve
+    from lab.finetune import openai_jobs as J
+
+    assert list(J.records(_records_dir(at.session_state["_session_id"]))) == ["ftjob-abc123"]
+    assert J.records() == {}                                  # the CLI's shared records are not where the tab writes

@@ -158,6 +158,28 @@ def test_list_and_cancel(wire, tmp_settings):
     assert job["status"] == "cancelled" and J.records()["ftjob-abc123"]["status"] == "cancelled"
 
 
+def test_records_of_two_folders_stay_apart_and_the_cli_keeps_its_own(wire, files, tmp_settings, tmp_path):
+    alice, bob = tmp_path / "alice", tmp_path / "bob"                 # two sessions' folders, as the app passes them
+    assert J.records_path() == tmp_settings.data_dir / "finetune" / "openai_jobs.json"   # the CLI's, unchanged
+    assert J.records_path(alice) == alice / "openai_jobs.json"
+    launched(wire, files, records_dir=alice)
+    assert list(J.records(alice)) == ["ftjob-abc123"] and J.records(bob) == {} and J.records() == {}
+    assert not bob.exists() and not J.records_path().exists()
+    J.remember({"id": "ftjob-bob001", "status": "succeeded", "fine_tuned_model": FT + "-bob", "created_at": 2},
+               records_dir=bob)
+    wire.queue("ft_openai_job_succeeded.json").queue("ft_openai_events.json")
+    wire.queue(body=b"step,train_loss,valid_loss\n1,2.0,\n", content_type="text/csv")
+    view = J.follow("ftjob-abc123", api_key=KEY, records_dir=alice)   # base_url from Alice's record
+    assert view["reachable"] and J.records(alice)["ftjob-abc123"]["status"] == "succeeded"
+    assert J.fine_tuned_models(alice) == [FT] and J.fine_tuned_models(bob) == [FT + "-bob"]
+    assert J.fine_tuned_models() == [] and "ftjob-abc123" not in J.records(bob)
+    wire.queue("ft_openai_job_cancelled.json")
+    J.cancel("ftjob-abc123", api_key=KEY, base_url=url(wire), records_dir=alice)
+    assert J.records(alice)["ftjob-abc123"]["status"] == "cancelled" and set(J.records(bob)) == {"ftjob-bob001"}
+    J.remember({"id": "ftjob-cli001", "status": "running"})            # the CLI's file: neither session's
+    assert set(J.records()) == {"ftjob-cli001"} and "ftjob-cli001" not in {*J.records(alice), *J.records(bob)}
+
+
 def test_metrics_from_event_messages_when_data_is_absent():
     rows = [{"message": "Step 20/40: training loss=1.50, validation loss=1.70", "data": None},
             {"message": "Step 10/40: training loss=2.25"}, {"message": "Fine-tuning job started", "data": {}}]

@@ -135,6 +135,39 @@ def test_openai_finetune_files_are_written_in_the_session_folder(tmp_settings, n
     assert train.parent == tmp_settings.data_dir / "sessions" / _sid(at) / "finetune" / "openai" and train.exists()
 
 
+def test_openai_finetune_jobs_and_model_ids_stay_in_their_session(tmp_settings, no_keys, monkeypatch):
+    from lab.finetune import openai_jobs as J
+    from tests.test_finetune_openai_page import _app, _records_dir
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")              # a deployment key: the tab would list and follow jobs
+    ft = "ft:gpt-4o-mini-2024-07-18:org-lab:pricer:Alice0001"
+    alice_id, bob_id = "a1ce" * 8, "b0b0" * 8
+    J.remember({"id": "ftjob-alice01", "status": "succeeded", "model": "gpt-4o-mini-2024-07-18",
+                "fine_tuned_model": ft, "created_at": 1}, base_url="http://127.0.0.1:9/v1",
+               records_dir=_records_dir(alice_id))
+    J.remember({"id": "ftjob-cli0001", "status": "succeeded", "fine_tuned_model": ft + "-cli", "created_at": 2})
+    bob = _app(bob_id).run()
+    assert not bob.exception, bob.exception
+    text = _page_text(bob)
+    assert "ftjob-alice01" not in text and ft not in text and "ftjob-cli0001" not in text
+    assert "No jobs launched from this session yet." in text and not [s for s in bob.selectbox if s.key == "oa.follow"]
+    assert not [s for s in bob.selectbox if s.key == "oa.ft_model"]
+    alice = _app(alice_id).run()                                  # her own job is listed (followed: unreachable here)
+    assert [s for s in alice.selectbox if s.key == "oa.follow"][0].options == ["ftjob-alice01"]
+    assert alice.selectbox(key="oa.ft_model").options == [ft]
+    assert not (tmp_settings.data_dir / "sessions" / bob_id).exists()   # reading made no folder for Bob
+
+    # the sidebar's provider picker lists only this session's fine-tuned ids
+    for sid, sees in ((alice_id, True), (bob_id, False)):
+        at = AppTest.from_file(str(ROOT / "pages/1_Prompting.py"), default_timeout=300)
+        at.session_state["_session_id"] = sid
+        at.run()
+        at.selectbox(key="provider").set_value("openai").run()
+        assert not at.exception, at.exception
+        captions = " ".join(c.value for c in at.caption)
+        assert (ft in captions) is sees and "-cli" not in captions
+
+
 def test_finetune_runs_are_listed_and_controlled_by_their_session_only(ft_settings):  # noqa: F811
     import os
 

@@ -2,8 +2,10 @@
 
 ``render_openai_tab()`` draws four sub-tabs; all logic lives in ``lab.finetune.openai_data`` (offline) and
 ``lab.finetune.openai_jobs`` (the SDK). Keys come from ``ui.secrets`` (a pasted key goes explicitly, never into
-the environment) and are never shown. Files are written in the browser session's own folder
-(``<data_dir>/sessions/<id>/finetune/openai``), so classmates never see or overwrite each other's; job ids are shared records (``<data_dir>/finetune/openai_jobs.json``) so a reload keeps following.
+the environment) and are never shown. Files and job records are kept in the browser session's own folder
+(``<data_dir>/sessions/<id>/finetune/openai``, ``openai_jobs.SESSION_FOLDER``): classmates never see or
+overwrite each other's files, jobs or fine-tuned model ids, and a reload of the page keeps following a job.
+The CLI's records (``<data_dir>/finetune/openai_jobs.json``) are never shown here.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import streamlit as st
 from lab.finetune import openai_data as D
 from lab.finetune import openai_jobs as J
 from lab.llm.base import LabError
-from ui.secrets import key_source, pasted_key, session_dir
+from ui.secrets import key_source, pasted_key, session_dir, session_path
 from ui.widgets import show_error
 
 CONCLUSION = ("**The course's conclusion.** Fine-tuning GPT-4o-mini on a couple of hundred priced items barely "
@@ -31,7 +33,13 @@ COLORS = {"green": "#2ca02c", "orange": "#ff7f0e", "red": "#d62728"}
 
 
 def _out_dir() -> Path:
-    return session_dir("finetune", "openai")
+    """This session's folder for prepared files and job records (created: for writing)."""
+    return session_dir(*J.SESSION_FOLDER)
+
+
+def _records() -> dict[str, dict]:
+    """This session's job records (read without creating the session's folder)."""
+    return J.records(session_path(*J.SESSION_FOLDER))
 
 
 def chat_bubbles(path: str, n: int = 3) -> None:
@@ -161,7 +169,7 @@ def _key_ok() -> bool:
 
 
 def _follow(job_id: str, base_url: str | None) -> None:
-    view = J.follow(job_id, api_key=_api_key(), base_url=base_url)
+    view = J.follow(job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir())
     job = view["job"]
     if view["problem"]:
         st.warning(view["problem"])
@@ -189,7 +197,7 @@ def _follow(job_id: str, base_url: str | None) -> None:
         st.dataframe(ev, hide_index=True, width="stretch", key=f"oa.events-{job_id}")
     if job.get("status") not in J.TERMINAL and view["reachable"] and st.button("Cancel job", key="oa.cancel"):
         try:
-            J.cancel(job_id, api_key=_api_key(), base_url=base_url)
+            J.cancel(job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir())
             st.toast("Cancel requested.")
         except LabError as e:
             show_error(e)
@@ -217,11 +225,11 @@ def _launch_tab() -> None:
             with st.spinner("Validating, uploading both files, creating the job..."):
                 job = J.launch(prep["train"], prep["validation"], model=model, epochs=epochs, seed=int(seed),
                                suffix=suffix or None, wandb_project=wandb or None, api_key=_api_key(),
-                               base_url=base_url)
+                               base_url=base_url, records_dir=_out_dir())
             st.session_state["oa.job"] = job["id"]
         except LabError as e:
             show_error(e)
-    recs = J.records()
+    recs = _records()
     ids = sorted(recs, key=lambda i: recs[i].get("created_at") or 0, reverse=True)
     if st.session_state.get("oa.job") in ids:
         ids.remove(st.session_state["oa.job"])
@@ -240,17 +248,17 @@ def _launch_tab() -> None:
         st.dataframe(pd.DataFrame(list(recs.values())).drop(columns=["base_url"], errors="ignore"), hide_index=True,
                      width="stretch", key="oa.past")
     else:
-        st.caption("No jobs launched from this lab yet.")
+        st.caption("No jobs launched from this session yet.")
 
 
 def _use_tab() -> None:
-    models = J.fine_tuned_models()
+    models = J.fine_tuned_models(session_path(*J.SESSION_FOLDER))
     if not models:
         st.info("When a job succeeds, its model id appears here and is scored beside its base model. "
                 "From a shell: `python -m lab finetune openai score ft:...`.")
         return
     ft = st.selectbox("Fine-tuned model", models, key="oa.ft_model")
-    base = next((r["model"] for r in J.records().values() if r.get("fine_tuned_model") == ft), D.DEFAULT_MODEL)
+    base = next((r["model"] for r in _records().values() if r.get("fine_tuned_model") == ft), D.DEFAULT_MODEL)
     n = st.number_input("Test items", 1, 70, 20, key="oa.score_n", help="Items from the pricer's test split.")
     with_local = st.checkbox("Also the local model (SmolLM2-135M, slow on CPU)", key="oa.local")
     st.code(f"python -m lab chat --provider openai --model {ft} \"...\"", language="bash")

@@ -89,6 +89,13 @@ def session_dir(*parts: str):
     return sessions.session_dir(session_id(), *parts)
 
 
+def session_path(*parts: str):
+    """This session's folder (or a path below it) for reading: neither created nor marked seen."""
+    from lab import sessions
+
+    return sessions.session_path(session_id(), *parts)
+
+
 def sweep_now_and_then(now: float | None = None) -> bool:
     """Sweep expired session folders unless this process did so in the last ``SWEEP_EVERY_S`` seconds.
     Never raises into the page: a failure is logged as a warning. Returns whether a sweep ran."""

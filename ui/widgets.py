@@ -15,11 +15,11 @@ import streamlit as st
 from pydantic import BaseModel
 
 from lab.budget import BudgetedProvider, shared_budget
-from lab.finetune.openai_jobs import fine_tuned_models
+from lab.finetune.openai_jobs import SESSION_FOLDER, fine_tuned_models
 from lab.genqueue import QueuedProvider, shared_queue
 from lab.llm import PROVIDERS, LabError, Usage, get_provider
 from lab.llm.keys import ENV_VARS
-from ui.secrets import key_source, pasted_key, session_id
+from ui.secrets import key_source, pasted_key, session_id, session_path
 
 DEFAULT_MODELS = {"local": "", "openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "ollama": "llama3.2",
                   "openai-compatible": "local-model", "fake": "scripted"}
@@ -57,7 +57,8 @@ class ProviderChoice:
 
 
 def provider_picker(where=st.sidebar, allow_fake: bool = False) -> ProviderChoice:
-    """Provider, model, optional base URL and a session-only key field. The choice persists across pages."""
+    """Provider, model, optional base URL and a session-only key field. The choice persists across pages.
+    For openai it names the fine-tuned model ids of this session's jobs (never a classmate's, nor the CLI's)."""
     names = [p for p in PROVIDERS if allow_fake or p != "fake"]
     box = where.container(border=True)
     box.markdown("**Model provider**")
@@ -70,7 +71,7 @@ def provider_picker(where=st.sidebar, allow_fake: bool = False) -> ProviderChoic
     model = None
     if provider != "local":
         model = box.text_input("Model", value=DEFAULT_MODELS[provider], key=f"model_{provider}")
-    if provider == "openai" and (tuned := fine_tuned_models()):
+    if provider == "openai" and (tuned := fine_tuned_models(session_path(*SESSION_FOLDER))):   # this session's only
         box.caption("Your fine-tuned models: " + ", ".join(f"`{m}`" for m in tuned))
     if provider in ENV_VARS:
         source = key_source(provider)

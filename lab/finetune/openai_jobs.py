@@ -11,10 +11,14 @@ The whole course loop, each step one SDK call (errors become the lab's, with the
     >>> score_model("ft:gpt-4o-mini-2024-07-18:my-org:pricer:AbC123", n=20)["mae"]                  # doctest: +SKIP
 
 ``launch`` validates both files first (lab.finetune.openai_data) and uploads nothing when a line is wrong. Every
-job id is written to ``<data_dir>/finetune/openai_jobs.json`` the moment OpenAI returns it, so a network drop
-while polling loses nothing: ``follow`` reports the drop and the next poll carries on. The loss curve comes from
-the "metrics" events (``data.step``, ``data.train_loss``, ``data.valid_loss``) or, once finished, from the job's
-result file (a CSV, which the API returns base64-encoded).
+job id is written to a records file the moment OpenAI returns it, so a network drop while polling loses nothing:
+``follow`` reports the drop and the next poll carries on. The CLI keeps one records file,
+``<data_dir>/finetune/openai_jobs.json``; the app passes ``records_dir=`` its browser session's own folder
+(``<data_dir>/sessions/<id>/finetune/openai``, see ``SESSION_FOLDER``), so a student's jobs and fine-tuned model
+ids never appear in a classmate's session.
+
+The loss curve comes from the "metrics" events (``data.step``, ``data.train_loss``, ``data.valid_loss``) or, once
+finished, from the job's result file (a CSV, which the API returns base64-encoded).
 
 This is the one place outside ``lab/llm`` that calls an SDK: fine-tuning is not a chat provider. The fine-tuned
 model itself is then an ordinary model id of the ``openai`` provider.
@@ -35,6 +39,8 @@ from pathlib import Path
 from lab.llm.base import InputError, ProviderError, ProviderTimeout, ProviderUnavailable
 
 TERMINAL = ("succeeded", "failed", "cancelled")
+SESSION_FOLDER = ("finetune", "openai")   # where the app keeps a session's records: lab.sessions.session_dir(id, *this)
+RECORDS_FILE = "openai_jobs.json"
 WANDB_PROJECT = "gpt-pricer"   # the course's W&B project name
 
 
@@ -70,34 +76,36 @@ def _sdk(call, base_url: str | None):
 _LOCK = threading.Lock()
 
 
-def records_path() -> Path:
+def records_path(records_dir: str | Path | None = None) -> Path:
+    """``<records_dir>/openai_jobs.json``; without a folder, the CLI's ``<data_dir>/finetune/openai_jobs.json``."""
     from lab.config import get_settings
 
-    return get_settings().data_dir / "finetune" / "openai_jobs.json"
+    return Path(records_dir or get_settings().data_dir / "finetune") / RECORDS_FILE
 
 
-def records() -> dict[str, dict]:
-    """Job id -> what we last knew (status, model, files, fine-tuned model, base_url). Damaged file -> empty."""
+def records(records_dir: str | Path | None = None) -> dict[str, dict]:
+    """Job id -> what we last knew (status, model, files, fine-tuned model, base_url). Missing/damaged -> empty."""
     try:
-        data = json.loads(records_path().read_text())
+        data = json.loads(records_path(records_dir).read_text())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
-def remember(job: dict, base_url: str | None = None) -> dict:
-    """Keep a job's summary (atomic replace under a lock: many sessions share one deployment)."""
+def remember(job: dict, base_url: str | None = None, records_dir: str | Path | None = None) -> dict:
+    """Keep a job's summary in ``records_dir``'s records (atomic replace under a lock: a session may follow a job
+    from two tabs, and the CLI's file is shared)."""
     keep = ("id", "status", "model", "fine_tuned_model", "training_file", "validation_file", "created_at",
             "finished_at", "trained_tokens", "seed")
     with _LOCK:
-        rows = records()
+        rows = records(records_dir)
         row = rows.get(job["id"], {}) | {k: job.get(k) for k in keep if k in job} | {"updated_at": int(time.time())}
         if base_url is not None:
             row["base_url"] = base_url
         if job.get("error") and (job["error"] or {}).get("message"):
             row["error"] = job["error"]["message"]
         rows[job["id"]] = row
-        path = records_path()
+        path = records_path(records_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.tmp{os.getpid()}.{threading.get_ident()}")
         tmp.write_text(json.dumps(rows, indent=1))
@@ -105,9 +113,10 @@ def remember(job: dict, base_url: str | None = None) -> dict:
     return row
 
 
-def fine_tuned_models() -> list[str]:
-    """Model ids of succeeded jobs, newest first: usable as ``--provider openai --model <id>``."""
-    rows = sorted(records().values(), key=lambda r: r.get("created_at") or 0, reverse=True)
+def fine_tuned_models(records_dir: str | Path | None = None) -> list[str]:
+    """Model ids of succeeded jobs in ``records_dir``'s records, newest first: usable as
+    ``--provider openai --model <id>``."""
+    rows = sorted(records(records_dir).values(), key=lambda r: r.get("created_at") or 0, reverse=True)
     return [r["fine_tuned_model"] for r in rows if r.get("fine_tuned_model")]
 
 
@@ -128,8 +137,9 @@ def wandb_integration(project: str | None = None) -> list[dict] | None:
 
 def launch(train: str | Path, validation: str | Path | None = None, *, model: str | None = None, epochs: int = 1,
            seed: int | None = 42, suffix: str | None = "pricer", wandb_project: str | None = None,
-           api_key: str | None = None, base_url: str | None = None) -> dict:
-    """Validate, upload (purpose fine-tune), create the job; the job id is recorded before this returns."""
+           api_key: str | None = None, base_url: str | None = None, records_dir: str | Path | None = None) -> dict:
+    """Validate, upload (purpose fine-tune), create the job; the job id is recorded (in ``records_dir``'s
+    records) before this returns."""
     from lab.finetune.openai_data import DEFAULT_MODEL, validate
 
     # OpenAI's minimum of 10 examples is for the training file; a validation file may be small.
@@ -158,15 +168,16 @@ def launch(train: str | Path, validation: str | Path | None = None, *, model: st
     c = client(api_key, base_url)
     job = _sdk(lambda: c.fine_tuning.jobs.create(**{k: v for k, v in params.items() if v is not None}),
                base_url).model_dump()
-    remember(job, base_url)
+    remember(job, base_url, records_dir)
     return job
 
 
 # ---------------------------------------------------------------------------------------------- follow
-def retrieve(job_id: str, *, api_key: str | None = None, base_url: str | None = None) -> dict:
+def retrieve(job_id: str, *, api_key: str | None = None, base_url: str | None = None,
+             records_dir: str | Path | None = None) -> dict:
     c = client(api_key, base_url)
     job = _sdk(lambda: c.fine_tuning.jobs.retrieve(job_id), base_url).model_dump()
-    remember(job, base_url)
+    remember(job, base_url, records_dir)
     return job
 
 
@@ -183,10 +194,11 @@ def list_jobs(*, limit: int = 20, api_key: str | None = None, base_url: str | No
     return [j.model_dump() for j in _sdk(lambda: c.fine_tuning.jobs.list(limit=limit), base_url).data]
 
 
-def cancel(job_id: str, *, api_key: str | None = None, base_url: str | None = None) -> dict:
+def cancel(job_id: str, *, api_key: str | None = None, base_url: str | None = None,
+           records_dir: str | Path | None = None) -> dict:
     c = client(api_key, base_url)
     job = _sdk(lambda: c.fine_tuning.jobs.cancel(job_id), base_url).model_dump()
-    remember(job, base_url)
+    remember(job, base_url, records_dir)
     return job
 
 
@@ -237,14 +249,15 @@ def result_metrics(job: dict, *, api_key: str | None = None, base_url: str | Non
     return metrics_from_result(content)
 
 
-def follow(job_id: str, *, api_key: str | None = None, base_url: str | None = None) -> dict:
+def follow(job_id: str, *, api_key: str | None = None, base_url: str | None = None,
+           records_dir: str | Path | None = None) -> dict:
     """One poll: {"job", "events", "metrics", "reachable", "problem"}. A drop or timeout does not raise: the view
-    keeps the last known job (from the records) and says what happened; the next poll resumes."""
-    known = records().get(job_id)
+    keeps the last known job (from ``records_dir``'s records) and says what happened; the next poll resumes."""
+    known = records(records_dir).get(job_id)
     if base_url is None and known:
         base_url = known.get("base_url")
     try:
-        job = retrieve(job_id, api_key=api_key, base_url=base_url)
+        job = retrieve(job_id, api_key=api_key, base_url=base_url, records_dir=records_dir)
         evs = events(job_id, api_key=api_key, base_url=base_url)
         metrics = metrics_from_events(evs)
         if job["status"] == "succeeded" and job.get("result_files"):
