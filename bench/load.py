@@ -48,6 +48,7 @@ ACTIONS = {
     "tokenize": ("Tokenization", lambda r: {"text": " ".join(r.choices(WORDS, k=60))}, "characters per token"),
     "rag_search": ("RAG", lambda r: {"rag.search.q": r.choice(QUESTIONS), "rag.search.go": True}, "Top-k agreement"),
 }
+IMPATIENT = 0.1   # share of chat turns where the student clicks Send again after a second (leaves the line)
 
 
 class Stats:
@@ -82,7 +83,11 @@ def student(i: int, url: str, deadline: float, think_s: float, stats: Stats) -> 
             name = rng.choice(list(ACTIONS))
             _, values, expect = ACTIONS[name]
             try:
-                run = tabs[name].set(**values(rng)).rerun()
+                if name == "chat" and rng.random() < IMPATIENT:
+                    tabs[name].set(**values(rng)).rerun(wait=False)
+                    time.sleep(rng.uniform(0.2, 2))
+                    name = "chat_again"
+                run = tabs["chat" if name == "chat_again" else name].set(**values(rng)).rerun()
             except Exception as e:  # a dropped connection or a timeout counts as an error
                 stats.error(f"{name}: {type(e).__name__}: {e}")
                 continue

@@ -93,25 +93,34 @@ class StClient:
                 raise TypeError(f"{key!r} is a {kind}; this client sets only {sorted(_VALUE_FIELD) + sorted(_TRIGGERS)}")
         return self
 
-    def rerun(self) -> Run:
+    def rerun(self, wait: bool = True) -> Run | None:
+        """Rerun with the widget values set so far. ``wait=False`` returns as soon as the run has started, like a
+        student who clicks and then clicks again: the next rerun interrupts this one, or finds it finished."""
         states = WidgetStates(widgets=[*self._values.values(), *self._triggers])
         self._triggers = []
-        return self._run(ClientState(page_script_hash=self.page_hash, widget_states=states))
+        return self._run(ClientState(page_script_hash=self.page_hash, widget_states=states), wait)
 
-    def _run(self, state: ClientState) -> Run:
+    def _run(self, state: ClientState, wait: bool = True) -> Run | None:
         run, t0 = Run(), time.perf_counter()
         self.ws.send(BackMsg(rerun_script=state).SerializeToString())
+        # A run announces its start with new_session. A run interrupted by a newer request sends no script_finished,
+        # and an older run may finish before the newer one starts: so only a finish after our run started counts.
+        started = False
         while True:
             msg = ForwardMsg()
             msg.ParseFromString(self.ws.recv(timeout=self.timeout))
             kind = msg.WhichOneof("type")
-            if kind == "navigation":
+            if kind == "new_session":
+                started = True
+                if not wait:
+                    return None
+            elif kind == "navigation":
                 self.page_hash = msg.navigation.page_script_hash
             elif kind == "page_not_found":
                 run.errors.append(f"page not found: {msg.page_not_found.page_name!r}")
             elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
                 self._element(msg.delta.new_element, run, t0)
-            elif kind == "script_finished":
+            elif kind == "script_finished" and started:
                 if msg.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
                     run.errors.append("the page did not compile")
                 if msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:

@@ -65,3 +65,14 @@ def test_concurrent_sessions_each_get_their_own_result(app_url):
         t.join(timeout=300)
     for i, text in enumerate(texts):
         assert _cl100k_caption(text) in got[i], f"session {i} did not get the result of its own text"
+
+
+def test_a_second_click_before_the_first_run_ends_is_answered_once_each(app_url):
+    with StClient(app_url) as s:
+        s.open("Tokenization")
+        assert s.set(text="first text").rerun(wait=False) is None
+        run = s.set(text="the second text wins").rerun()     # reads the first run's end too
+        assert _cl100k_caption("the second text wins") in run.texts
+        run = s.set(text="and a third").rerun()              # nothing left over from the earlier two
+    assert run.texts.count(_cl100k_caption("and a third")) >= 1
+    assert _cl100k_caption("the second text wins") not in run.texts
