@@ -8,11 +8,15 @@ import streamlit as st
 
 from ui.home import home_view
 from ui.labs import available
+from lab import warmup
+from lab.config import get_settings
 from ui.secrets import apply_secrets, keep_seen
 
 st.set_page_config(page_title="LLM Engineering Lab", page_icon="🧭", layout="wide")
 apply_secrets()
 keep_seen()   # an open session's folder is not swept while it is open (cheap: at most every 5 min)
+if get_settings().warm_up:
+    warmup.start(delay_s=3)   # once per process, in the background: heavy models load before students ask
 
 sections: dict[str, list] = {"": [st.Page(home_view, title="Home", icon="🏠", default=True)]}
 for lab in available():

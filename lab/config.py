@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         description="Hours a browser session's folder (uploads, runs, databases) is kept after its last use; "
                     "older ones are swept away, except one whose fine-tune run is still training.",
     )
+    warm_up: bool = Field(
+        default=True,
+        description="Load the tokenizers, the local model, the embedder and the RAG indexes in the background a "
+                    "few seconds after the app serves its first page, so the first students do not wait for them.",
+    )
     max_servers: int = Field(
         default=2, ge=1, le=64,
         description="OpenAI-compatible GGUF servers running at once on this machine (each holds its own model copy).",

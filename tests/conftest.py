@@ -18,6 +18,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # chromadb
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")      # llama.cpp's OpenMP threads: don't spin (see lab/llm/local.py)
+os.environ.setdefault("LAB_WARM_UP", "0")               # no background model loading in tests (tests/test_warmup.py)
 
 
 @pytest.fixture

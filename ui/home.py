@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lab import assets
+from lab import assets, warmup
 from lab.budget import shared_budget
+from lab.config import get_settings
 from lab.llm import provider_status
 from ui.labs import LABS
 from ui.secrets import session_id
@@ -45,6 +46,11 @@ def home_view() -> None:
                    f"{f' of {budget.per_session:,}' if budget.per_session else ''}; whole class "
                    f"{budget.used_total():,}{f' of {budget.total:,}' if budget.total else ''} "
                    "(LAB_SESSION_TOKEN_BUDGET, LAB_GLOBAL_TOKEN_BUDGET). Pasted keys are not counted.")
+
+    warm = warmup.state()
+    if get_settings().warm_up and warm:
+        st.caption("Loading in the background so nobody waits later (LAB_WARM_UP): "
+                   + " · ".join(f"{name}: {what}" for name, what in warm.items()))
 
     st.subheader("Offline assets")
     table = _asset_rows()
