@@ -7,10 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from lab import tokenization as tk
-from lab.llm.base import LabError
 from lab.llm.pricing import PRICES_AS_OF
 from ui import tokenization as U
-from ui.widgets import show_error
+from ui.widgets import explained
 
 st.title("🔤 Tokenization")
 st.caption("A model reads integer ids, each standing for a piece of UTF-8 bytes. Each column below runs the "
@@ -41,22 +40,18 @@ with tabs[0]:
     else:
         for col, name in zip(st.columns(min(len(names), 3)) * ((len(names) + 2) // 3), names):
             with col.container(border=True):
-                try:
+                with explained():
                     U.show_analysis(U.analyse(name, text, special), show_ws, show_ids)
-                except LabError as e:
-                    show_error(e)
 
 with tabs[1]:
     dname = st.selectbox("Tokenizer", names, key="dec.name")
     raw = st.text_input("Token ids", "9906, 1917, 11410, 99, 247", key="dec.ids",
                         help="Ids separated by spaces or commas. Pieces that are not UTF-8 on their own show as bytes.")
     if st.button("Decode", type="primary", key="dec.go"):
-        try:
+        with explained():
             decoded, dpieces = tk.decode_ids(dname, tk.parse_ids(raw))
             st.code(decoded, language=None)
             U.show_pieces(dpieces, show_ws, True)
-        except LabError as e:
-            show_error(e)
 
 with tabs[2]:
     cname = st.selectbox("Tokenizer", names, index=names.index("smollm2") if "smollm2" in names else 0, key="chat.name")
@@ -68,54 +63,46 @@ with tabs[2]:
     if st.button("Render template", type="primary", key="chat.go"):
         try:
             msgs = json.loads(raw_msgs)
-            rendered = tk.render_chat(cname, msgs, gen)
-            st.markdown(f"**{len(rendered.pieces)} tokens**; special tokens are dark.")
-            U.show_pieces(rendered.pieces, show_ws, show_ids)
-            st.code(rendered.text, language=None)
         except json.JSONDecodeError as e:
             st.error(f"The messages are not valid JSON: {e}")
-        except LabError as e:
-            show_error(e)
+        else:
+            with explained():
+                rendered = tk.render_chat(cname, msgs, gen)
+                st.markdown(f"**{len(rendered.pieces)} tokens**; special tokens are dark.")
+                U.show_pieces(rendered.pieces, show_ws, show_ids)
+                st.code(rendered.text, language=None)
     with st.expander(f"Special tokens (added vocabulary) of {cname}"):
-        try:
+        with explained():
             st.dataframe(pd.DataFrame([{"id": p.id, "token": p.label} for p in tk.special_tokens(cname)]),
                          hide_index=True)
-        except LabError as e:
-            show_error(e)
 
 with tabs[3]:
     st.markdown("The numbers experiment: **Llama 3 cuts numbers into chunks of up to three digits, SmolLM2 and "
                 "Qwen into single digits.** When fine-tuning a model to predict prices, the price is a few "
                 "tokens whose split shapes what the model must learn; a one-token-per-digit model predicts "
                 "`999` as three separate choices.")
-    try:
+    with explained():
         rows = tk.numbers_experiment(names)
         table = pd.DataFrame(rows).pivot(index="number", columns="tokenizer", values="pieces")
         st.dataframe(table.loc[[str(n) for n in tk.NUMBERS]].map(" | ".join), key="numbers")
-    except LabError as e:
-        show_error(e)
 
 with tabs[4]:
     st.markdown("Why can't a model count letters? It never sees them: the word arrives as a few pieces.")
     example = st.text_input("Question", tk.COUNTING_EXAMPLE, key="letters")
     if example:
         for name in names:
-            try:
+            with explained():
                 st.markdown(f"**{name}**")
                 U.show_pieces(U.analyse(name, example, False).pieces, show_ws, show_ids)
-            except LabError as e:
-                show_error(e)
 
 with tabs[5]:
     st.caption(f"Prices in US dollars per million tokens, as of {PRICES_AS_OF}. Edit the table to try others.")
     prices = st.data_editor(pd.DataFrame(tk.price_rows()), num_rows="dynamic", hide_index=True, key="prices")
     out_tokens = st.number_input("Expected output tokens", 0, 1_000_000, 500, key="out_tokens")
     if text:
-        try:
+        with explained():
             n = U.analyse("o200k_base", text, False).count
             costs = pd.DataFrame(tk.cost_rows(text, tk.table_from_rows(prices.to_dict("records")), out_tokens, n))
             st.dataframe(costs.style.format({"cost_usd": "${:.6f}", "context_share": "{:.4%}"}), hide_index=True)
             st.caption("OpenAI models count with o200k_base (exact). Anthropic's tokenizer is not public: Claude rows "
                        "reuse that count as an estimate.")
-        except LabError as e:
-            show_error(e)

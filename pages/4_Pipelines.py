@@ -10,7 +10,7 @@ import streamlit as st
 from lab import diffusion, pipelines
 from lab.llm.base import LabError
 from ui import pipelines as view
-from ui.widgets import model_widgets, show_error
+from ui.widgets import explained, model_widgets, show_error
 
 st.title("🧪 Pipelines")
 st.caption("`pipeline(task, model=...)` in one line: tokenizer → model → post-processing. "
@@ -59,11 +59,9 @@ if mode == "Text pipelines":
         st.markdown("The course loads big models in **8-bit or 4-bit** with bitsandbytes to fit a GPU. "
                     "On a GPU this loads the model again quantized and measures it; on a CPU it estimates.")
         if st.button("Compare 8-bit and 4-bit footprints", key="pl_quant"):
-            try:
+            with explained():
                 view.show_quantized(pipelines.quantized_footprints(task, None if result.source == "offline" else model,
                                                                    tiny=result.untrained))
-            except LabError as e:
-                show_error(e)
 
 else:
     prompt = st.text_area("Prompt", "a watercolour fox in the snow, soft light", key="df_prompt")

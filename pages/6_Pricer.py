@@ -10,7 +10,7 @@ from lab.pricer import ensemble as E
 from lab.pricer import llm as L
 from lab.pricer import metrics as M
 from ui import pricer as U
-from ui.widgets import model_widgets, provider_picker, show_error, show_messages
+from ui.widgets import explained, model_widgets, provider_picker, show_error, show_messages
 
 st.title("🏷️ Pricer")
 st.caption("How much does this cost? The course's week 6-8 project: curate products, set baselines, then see "
@@ -56,12 +56,9 @@ with tabs[0]:
 with tabs[1]:
     names = st.multiselect("Baselines", B.NAMES, default=B.NAMES[:4], key="pricer.baselines")
     if st.button("Train and score", type="primary", key="pricer.train") and names:
-        try:
-            with st.spinner("Training (MiniLM models embed every item once)..."):
-                for r in B.run_baselines(ds, names, seed=cfg.seed):
-                    U.add_run(key, r.name, r.preds, r.result)
-        except LabError as e:
-            show_error(e)
+        with explained(), st.spinner("Training (MiniLM models embed every item once)..."):
+            for r in B.run_baselines(ds, names, seed=cfg.seed):
+                U.add_run(key, r.name, r.preds, r.result)
     if runs:
         U.score_table(runs)
     st.caption(f"Trained models are saved with joblib under {B.model_path('x').parent} and reload with "
@@ -76,14 +73,12 @@ with tabs[2]:
                   "shots shown as placeholders)" if rag else "Messages for the first item")
     if st.button("Price them", type="primary", key="pricer.llm"):
         bar = st.progress(0.0)
-        try:
+        with explained():
             similar = L.SimilarItems(ds.train) if rag else None
             run = L.price_items(choice.build(), ds.test[:n], model=choice.model_arg, similar=similar,
                                 on_guess=lambda i, g: bar.progress((i + 1) / n, f"{i + 1}/{n}: {g.reply[:40]!r}"))
             st.session_state["pricer_llm"] = run
             U.add_run(key, f"{run.name} (first {n})", run.preds, run.result)
-        except LabError as e:
-            show_error(e)
     if "pricer_llm" in st.session_state:
         run = st.session_state["pricer_llm"]
         st.markdown(f"**{run.name}**: MAE ${run.result['mae']:,.2f}, hit rate {run.result['hit_rate']:.0%}, "
@@ -95,13 +90,11 @@ with tabs[3]:
     st.caption("A linear regression over the models' guesses plus their min and max, fitted on out-of-fold "
                "guesses for the training items (5 folds), then scored on the test items.")
     if st.button("Fit the ensemble", type="primary", key="pricer.ensemble"):
-        try:
+        with explained():
             with st.spinner("Cross-validating each model..."):
                 ens, preds, result = E.from_baselines(ds, picked, seed=cfg.seed)
             U.add_run(key, "ensemble of " + ", ".join(picked), preds, result)
             st.dataframe([{"input": k, "weight": round(v, 4)} for k, v in ens.weights().items()], hide_index=True)
-        except LabError as e:
-            show_error(e)
 
 with tabs[4]:
     if runs:
@@ -121,12 +114,10 @@ with tabs[5]:
         who = st.text_input("Your name for the leaderboard", key="pricer.who")
         sent = st.form_submit_button("Score me", type="primary")
     if sent:
-        try:
+        with explained():
             you = M.score(truth[:k], [g if g > 0 else None for g in guesses])
             row = M.record(f"you: {who}", you, kind="human")
             st.success(f"{row['name']}: MAE ${you['mae']:,.2f}, hit rate {you['hit_rate']:.0%} "
                        f"({' '.join({'green': '🟢', 'orange': '🟠', 'red': '🔴'}[c] for c in you['colors'])})")
             st.caption("True prices: " + ", ".join(f"${t:,.2f}" for t in truth[:k]))
             U.versus(runs, truth[:k], you)
-        except LabError as e:
-            show_error(e)

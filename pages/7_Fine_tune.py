@@ -9,9 +9,8 @@ import streamlit as st
 import ui.finetune as ft
 from lab.finetune import modal_app, runner
 from lab.finetune.evaluate import evaluate
-from lab.llm.base import LabError
 from ui.finetune_openai import render_openai_tab
-from ui.widgets import explained, show_error
+from ui.widgets import explained
 
 st.title("🎛️ Fine-tune")
 st.caption("Teach SmolLM2-135M to write a product's price, with LoRA: only small adapter matrices train while the "
@@ -52,11 +51,9 @@ with tab_train:
     active, other = ft.live_runs(root)
     c1, c2, c3 = st.columns(3)
     if c1.button("Launch", type="primary", disabled=bool(active or other), key="launch"):
-        try:
+        with explained():
             st.session_state["ft.run"] = runner.launch(cfg, root=root).name
             active, other = ft.live_runs(root)
-        except LabError as e:
-            show_error(e)
     if active:
         st.session_state["ft.run"] = active["run_id"]
         if c2.button("Stop", key="stop"):
@@ -68,10 +65,8 @@ with tab_train:
     if current and not active:
         st_ = runner.status(current)
         if st_["state"] in ("stopped", "interrupted") and st_["checkpoint"] and c3.button("Resume", key="resume"):
-            try:
+            with explained():
                 runner.resume(current)
-            except LabError as e:
-                show_error(e)
 
     ft.live_view(current, root, mine=bool(active), other=bool(other))
     st.subheader("Your runs")
@@ -89,11 +84,8 @@ with tab_eval:
         run_id = st.selectbox("Run", runs, key="eval.run")
         n = st.number_input("Test items", 1, 200, 20, key="eval.n", help="Items from the pricer's test split.")
         if st.button("Evaluate", key="evaluate"):
-            try:
-                with st.spinner("Generating prices with and without the adapter..."):
-                    ft.scoreboard(evaluate(root / run_id, n=int(n)))
-            except LabError as e:
-                show_error(e)
+            with explained(), st.spinner("Generating prices with and without the adapter..."):
+                ft.scoreboard(evaluate(root / run_id, n=int(n)))
 
 with tab_modal:
     gpu = st.selectbox("GPU", modal_app.GPUS, index=1, help="L4: 24 GB, bf16, cheap. The course's full run used an A100.")
@@ -105,11 +97,9 @@ with tab_modal:
     if not modal_app.token_configured():
         st.info(modal_app.HOW_TO_TOKEN)
     if st.button("Export run folder + Modal app", key="export"):
-        try:
+        with explained():
             script = modal_app.export(cfg, gpu=gpu, secrets=names, root=root)
             st.success(f"Wrote {script}. Run: `{' '.join(modal_app.modal_command(script))}`")
             if modal_app.token_configured():
                 modal_app.launch(script)
                 st.success(f"modal run started; log in {script.parent / 'modal.log'}")
-        except LabError as e:
-            show_error(e)
