@@ -6,11 +6,13 @@ readiness, offline assets). No model library is imported on this path, so the fi
 
 import streamlit as st
 
+from lab import imports, warmup
+from lab.config import get_settings
 from ui.home import home_view
 from ui.labs import available
-from lab import warmup
-from lab.config import get_settings
 from ui.secrets import apply_secrets, keep_seen
+
+imports.serialize_heavy_imports()   # page threads import torch/transformers one at a time (see lab/imports.py)
 
 st.set_page_config(page_title="LLM Engineering Lab", page_icon="🧭", layout="wide")
 apply_secrets()

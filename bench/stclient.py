@@ -61,6 +61,7 @@ class StClient:
         self.ws = connect(base_url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream",
                           subprotocols=["streamlit"], max_size=None, open_timeout=60, close_timeout=5)
         self.page_hash = ""
+        self.sections: list[str] = []                     # the sidebar's navigation sections, as last sent
         self.widgets: dict[str, tuple[str, str]] = {}   # user key -> (widget id, element type)
         self._values: dict[str, WidgetState] = {}       # widget id -> last value set (sent on every rerun)
         self._triggers: list[WidgetState] = []           # one-shot button presses for the next rerun
@@ -116,6 +117,7 @@ class StClient:
                     return None
             elif kind == "navigation":
                 self.page_hash = msg.navigation.page_script_hash
+                self.sections = list(msg.navigation.sections)
             elif kind == "page_not_found":
                 run.errors.append(f"page not found: {msg.page_not_found.page_name!r}")
             elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":

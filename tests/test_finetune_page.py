@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from lab.finetune import runner
 from tests.test_finetune_tiny import ft_settings, smollm2_dir, tiny_dir  # noqa: F401  (fixtures)
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "7_Fine_tune.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "7_Fine_tune.py")
 K = "ft.defaults."
 
 

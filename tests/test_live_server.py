@@ -76,3 +76,15 @@ def test_a_second_click_before_the_first_run_ends_is_answered_once_each(app_url)
         run = s.set(text="and a third").rerun()              # nothing left over from the earlier two
     assert run.texts.count(_cl100k_caption("and a third")) >= 1
     assert _cl100k_caption("the second text wins") not in run.texts
+
+
+def test_a_direct_visit_to_a_lab_runs_home_first(tmp_path):
+    """Home.py applies secrets, serialises heavy imports and draws the sectioned sidebar; a folder named pages/
+    next to it would make Streamlit run a lab directly, skipping all that, until someone opened Home."""
+    from bench.appserver import ROOT
+
+    assert not (ROOT / "pages").exists()
+    with app_server(tmp_path / "server.log") as url, StClient(url) as s:   # a fresh server: nobody opened Home
+        run = s.open("Tools")
+    assert not run.errors
+    assert "Talk to models" in s.sections

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from lab import assets
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "4_Pipelines.py")
+PAGE = str(ROOT / "app_pages" / "4_Pipelines.py")
 pytestmark = pytest.mark.skipif(assets.minilm_dir() is None, reason="MiniLM asset missing (tiny tokenizers)")
 
 

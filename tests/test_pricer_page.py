@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "6_Pricer.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "6_Pricer.py")
 
 
 def test_data_baselines_scoreboard_and_leaderboard(tmp_settings, no_keys):

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.test_brochure import acme  # noqa: F401  (the fake company website fixture)
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "1_Prompting.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "1_Prompting.py")
 
 
 def page(max_tokens: int = 40) -> AppTest:

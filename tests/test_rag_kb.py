@@ -182,7 +182,7 @@ def test_cli_eval_json_reaches_the_mrr_target(index, capsys):
 def test_rag_page(index):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "pages" / "5_RAG.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(ROOT / "app_pages" / "5_RAG.py"), default_timeout=120).run()
     assert not at.exception
     assert at.title[0].value.startswith("📚 RAG")
     assert [t.label for t in at.tabs] == ["Load & chunk", "Embed", "Index side by side", "See the space", "Ask", "Evaluate"]
@@ -227,7 +227,7 @@ def test_rag_page_ask_with_local_smollm2(index):
 
     if assets.smollm2_gguf() is None:
         pytest.skip(assets.fix_for("smollm2-gguf"))
-    at = AppTest.from_file(str(ROOT / "pages" / "5_RAG.py"), default_timeout=180).run()
+    at = AppTest.from_file(str(ROOT / "app_pages" / "5_RAG.py"), default_timeout=180).run()
     at.text_input(key="rag.ask.q").set_value("How much does a FlowSense 64 Pro controller cost?")
     at.button(key="rag.ask.go").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]

@@ -11,7 +11,7 @@ from lab.tokenization import Piece
 from ui.tokenization import pieces_html
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "2_Tokenization.py")
+PAGE = str(ROOT / "app_pages" / "2_Tokenization.py")
 
 
 def test_renderer_escapes_and_marks_whitespace_specials_and_bytes():

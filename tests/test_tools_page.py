@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "3_Tools.py")
+PAGE = str(ROOT / "app_pages" / "3_Tools.py")
 
 
 def page() -> AppTest:
