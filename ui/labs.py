@@ -22,21 +22,21 @@ class Lab:
 
 
 LABS = [
-    Lab("pages/1_Prompting.py", "Prompting", "💬", "Talk to models",
+    Lab("app_pages/1_Prompting.py", "Prompting", "💬", "Talk to models",
         "System prompts, shots, streaming, structured output, a website brochure, next-token probabilities."),
-    Lab("pages/2_Tokenization.py", "Tokenization", "🔤", "Talk to models",
+    Lab("app_pages/2_Tokenization.py", "Tokenization", "🔤", "Talk to models",
         "Tokenizers side by side, chat templates, why numbers and letters are hard, what a prompt costs."),
-    Lab("pages/3_Tools.py", "Tools", "🛠️", "Talk to models",
+    Lab("app_pages/3_Tools.py", "Tools", "🛠️", "Talk to models",
         "Function calling with FlightAI: the tool loop made visible, step by step."),
-    Lab("pages/4_Pipelines.py", "Pipelines", "🧪", "Models",
+    Lab("app_pages/4_Pipelines.py", "Pipelines", "🧪", "Models",
         "Hugging Face pipelines for classic NLP tasks, and diffusion image generation."),
-    Lab("pages/8_GGUF_Runner.py", "GGUF Runner", "⚙️", "Models",
+    Lab("app_pages/8_GGUF_Runner.py", "GGUF Runner", "⚙️", "Models",
         "Inspect a GGUF, run it with llama.cpp on CPU or GPU, measure it, serve it OpenAI-compatible."),
-    Lab("pages/5_RAG.py", "RAG", "📚", "Retrieval and data",
+    Lab("app_pages/5_RAG.py", "RAG", "📚", "Retrieval and data",
         "A knowledge base chunked, embedded and indexed in Chroma and FAISS side by side; chat and evaluation."),
-    Lab("pages/6_Pricer.py", "Pricer", "🏷️", "Retrieval and data",
+    Lab("app_pages/6_Pricer.py", "Pricer", "🏷️", "Retrieval and data",
         "Product prices: data curation, classical baselines, LLM and ensemble pricers on one scoreboard."),
-    Lab("pages/7_Fine_tune.py", "Fine-tune", "🎛️", "Training",
+    Lab("app_pages/7_Fine_tune.py", "Fine-tune", "🎛️", "Training",
         "LoRA / QLoRA with SFT: memory plan, live loss, local or on Modal."),
 ]
 
