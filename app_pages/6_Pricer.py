@@ -10,6 +10,7 @@ from lab.pricer import ensemble as E
 from lab.pricer import llm as L
 from lab.pricer import metrics as M
 from ui import pricer as U
+from ui.secrets import session_dir
 from ui.widgets import explained, model_widgets, provider_picker, show_error, show_messages
 
 st.title("🏷️ Pricer")
@@ -51,7 +52,7 @@ with tabs[0]:
     U.data_view(ds)
     if st.button("Export as a datasets.DatasetDict", key="pricer.export"):
         with st.spinner("Saving..."):
-            st.success(f"Saved: {D.export(ds)['path']}")
+            st.success(f"Saved: {D.export(ds, session_dir('pricer-dataset'))['path']}")   # this session's folder
 
 with tabs[1]:
     names = st.multiselect("Baselines", B.NAMES, default=B.NAMES[:4], key="pricer.baselines")

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     ids = [f"s{i}" for i in range(args.n)]
     metas = [{"source": f"synthetic/{i // 100}.md", "doc_type": "synthetic"} for i in range(args.n)]
     texts = [f"chunk {i}" for i in range(args.n)]
-    print_row(compare(f"synthetic (random unit vectors, 384-d)", ids, v, texts, metas, q))
+    print_row(compare("synthetic (random unit vectors, 384-d)", ids, v, texts, metas, q))
     print("\nRandom high-dimensional vectors are the hardest case for HNSW (no clusters): agreement below 1 there "
           "is Chroma's approximate search, not a bug; FAISS IndexFlatIP is exact.")
 

@@ -210,3 +210,12 @@ def test_finetune_runs_are_listed_and_controlled_by_their_session_only(ft_settin
         runner.write_status(run_dir, state="stopped")
     bob.run()
     assert not bob.button(key="launch").disabled
+
+
+def test_pricer_export_lands_in_the_session_folder(tmp_settings, no_keys):
+    at = AppTest.from_file(str(ROOT / "app_pages/6_Pricer.py"), default_timeout=300).run()
+    at.button(key="pricer.export").click().run()
+    assert not at.exception
+    folder = tmp_settings.data_dir / "sessions" / _sid(at) / "pricer-dataset"
+    assert (folder / "dataset_dict.json").exists()                 # datasets.DatasetDict.save_to_disk's layout
+    assert not (tmp_settings.data_dir / "pricer" / "dataset").exists()   # not the shared folder any more
