@@ -32,7 +32,6 @@ disk that thirty share.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -107,23 +106,10 @@ def last_seen(folder: Path) -> float:
 
 
 def has_live_run(folder: Path) -> bool:
-    """True when a fine-tune run under ``folder/runs`` is still training: a live state and its process alive."""
-    from lab.finetune.runner import LIVE_STATES, pid_alive
+    """True when a fine-tune run under ``folder/runs`` is still training (the runner's own test of "live")."""
+    from lab.finetune.runner import live_run_in
 
-    runs = folder / "runs"
-    if runs.is_symlink() or not runs.is_dir():
-        return False
-    for run in runs.iterdir():
-        status = run / "status.json"
-        if run.is_symlink() or status.is_symlink() or not status.is_file():
-            continue
-        try:
-            st = json.loads(status.read_text())
-        except (OSError, ValueError):
-            continue
-        if st.get("state") in LIVE_STATES and pid_alive(st.get("pid")):
-            return True
-    return False
+    return live_run_in(folder / "runs") is not None
 
 
 def sweep(max_age_s: float, now: float | None = None) -> list[Path]:

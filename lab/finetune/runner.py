@@ -150,14 +150,27 @@ def list_runs(root: Path | None = None) -> list[dict]:
     return out
 
 
+def live_run_in(root: Path) -> dict | None:
+    """The run under ``root`` that is training now (live state, process alive), if any; links never followed."""
+    if root.is_symlink() or not root.is_dir():
+        return None
+    for d in root.iterdir():
+        if not d.is_symlink() and (d / "status.json").is_file() and (d / "config.yaml").exists():
+            try:
+                st = status(d)
+            except (OSError, ValueError):   # a status.json being rewritten or damaged: not a live run
+                continue
+            if st["state"] in LIVE_STATES:
+                return st
+    return None
+
+
 def active_run() -> dict | None:
     """The run that is training now on this machine, in any root (the CLI's or a session's), if any."""
     for root in all_roots():
-        for d in root.iterdir():
-            if not d.is_symlink() and (d / "status.json").exists() and (d / "config.yaml").exists():
-                st = status(d)
-                if st["state"] in LIVE_STATES:
-                    return st
+        st = live_run_in(root)
+        if st:
+            return st
     return None
 
 
