@@ -7,8 +7,6 @@ lab.rag.retrieval already shares them per process, and its stores lock themselve
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
 
 import pandas as pd
 import plotly.express as px
@@ -16,20 +14,19 @@ import streamlit as st
 
 from lab.llm.base import LabError
 from lab.rag import chunking, evaluation, loading, retrieval, stores
-from ui.widgets import show_error
+from ui import widgets
 
 COLOURS = {"green": "🟢", "amber": "🟠", "red": "🔴"}
 
 
-@contextmanager
-def explained(where=st) -> Iterator[None]:
-    """Run a lab call; a ``LabError`` is shown as a message that names the fix, never a traceback."""
-    try:
-        yield
-    except LabError as e:
-        show_error(e, where)
-        if isinstance(e, stores.IndexUnavailable):
-            st.session_state["rag_broken"] = True
+def _flag_broken_index(e: LabError) -> None:
+    if isinstance(e, stores.IndexUnavailable):
+        st.session_state["rag_broken"] = True   # the page then offers to rebuild the Chroma index
+
+
+def explained(where=st):
+    """``ui.widgets.explained`` that also remembers a broken Chroma index for this session."""
+    return widgets.explained(where, on_error=_flag_broken_index)
 
 
 @st.cache_data(show_spinner=False)

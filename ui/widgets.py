@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import annotated_types as at
 import streamlit as st
@@ -134,12 +134,15 @@ def show_messages(messages: list[dict], where=st, label: str = "Messages sent") 
 
 
 @contextmanager
-def explained(where=st) -> Iterator[None]:
-    """Run a lab call; a ``LabError`` is shown in words (with what had streamed), never as a traceback."""
+def explained(where=st, on_error: Callable[[LabError], None] | None = None) -> Iterator[None]:
+    """Run a lab call; a ``LabError`` is shown in words (with what had streamed), never as a traceback, and
+    handed to ``on_error`` when a lab needs to remember it (the RAG lab flags a broken index)."""
     try:
         yield
     except LabError as e:
         show_error(e, where)
+        if on_error:
+            on_error(e)
 
 
 def show_error(e: Exception, where=st) -> None:
