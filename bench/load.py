@@ -105,7 +105,7 @@ def student(i: int, url: str, deadline: float, think_s: float, stats: Stats) -> 
 
 def browsers(n: int, url: str, deadline: float, stats: Stats) -> None:
     """A few real Chromium tabs on the same server (skipped without Debian's chromium)."""
-    from tests.test_browser import CHROME_ARGS, CHROMIUM
+    from bench.appserver import CHROME_ARGS, CHROMIUM
 
     if not Path(CHROMIUM).exists() or n == 0:
         return

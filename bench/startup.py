@@ -40,7 +40,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from bench import appserver
     from bench.stclient import StClient
-    from tests.test_browser import CHROME_ARGS, CHROMIUM
+    from bench.appserver import CHROME_ARGS, CHROMIUM
     from ui.labs import available
 
     report = home_imports()

@@ -84,3 +84,12 @@ def lab_data(tmp_path_factory):
     else:
         os.environ["LAB_DATA_DIR"] = old
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The app on a real ``streamlit run`` server (bench.appserver), one per test module."""
+    from bench.appserver import app_server
+
+    with app_server(tmp_path_factory.mktemp("server") / "server.log") as url:
+        yield url

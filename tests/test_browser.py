@@ -6,20 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.appserver import app_server
+from bench.appserver import CHROME_ARGS, CHROMIUM
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)")]
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with app_server(tmp_path_factory.mktemp("server") / "server.log") as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

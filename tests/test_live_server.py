@@ -18,12 +18,6 @@ from lab.assets import prepare_tiktoken_cache
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    with app_server(tmp_path_factory.mktemp("server") / "server.log") as url:
-        yield url
-
-
 def _cl100k_caption(text: str) -> str:
     prepare_tiktoken_cache()   # the official cl100k file from the offline asset package, as the app uses it
     n = len(tiktoken.get_encoding("cl100k_base").encode(text))

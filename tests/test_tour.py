@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.test_browser import app_url, browser  # noqa: F401  (fixtures)
+from tests.test_browser import browser  # noqa: F401  (fixture)
 from ui.labs import available
 
 pytestmark = pytest.mark.browser
@@ -76,7 +76,7 @@ ACTIONS = {"Prompting": prompting, "Tokenization": tokenization, "Tools": tools,
 
 
 @pytest.mark.parametrize("lab", available(), ids=lambda lab: lab.title)
-def test_tour(lab, app_url, browser, artifacts):  # noqa: F811
+def test_tour(lab, app_url, browser, artifacts):  # noqa: F811  (browser)
     folder = artifacts / "tour"
     folder.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
