@@ -53,7 +53,11 @@ with chat:
 with schemas:
     st.markdown("Each schema is generated from the typed function on its left: the docstring becomes the "
                 "description, `Annotated[..., Field(description=...)]` the parameter help, parameters without a "
-                "default are `required`, and `additionalProperties: false` refuses arguments the function lacks.")
+                "default are `required`, and `additionalProperties: false` refuses arguments the function lacks. "
+                "The same types check what the model sends before anything runs: a wrong type, a blank name or a "
+                f"date outside the booking window (today to {flightai.BOOKING_YEARS} years ahead) is "
+                "`invalid_arguments`; a city missing from the price table is `refused`. Either way the reason goes "
+                "back to the model as its `tool` message, and the loop goes on.")
     U.show_schemas(flightai.registry(db, extras))
 with data:
     U.price_editor(db)

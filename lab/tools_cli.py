@@ -3,15 +3,23 @@
     $ python -m lab tools ask --json "How much is a ticket from London to Paris?"
     {"answer": "A ticket from London to Paris is $899.", "trace": [{"role": "system", ...}, {"role": "user", ...},
      {"role": "assistant", "content": null, "tool_calls": [...]}, {"role": "tool", "tool_call_id": ..., ...}, ...]}
-    $ python -m lab tools ask --provider openai "Book Ada Lovelace from London to Tokyo on 2030-05-01"
+    $ python -m lab tools ask --provider openai "Book Ada Lovelace from London to Tokyo on 2027-05-01"
     round 1: book_flight({"passenger": "Ada Lovelace", ...}) -> ok {"booking_id": 1, ...}
     round 2: answer
-    Your flight to Tokyo on 1 May 2030 is booked (booking 1, $1,400).
+    Your flight to Tokyo on 1 May 2027 is booked (booking 1, $1,400).
+    $ python -m lab tools ask --provider openai "Book a flight for '  ' from London to Tokyo on 1900-01-01"
+    round 1: book_flight({"passenger": "  ", ..., "date": "1900-01-01"}) -> invalid_arguments Error: invalid
+      arguments for book_flight: passenger: Value error, must not be blank; date: Value error, 1900-01-01 is outside
+      the booking window: departures from <today> (today) to <today + 2 years> (2 years ahead). Expected JSON ...
+    round 2: answer
+    I need the passenger's name, and a departure date from today up to two years ahead.
     $ python -m lab tools prices --json
     [{"destination": "Berlin", "price_usd": 499.0}, ...]
     $ python -m lab tools reliability --tries 20          # how often SmolLM2 makes a valid call
 
-Without ``--json``, the rounds go to stderr and the answer to stdout.
+Without ``--json``, the rounds go to stderr and the answer to stdout. Arguments are checked before a tool runs
+(lab.flightai: non-blank names, a departure from today up to 2 years ahead, cities from the price table); a
+refusal is the model's ``tool`` message, and the round line shows it.
 """
 
 from __future__ import annotations

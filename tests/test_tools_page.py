@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,18 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "app_pages" / "3_Tools.py")
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(monkeypatch):
+    """The wire server listens on loopback: a base URL typed in the page passes the address guard (lab/web.py)
+    only with LAB_ALLOW_PRIVATE_URLS=1."""
+    from lab.config import get_settings
+
+    monkeypatch.setenv("LAB_ALLOW_PRIVATE_URLS", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def page() -> AppTest:
@@ -23,7 +36,11 @@ def on_wire(at: AppTest, wire) -> AppTest:
     return at
 
 
-def test_page_shows_the_loop_step_by_step_and_the_booking(wire, tmp_settings, no_keys):
+def test_page_shows_the_loop_step_by_step_and_the_booking(wire, tmp_settings, no_keys, monkeypatch):
+    from lab import flightai
+
+    # the scripted replies book 1 May 2030: run on a day from which that date is in the booking window (2 years)
+    monkeypatch.setattr(flightai, "today", lambda: datetime.date(2029, 6, 1))
     for step in ("one_call", "two_calls", "answer"):
         wire.queue(f"tools_openai_{step}.sse")
     at = on_wire(page(), wire)
@@ -102,3 +119,13 @@ def test_page_works_offline_with_the_local_model(tmp_settings, no_keys):
     assert not at.exception
     assert at.expander[0].label.startswith("Round 1: model ")
     assert "Strategy: **constrained**" in " ".join(c.value for c in at.caption)
+
+
+def test_page_shows_a_refused_call_and_the_reason_sent_back(wire, tmp_settings, no_keys):
+    wire.queue("tools_openai_bad_args.sse").queue("tools_openai_answer.sse")
+    at = on_wire(page(), wire)
+    at.button(key="tools.ask").click().run()
+    assert not at.exception
+    assert "`get_ticket_price` ⚠️ `invalid_arguments`" in " ".join(m.value for m in at.markdown)
+    sent_back = [m for m in wire.requests[1].json["messages"] if m["role"] == "tool"]
+    assert len(sent_back) == 1 and "invalid arguments for get_ticket_price" in sent_back[0]["content"]

@@ -7,6 +7,7 @@ offered, and the tool results sent back (``tool`` messages for OpenAI, ``tool_re
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
@@ -22,7 +23,10 @@ QUESTION = "How much is a ticket from London to Paris? And book Ada Lovelace to 
 
 
 @pytest.fixture
-def db(tmp_path):
+def db(tmp_path, monkeypatch):
+    # The scripted replies book 1 May 2030; the booking window is today..today+2 years, so these tests run on a
+    # day from which that date is bookable (the validator reads lab.flightai.today()).
+    monkeypatch.setattr(flightai, "today", lambda: datetime.date(2029, 6, 1))
     return flightai.FlightDB(tmp_path / "flightai.db")
 
 

@@ -7,6 +7,7 @@ Each browser session gets its own SQLite file (30 students editing one price tab
 
 from __future__ import annotations
 
+import datetime
 
 import pandas as pd
 import streamlit as st
@@ -29,7 +30,8 @@ LOCAL_HONESTY = (
     "but picking the right tool and arguments is another matter. On 20 price questions: " + LOCAL_FIGURES + ". It often "
     "puts the destination in both fields, repeats a call that failed instead of fixing it, and cannot plan "
     "several steps. Frontier models are trained for tool calls: tick *Also ask a frontier model* to compare.")
-STATUS_ICON = {"ok": "✅", "unknown_tool": "❓", "invalid_arguments": "⚠️", "tool_error": "💥", "not_run": "⛔"}
+STATUS_ICON = {"ok": "✅", "unknown_tool": "❓", "invalid_arguments": "⚠️", "refused": "🚫", "tool_error": "💥",
+               "not_run": "⛔"}
 
 
 def session_db() -> FlightDB:
@@ -54,7 +56,8 @@ def frontier_choice() -> ProviderChoice | None:
 def ask(choice: ProviderChoice, question: str, **kw) -> LoopResult | None:
     """FlightAI on one question, greedy; a problem (no key, empty question...) is shown, not raised."""
     if not question.strip():
-        st.warning("Type a question first, e.g. 'Book Ada Lovelace from London to Tokyo on 2030-05-01'.")
+        st.warning("Type a question first, e.g. 'Book Ada Lovelace from London to Tokyo on "
+                   f"{flightai.today() + datetime.timedelta(days=30):%Y-%m-%d}'.")
         return None
     try:
         with st.spinner("FlightAI is working: model requests and tool runs..."):
