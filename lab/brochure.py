@@ -14,7 +14,8 @@ A worked example (the tests serve such a site on loopback):
                          {"type": "careers page", "url": "https://acme.test/careers"}]}
     call 2 -> "# Acme Rockets\\nAcme builds reusable rockets ... ## Careers ..."
 
-A link the model names that was not on the page is dropped (models invent URLs); with the local model the
+A link the model names that was not on the page is dropped (models invent URLs), and so is a malformed one; a
+malformed link on the page itself (``http://[::1``) was already skipped by the scraper. With the local model the
 choice is constrained to the page's own links by the JSON schema (``enum``), so even SmolLM2 cannot invent one.
 """
 
@@ -94,7 +95,10 @@ def pick_links(provider: Provider, page: Page, *, model: str | None = None, opti
                         options=options, describe=False)
     picked: list[dict] = []
     for item in (result.value or {}).get("links", []):
-        url = urljoin(page.url, item["url"])  # models often answer "/about" for "https://acme.test/about"
+        try:
+            url = urljoin(page.url, item["url"])  # models often answer "/about" for "https://acme.test/about"
+        except ValueError:  # a malformed URL from the model (http://[::1) is dropped, like an invented one
+            continue
         if url in links and url not in {p["url"] for p in picked}:
             picked.append({"type": item["type"], "url": url})
     return picked[:max_links], result

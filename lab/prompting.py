@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable
 from pydantic import BaseModel, Field, ValidationError, create_model
 
 from lab.llm.base import InputError, LabError, Message, Options, Provider, Response, Usage, run
+from lab.llm.keys import redact
 
 # ---------------------------------------------------------------------------------------------- presets
 # System prompts from the course. The last line of each is what a 135M model can still follow.
@@ -400,7 +401,7 @@ def compare(targets: list[Target], messages: list[Message], options: Options | N
                         on_text=(lambda s, i=i: on_text(i, s)) if on_text else None)
             o.text, o.usage = reply.text, reply.usage
         except LabError as e:
-            o.text, o.error = getattr(e, "partial_text", ""), str(e)
+            o.text, o.error = getattr(e, "partial_text", ""), redact(str(e))
         out.append(o)
     return out
 

@@ -6,7 +6,10 @@ and the server reads its own private network for you. So ``fetch`` checks, for t
 redirect* (followed by hand, never by requests itself):
 - the scheme is http or https (``file://``, ``ftp://``, ``gopher://`` are refused);
 - every address the host name resolves to is public: loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7),
-  link-local, multicast, reserved and cloud-metadata addresses are refused, after DNS resolution;
+  link-local, multicast, reserved, unspecified (0.0.0.0) and cloud-metadata addresses are refused, after DNS
+  resolution (so odd spellings such as ``127.1`` or ``2130706433`` are judged by what they resolve to), and so
+  are IPv6 spellings of such IPv4 addresses (``::ffff:10.0.0.1``, NAT64 ``64:ff9b::a00:1``, 6to4, ``::10.0.0.1``);
+- a malformed URL (``http://[::1``) is refused with a message, never a crash; a malformed link on a page is skipped;
 - the socket really connected to an allowed address, checked before the request is sent (a DNS answer that
   changed in between - DNS rebinding - is caught);
 - the body stays under a size cap (streamed; we stop reading at the cap) and arrives in time.
@@ -14,6 +17,9 @@ redirect* (followed by hand, never by requests itself):
 ``allow_private`` (default: ``LAB_ALLOW_PRIVATE_URLS``, off) lets a laptop user read a page served on the same
 machine; ``allow_networks`` allows only listed ranges (tests use ``["127.0.0.0/8"]``). Metadata addresses stay
 refused either way: nothing in the lab needs them.
+
+``check_url`` is the lab's one address guard: the providers' base URLs and the Ollama host typed in a page pass
+through it too (``check_base_url``), before any client is built.
 
     >>> check_url("file:///etc/passwd")
     Traceback (most recent call last):
@@ -70,52 +76,140 @@ def system_resolver(host: str) -> list[str]:
     return sorted({info[4][0] for info in infos})
 
 
-def _why_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_private: bool,
-                 allow_networks: list) -> str | None:
-    """Why this address may not be fetched, or None when it may."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # ::ffff:10.0.0.1 is 10.0.0.1
-        ip = ip.ipv4_mapped
+# IPv6 ranges that carry an IPv4 address (and reach it): NAT64 (64:ff9b::/96, RFC 6052) and its local-use
+# /48 (RFC 8215; no fixed embedding, so never public). IPv4-mapped, IPv4-compatible, 6to4 and Teredo are
+# unwrapped by ``embedded_ipv4`` below.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for, when it is one of the spellings that reach it.
+
+    >>> [str(embedded_ipv4(ipaddress.ip_address(a))) for a in ("::ffff:10.0.0.1", "64:ff9b::a00:1", "2002:a00:1::1",
+    ...                                                            "::127.0.0.1", "2001:db8::1")]
+    ['10.0.0.1', '10.0.0.1', '10.0.0.1', '127.0.0.1', 'None']
+    """
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped:                                    # ::ffff:a.b.c.d
+        return ip.ipv4_mapped
+    if ip.sixtofour:                                      # 2002:AABB:CCDD::/48
+        return ip.sixtofour
+    if ip.teredo:                                         # 2001::/32: (server, client)
+        return ip.teredo[1]
+    if ip in NAT64 or (int(ip) >> 32 == 0 and int(ip) > 1):   # 64:ff9b::a.b.c.d, deprecated ::a.b.c.d
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
+
+
+def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What kind of non-public address ``ip`` is, or None when it is public."""
     if ip in METADATA:
-        return f"{ip} is a cloud metadata address (never fetched)"
+        return "cloud metadata"
+    if isinstance(ip, ipaddress.IPv6Address) and ip in NAT64_LOCAL:
+        return "local-use NAT64"
     if ip.is_global and not ip.is_multicast:
         return None
-    if allow_private or any(ip in net for net in allow_networks):
-        return None
-    kind = ("loopback" if ip.is_loopback else "link-local" if ip.is_link_local
+    return ("loopback" if ip.is_loopback else "link-local" if ip.is_link_local
             else "unspecified (it reaches this machine)" if ip.is_unspecified else "private" if ip.is_private
             else "multicast" if ip.is_multicast else "reserved/non-public")
-    return f"{ip} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
+
+
+def _why_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_private: bool,
+                 allow_networks: list) -> str | None:
+    """Why this address may not be reached, or None when it may. An IPv6 spelling of an IPv4 address
+    (``::ffff:10.0.0.1``, NAT64 ``64:ff9b::a00:1``, 6to4, ``::10.0.0.1``) is judged by the IPv4 address it reaches."""
+    inner = embedded_ipv4(ip)
+    target = inner or ip
+    kind = _kind(target) or (_kind(ip) if inner else None)
+    if kind is None:
+        return None
+    shown = f"{ip} (an IPv6 spelling of {inner})" if inner else str(ip)
+    if kind == "cloud metadata":
+        return f"{shown} is a cloud metadata address (never fetched)"
+    if allow_private or any(target in net or ip in net for net in allow_networks):
+        return None
+    return f"{shown} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
+
+
+HINT = (" Private, loopback and link-local addresses are refused so that a shared deployment cannot be used to probe "
+        "its own network. On your own machine, an operator allows them with LAB_ALLOW_PRIVATE_URLS=1 (in the CLI: "
+        "--allow-private).")
+
+
+def _show(url: str) -> str:
+    """A URL as it may appear in a message: control characters dropped, at most 200 characters."""
+    from lab.llm.errors import excerpt
+
+    return excerpt(url, 200)
+
+
+def split_url(url: str):
+    """``urlsplit`` that never raises: a malformed URL (``http://[::1``, ``http://[zz]/``, a port out of range)
+    becomes a ``URLRefused`` that says so. Returns (parts, host) with the host lower-cased, without a final dot."""
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").rstrip(".").lower()
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as e:
+        raise URLRefused(f"Refused {_show(url)}: it is not a well-formed URL ({e}). Check the brackets of an IPv6 "
+                         "address and the port.") from e
+    return parts, host
 
 
 def check_url(url: str, *, allow_private: bool | None = None, allow_networks: Iterable[str] = (),
               resolver: Resolver | None = None) -> list[str]:
-    """Refuse (``URLRefused``) what may not be fetched; return the host's vetted addresses."""
+    """Refuse (``URLRefused``) what may not be fetched; return the host's vetted addresses. The one address
+    guard of the lab: web pages, typed provider base URLs and Ollama hosts all pass through it."""
     from lab.config import get_settings
 
     allow = get_settings().allow_private_urls if allow_private is None else allow_private
     nets = [ipaddress.ip_network(n, strict=False) for n in allow_networks]
-    parts = urlsplit(url.strip())
+    parts, host = split_url(url)
     if parts.scheme not in ("http", "https"):
-        raise URLRefused(f"Refused {url}: only http:// and https:// URLs can be fetched.")
-    host = (parts.hostname or "").rstrip(".").lower()
+        raise URLRefused(f"Refused {_show(url)}: only http:// and https:// URLs can be fetched.")
     if not host:
-        raise URLRefused(f"Refused {url}: there is no host name in it.")
+        raise URLRefused(f"Refused {_show(url)}: there is no host name in it.")
     if host in METADATA_HOSTS:
-        raise URLRefused(f"Refused {url}: {host} is a cloud metadata host (never fetched).")
+        raise URLRefused(f"Refused {_show(url)}: {host} is a cloud metadata host (never fetched).")
     try:
         addresses = [str(ipaddress.ip_address(host))]
-    except ValueError:
+    except ValueError:  # a name, or an odd spelling of an address (127.1, 2130706433, 0x7f.1): the resolver decides
         addresses = (resolver or system_resolver)(host)
     if not addresses:
-        raise URLRefused(f"Refused {url}: {host} resolves to no address.")
+        raise URLRefused(f"Refused {_show(url)}: {host} resolves to no address.")
     for a in addresses:
         why = _why_refused(ipaddress.ip_address(a.split("%")[0]), allow, nets)
         if why:
-            hint = "" if "metadata" in why else (
-                " Private, loopback and link-local addresses are refused so a shared deployment cannot probe its own "
-                "network; for a page served on your own machine use --allow-private (LAB_ALLOW_PRIVATE_URLS=1).")
-            raise URLRefused(f"Refused {url}: {why}.{hint}")
+            raise URLRefused(f"Refused {_show(url)}: {why}." + ("" if "metadata" in why else HINT))
     return addresses
+
+
+def check_base_url(url: str, *, provider: str, typed: bool) -> str:
+    """A provider's base URL (or Ollama host), checked before any client is built; returns it stripped.
+
+    Always: well-formed, http(s). When a visitor ``typed`` it and the deployment did not configure it: the
+    address guard above too (``LAB_ALLOW_PRIVATE_URLS`` decides about private addresses). The CLI passes
+    ``typed=False``: its user is the operator, pointing at a server of their own.
+
+    >>> check_base_url("http://[::1", provider="openai-compatible", typed=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lab.web.URLRefused: Refused http://[::1: it is not a well-formed URL (Invalid IPv6 URL)...
+    """
+    from lab.llm.keys import is_configured_base_url
+
+    url = url.strip()
+    if provider == "ollama" and "://" not in url:   # Ollama hosts are often written host:port
+        url = "http://" + url
+    parts, host = split_url(url)
+    if parts.scheme not in ("http", "https") or not host:
+        raise URLRefused(f"Refused {_show(url)} as the {provider} base URL: it needs http:// or https:// and a host "
+                         "(e.g. http://127.0.0.1:8080/v1).")
+    if typed and not is_configured_base_url(provider, url):
+        check_url(url)
+    return url
 
 
 @dataclass
@@ -190,36 +284,44 @@ def fetch(url: str, *, allow_private: bool | None = None, allow_networks: Iterab
                 resp = session.get(current, stream=True, allow_redirects=False, timeout=(timeout_s, timeout_s),
                                    headers={"User-Agent": USER_AGENT, "Accept": "text/html,text/plain;q=0.9"})
             except requests.Timeout as e:
-                raise ProviderTimeout(f"{current} did not answer within {timeout_s:.0f} s.") from e
+                raise ProviderTimeout(f"{_show(current)} did not answer within {timeout_s:.0f} s.") from e
             except requests.RequestException as e:
-                raise ProviderUnavailable(f"Cannot fetch {current}: {type(e).__name__}. Is the address right?") from e
+                raise ProviderUnavailable(f"Cannot fetch {_show(current)}: {type(e).__name__}. "
+                                          "Is the address right?") from e
+            except ValueError as e:  # requests parses a redirect's Location even when it does not follow it
+                raise URLRefused(f"Refused {_show(current)}: it redirects to a malformed URL ({_show(str(e))}).") from e
             with resp:
                 if resp.status_code in REDIRECTS and resp.headers.get("Location"):
                     if len(hops) >= max_redirects:
-                        raise URLRefused(f"Refused {url}: more than {max_redirects} redirects.")
+                        raise URLRefused(f"Refused {_show(url)}: more than {max_redirects} redirects.")
                     hops.append(current)
-                    current = urljoin(current, resp.headers["Location"])
+                    try:
+                        current = urljoin(current, resp.headers["Location"])
+                    except ValueError as e:  # a malformed Location (http://[::1): refused, never a crash
+                        raise URLRefused(f"Refused {_show(current)}: it redirects to a malformed URL.") from e
                     continue
                 if resp.status_code >= 400:
-                    raise FetchError(f"{current} answered HTTP {resp.status_code} {resp.reason}.")
+                    raise FetchError(f"{_show(current)} answered HTTP {resp.status_code} {_show(resp.reason or '')}.")
                 ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
                 if ctype and ctype not in HTML_TYPES:
-                    raise FetchError(f"{current} is {ctype}, not a web page; give the URL of an HTML page.")
+                    raise FetchError(f"{_show(current)} is {_show(ctype)}, not a web page; "
+                                     "give the URL of an HTML page.")
                 declared = int(resp.headers.get("Content-Length") or 0)
                 if declared > max_bytes:
-                    raise FetchError(f"{current} is {declared:,} bytes; the limit is {max_bytes:,}.")
+                    raise FetchError(f"{_show(current)} is {declared:,} bytes; the limit is {max_bytes:,}.")
                 body = bytearray()
                 try:
                     for piece in resp.iter_content(64 * 1024):
                         body += piece
                         if len(body) > max_bytes:  # stop reading: a server may lie about (or omit) the length
-                            raise FetchError(f"{current} sent more than {max_bytes:,} bytes; stopped reading.")
+                            raise FetchError(f"{_show(current)} sent more than {max_bytes:,} bytes; stopped reading.")
                         if time.monotonic() > deadline:
-                            raise ProviderTimeout(f"{current} is sending too slowly; gave up after {timeout_s * 3:.0f} s.")
+                            raise ProviderTimeout(f"{_show(current)} is sending too slowly; "
+                                                  f"gave up after {timeout_s * 3:.0f} s.")
                 except requests.Timeout as e:
-                    raise ProviderTimeout(f"{current} stopped sending for {timeout_s:.0f} s; gave up.") from e
+                    raise ProviderTimeout(f"{_show(current)} stopped sending for {timeout_s:.0f} s; gave up.") from e
                 except requests.RequestException as e:
-                    raise ProviderUnavailable(f"The connection to {current} broke: {type(e).__name__}.") from e
+                    raise ProviderUnavailable(f"The connection to {_show(current)} broke: {type(e).__name__}.") from e
                 return Fetched(current, resp.status_code, ctype, bytes(body), hops)
 
 
@@ -255,7 +357,11 @@ def scrape(html: bytes | str, base_url: str) -> Page:
         href = a["href"].strip()
         if not href or href.startswith(("#", "mailto:", "javascript:", "tel:")):
             continue
-        absolute = urldefrag(urljoin(base_url, href)).url
+        try:  # a hostile page may hold malformed links (http://[::1): skipped, never a crash
+            absolute = urldefrag(urljoin(base_url, href)).url
+            split_url(absolute)
+        except (ValueError, URLRefused):
+            continue
         if urlsplit(absolute).scheme in ("http", "https") and absolute not in links:
             links.append(absolute)
     return Page(base_url, title, text, links)

@@ -3,7 +3,20 @@ missing-key message, and following a recorded job against the loopback wire serv
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(monkeypatch):
+    """The wire server listens on loopback: a base URL typed in the tab (or recorded from it) passes the address
+    guard only with LAB_ALLOW_PRIVATE_URLS=1 (tests/test_trust_keys.py checks the refusal without it)."""
+    from lab.config import get_settings
+
+    monkeypatch.setenv("LAB_ALLOW_PRIVATE_URLS", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def _tab():
@@ -89,6 +102,8 @@ def test_follow_a_recorded_job_and_its_losses(tmp_settings, wire, monkeypatch):
     events = _table(at, "level")
     assert list(events["level"]) == ["error", "info"]  # newest first
     assert all("sk-test" not in m.value for m in [*at.markdown, *at.caption, *at.text_input])  # the key is never shown
+    # the recorded base URL was typed in a page: the deployment's key never went to it
+    assert {r.headers["authorization"] for r in wire.requests} == {"Bearer not-needed"}
 
 
 def test_use_it_scores_the_fine_tuned_model_beside_its_base(tmp_settings, wire, monkeypatch):

@@ -38,6 +38,18 @@ def use_wire(at, wire):
     return at
 
 
+@pytest.fixture(autouse=True)
+def loopback_allowed(monkeypatch):
+    """The wire server listens on loopback: a base URL typed in the page passes the address guard only with
+    LAB_ALLOW_PRIVATE_URLS=1 (tests/test_trust_keys.py checks the refusal without it)."""
+    from lab.config import get_settings
+
+    monkeypatch.setenv("LAB_ALLOW_PRIVATE_URLS", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def settings_env(monkeypatch):
     from lab.config import get_settings

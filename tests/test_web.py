@@ -145,6 +145,22 @@ def test_a_redirect_to_a_private_address_is_refused(site):
     assert s.hits == ["/", "/meta"]
 
 
+def test_a_redirect_to_a_malformed_or_nat64_url_is_refused_not_a_crash(site):
+    # a hostile site answers with a Location the URL parser chokes on, or an IPv6 spelling of a private address
+    s = site({"/": (302, {"Location": "http://[::1"}, b""), "/nat64": (302, {"Location": "http://[64:ff9b::a00:5]/"}, b"")})
+    with pytest.raises(URLRefused, match="malformed|not a well-formed"):
+        fetch(s.url + "/", allow_private=False, allow_networks=LOOPBACK)
+    with pytest.raises(URLRefused, match=r"IPv6 spelling of 10\.0\.0\.5"):
+        fetch(s.url + "/nat64", allow_private=False, allow_networks=LOOPBACK)
+    assert s.hits == ["/", "/nat64"]
+
+
+def test_a_page_with_malformed_links_still_scrapes():
+    page = scrape(b"<title>T</title><a href='http://[::1'>x</a><a href='http://[zz]/y'>y</a><a href='/z'>z</a>",
+                  "https://acme.test/")
+    assert page.links == ["https://acme.test/z"]
+
+
 def test_a_redirect_to_a_name_that_resolves_private_is_refused(site):
     s = site({"/": (307, {"Location": "http://intranet.acme.test/"}, b"")})
     with pytest.raises(URLRefused, match="10.9.9.9"):

@@ -2,7 +2,9 @@
 
 ``render_openai_tab()`` draws four sub-tabs; all logic lives in ``lab.finetune.openai_data`` (offline) and
 ``lab.finetune.openai_jobs`` (the SDK). Keys come from ``ui.secrets`` (a pasted key goes explicitly, never into
-the environment) and are never shown. Files and job records are kept in the browser session's own folder
+the environment) and are never shown. The tab's base URL (and any recorded from it) counts as typed: it passes the
+address guard, and the deployment's OPENAI_API_KEY never goes to it - only a key pasted here. Files and job
+records are kept in the browser session's own folder
 (``<data_dir>/sessions/<id>/finetune/openai``, ``openai_jobs.SESSION_FOLDER``): classmates never see or
 overwrite each other's files, jobs or fine-tuned model ids, and a reload of the page keeps following a job.
 The CLI's records (``<data_dir>/finetune/openai_jobs.json``) are never shown here.
@@ -21,6 +23,7 @@ import streamlit as st
 from lab.finetune import openai_data as D
 from lab.finetune import openai_jobs as J
 from lab.llm.base import LabError
+from lab.llm.keys import is_configured_base_url, register_secret
 from ui.secrets import key_source, pasted_key, session_dir, session_path
 from ui.widgets import show_error
 
@@ -149,16 +152,29 @@ def _validate_tab() -> None:
 
 
 def _api_key() -> str | None:
-    """A key pasted here or in the sidebar's picker (session only); None lets lab use OPENAI_API_KEY."""
-    return st.session_state.get("oa.key") or pasted_key("openai")
+    """A key pasted here or in the sidebar's picker (session only, stripped, registered for redaction); None lets
+    lab use OPENAI_API_KEY where that may go."""
+    here = (st.session_state.get("oa.key") or "").strip()
+    register_secret(here)
+    return here or pasted_key("openai")
 
 
-def _key_ok() -> bool:
-    if key_source("openai") == "deployment" and not _api_key():
+def _key_ok(base_url: str | None = None) -> bool:
+    """Whether launching and following may go ahead for ``base_url``: with a key for api.openai.com, or towards a
+    server the student typed (with their pasted key, or none). The deployment's OPENAI_API_KEY goes only to
+    api.openai.com (or the deployment's own OPENAI_BASE_URL), never to a base URL typed here (lab.llm.keys)."""
+    if key_source("openai", base_url, typed=True) == "deployment" and not _api_key():
         st.caption("Key: set by the deployment (OPENAI_API_KEY).")
         return True
+    own_server = not is_configured_base_url("openai", base_url)
+    if own_server and not _api_key():
+        st.caption(("The deployment's OPENAI_API_KEY is sent only to api.openai.com, never to a base URL typed here. "
+                    if key_source("openai") == "deployment" else "") +
+                   "Paste your own key for that server below, or leave it empty if the server needs none.")
     st.text_input("OPENAI_API_KEY (this session only)", type="password", key="oa.key",
                   help="Kept in this browser session's memory only: never saved, logged or shown to others.")
+    if own_server and not _api_key():
+        return True
     if not _api_key():
         st.info("Launching and following jobs needs an OpenAI key: set **OPENAI_API_KEY** in the environment (or "
                 ".streamlit/secrets.toml), or paste one above for this session. Preparing and validating work "
@@ -169,7 +185,11 @@ def _key_ok() -> bool:
 
 
 def _follow(job_id: str, base_url: str | None) -> None:
-    view = J.follow(job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir())
+    try:  # a base URL typed here (or recorded from that field) is guarded and gets no deployment key
+        view = J.follow(job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir(), typed_base_url=True)
+    except LabError as e:
+        show_error(e)
+        return
     job = view["job"]
     if view["problem"]:
         st.warning(view["problem"])
@@ -197,16 +217,17 @@ def _follow(job_id: str, base_url: str | None) -> None:
         st.dataframe(ev, hide_index=True, width="stretch", key=f"oa.events-{job_id}")
     if job.get("status") not in J.TERMINAL and view["reachable"] and st.button("Cancel job", key="oa.cancel"):
         try:
-            J.cancel(job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir())
+            J.cancel(job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir(), typed_base_url=True)
             st.toast("Cancel requested.")
         except LabError as e:
             show_error(e)
 
 
 def _launch_tab() -> None:
-    has_key = _key_ok()
     base_url = st.text_input("Base URL (optional)", key="oa.base_url",
-                             help="Leave empty for api.openai.com; or an OpenAI-shaped server.") or None
+                             help="Leave empty for api.openai.com; or an OpenAI-shaped server, used with a key you "
+                                  "paste here (the deployment's key never goes to a typed address).").strip() or None
+    has_key = _key_ok(base_url)
     prep, rep = st.session_state.get("oa.prepared"), st.session_state.get("oa.report")
     validated = bool(prep and rep and rep[1]["path"] == prep["train"] and rep[1]["ok"])
     c = st.columns(3)
@@ -225,7 +246,7 @@ def _launch_tab() -> None:
             with st.spinner("Validating, uploading both files, creating the job..."):
                 job = J.launch(prep["train"], prep["validation"], model=model, epochs=epochs, seed=int(seed),
                                suffix=suffix or None, wandb_project=wandb or None, api_key=_api_key(),
-                               base_url=base_url, records_dir=_out_dir())
+                               base_url=base_url, records_dir=_out_dir(), typed_base_url=True)
             st.session_state["oa.job"] = job["id"]
         except LabError as e:
             show_error(e)

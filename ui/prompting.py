@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from lab.llm import PROVIDERS, LabError, Options, run
+from lab.llm.keys import redact
 from lab.prompting import Conversation, Outcome, Rule, Shot, StructuredResult, check_fits, compare_table
 from ui.widgets import DEFAULT_MODELS, ProviderChoice, explained, model_widgets, show_usage  # noqa: F401  (explained: re-exported)
 
@@ -44,7 +45,7 @@ def send(choice: ProviderChoice, messages: list[dict], options: Options, window:
         reply = run(choice.build(), messages, model=choice.model_arg, options=options, on_text=out)
     except LabError as e:
         out.done()
-        where.error(str(e), icon="⚠️")
+        where.error(redact(str(e)), icon="⚠️")
         return None
     out.done(reply.text)
     show_usage(reply.usage, where)

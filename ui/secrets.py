@@ -20,7 +20,7 @@ import uuid
 
 import streamlit as st
 
-from lab.llm.keys import ENV_VARS
+from lab.llm.keys import ENV_VARS, OTHER_SECRET_VARS, is_configured_base_url, register_secret
 
 _LAB_VARS = ("LAB_OPENAI_COMPATIBLE_BASE_URL", "LAB_OLLAMA_HOST")
 SEEN_EVERY_S = 300.0             # refresh an open session's "last seen" mark at most this often (TTL is hours)
@@ -36,21 +36,30 @@ def apply_secrets() -> None:
         secrets = dict(st.secrets)
     except Exception:  # no secrets.toml: nothing to map
         return
-    for var in (*ENV_VARS.values(), *_LAB_VARS):
+    for var in (*ENV_VARS.values(), *OTHER_SECRET_VARS, *_LAB_VARS):
         if var in secrets and not os.environ.get(var):
             os.environ[var] = str(secrets[var])
+    for var in (*ENV_VARS.values(), *OTHER_SECRET_VARS):   # known from now on: redacted from every message and log
+        register_secret(os.environ.get(var))
 
 
 def pasted_key(provider: str) -> str | None:
-    return st.session_state.get(f"_pasted_key_{provider}") or None
+    """The key this session pasted for ``provider`` (surrounding whitespace stripped), or None. It is registered
+    for redaction (process memory only: redaction removes it from text, it never shows it anywhere)."""
+    value = (st.session_state.get(f"_pasted_key_{provider}") or "").strip()
+    register_secret(value)
+    return value or None
 
 
-def key_source(provider: str) -> str:
-    """'session' (pasted by this student), 'deployment' (environment/secrets) or 'none'."""
+def key_source(provider: str, base_url: str | None = None, typed: bool = False) -> str:
+    """'session' (pasted by this student), 'deployment' (environment/secrets) or 'none'. With a ``typed`` base
+    URL the deployment did not configure, the deployment's key is not sent (lab.llm.keys), so it is 'none'."""
     if pasted_key(provider):
         return "session"
     var = ENV_VARS.get(provider)
-    return "deployment" if var and os.environ.get(var) else "none"
+    if not (var and (os.environ.get(var) or "").strip()):
+        return "none"
+    return "deployment" if not typed or is_configured_base_url(provider, base_url) else "none"
 
 
 def session_id() -> str:

@@ -17,8 +17,9 @@ from pydantic import BaseModel
 from lab.budget import BudgetedProvider, shared_budget
 from lab.finetune.openai_jobs import SESSION_FOLDER, fine_tuned_models
 from lab.genqueue import QueuedProvider, shared_queue
+from lab.config import get_settings
 from lab.llm import PROVIDERS, LabError, Usage, get_provider
-from lab.llm.keys import ENV_VARS
+from lab.llm.keys import ENV_VARS, is_configured_base_url, redact
 from ui.secrets import key_source, pasted_key, session_id, session_path
 
 DEFAULT_MODELS = {"local": "", "openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "ollama": "llama3.2",
@@ -32,9 +33,11 @@ class ProviderChoice:
     base_url: str | None
 
     def build(self):
-        """The provider for this session: a pasted key goes explicitly, never via the environment; the local
-        model waits its turn in the shared queue; a deployment key is charged to the token budget."""
-        p = get_provider(self.provider, api_key=pasted_key(self.provider), base_url=self.base_url, model=self.model)
+        """The provider for this session: a pasted key goes explicitly, never via the environment; a base URL
+        typed here is guarded and never sent the deployment's key (``typed_base_url``); the local model waits its
+        turn in the shared queue; a deployment key is charged to the token budget."""
+        p = get_provider(self.provider, api_key=pasted_key(self.provider), base_url=self.base_url, model=self.model,
+                         typed_base_url=True)
         if self.provider == "local":
             spot, queue = st.empty(), shared_queue()
 
@@ -47,7 +50,7 @@ class ProviderChoice:
                     spot.empty()
 
             p = QueuedProvider(p, queue, on_wait)
-        if key_source(self.provider) == "deployment":
+        if key_source(self.provider, self.base_url, typed=True) == "deployment":
             p = BudgetedProvider(p, shared_budget(), session_id())
         return p
 
@@ -66,18 +69,25 @@ def provider_picker(where=st.sidebar, allow_fake: bool = False) -> ProviderChoic
                              help="local = SmolLM2-135M on this machine (no key, no network). The others need a key or a server.")
     base_url = None
     if provider in ("openai-compatible", "ollama"):
-        default = {"ollama": "http://127.0.0.1:11434", "openai-compatible": "http://127.0.0.1:8080/v1"}[provider]
-        base_url = box.text_input("Base URL", value=default, key=f"base_url_{provider}") or None
+        s = get_settings()
+        default = s.ollama_host if provider == "ollama" else (s.openai_compatible_base_url or "http://127.0.0.1:8080/v1")
+        base_url = box.text_input("Base URL", value=default, key=f"base_url_{provider}",
+                                  help="The deployment's keys go only to addresses the deployment configured; a URL "
+                                       "you type is used with a key you paste here, or none. Private and loopback "
+                                       "addresses need LAB_ALLOW_PRIVATE_URLS=1.").strip() or None
     model = None
     if provider != "local":
         model = box.text_input("Model", value=DEFAULT_MODELS[provider], key=f"model_{provider}")
     if provider == "openai" and (tuned := fine_tuned_models(session_path(*SESSION_FOLDER))):   # this session's only
         box.caption("Your fine-tuned models: " + ", ".join(f"`{m}`" for m in tuned))
     if provider in ENV_VARS:
-        source = key_source(provider)
+        source = key_source(provider, base_url, typed=True)
         if source == "deployment":
             box.caption(f"Key: set by the deployment ({ENV_VARS[provider]}).")
         else:
+            if key_source(provider) == "deployment" and not is_configured_base_url(provider, base_url):
+                box.caption(f"The deployment's {ENV_VARS[provider]} is not sent to a base URL typed here: paste "
+                            "your own key for that server, or leave it empty if it needs none.")
             box.text_input(f"{ENV_VARS[provider]} (this session only)", type="password", key=f"_pasted_key_{provider}",
                            help="Kept in this browser session's memory only: never saved, logged or shown to others.")
     return ProviderChoice(provider, model, base_url)
@@ -146,8 +156,9 @@ def explained(where=st, on_error: Callable[[LabError], None] | None = None) -> I
 
 
 def show_error(e: Exception, where=st) -> None:
-    """A LabError's message is written for people; show it plainly, keep what streamed."""
+    """A LabError's message is written for people; show it plainly (every known key redacted), keep what
+    streamed."""
     partial = getattr(e, "partial_text", "")
     if partial:
         where.markdown(partial)
-    where.error(str(e), icon="⚠️")
+    where.error(redact(str(e)), icon="⚠️")

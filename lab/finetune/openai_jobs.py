@@ -44,16 +44,26 @@ RECORDS_FILE = "openai_jobs.json"
 WANDB_PROJECT = "gpt-pricer"   # the course's W&B project name
 
 
-def client(api_key: str | None = None, base_url: str | None = None):
-    """Built as lab.llm's OpenAI provider builds it: key explicit -> OPENAI_API_KEY -> an error naming it."""
+def client(api_key: str | None = None, base_url: str | None = None, *, typed_base_url: bool = False):
+    """Built as lab.llm's OpenAI provider builds it: key explicit -> OPENAI_API_KEY -> an error naming it.
+
+    ``typed_base_url=True`` (the app sets it for the tab's base URL field and for base URLs recorded from it; the
+    CLI does not): the URL passes the address guard and is sent only an explicit key or none, never
+    OPENAI_API_KEY - the rule of ``lab.llm.keys``."""
     import openai
 
     from lab.config import get_settings
-    from lab.llm.keys import resolve_key
+    from lab.llm.keys import is_configured_base_url, resolve_key
+    from lab.web import check_base_url
 
+    if base_url is not None:
+        base_url = check_base_url(base_url, provider="openai", typed=typed_base_url)
+    # A server the visitor chose gets their key or none ("not-needed": the SDK insists on some string).
+    own_server = typed_base_url and not is_configured_base_url("openai", base_url)
+    key = resolve_key("openai", api_key, required=not own_server, base_url=base_url,
+                      typed_base_url=typed_base_url) or "not-needed"
     # max_retries=0: a drop must reach the caller (who keeps the job id and polls again), not hang in retries.
-    return openai.OpenAI(api_key=resolve_key("openai", api_key), base_url=base_url,
-                         timeout=get_settings().request_timeout_s, max_retries=0)
+    return openai.OpenAI(api_key=key, base_url=base_url, timeout=get_settings().request_timeout_s, max_retries=0)
 
 
 def _sdk(call, base_url: str | None):
@@ -67,8 +77,10 @@ def _sdk(call, base_url: str | None):
     except openai.OpenAIError as e:
         raise translate(e, openai, "openai", base_url) from e
     if isinstance(out, str):  # a 200 that is not JSON: e.g. a base URL pointing at a web page, not an API
-        raise ProviderError(f"openai at {base_url or 'api.openai.com'} answered with text, not JSON: is the base URL "
-                            f"an OpenAI-shaped API (ending in /v1)? It began: {out[:80]!r}")
+        from lab.llm.errors import excerpt
+
+        raise ProviderError(f"openai at {excerpt(base_url or 'api.openai.com')} answered with text, not JSON: is the "
+                            f"base URL an OpenAI-shaped API (ending in /v1)? It began: {excerpt(out, 80)!r}")
     return out
 
 
@@ -121,9 +133,10 @@ def fine_tuned_models(records_dir: str | Path | None = None) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- launch
-def upload(path: str | Path, *, api_key: str | None = None, base_url: str | None = None) -> dict:
+def upload(path: str | Path, *, api_key: str | None = None, base_url: str | None = None,
+           typed_base_url: bool = False) -> dict:
     path = Path(path)
-    c = client(api_key, base_url)
+    c = client(api_key, base_url, typed_base_url=typed_base_url)
     with path.open("rb") as f:
         return _sdk(lambda: c.files.create(file=(path.name, f), purpose="fine-tune"), base_url).model_dump()
 
@@ -137,7 +150,8 @@ def wandb_integration(project: str | None = None) -> list[dict] | None:
 
 def launch(train: str | Path, validation: str | Path | None = None, *, model: str | None = None, epochs: int = 1,
            seed: int | None = 42, suffix: str | None = "pricer", wandb_project: str | None = None,
-           api_key: str | None = None, base_url: str | None = None, records_dir: str | Path | None = None) -> dict:
+           api_key: str | None = None, base_url: str | None = None, records_dir: str | Path | None = None,
+           typed_base_url: bool = False) -> dict:
     """Validate, upload (purpose fine-tune), create the job; the job id is recorded (in ``records_dir``'s
     records) before this returns."""
     from lab.finetune.openai_data import DEFAULT_MODEL, validate
@@ -154,9 +168,10 @@ def launch(train: str | Path, validation: str | Path | None = None, *, model: st
         raise InputError("epochs must be between 1 and 25 (the course used 1).")
     if suffix and len(suffix) > 64:
         raise InputError("The suffix may be at most 64 characters.")
-    client(api_key, base_url)  # a missing key fails here, before any upload
-    train_id = upload(train, api_key=api_key, base_url=base_url)["id"]
-    val_id = upload(validation, api_key=api_key, base_url=base_url)["id"] if validation else None
+    t = {"typed_base_url": typed_base_url}
+    client(api_key, base_url, **t)  # a missing key or a refused address fails here, before any upload
+    train_id = upload(train, api_key=api_key, base_url=base_url, **t)["id"]
+    val_id = upload(validation, api_key=api_key, base_url=base_url, **t)["id"] if validation else None
     params: dict = {"model": model or DEFAULT_MODEL, "training_file": train_id, "seed": seed, "suffix": suffix or None,
                     # `hyperparameters` is deprecated in the SDK: epochs go under the supervised method.
                     "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs}}}}
@@ -165,7 +180,7 @@ def launch(train: str | Path, validation: str | Path | None = None, *, model: st
     integrations = wandb_integration(wandb_project)
     if integrations:
         params["integrations"] = integrations
-    c = client(api_key, base_url)
+    c = client(api_key, base_url, **t)
     job = _sdk(lambda: c.fine_tuning.jobs.create(**{k: v for k, v in params.items() if v is not None}),
                base_url).model_dump()
     remember(job, base_url, records_dir)
@@ -174,29 +189,31 @@ def launch(train: str | Path, validation: str | Path | None = None, *, model: st
 
 # ---------------------------------------------------------------------------------------------- follow
 def retrieve(job_id: str, *, api_key: str | None = None, base_url: str | None = None,
-             records_dir: str | Path | None = None) -> dict:
-    c = client(api_key, base_url)
+             records_dir: str | Path | None = None, typed_base_url: bool = False) -> dict:
+    c = client(api_key, base_url, typed_base_url=typed_base_url)
     job = _sdk(lambda: c.fine_tuning.jobs.retrieve(job_id), base_url).model_dump()
     remember(job, base_url, records_dir)
     return job
 
 
-def events(job_id: str, *, limit: int = 100, api_key: str | None = None, base_url: str | None = None) -> list[dict]:
+def events(job_id: str, *, limit: int = 100, api_key: str | None = None, base_url: str | None = None,
+           typed_base_url: bool = False) -> list[dict]:
     """The job's events, newest first (the API's order; sorted again so a proxy cannot scramble it)."""
-    c = client(api_key, base_url)
+    c = client(api_key, base_url, typed_base_url=typed_base_url)
     page = _sdk(lambda: c.fine_tuning.jobs.list_events(job_id, limit=limit), base_url)
     rows = [e.model_dump() for e in page.data]
     return sorted(rows, key=lambda e: e["created_at"], reverse=True)
 
 
-def list_jobs(*, limit: int = 20, api_key: str | None = None, base_url: str | None = None) -> list[dict]:
-    c = client(api_key, base_url)
+def list_jobs(*, limit: int = 20, api_key: str | None = None, base_url: str | None = None,
+              typed_base_url: bool = False) -> list[dict]:
+    c = client(api_key, base_url, typed_base_url=typed_base_url)
     return [j.model_dump() for j in _sdk(lambda: c.fine_tuning.jobs.list(limit=limit), base_url).data]
 
 
 def cancel(job_id: str, *, api_key: str | None = None, base_url: str | None = None,
-           records_dir: str | Path | None = None) -> dict:
-    c = client(api_key, base_url)
+           records_dir: str | Path | None = None, typed_base_url: bool = False) -> dict:
+    c = client(api_key, base_url, typed_base_url=typed_base_url)
     job = _sdk(lambda: c.fine_tuning.jobs.cancel(job_id), base_url).model_dump()
     remember(job, base_url, records_dir)
     return job
@@ -241,27 +258,30 @@ def metrics_from_result(content: bytes) -> list[dict]:
     return rows
 
 
-def result_metrics(job: dict, *, api_key: str | None = None, base_url: str | None = None) -> list[dict]:
+def result_metrics(job: dict, *, api_key: str | None = None, base_url: str | None = None,
+                   typed_base_url: bool = False) -> list[dict]:
     if not job.get("result_files"):
         return []
-    c = client(api_key, base_url)
+    c = client(api_key, base_url, typed_base_url=typed_base_url)
     content = _sdk(lambda: c.files.content(job["result_files"][0]).content, base_url)
     return metrics_from_result(content)
 
 
 def follow(job_id: str, *, api_key: str | None = None, base_url: str | None = None,
-           records_dir: str | Path | None = None) -> dict:
+           records_dir: str | Path | None = None, typed_base_url: bool = False) -> dict:
     """One poll: {"job", "events", "metrics", "reachable", "problem"}. A drop or timeout does not raise: the view
-    keeps the last known job (from ``records_dir``'s records) and says what happened; the next poll resumes."""
+    keeps the last known job (from ``records_dir``'s records) and says what happened; the next poll resumes.
+    A base URL taken from the records is as trusted as the one it was recorded from (``typed_base_url``)."""
     known = records(records_dir).get(job_id)
     if base_url is None and known:
         base_url = known.get("base_url")
+    t = {"api_key": api_key, "base_url": base_url, "typed_base_url": typed_base_url}
     try:
-        job = retrieve(job_id, api_key=api_key, base_url=base_url, records_dir=records_dir)
-        evs = events(job_id, api_key=api_key, base_url=base_url)
+        job = retrieve(job_id, records_dir=records_dir, **t)
+        evs = events(job_id, **t)
         metrics = metrics_from_events(evs)
         if job["status"] == "succeeded" and job.get("result_files"):
-            metrics = result_metrics(job, api_key=api_key, base_url=base_url) or metrics
+            metrics = result_metrics(job, **t) or metrics
     except (ProviderUnavailable, ProviderTimeout) as e:
         return {"job": known or {"id": job_id}, "events": [], "metrics": [], "reachable": False,
                 "problem": f"{e} The job id {job_id} is kept; polling resumes on the next refresh."}
@@ -270,7 +290,7 @@ def follow(job_id: str, *, api_key: str | None = None, base_url: str | None = No
 
 # ---------------------------------------------------------------------------------------------- use it
 def score_model(model_id: str, n: int = 20, api_key: str | None = None, base_url: str | None = None,
-                provider: str = "openai") -> dict:
+                provider: str = "openai", typed_base_url: bool = False) -> dict:
     """Ask the model for the price of ``n`` pricer test items with the training prompts, score as the pricer."""
     from lab.finetune.openai_data import SYSTEM, user_text
     from lab.llm import Options, get_provider, run
@@ -280,7 +300,7 @@ def score_model(model_id: str, n: int = 20, api_key: str | None = None, base_url
     items = prompt_completion("test", n=n)
     if not items:
         raise InputError("n must be at least 1 test item.")
-    p = get_provider(provider, api_key=api_key, base_url=base_url)
+    p = get_provider(provider, api_key=api_key, base_url=base_url, typed_base_url=typed_base_url)
     model = model_id if provider != "local" else None
     opts = Options(temperature=0.0, max_tokens=16, seed=42)  # greedy: a rerun gives the same scoreboard
     rows = []

@@ -23,8 +23,12 @@ PROVIDERS = ("local", "openai", "anthropic", "ollama", "openai-compatible", "fak
 
 
 def get_provider(name: str = "local", *, api_key: str | None = None, base_url: str | None = None,
-                 model: str | None = None, replies: list | None = None) -> Provider:
-    """Build a provider by name. Raises ``MissingKeyError`` (naming the variable) when a key is needed."""
+                 model: str | None = None, replies: list | None = None, typed_base_url: bool = False) -> Provider:
+    """Build a provider by name. Raises ``MissingKeyError`` (naming the variable) when a key is needed.
+
+    ``typed_base_url=True`` says a page's visitor typed ``base_url`` (the UI sets it; the CLI, the operator's own
+    tool, does not): it is then refused when it points at a private address (``lab.web.check_url``), and it is
+    sent only the explicit ``api_key``, never a key from the deployment's environment (``lab.llm.keys``)."""
     if name == "local":
         from lab.llm.local import LocalProvider
 
@@ -32,19 +36,19 @@ def get_provider(name: str = "local", *, api_key: str | None = None, base_url: s
     if name == "openai":
         from lab.llm.openai_provider import OpenAIProvider
 
-        return OpenAIProvider(api_key=api_key, base_url=base_url)
+        return OpenAIProvider(api_key=api_key, base_url=base_url, typed_base_url=typed_base_url)
     if name == "openai-compatible":
         from lab.llm.openai_provider import openai_compatible
 
-        return openai_compatible(base_url=base_url, api_key=api_key, model=model)
+        return openai_compatible(base_url=base_url, api_key=api_key, model=model, typed_base_url=typed_base_url)
     if name == "anthropic":
         from lab.llm.anthropic_provider import AnthropicProvider
 
-        return AnthropicProvider(api_key=api_key, base_url=base_url)
+        return AnthropicProvider(api_key=api_key, base_url=base_url, typed_base_url=typed_base_url)
     if name == "ollama":
         from lab.llm.ollama_provider import OllamaProvider
 
-        return OllamaProvider(host=base_url)
+        return OllamaProvider(host=base_url, typed_base_url=typed_base_url)
     if name == "fake":
         from lab.llm.fake import FakeProvider
 

@@ -71,9 +71,15 @@ class AnthropicProvider:
     name = "anthropic"
     default_model = "claude-haiku-4-5"
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None) -> None:
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, *, typed_base_url: bool = False) -> None:
+        """``typed_base_url``: typed by a page's visitor - guarded, and never sent the deployment's key."""
+        if base_url is not None:
+            from lab.web import check_base_url
+
+            base_url = check_base_url(base_url, provider="anthropic", typed=typed_base_url)
         self.base_url = base_url
-        self._client = anthropic.Anthropic(api_key=resolve_key("anthropic", api_key), base_url=base_url,
+        key = resolve_key("anthropic", api_key, base_url=base_url, typed_base_url=typed_base_url)
+        self._client = anthropic.Anthropic(api_key=key, base_url=base_url,
                                            timeout=get_settings().request_timeout_s, max_retries=0)
 
     def _params(self, messages: list[Message], model: str, options: Options, tools: list[dict] | None) -> dict:

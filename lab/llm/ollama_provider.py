@@ -18,6 +18,7 @@ import httpx
 import ollama
 
 from lab.config import get_settings
+from lab.llm.errors import excerpt
 from lab.llm.base import (Chunk, Message, Options, ProviderError, ProviderTimeout, ProviderUnavailable, Timer,
                           ToolCall, Usage, validate_messages)
 
@@ -38,8 +39,12 @@ class OllamaProvider:
     name = "ollama"
     default_model = "llama3.2"
 
-    def __init__(self, host: str | None = None) -> None:
-        self.host = host or get_settings().ollama_host
+    def __init__(self, host: str | None = None, *, typed_base_url: bool = False) -> None:
+        """``typed_base_url``: the host was typed by a page's visitor, so the address guard checks it first."""
+        from lab.web import check_base_url
+
+        self.host = check_base_url(host or get_settings().ollama_host, provider="ollama",
+                                   typed=typed_base_url and bool(host))
         self._client = ollama.Client(host=self.host, timeout=get_settings().request_timeout_s)
 
     def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
@@ -70,11 +75,11 @@ class OllamaProvider:
         except ollama.ResponseError as e:
             if e.status_code == 404:
                 raise ProviderError(f"Ollama has no model {model!r}: run `ollama pull {model}` first.") from e
-            raise ProviderError(f"Ollama returned HTTP {e.status_code}: {e.error}") from e
+            raise ProviderError(f"Ollama returned HTTP {e.status_code}: {excerpt(e.error)}") from e
         except httpx.TimeoutException as e:
-            raise ProviderTimeout(f"Ollama at {self.host} did not answer in time.") from e
+            raise ProviderTimeout(f"Ollama at {excerpt(self.host)} did not answer in time.") from e
         except (ConnectionError, httpx.TransportError) as e:
-            raise ProviderUnavailable(f"Cannot reach Ollama at {self.host}: start it with `ollama serve` "
+            raise ProviderUnavailable(f"Cannot reach Ollama at {excerpt(self.host)}: start it with `ollama serve` "
                                       "(https://ollama.com/download) or set LAB_OLLAMA_HOST.") from e
         pt = (last.prompt_eval_count or 0) if last else 0
         ct = (last.eval_count or 0) if last else 0

@@ -28,14 +28,21 @@ class OpenAIProvider:
     default_model = "gpt-4o-mini"
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *, name: str | None = None,
-                 default_model: str | None = None, key_required: bool = True) -> None:
+                 default_model: str | None = None, key_required: bool = True, typed_base_url: bool = False) -> None:
+        """``typed_base_url``: the base URL was typed by a page's visitor (the UI says so; the CLI does not). It is
+        then guarded (lab.web.check_url) and goes out only with an explicit key, never the deployment's."""
         if name:
             self.name = name
         if default_model:
             self.default_model = default_model
+        if base_url is not None:
+            from lab.web import check_base_url
+
+            base_url = check_base_url(base_url, provider=self.name, typed=typed_base_url)
         self.base_url = base_url
         # An OpenAI-compatible local server (llama.cpp, Ollama /v1) needs no key; the SDK insists on one.
-        key = resolve_key(self.name, api_key, required=key_required) or "not-needed"
+        key = resolve_key(self.name, api_key, required=key_required, base_url=base_url,
+                          typed_base_url=typed_base_url) or "not-needed"
         self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=get_settings().request_timeout_s,
                                      max_retries=0)
 
@@ -109,7 +116,8 @@ class OpenAIProvider:
         return Usage(pt, ct, timer.ttft, timer.total(), pricing.cost(model, pt, ct, self.name), model, self.name)
 
 
-def openai_compatible(base_url: str | None = None, api_key: str | None = None, model: str | None = None) -> OpenAIProvider:
+def openai_compatible(base_url: str | None = None, api_key: str | None = None, model: str | None = None, *,
+                      typed_base_url: bool = False) -> OpenAIProvider:
     """Any OpenAI-compatible server: GitHub Models, llama.cpp's server, Ollama's /v1, vLLM..."""
     url = base_url or get_settings().openai_compatible_base_url
     if not url:
@@ -117,4 +125,4 @@ def openai_compatible(base_url: str | None = None, api_key: str | None = None, m
         raise InputError("The openai-compatible provider needs a base URL (e.g. http://127.0.0.1:8080/v1): "
                          "pass --base-url or set LAB_OPENAI_COMPATIBLE_BASE_URL.")
     return OpenAIProvider(api_key=api_key, base_url=url, name="openai-compatible", default_model=model or "local-model",
-                          key_required=False)
+                          key_required=False, typed_base_url=typed_base_url and bool(base_url))
