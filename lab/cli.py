@@ -8,7 +8,9 @@
 
 Each lab adds its own commands from its own module (``add_parser(subparsers)``), listed in ``LAB_COMMANDS``;
 those modules keep heavy imports inside their functions so that ``--help`` stays instant.
-Errors the lab can explain (``LabError``) print one line to stderr and exit 2; nothing else is swallowed.
+Errors the lab can explain (``LabError``) print one line to stderr and exit 2; so do the input errors the lab did not
+word itself (a missing file, bytes that are not UTF-8, invalid YAML/JSON): no input ends in a traceback. Anything else
+is a bug, printed as one ``error: unexpected ...`` line with exit 1 (``LAB_DEBUG=1`` shows its traceback).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ LAB_COMMANDS = [
     "lab.pricer.cli",         # pricer data|baselines|llm
     "lab.finetune.cli",       # finetune plan|run|eval|modal
     "lab.gguf.cli",           # gguf inspect|bench|serve
+    "lab.agents.cli",         # agents run|scan|price|memory|modal|score
+    "lab.evaluate.cli",       # evaluate run|arena|battle|vote|rungs|leaderboards
 ]
 
 
@@ -51,6 +55,16 @@ def add_provider_args(p: argparse.ArgumentParser) -> None:
 def provider_from_args(args: argparse.Namespace):
     from lab.llm import get_provider
 
+    if args.provider == "local" and getattr(args, "model", None):   # a typed path: said now if no GGUF, not ignored
+        from pathlib import Path
+
+        from lab.gguf.check import check_gguf_file
+        from lab.llm.base import InputError
+
+        if not args.model.endswith(".gguf"):
+            raise InputError(f"--model {args.model}: the local provider runs a .gguf file; give its path, or leave "
+                             "--model out for the bundled SmolLM2 (python -m lab gguf list shows the ones here)")
+        check_gguf_file(Path(args.model).expanduser())
     return get_provider(args.provider, base_url=args.base_url, model=args.model)
 
 
@@ -137,16 +151,73 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _input_errors() -> tuple[type[BaseException], ...]:
+    """What bad input (a path, a file's bytes, a URL, a number) raises below the lab's own checks."""
+    import http.client
+    import sqlite3
+
+    import yaml
+
+    return OSError, ValueError, LookupError, yaml.YAMLError, sqlite3.Error, http.client.InvalidURL
+
+
+# A malformed URL that reached an HTTP library: each has its own class, none a ValueError (httpx's InvalidURL,
+# requests' InvalidSchema, urllib3's LocationParseError...); matched by name so no SDK is imported to say so.
+URL_ERROR_NAMES = {"InvalidURL", "UnsupportedProtocol", "InvalidSchema", "MissingSchema", "InvalidHeader",
+                   "LocationParseError", "LocationValueError"}
+
+
+def _is_input_error(e: BaseException) -> bool:
+    return isinstance(e, _input_errors()) or any(c.__name__ in URL_ERROR_NAMES for c in type(e).__mro__)
+
+
+def describe_error(e: BaseException) -> str:
+    """One line for an exception the lab did not word itself: what is wrong, and where to look.
+
+    >>> describe_error(IsADirectoryError(21, "Is a directory", "/etc"))
+    'Is a directory: /etc (check the path: a file was expected)'
+    >>> describe_error(UnicodeDecodeError("utf-8", b"\\xff", 0, 1, "invalid start byte"))
+    'a file is not UTF-8 text (invalid start byte at byte 0): give a text file saved as UTF-8'
+    """
+    from lab.llm.keys import redact
+
+    if isinstance(e, UnicodeDecodeError):
+        text = f"a file is not UTF-8 text ({e.reason} at byte {e.start}): give a text file saved as UTF-8"
+    elif isinstance(e, OSError) and e.strerror:
+        target = f": {e.filename}" if e.filename else ""
+        text = f"{e.strerror}{target} (check the path: a file was expected)" if e.filename else e.strerror
+    else:
+        text = str(e) or type(e).__name__
+    text = " ".join(text.split())          # one line, whatever the library wrote
+    if not isinstance(e, LabError) and len(text) > 400:   # the lab's own messages are worded to be read whole
+        text = text[:400] + "..."
+    return redact(text)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command. Every failure ends as ``error: ...`` lines on stderr and a non-zero exit, never a traceback:
+    2 for what the lab or the input got wrong, 1 for an unexpected error (a bug: ``LAB_DEBUG=1`` shows its traceback).
+    """
+    import os
+
+    args = build_parser().parse_args(argv)   # argparse's own errors: usage + one line, exit 2
     try:
         return int(args.func(args) or 0)
     except LabError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {describe_error(e)}", file=sys.stderr)
         return 2
-    except ValidationError as e:  # an option out of its bounds: say which and why
-        for err in e.errors():
-            print(f"error: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
+    except ValidationError as e:  # an option out of its bounds: say which and why (never the value)
+        for err in e.errors(include_input=False, include_url=False):
+            print(f"error: {'.'.join(map(str, err['loc'])) or 'options'}: {err['msg']}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # the last resort: still one line, still redacted
+        if os.environ.get("LAB_DEBUG"):
+            raise
+        if _is_input_error(e):
+            print(f"error: {describe_error(e)}", file=sys.stderr)
+            return 2
+        print(f"error: unexpected {type(e).__name__}: {describe_error(e)} (a bug in the lab: rerun with LAB_DEBUG=1 "
+              "to see the traceback, and report it)", file=sys.stderr)
+        return 1

@@ -136,8 +136,11 @@ def load(model: str | None = None, *, tiny: bool = False) -> tuple[_Loaded, str]
             t0 = time.perf_counter()
             try:
                 pipe = DiffusionPipeline.from_pretrained(ref, dtype=torch.float16 if dev == "cuda" else torch.float32)
-            except OSError as e:
-                raise InputError(f"Could not load the diffusion pipeline {ref!r}: {e}") from e
+            except Exception as e:  # noqa: BLE001 - not a pipeline folder (/etc), a wrong id, damaged files
+                reason = " ".join(str(e).split())[:300] or type(e).__name__
+                raise InputError(f"Could not load the diffusion pipeline {ref!r}: {reason.rstrip('.')}. Give a Hub "
+                                 "id (for example stabilityai/sd-turbo) or a folder saved by diffusers "
+                                 "(model_index.json and its parts).") from e
             pipe = pipe.to(dev)
             pipe.set_progress_bar_config(disable=True)  # progress goes through on_step instead
             _CACHE[key] = _Loaded(pipe, time.perf_counter() - t0, threading.Lock())
@@ -148,7 +151,12 @@ def load(model: str | None = None, *, tiny: bool = False) -> tuple[_Loaded, str]
 
 
 def _available(ref: str) -> str:
-    if Path(ref).is_dir() or _cached(ref) or hub_reachable():
+    if Path(ref).is_dir():
+        if not (Path(ref) / "model_index.json").is_file():   # said at once, not after importing diffusers
+            raise InputError(f"The folder {ref} holds no diffusers pipeline (no model_index.json). Give a folder "
+                             "saved with save_pretrained, or a Hub id such as stabilityai/sd-turbo.")
+        return ref
+    if _cached(ref) or hub_reachable():
         return ref
     raise HubUnreachable(
         f"The Hugging Face Hub is unreachable (offline mode or no network) and {ref} is not in the local "
@@ -163,7 +171,7 @@ def describe(model: str | None = None, *, tiny: bool = False) -> tuple[bool, str
         return True, UNTRAINED_NOTE
     try:
         ref = _available((model or "").strip() or default_model())
-    except HubUnreachable as e:
+    except (HubUnreachable, InputError) as e:   # unreachable, or a folder that holds no pipeline
         return False, str(e)
     return True, f"{ref}: {'local folder' if Path(ref).is_dir() else 'Hugging Face cache ' + hub_cache_dir()}."
 

@@ -212,7 +212,11 @@ def resolve(task: str, model: str | None = None, *, tiny: bool = False, prepare:
         return Resolved(str(tiny_model_dir(task)), f"tiny untrained {task} model", "tiny", UNTRAINED_NOTE)
     wanted = (model or "").strip() or spec.default_model
     if Path(wanted).expanduser().is_dir():
-        return Resolved(str(Path(wanted).expanduser()), wanted, "local")
+        folder = Path(wanted).expanduser()
+        if not (folder / "config.json").is_file():   # said at once, not after importing transformers (seconds)
+            raise InputError(f"The folder {wanted} holds no transformers model (no config.json). Give a folder "
+                             "saved with save_pretrained, or a Hub id such as openai-community/gpt2.")
+        return Resolved(str(folder), wanted, "local")
     if in_hub_cache(wanted):
         return Resolved(wanted, wanted, "hub-cache", f"{wanted} from the Hugging Face cache ({hub_cache_dir()}).")
     if hub_reachable():
@@ -234,7 +238,7 @@ def describe(task: str, model: str | None = None, *, tiny: bool = False) -> tupl
     """One line for the page before anything loads: (can run, where the model will come from / the fix)."""
     try:
         where = resolve(task, model, tiny=tiny, prepare=False)
-    except HubUnreachable as e:
+    except (HubUnreachable, InputError) as e:   # unreachable, or a folder that holds no model
         return False, str(e)
     return True, where.note or f"{where.label} from the folder {where.ref}."
 
@@ -295,12 +299,25 @@ def load(task: str, model: str | None = None, *, tiny: bool = False) -> tuple[Lo
             t0 = time.perf_counter()
             try:  # dtype "auto": the checkpoint's own (SmolLM2: bf16, 256 MiB; fp32 would double it, no faster here)
                 pipe = pipeline(spec.hf_task, model=where.ref, device=dev, dtype="auto", **spec.kwargs)
-            except OSError as e:  # a wrong id or a folder without weights: say which and how to fix
-                raise InputError(f"Could not load {where.label!r} for {task}: {e}. Check the model id on "
-                                 f"huggingface.co or the folder's contents.") from e
+            except Exception as e:  # noqa: BLE001 - a wrong id, a folder that is no model (/etc), a damaged
+                # config.json, an architecture this transformers does not know: all are "this is not a loadable
+                # model", whichever exception transformers picked; say which model and how to fix it.
+                raise load_error(where.label, task, e) from e
             _remember(key, Loaded(pipe, model_info(pipe.model, where, time.perf_counter() - t0), threading.Lock()))
         _CACHE.move_to_end(key)
         return _CACHE[key], where
+
+
+def load_error(label: str, task: str, e: BaseException) -> InputError:
+    """One readable line for a model that would not load, with the library's reason cut short.
+
+    >>> str(load_error("/etc", "text-generation", ValueError("Unrecognized model in /etc. Should have a `model_type` key")))
+    "Could not load '/etc' for text-generation: Unrecognized model in /etc. Should have a `model_type` key. Give a Hub id (for example openai-community/gpt2) or a folder that holds a transformers model (config.json and weights)."
+    """
+    reason = " ".join(str(e).split()) or type(e).__name__
+    reason = reason if len(reason) <= 300 else reason[:300] + "..."
+    return InputError(f"Could not load {label!r} for {task}: {reason.rstrip('.')}. Give a Hub id (for example "
+                      "openai-community/gpt2) or a folder that holds a transformers model (config.json and weights).")
 
 
 def model_info(model, where: Resolved, load_s: float) -> LoadInfo:
@@ -321,7 +338,10 @@ def _load_sentence_model(where: Resolved) -> Loaded:
             from sentence_transformers import SentenceTransformer
 
             t0 = time.perf_counter()
-            st_model = SentenceTransformer(where.ref, device=device())
+            try:
+                st_model = SentenceTransformer(where.ref, device=device())
+            except Exception as e:  # noqa: BLE001 - see load()
+                raise load_error(where.label, "zero-shot-classification", e) from e
             _remember(key, Loaded(st_model, model_info(st_model[0].auto_model, where, time.perf_counter() - t0),
                                    threading.Lock()))
         _CACHE.move_to_end(key)

@@ -43,11 +43,17 @@ def _diffuse(args: argparse.Namespace) -> int:
 
     from lab.diffusion import DiffusionOptions, generate
 
+    from lab.llm.base import InputError
+
     opts = DiffusionOptions(steps=args.steps, seed=args.seed, guidance=args.guidance, width=args.width,
                             height=args.height, negative_prompt=args.negative_prompt)
+    out = Path(args.out).expanduser()
+    if out.is_dir() or not out.name:   # said before generating, not after minutes of denoising
+        raise InputError(f"--out {args.out} is a folder; give a file name such as {Path(args.out) / 'image.png'}")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise InputError(f"--out {args.out}: {out.parent} is a file, not a folder")
     result = generate(args.prompt, opts, model=args.model, tiny=args.tiny,
                       on_step=lambda i, n: print(f"step {i}/{n}", file=sys.stderr, flush=True))
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(result.png)
     w, h = result.image.size

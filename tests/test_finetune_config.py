@@ -36,11 +36,78 @@ def test_yaml_round_trip_and_errors(tmp_path):
     cfg = RunConfig(lora_r=16, lora_alpha=32, target_modules=["q_proj", "k_proj"], learning_rate=1e-4)
     path = cfg.save(tmp_path / "run.yaml")
     assert "lora_r: 16" in path.read_text()
-    assert RunConfig.from_yaml(path) == cfg == RunConfig.from_yaml(str(path)) == RunConfig.from_yaml(cfg.to_yaml())
+    assert RunConfig.from_yaml(path) == cfg == RunConfig.from_file(str(path)) == RunConfig.from_yaml(cfg.to_yaml())
+    assert RunConfig.from_yaml_text(path.read_bytes()) == cfg
     with pytest.raises(InputError, match="not found"):
-        RunConfig.from_yaml(str(tmp_path / "missing.yaml"))
+        RunConfig.from_file(str(tmp_path / "missing.yaml"))
     with pytest.raises(InputError, match="mapping"):
         RunConfig.from_yaml("- just\n- a list\n")
+
+
+SECRET = "sk-config-secret-0123456789abcdef"
+
+
+def test_yaml_text_is_content_never_a_path(tmp_path, monkeypatch):
+    """The page's upload once opened a one-line '...yaml' content as a server path and echoed that file's values."""
+    secret_file = tmp_path / "server-secrets.yaml"
+    secret_file.write_text(f"lora_r: 8\napi_key: {SECRET}\n")
+    monkeypatch.chdir(tmp_path)
+    for content in (str(secret_file), str(secret_file) + "\n", secret_file.name, "~/x.yml"):
+        for data in (content, content.encode()):
+            with pytest.raises(InputError, match="not a run config") as e:
+                RunConfig.from_yaml_text(data)
+            assert SECRET not in str(e.value) and "api_key" not in str(e.value)
+
+
+@pytest.mark.parametrize("data,match", [
+    (b"", "empty"),
+    (b"# only a comment\n", "empty"),
+    (bytes(range(256)), "not UTF-8"),
+    (b"lora_r: 8\x00", "binary"),
+    (b"lora_r: [8,\n\tlora_alpha: : :\n", "not valid YAML at line"),
+    (b"42", "not a single value|not a run config"),
+    (b"- a\n- b\n", "not a list|mapping"),
+    (b"1: 2\n", "field names must be words"),
+    (b"a" * 70_000, "at most"),
+    (b"[" * 5000, "nested too deeply|not valid YAML"),
+])
+def test_malformed_yaml_is_one_input_error(data, match):
+    with pytest.raises(InputError, match=match):
+        RunConfig.from_yaml_text(data)
+
+
+def test_validation_errors_name_field_and_rule_never_values():
+    bad = f"lora_r: {SECRET}\napi_key: {SECRET}\npasword: {SECRET}\nlora_alpha: 0\ntarget_modules: ['{SECRET}!']\n"
+    with pytest.raises(InputError) as e:
+        RunConfig.from_yaml_text(bad, source="the uploaded YAML")
+    msg = str(e.value)
+    assert SECRET not in msg
+    assert msg.startswith("the uploaded YAML is not a valid run config: ")
+    assert "lora_r: Input should be a valid integer" in msg
+    assert "api_key: not a run config field" in msg
+    assert "pasword: not a run config field" in msg
+    # the bad layer name is counted, not repeated
+    assert "target_modules" in msg and "1 of the entries are not layer names" in msg
+    # pydantic's own text hides the input too, wherever a ValidationError is printed
+    with pytest.raises(ValidationError) as e2:
+        RunConfig(lora_r=SECRET)
+    assert SECRET not in str(e2.value)
+
+
+def test_a_typo_suggests_the_field():
+    with pytest.raises(InputError, match=r"lora_rank: not a run config field \(did you mean lora_r"):
+        RunConfig.from_yaml_text("lora_rank: 8\n")
+
+
+def test_config_file_paths_are_checked(tmp_path):
+    for path, match in ((tmp_path, "is a folder"), ("/dev/null", "not a regular file"),
+                        (tmp_path / "nope.yaml", "not found")):
+        with pytest.raises(InputError, match=match):
+            RunConfig.from_file(path)
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * 100_000)
+    with pytest.raises(InputError, match="small YAML file"):
+        RunConfig.from_file(big)
 
 
 def test_presets_are_the_course_settings():
@@ -58,12 +125,14 @@ def test_presets_are_the_course_settings():
     assert set(PRESETS) == {"lite", "full"}
 
 
+@pytest.mark.slow   # imports peft (and torch)
 def test_lora_config_translation():
     lc = lora_config(RunConfig(lora_r=32, lora_alpha=64, lora_dropout=0.1, target_modules=["q_proj", "o_proj"]))
     assert (lc.r, lc.lora_alpha, lc.lora_dropout, lc.bias) == (32, 64, 0.1, "none")
     assert set(lc.target_modules) == {"q_proj", "o_proj"} and str(getattr(lc.task_type, "value", lc.task_type)) == "CAUSAL_LM"
 
 
+@pytest.mark.slow   # imports torch
 def test_bitsandbytes_translation():
     import torch
 
@@ -75,6 +144,7 @@ def test_bitsandbytes_translation():
     assert q8.load_in_8bit and not q8.load_in_4bit
 
 
+@pytest.mark.slow   # imports trl (and torch, transformers)
 def test_sft_config_translation(tmp_path):
     cfg = RunConfig(epochs=2, max_steps=0, batch_size=8, grad_accum=4, train_size=100, learning_rate=1e-4,
                     lr_scheduler="linear", warmup_ratio=0.05, max_seq_length=96, weight_decay=0.01,
@@ -91,6 +161,7 @@ def test_sft_config_translation(tmp_path):
     assert str(sft_config(RunConfig(), tmp_path).eval_strategy.value) == "no"
 
 
+@pytest.mark.slow   # imports torch (and trl)
 def test_device_rules():
     with pytest.raises(InputError, match="needs CUDA"):
         check_device(RunConfig(optimizer="paged_adamw_32bit"), "cpu")

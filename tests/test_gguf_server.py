@@ -70,6 +70,43 @@ def test_the_labs_openai_compatible_provider_uses_it(served):
         assert "Paris" in reply.text and reply.usage.completion_tokens > 0
 
 
+def _post(url: str, body: dict, key: str | None = None) -> tuple[int, dict]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+                                 | ({"Authorization": f"Bearer {key}"} if key else {}))
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+
+
+def test_replies_name_the_model_file_not_its_path(served):
+    """A request that names no model used to get the GGUF's absolute path back in every reply's "model"."""
+    status, reply = _post(served.base_url + "/chat/completions", {"messages": FRANCE, "max_tokens": 4})
+    assert status == 200 and reply["model"] == assets.smollm2_gguf().name
+    status, reply = _post(served.base_url + "/completions", {"prompt": "Paris is", "max_tokens": 2})
+    assert status == 200 and reply["model"] == assets.smollm2_gguf().name
+    assert str(assets.smollm2_gguf().parent) not in served.log.read_text()
+
+
+def test_a_keyed_server_refuses_requests_without_its_key(tmp_path):
+    key = "k3y-for-tests-0123456789"
+    handle = server.start(port=free_port(), n_ctx=512, api_key=key, log_dir=tmp_path)
+    try:
+        body = {"messages": FRANCE, "max_tokens": 2}
+        assert _post(handle.base_url + "/chat/completions", body)[0] == 401
+        assert _post(handle.base_url + "/chat/completions", body, key="wrong-key-0123456789")[0] == 401
+        status, reply = _post(handle.base_url + "/chat/completions", body, key=key)
+        assert status == 200 and reply["model"] == assets.smollm2_gguf().name
+        assert key not in " ".join(handle.proc.args)           # handed over by environment, not argv (`ps`)
+    finally:
+        server.stop(handle)
+
+
 def test_port_in_use_is_a_clear_error(served, capsys):
     with pytest.raises(InputError, match=f"Port {served.port} on 127.0.0.1 is already in use"):
         server.start(port=served.port)

@@ -70,6 +70,7 @@ def test_bad_input_is_explained():
         pipelines.run("question-answering", "Who?", tiny=True)
 
 
+@pytest.mark.slow   # imports torch
 def test_device_follows_cuda():
     import torch
 
@@ -85,6 +86,7 @@ def _run(task, tiny_dirs, text=None, **kw):
 
 
 @needs_minilm
+@pytest.mark.slow   # the tiny_dirs fixture: a tiny transformers model per task
 def test_tiny_classification_tasks(tiny_dirs):
     out = _run("sentiment-analysis", tiny_dirs).output
     assert len(out) == 1 and out[0]["label"] in {"NEGATIVE", "POSITIVE"} and 0.5 <= out[0]["score"] <= 1
@@ -94,6 +96,7 @@ def test_tiny_classification_tasks(tiny_dirs):
 
 
 @needs_minilm
+@pytest.mark.slow   # transformers pipelines on tiny models
 def test_tiny_ner_groups_entities_with_offsets(tiny_dirs):
     text = "Barack Obama visited Paris with Michelle."
     out = _run("ner", tiny_dirs, text).output
@@ -104,6 +107,7 @@ def test_tiny_ner_groups_entities_with_offsets(tiny_dirs):
 
 
 @needs_minilm
+@pytest.mark.slow   # transformers pipelines on tiny models
 def test_tiny_question_answering_copies_a_span_of_the_context(tiny_dirs):
     out = _run("question-answering", tiny_dirs, "Who was president?", context=CONTEXT).output
     assert out["answer"] and out["answer"] == CONTEXT[out["start"]:out["end"]]
@@ -111,6 +115,7 @@ def test_tiny_question_answering_copies_a_span_of_the_context(tiny_dirs):
 
 
 @needs_minilm
+@pytest.mark.slow   # transformers pipelines on tiny models
 def test_tiny_seq2seq_tasks_use_their_prefix_and_key(tiny_dirs):
     out = _run("summarization", tiny_dirs, options=pipelines.PipelineOptions(max_new_tokens=5)).output
     assert list(out[0]) == ["summary_text"] and isinstance(out[0]["summary_text"], str)
@@ -122,6 +127,7 @@ def test_tiny_seq2seq_tasks_use_their_prefix_and_key(tiny_dirs):
 
 
 @needs_minilm
+@pytest.mark.slow   # transformers pipelines on tiny models
 def test_tiny_generation_features_and_fill_mask(tiny_dirs):
     out = _run("text-generation", tiny_dirs, "Once upon a time", options=pipelines.PipelineOptions(max_new_tokens=4)).output
     assert out[0]["generated_text"].startswith("Once upon a time") and len(out[0]["generated_text"]) > 16
@@ -137,6 +143,7 @@ def test_tiny_generation_features_and_fill_mask(tiny_dirs):
 
 
 @needs_minilm
+@pytest.mark.slow   # builds and runs a tiny transformers model
 def test_tiny_mode_is_labelled_untrained(lab_data):
     r = pipelines.run("sentiment-analysis", "I love it", tiny=True)
     assert r.untrained and r.source == "tiny" and "UNTRAINED" in r.note
@@ -189,6 +196,7 @@ def test_quantized_estimate_matches_bitsandbytes(tiny_dirs):
 
 # ------------------------------------------------------------------------------------ CLI
 @needs_minilm
+@pytest.mark.slow   # builds and runs tiny transformers models
 def test_cli_pipeline_prints_json(lab_data, capsys):
     from lab.cli import main
 
@@ -209,3 +217,21 @@ def test_cli_pipeline_help_is_instant_and_lists_tasks():
     assert "transformers" not in subprocess.run(
         [sys.executable, "-c", "import sys, lab.pipelines_cli; print(sorted(m for m in sys.modules if m.startswith(('transformers', 'torch'))))"],
         cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
+
+
+def test_a_folder_that_is_no_model_is_one_clear_error(tmp_path, capsys):
+    """`lab pipeline text-generation --model /etc` ended in a transformers traceback (ValueError, not OSError)."""
+    from lab.cli import main
+    from lab.llm.base import InputError
+    from lab.pipelines import describe, load
+
+    assert main(["pipeline", "text-generation", "--model", "/etc", "hi"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: The folder /etc holds no transformers model") and "Traceback" not in err
+    ok, why = describe("text-generation", "/etc")
+    assert not ok and "no config.json" in why                     # the page says it before the Run button
+    bad = tmp_path / "not-a-model"
+    bad.mkdir()
+    (bad / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    with pytest.raises(InputError, match=r"Could not load .*not-a-model.* for text-generation: .*Give a Hub id"):
+        load("text-generation", str(bad))

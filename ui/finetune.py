@@ -25,6 +25,7 @@ from lab.finetune.config import ATTENTION_LAYERS, MLP_LAYERS, PRESETS, RunConfig
 from lab.finetune.plan import human
 from lab.llm.base import LabError
 from ui.secrets import session_dir
+from ui.widgets import explained
 
 GROUPS = {
     "Model": ["base_model", "quantization", "dtype"],
@@ -51,7 +52,7 @@ def target_choices(base_model: str) -> list[str]:
 def cached_plan(cfg_yaml: str) -> dict:
     from lab.finetune.plan import plan
 
-    p = plan(RunConfig.from_yaml(cfg_yaml))
+    p = plan(RunConfig.from_yaml_text(cfg_yaml))
     return p.to_dict() | {"rows": p.rows()}
 
 
@@ -86,19 +87,27 @@ def _widget(name: str, value, where, key: str):
     return where.text_input(label, value=str(value), help=help_, key=wkey)
 
 
+def uploaded_config(data: bytes) -> RunConfig:
+    """An uploaded run config: its bytes are YAML content only, never a path on the server (see
+    ``RunConfig.from_yaml_text``); errors name the field and the rule, not the values."""
+    return RunConfig.from_yaml_text(data, source="the uploaded YAML")
+
+
 def config_form(where=st) -> RunConfig | None:
     """The whole form; returns a validated RunConfig, or None after showing what is wrong and how to fix it."""
     c1, c2 = where.columns([1, 2])
     labels = {"defaults": "defaults (CPU, SmolLM2)", "lite": "course lite (GPU)", "full": "course full (GPU)"}
     preset = c1.selectbox("Start from", list(labels), format_func=labels.get, key="ft.preset",
                           help="lite / full: the course's week-7 QLoRA settings (GPU-sized: paged AdamW, 4-bit).")
-    uploaded = c2.file_uploader("or load a config YAML", type=["yaml", "yml"], key="ft.upload")
-    try:
-        base = RunConfig.from_yaml(uploaded.getvalue().decode()) if uploaded else (
-            RunConfig.preset(preset) if preset in PRESETS else RunConfig())
-    except (ValidationError, LabError) as e:
-        where.error(f"That YAML is not a valid run config: {e}")
-        base = RunConfig()
+    uploaded = c2.file_uploader("or load a config YAML", type=["yaml", "yml"], key="ft.upload",
+                                help="Its content is read as YAML field: value lines (never as a file name).")
+    base = None
+    if uploaded:
+        with explained(where):   # an InputError naming the field and the rule, never a value nor a traceback
+            base = uploaded_config(uploaded.getvalue())
+    elif preset in PRESETS:
+        base = RunConfig.preset(preset)
+    base = base or RunConfig()
     key = preset + (f"-{uploaded.file_id}" if uploaded else "")   # a new preset/upload resets the widgets
     values = {}
     for group, names in GROUPS.items():
@@ -234,7 +243,7 @@ def scoreboard(r: dict, where=st) -> None:
 def data_view(cfg_yaml: str, n_examples: int = 3) -> dict:
     from lab.finetune import data
 
-    cfg = RunConfig.from_yaml(cfg_yaml)
+    cfg = RunConfig.from_yaml_text(cfg_yaml)
     train, val = data.load_pairs(cfg)
     tok = data.tokenizer_for(cfg)
     report = data.length_report(tok, train, cfg.max_seq_length)

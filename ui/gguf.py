@@ -159,7 +159,8 @@ def serve_section(path: Path, settings: LoadSettings) -> None:
     port = st.number_input("Port", 1024, 65535, server.DEFAULT_PORT, key="gguf.port")
     if st.button("Start server", type="primary", key="gguf.start"):
         with explained(), st.spinner("Starting (the server loads its own copy of the model)..."):
-            server.start(path, port=int(port), n_ctx=settings.n_ctx, n_gpu_layers=settings.n_gpu_layers,
+            # loopback only: a page's visitor never opens a port to other machines (the CLI's --host needs --api-key)
+            server.start(path, host="127.0.0.1", port=int(port), n_ctx=settings.n_ctx, n_gpu_layers=settings.n_gpu_layers,
                          n_threads=settings.n_threads, owner=session_id(), log_dir=session_dir("gguf"))
     live = server.running(owner=session_id())
     if not live:

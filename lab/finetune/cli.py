@@ -21,9 +21,9 @@ import sys
 def _config(args):
     from lab.finetune.config import RunConfig
 
-    cfg = RunConfig.from_yaml(args.config) if args.config else RunConfig()
+    cfg = RunConfig.from_file(args.config) if args.config else RunConfig()   # a path, checked, then parsed as YAML
     if getattr(args, "max_steps", None) is not None:
-        cfg = RunConfig(**(cfg.model_dump() | {"max_steps": args.max_steps}))
+        cfg = RunConfig.from_mapping(cfg.model_dump() | {"max_steps": args.max_steps}, source="--max-steps")
     return cfg
 
 
@@ -70,6 +70,12 @@ def _run(args) -> int:
 
 def _eval(args) -> int:
     from lab.cli import print_json
+    from lab.finetune.runner import run_path
+    from lab.llm.base import InputError
+
+    run_path(args.run_dir)          # a wrong folder or a bad --n is said before torch and the models load
+    if args.n < 1:
+        raise InputError(f"--n {args.n}: evaluate on at least 1 test item (default 20)")
     from lab.finetune.evaluate import evaluate
 
     r = evaluate(args.run_dir, n=args.n)

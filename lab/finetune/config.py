@@ -18,16 +18,19 @@ it into exactly what peft, transformers and trl take, without loading any model:
 
 Presets are the course's two settings (week 7, QLoRA on Llama 3.2): ``lite`` (r 32, attention layers, batch 32,
 1 epoch) and ``full`` (r 256, attention + MLP layers, batch 256, 3 epochs), both 4-bit with paged AdamW on a GPU.
-Configs save and load as YAML (``to_yaml`` / ``from_yaml``) so a run can be repeated or sent to Modal.
+Configs save and load as YAML (``to_yaml`` / ``from_file`` for a path the operator names / ``from_yaml_text`` for
+content such as an upload, which is never opened as a path) so a run can be repeated or sent to Modal.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from lab.llm.base import InputError
 
@@ -43,7 +46,9 @@ PAGED_OPTIMIZERS = ("paged_adamw_32bit", "paged_adamw_8bit")
 class RunConfig(BaseModel):
     """Everything that defines one run. Units: learning rate per step, lengths in tokens, sizes in items."""
 
-    model_config = {"extra": "forbid"}
+    # hide_input_in_errors: a ValidationError's text never carries the offending values (an uploaded file may
+    # hold a key or a password next to the fields); the field and the rule are enough to fix it.
+    model_config = {"extra": "forbid", "hide_input_in_errors": True}
 
     # ---- model
     base_model: str = Field(OFFLINE_BASE, min_length=1, description=(
@@ -121,8 +126,9 @@ class RunConfig(BaseModel):
         if not v:
             raise ValueError("choose at least one target module (q_proj and v_proj are the classic pair)")
         bad = [s for s in v if not s.replace("_", "").replace(".", "").isalnum()]
-        if bad:
-            raise ValueError(f"{bad} are not layer names; use names like q_proj, v_proj, down_proj")
+        if bad:   # counted, not echoed: values are never repeated back (see hide_input_in_errors)
+            raise ValueError(f"{len(bad)} of the entries are not layer names (letters, digits, _ and . only); "
+                             "use names like q_proj, v_proj, down_proj")
         return v
 
     @model_validator(mode="after")
@@ -153,16 +159,38 @@ class RunConfig(BaseModel):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
     @classmethod
+    def from_yaml_text(cls, text: str | bytes, *, source: str = "the config") -> "RunConfig":
+        """A config from YAML *content* (an upload's bytes, a saved config's text): never opened as a path.
+
+        Unknown keys are refused (typos do not pass silently); every error is an ``InputError`` that names the
+        field and the rule, never the values (a config may sit next to a secret):
+
+            >>> RunConfig.from_yaml_text("lora_r: 16\\nlora_alpha: 32\\n").lora_r
+            16
+            >>> RunConfig.from_yaml_text("secrets.yaml")
+            Traceback (most recent call last):
+            ...
+            lab.llm.base.InputError: the config is not a run config: a run config is a YAML mapping of field: value lines ...
+        """
+        return cls.from_mapping(parse_yaml_mapping(text, source=source), source=source)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "RunConfig":
+        """A config from a YAML file the operator names (the CLI's ``--config FILE``), checked before reading."""
+        return cls.from_yaml_text(read_config_file(path), source=f"config file {path}")
+
+    @classmethod
     def from_yaml(cls, source: str | Path) -> "RunConfig":
-        """Read a config from a YAML file path or YAML text; unknown keys are refused (typos do not pass silently)."""
-        is_path = isinstance(source, Path) or ("\n" not in source and source.endswith((".yaml", ".yml")))
-        if is_path and not Path(source).is_file():
-            raise InputError(f"config file {source} not found")
-        text = Path(source).read_text() if is_path else str(source)
-        data = yaml.safe_load(text) or {}
-        if not isinstance(data, dict):
-            raise InputError("a run config is a YAML mapping of field: value lines")
-        return cls(**data)
+        """A ``Path`` is read as a file, a ``str`` is YAML text: a string is never guessed to be a path."""
+        return cls.from_file(source) if isinstance(source, Path) else cls.from_yaml_text(source)
+
+    @classmethod
+    def from_mapping(cls, data: dict, *, source: str = "the config") -> "RunConfig":
+        """Validate a parsed mapping; a ``ValidationError`` becomes one ``InputError`` naming field and rule only."""
+        try:
+            return cls(**data)
+        except ValidationError as e:
+            raise InputError(f"{source} is not a valid run config: " + "; ".join(field_errors(e))) from None
 
     def save(self, path: Path) -> Path:
         path.write_text(self.to_yaml())
@@ -188,6 +216,109 @@ PRESETS: dict[str, dict] = {
                  weight_decay=0.001, optimizer="paged_adamw_32bit", max_grad_norm=0.3, logging_steps=10,
                  save_steps=200, eval_steps=200, train_size=100_000, val_size=1000, max_steps=0),
 }
+
+
+# ------------------------------------------------------------------------------------------- reading
+MAX_CONFIG_BYTES = 64 * 1024   # a run config is ~1 KB of YAML; anything far bigger is not one
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,40}")
+
+
+def read_config_file(path: str | Path) -> bytes:
+    """The bytes of the config file an operator named on the command line, or an ``InputError`` that says why not.
+
+    >>> read_config_file("/etc")
+    Traceback (most recent call last):
+    ...
+    lab.llm.base.InputError: config file /etc is a folder, not a file: give the path of a .yaml file ...
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise InputError(f"config file {path} not found: check the path, or leave --config out for the defaults")
+    if p.is_dir():
+        raise InputError(f"config file {path} is a folder, not a file: give the path of a .yaml file "
+                         "(the page's 'Save YAML' writes one)")
+    if not p.is_file():
+        raise InputError(f"config file {path} is not a regular file (a device or a pipe?): give the path of a .yaml file")
+    try:
+        size = p.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise InputError(f"config file {path} is {size:,} bytes; a run config is a small YAML file (at most "
+                             f"{MAX_CONFIG_BYTES:,} bytes): is it the right file?")
+        return p.read_bytes()
+    except OSError as e:
+        raise InputError(f"config file {path} cannot be read ({e.strerror or type(e).__name__}): check its permissions") from None
+
+
+def parse_yaml_mapping(text: str | bytes, *, source: str = "the config") -> dict:
+    """YAML content -> a mapping with text keys, or an ``InputError`` naming what is wrong (never the content).
+
+    >>> parse_yaml_mapping("lora_r: 8")
+    {'lora_r': 8}
+    >>> parse_yaml_mapping(b"\\xff\\xfe binary")
+    Traceback (most recent call last):
+    ...
+    lab.llm.base.InputError: the config is not UTF-8 text (undecodable byte at offset 0): ...
+    """
+    if isinstance(text, (bytes, bytearray)):
+        if len(text) > MAX_CONFIG_BYTES:
+            raise InputError(f"{source} is {len(text):,} bytes; a run config is a small YAML file (at most "
+                             f"{MAX_CONFIG_BYTES:,} bytes)")
+        try:
+            text = bytes(text).decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise InputError(f"{source} is not UTF-8 text (undecodable byte at offset {e.start}): a run config is "
+                             "a small YAML text file of field: value lines; save it as UTF-8") from None
+    if len(text) > MAX_CONFIG_BYTES:
+        raise InputError(f"{source} is {len(text):,} characters; a run config is a small YAML file (at most "
+                         f"{MAX_CONFIG_BYTES:,})")
+    if "\x00" in text:
+        raise InputError(f"{source} holds NUL bytes: it is a binary file, not YAML text")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:  # its str() quotes the offending line: say where and what, not the content
+        mark = e.problem_mark or e.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(f"{source} is not valid YAML{where}: {e.problem or e.context or 'syntax error'}") from None
+    except yaml.YAMLError as e:
+        raise InputError(f"{source} is not valid YAML ({type(e).__name__})") from None
+    except RecursionError:
+        raise InputError(f"{source} is nested too deeply to be a run config (field: value lines)") from None
+    if data is None:
+        raise InputError(f"{source} is empty: write field: value lines (for example lora_r: 16), or leave the "
+                         "config out for the defaults")
+    if not isinstance(data, dict):
+        kind = "list" if isinstance(data, list) else "single value"
+        raise InputError(f"{source} is not a run config: a run config is a YAML mapping of field: value lines "
+                         f"(for example lora_r: 16), not a {kind}")
+    if not all(isinstance(k, str) for k in data):
+        raise InputError(f"{source} is not a run config: its field names must be words like lora_r, not numbers "
+                         "or lists")
+    return data
+
+
+def field_errors(e: ValidationError) -> list[str]:
+    """'field: rule' for each error of ``e``, never the offending value (a field name that does not look like one,
+    e.g. a pasted key used as a YAML key, is not repeated either).
+
+    >>> try:
+    ...     RunConfig(lora_r="abc", api_key="sk-secret")
+    ... except ValidationError as e:
+    ...     field_errors(e)
+    ['lora_r: Input should be a valid integer, unable to parse string as an integer', 'api_key: not a run config field (typo?)']
+    """
+    from lab.llm.keys import redact
+
+    out = []
+    for err in e.errors(include_input=False, include_url=False):
+        parts = [str(x) for x in err["loc"]]
+        loc = ".".join(x if _FIELD_NAME.fullmatch(x) else "(a field)" for x in parts) or "config"
+        if err["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(parts[0], list(RunConfig.model_fields), n=1) if parts else []
+            msg = "not a run config field" + (f" (did you mean {close[0]}?)" if close else " (typo?)")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        out.append(redact(f"{loc}: {msg}"))
+    return out
 
 
 # ------------------------------------------------------------------------------------------- resolution

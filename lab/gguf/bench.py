@@ -71,12 +71,17 @@ def measure(model: LoadedModel, n_prompt: int, n_gen: int) -> tuple[float, float
     return pp, tg
 
 
+def check_sizes(n_prompt: int, n_gen: int, repeats: int) -> None:
+    """The benchmark sizes accepted (checked before a model loads, by the CLI too)."""
+    if not (1 <= n_prompt <= 8192 and 1 <= n_gen <= 2048 and 1 <= repeats <= 20):
+        raise InputError("Benchmark sizes: n_prompt 1-8192, n_gen 1-2048, repeats 1-20.")
+
+
 def bench(model: LoadedModel, *, n_prompt: int = 128, n_gen: int = 32, repeats: int = 3, warmup: bool = True) -> BenchResult:
     """Median pp and tg tok/s over ``repeats`` runs (after one short warm-up run that is not counted)."""
     from lab.gguf.runtime import gpu_backend
 
-    if not (1 <= n_prompt <= 8192 and 1 <= n_gen <= 2048 and 1 <= repeats <= 20):
-        raise InputError("Benchmark sizes: n_prompt 1-8192, n_gen 1-2048, repeats 1-20.")
+    check_sizes(n_prompt, n_gen, repeats)
     llm = model.llm
     if n_prompt + n_gen > llm.n_ctx():
         raise InputError(f"n_prompt + n_gen = {n_prompt + n_gen:,} tokens does not fit in n_ctx={llm.n_ctx():,}: "

@@ -8,6 +8,7 @@
     $ python -m lab gguf bench --json                   # {"pp_tps": 612.3, "tg_tps": 88.1, ...}
     $ python -m lab gguf sweep --layers 0,8,16,-1       # GPU builds only
     $ python -m lab gguf serve --port 8080              # OpenAI-compatible at http://127.0.0.1:8080/v1 until Ctrl+C
+    $ LAB_GGUF_API_KEY=$(openssl rand -hex 16) python -m lab gguf serve --host 0.0.0.0   # other machines: key required
 
 Heavy imports (llama_cpp, gguf) happen inside the handlers: ``--help`` stays instant.
 """
@@ -60,9 +61,10 @@ def _model_path(args):
 
 
 def _fit(args) -> int:
-    from lab.gguf.fit import estimate
+    from lab.gguf.fit import check_n_ctx, estimate
     from lab.gguf.inspect import read_gguf
 
+    check_n_ctx(args.n_ctx)           # before reading the header (seconds for a big vocabulary)
     est = estimate(read_gguf(_model_path(args)), args.n_ctx)
     _json_or(args, {"fits": est.fits, "host_bytes": est.host_bytes, "weights_bytes": est.weights_bytes,
                     "kv_bytes": est.kv_bytes, "compute_bytes": est.compute_bytes, "available_bytes": est.available_bytes},
@@ -79,10 +81,11 @@ def _load(args):
 def _chat(args) -> int:
     from lab.gguf.runtime import Sampling, run_chat
 
-    model = _load(args)
-    msgs = ([{"role": "system", "content": args.system}] if args.system else []) + [{"role": "user", "content": args.prompt}]
+    # options first: a bad one is said at once, not after loading the model
     sampling = Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p,
                         repeat_penalty=args.repeat_penalty, seed=args.seed, max_tokens=args.max_tokens, stop=args.stop)
+    model = _load(args)
+    msgs = ([{"role": "system", "content": args.system}] if args.system else []) + [{"role": "user", "content": args.prompt}]
     reply = run_chat(model, msgs, sampling, args.chat_format, on_text=None if args.json else
                      lambda t: print(t, end="", flush=True))
     if args.json:
@@ -101,8 +104,9 @@ def _tps(x) -> str:
 def _steps(args) -> int:
     from dataclasses import asdict
 
-    from lab.gguf.steps import run_steps
+    from lab.gguf.steps import check_steps, run_steps
 
+    check_steps(args.n_steps, args.top)
     r = run_steps(_load(args), args.prompt, n_steps=args.n_steps, top=args.top, temperature=args.temperature,
                   use_template=not args.raw)
     if args.json:
@@ -117,8 +121,9 @@ def _steps(args) -> int:
 
 
 def _bench(args) -> int:
-    from lab.gguf.bench import bench
+    from lab.gguf.bench import bench, check_sizes
 
+    check_sizes(args.n_prompt, args.n_gen, args.repeats)
     r = bench(_load(args), n_prompt=args.n_prompt, n_gen=args.n_gen, repeats=args.repeats)
     _json_or(args, r.to_dict(), f"{r.model}: pp {r.pp_tps:.1f} tok/s, tg {r.tg_tps:.1f} tok/s "
              f"(median of {r.repeats}; {r.n_prompt} prompt / {r.n_gen} generated tokens, {r.n_threads} threads, "
@@ -127,13 +132,14 @@ def _bench(args) -> int:
 
 
 def _sweep(args) -> int:
-    from lab.gguf.bench import sweep
+    from lab.gguf.bench import check_sizes, sweep
     from lab.llm.base import InputError
 
     try:
         layers = [int(x) for x in args.layers.split(",")]
     except ValueError:
         raise InputError("--layers takes comma-separated integers, e.g. 0,8,16,-1") from None
+    check_sizes(args.n_prompt, args.n_gen, args.repeats)
     rows = sweep(_model_path(args), layers, n_ctx=args.n_ctx, n_threads=args.threads, n_prompt=args.n_prompt,
                  n_gen=args.n_gen, repeats=args.repeats)
     _json_or(args, [r.to_dict() for r in rows],
@@ -142,9 +148,12 @@ def _sweep(args) -> int:
 
 
 def _serve(args) -> int:
-    from lab.gguf.server import serve
+    import os
 
-    serve(args.model, args.host, args.port, n_ctx=args.n_ctx, n_gpu_layers=args.n_gpu_layers, n_threads=args.threads)
+    from lab.gguf.server import API_KEY_ENV, serve
+
+    serve(args.model, args.host, args.port, n_ctx=args.n_ctx, n_gpu_layers=args.n_gpu_layers, n_threads=args.threads,
+          api_key=args.api_key or os.environ.get(API_KEY_ENV))
     return 0
 
 
@@ -219,9 +228,20 @@ def add_parser(subparsers) -> None:
 
     p = sub.add_parser("serve", help="Serve the model OpenAI-compatibly (/v1/models, /v1/chat/completions) until stopped.")
     _load_args(p, n_ctx=None)
-    p.add_argument("--host", default="127.0.0.1", help="Listen address (default loopback only).")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="Listen address (default 127.0.0.1: this machine only). Any other, e.g. 0.0.0.0, needs --api-key.")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--api-key", default=None, metavar="KEY",
+                   help="Clients must send 'Authorization: Bearer KEY' (default: $LAB_GGUF_API_KEY; required off loopback).")
     p.set_defaults(func=_serve)
+
+    p = sub.add_parser("build-server", help="Build llama.cpp's llama-server (+ llama-bench, llama-perplexity) from the "
+                                            "installed llama-cpp-python's sources, once (5-7 min on 2 cores; cached).")
+    p.add_argument("--targets", default="llama-server,llama-bench,llama-perplexity", help="CMake targets, comma-separated.")
+    p.add_argument("--jobs", type=int, default=2, help="Parallel compile jobs (default 2).")
+    p.add_argument("--json", action="store_true", help='{"ok", "bin", "binaries", "flags"} or {"ok": false, "error"}')
+    p.add_argument("--print", action="store_true", help="Print the cmake command lines and exit.")
+    p.set_defaults(func=lambda a: __import__("lab.gguf.build", fromlist=["run_cli"]).run_cli(a.targets, a.jobs, a.json, a.print))
 
     from lab.gguf.ladder_cli import add_ladder_commands  # convert, quantize, ladder (issue 13)
 

@@ -51,9 +51,18 @@ class MemoryEstimate:
                 f"{self.available_bytes / GiB:.2f} GiB available")
 
 
+def check_n_ctx(n_ctx: int) -> None:
+    """A context window is at least one token (a negative one made a negative KV cache, and 'fits')."""
+    from lab.llm.base import InputError
+
+    if not isinstance(n_ctx, int) or n_ctx < 1:
+        raise InputError(f"--n-ctx {n_ctx}: the context window is a number of tokens, at least 1 (e.g. 4096).")
+
+
 def estimate(info: GGUFInfo, n_ctx: int, *, n_batch: int = 512, n_gpu_layers: int = 0,
              available_bytes: int | None = None) -> MemoryEstimate:
     """Memory for ``info``'s model at ``n_ctx`` tokens of context. ``available_bytes`` defaults to free RAM."""
+    check_n_ctx(n_ctx)
     f = info.facts
     layers = f["layers"] or 0
     kv_dim = (f["kv_heads"] or 0) * (f["head_dim"] or 0)

@@ -74,6 +74,12 @@ def format_prompt(model: LoadedModel, prompt: str, system: str | None) -> str:
     return Jinja2ChatFormatter(template, eos_token=tok(llm.token_eos()), bos_token=tok(llm.token_bos()))(messages=msgs).prompt
 
 
+def check_steps(n_steps: int, top: int) -> None:
+    """The step and candidate counts a run accepts (checked before a model loads, by the CLI too)."""
+    if not 1 <= n_steps <= 64 or not 1 <= top <= 20:
+        raise InputError("Steps must be 1-64 and candidates shown 1-20.")
+
+
 def run_steps(model: LoadedModel, prompt: str, *, system: str | None = DEFAULT_SYSTEM,
               n_steps: int = 8, top: int = 5, temperature: float = 0.0, top_k: int = 40, seed: int = 0,
               use_template: bool = True) -> StepsResult:
@@ -82,8 +88,7 @@ def run_steps(model: LoadedModel, prompt: str, *, system: str | None = DEFAULT_S
 
     if not prompt.strip():
         raise InputError("The prompt is empty: type a question first.")
-    if not 1 <= n_steps <= 64 or not 1 <= top <= 20:
-        raise InputError("Steps must be 1-64 and candidates shown 1-20.")
+    check_steps(n_steps, top)
     llm = model.llm
     text = format_prompt(model, prompt, system) if use_template else prompt
     # special=True: the template's markers (<|im_start|>) become their single special tokens, as in chat.
