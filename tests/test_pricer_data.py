@@ -24,6 +24,7 @@ def test_shop_price_text():
     assert D.shop_price("$1,499.99 ") == 1499.99
     assert D.shop_price("$299.99through-$449.99") is None       # a range is ambiguous: dropped
     assert D.shop_price(float("nan")) is None and D.shop_price("call") is None and D.shop_price(12) == 12.0
+    assert D.shop_price("-443") is None and D.shop_price("1e3") == 1000.0 and D.shop_price("12,5") == 12.5
 
 
 def test_offline_data_counts_and_reasons():
@@ -32,7 +33,7 @@ def test_offline_data_counts_and_reasons():
     ds = D.build(df, D.DataConfig(**CFG))
     s = ds.stats()
     assert s["items"] == s["train"] + s["test"] and s["items"] + s["rejected"] == 643
-    assert s["rejected_by_reason"]["price is a range"] == 14 and s["rejected_by_reason"]["price does not parse"] == 1
+    assert s["rejected_by_reason"]["price is a range"] == 14 and s["rejected_by_reason"]["price is missing"] == 1
     assert s["rejected_by_reason"]["duplicate title"] > 0
     assert 1.0 <= s["price"]["min"] and s["price"]["max"] <= 999.49
     assert len({i.title for i in ds.items}) == len(ds.items)     # no product in both train and test
@@ -105,6 +106,7 @@ def test_amazon_says_the_hub_is_off(monkeypatch):
         D.load_amazon("Shoes")
 
 
+@pytest.mark.slow   # the offline data is tokenized with SmolLM2's tokenizer (transformers)
 def test_prompt_completion_contract():
     rows = D.prompt_completion("train", n=5)
     assert len(rows) == 5 and rows == D.prompt_completion("train", n=5, seed=42)
@@ -134,3 +136,46 @@ def test_push_needs_a_token(tmp_settings, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     with pytest.raises(InputError, match="HF_TOKEN"):
         D.export(D.build(raw(10), D.DataConfig(**CFG)), hub_repo="me/prices")
+
+
+def test_stats_report_the_cross_validation_sizes():
+    ds = D.build(raw(20), D.DataConfig(**CFG, cv_folds=4))
+    cv = ds.stats()["cv"]
+    assert cv == {"folds": 4, "test_items": 20, "train_items_per_fold": 15}
+
+
+def test_price_weighted_sample_prefers_dear_items():
+    df = raw(40)
+    ds = D.build(df, D.DataConfig(**CFG, weighted_sample=10))
+    assert len(ds.items) == 10 and ds.rejected["price-weighted sample"] == 30
+    prices = sorted(i.price for i in ds.items)
+    assert sum(prices) / 10 > sum(df["price"]) / 40 + 50        # dear items are drawn far more often
+    assert [i.title for i in D.build(df, D.DataConfig(**CFG, weighted_sample=10)).items] == [i.title for i in ds.items]
+    from lab.pricer.items import Item
+
+    its = [Item(str(i), "Automotive" if i % 2 else "Toys", 100.0 + i, "t", 1) for i in range(200)]
+    picked = D.price_weighted_sample(its, 40, seed=3)
+    # the course's factor: Automotive weighs 0.05 of a Toys item of the same price
+    assert sum(i.category == "Automotive" for i in picked) < 10
+
+
+def test_course_rows_map_the_hub_items():
+    rows = [{"title": "Widget", "category": "Toys_and_Games", "price": 19.99, "full": "Widget long scraped text",
+             "summary": "Title: Widget\nBrand: Acme\nDescription: a widget", "weight": 1.0, "id": 1},
+            {"title": "Gizmo", "category": "Electronics", "price": -5, "full": "x", "summary": None}]
+    df = D.course_rows(rows)
+    assert df.loc[0, "description"] == "Brand: Acme\nDescription: a widget" and df.loc[0, "price"] == 19.99
+    assert df.loc[1, "description"] == "x" and df.loc[1, "price_problem"] == "price is negative"
+    assert D.course_rows(rows, text="full").loc[0, "description"] == "Widget long scraped text"
+    with pytest.raises(InputError, match="text must be"):
+        D.course_rows(rows, text="other")
+
+
+def test_course_hub_data_says_the_hub_is_off(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ProviderUnavailable, match="HF_HUB_OFFLINE"):
+        D.load_course_items("ed-donner/items_lite")
+    with pytest.raises(InputError, match="Unknown course data set"):
+        D.load_course_items("me/other")
+    with pytest.raises(InputError, match="split"):
+        D.load_course_items("ed-donner/items_lite", split="dev")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from lab.llm.base import InputError
-from lab.pricer.metrics import (COURSE_REFERENCE, color_for, leaderboard_path, load_leaderboard, parse_price, record,
-                                score, summary)
+from lab.pricer.metrics import (BANDS, COURSE_REFERENCE, band_of, bootstrap_ci, color_for, error_by, leaderboard_path,
+                                load_leaderboard, parse_price, record, score, summary, with_ci)
 
 
 @pytest.mark.parametrize("text, price", [
@@ -74,6 +75,31 @@ def test_score_refuses_mismatched_or_empty_input():
 
 def test_summary_shape_is_the_cli_contract():
     assert set(summary("x", score([100], [110]))) == {"name", "mae", "rmsle", "hit_rate"}
+    row = summary("x", with_ci(score([100, 200, 300], [110, 180, 300])))
+    assert set(row) == {"name", "mae", "rmsle", "hit_rate", "mae_ci"} and len(row["mae_ci"]) == 2
+
+
+def test_bootstrap_ci_hand_worked_and_shrinking():
+    assert bootstrap_ci([10.0] * 50) == [10.0, 10.0]
+    # two errors, 0 and 100: a resample's mean is 0, 50 or 100 with chances 1/4, 1/2, 1/4 -> the 95% interval is [0, 100]
+    assert bootstrap_ci([0.0, 100.0], n_boot=4000) == [0.0, 100.0]
+    rng = np.random.default_rng(1)
+    errors = rng.exponential(100, 1400)
+    small, big = bootstrap_ci(errors[:70]), bootstrap_ci(errors[:280])
+    assert small[0] < np.mean(errors[:70]) < small[1] and big[0] < np.mean(errors[:280]) < big[1]
+    # 4x the items, about half the width (1/sqrt(n))
+    assert 0.25 < (big[1] - big[0]) / (small[1] - small[0]) < 0.75
+    assert bootstrap_ci(errors[:70]) == small                          # seeded
+    with pytest.raises(InputError, match="No errors"):
+        bootstrap_ci([])
+
+
+def test_error_by_band_and_category():
+    assert [band_of(p) for p in (0, 49.99, 50, 150, 699, 700, 5000)] == \
+        ["$0-50", "$0-50", "$50-100", "$100-200", "$400-700", "$700+", "$700+"]
+    assert len(BANDS) == 7
+    rows = error_by([10, 20, 500], [20, None, 400], ["a", "a", "b"])
+    assert rows == [{"group": "a", "items": 2, "mae": 15.0}, {"group": "b", "items": 1, "mae": 100.0}]
 
 
 def test_leaderboard_persists_across_loads_and_survives_damage(tmp_settings):
@@ -92,4 +118,6 @@ def test_leaderboard_persists_across_loads_and_survives_damage(tmp_settings):
 
 def test_course_reference_is_labelled_as_theirs():
     assert all("(course)" in k for k in COURSE_REFERENCE)
-    assert COURSE_REFERENCE["constant (course)"] == 106 and COURSE_REFERENCE["ensemble (course)"] == 30
+    # week6/results.ipynb of ed-donner/llm_engineering
+    assert COURSE_REFERENCE["constant (course)"] == 106.18 and COURSE_REFERENCE["XGBoost (course)"] == 68.23
+    assert COURSE_REFERENCE["deep neural network (course)"] == 46.49 and COURSE_REFERENCE["ensemble (course)"] == 30

@@ -167,11 +167,95 @@ def test_cli_llm_with_the_scripted_provider_reports_misses(capsys, tmp_settings)
 def test_cli_baselines_json_best_first(capsys, tmp_settings):
     from lab.cli import main
 
-    assert main(["pricer", "baselines", "--seed", "42", "--json", "--tokenizer", "cl100k_base"]) == 0
+    # the quicker models (the forests, boosting and the network have tests of their own)
+    names = [n for n in B.NAMES if "forest" not in n and "boost" not in n.lower() and "network" not in n]
+    assert main(["pricer", "baselines", "--seed", "42", "--json", "--tokenizer", "cl100k_base", "--eval", "split",
+                 "--models", *names]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows if r["name"] in B.NAMES] and {r["name"] for r in rows} == set(B.NAMES)
+    assert {r["name"] for r in rows} == set(names) and all(r["n"] == 70 and r["eval"] == "split" for r in rows)
     assert [r["mae"] for r in rows] == sorted(r["mae"] for r in rows)
-    assert all(set(r) == {"name", "mae", "rmsle", "hit_rate"} and 0 <= r["hit_rate"] <= 1 for r in rows)
+    assert all({"name", "mae", "rmsle", "hit_rate", "mae_ci"} <= set(r) and 0 <= r["hit_rate"] <= 1 for r in rows)
+    assert all(r["mae_ci"][0] <= r["mae"] <= r["mae_ci"][1] for r in rows)
     by = {r["name"]: r for r in rows}
     assert by["bag of words + LR"]["mae"] < by["constant (train mean)"]["mae"] < by["random"]["mae"]
-    assert sorted(B.saved()) == sorted(B._slug(n) for n in B.NAMES)          # every model persisted
+    assert sorted(B.saved()) == sorted(B._slug(n) for n in names)          # every model persisted
+
+
+@pytest.mark.slow   # the offline data is tokenized with SmolLM2's tokenizer (transformers)
+def test_cli_baselines_cross_validated_scores_every_item(capsys, tmp_settings):
+    from lab.cli import main
+
+    args = ["pricer", "baselines", "--json", "--tokenizer", "cl100k_base", "--models", "constant (train mean)",
+            "bag of words + LR", "TF-IDF + ridge"]
+    assert main(args) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows][-1] == "constant (train mean)"
+    assert all(r["n"] >= 250 and r["eval"] == "cv" and r["mae_ci"][0] < r["mae"] < r["mae_ci"][1] for r in rows)
+    assert main(["pricer", "baselines", "--models", "magic"]) == 2
+    assert "Unknown baseline" in capsys.readouterr().err
+
+
+def test_cross_validate_prices_every_item_once(small):
+    class DS:
+        items = small
+        from lab.pricer.data import DataConfig
+        config = DataConfig()
+    runs = B.cross_validate(DS, ["constant (train mean)", "bag of words + LR"], folds=4, persist=False)
+    assert [r.name for r in runs] == ["bag of words + LR", "constant (train mean)"]
+    for r in runs:
+        assert r.result["n"] == 40 and len(r.preds) == 40 and r.result["mae_ci"][0] <= r.result["mae"]
+    # the constant model's out-of-fold guess for an item is the mean of the *other* folds' prices
+    assert len(set(runs[1].preds)) == 4
+    with pytest.raises(InputError, match="too few"):
+        B.out_of_fold("constant (train mean)", small[:5], folds=5)
+
+
+def test_tfidf_and_random_forest_on_words_learn(small):
+    train, test = small[:30], small[30:]
+    truth = np.array([i.price for i in test])
+    const = np.mean(np.abs(np.array(B.predict(B.fit("constant (train mean)", train), test)) - truth))
+    for name in ("TF-IDF + ridge", "bag of words + random forest"):
+        assert np.mean(np.abs(np.array(B.predict(B.fit(name, train), test)) - truth)) < const / 2, name
+
+
+@pytest.mark.slow   # trains a torch network
+def test_residual_network_learns_streams_its_loss_and_pickles(small, tmp_settings):
+    from lab.pricer.network import ResidualNetPricer
+
+    train, test = small[:32], small[32:]
+    net = ResidualNetPricer(epochs=25, hidden=64, layers=4, seed=1)
+    steps = list(net.fit_steps(B.table(train), [i.price for i in train]))
+    assert [s["epoch"] for s in steps] == list(range(1, 26)) and steps[-1]["loss"] < steps[0]["loss"] / 2
+    assert net.n_weights() > 5000 * 64
+    truth = np.array([i.price for i in test])
+    mae = np.mean(np.abs(net.predict(B.table(test)) - truth))
+    assert mae < np.mean(np.abs(np.mean([i.price for i in train]) - truth)) / 2
+    B.save(net, "residual network (words)")
+    assert B.predict(B.load("residual network (words)"), test) == pytest.approx(B.predict(net, test))
+    quick = ResidualNetPricer(epochs=50, hidden=16, layers=2, time_budget_s=0.0)
+    steps = list(quick.fit_steps(B.table(train), [i.price for i in train]))
+    assert len(steps) == 1 and steps[0]["stopped"] == "time budget" and steps[0]["epochs"] == 50
+
+
+@pytest.mark.skipif(not B.has_xgboost(), reason="xgboost not installed")
+@pytest.mark.slow
+def test_xgboost_learns_the_priced_words(small):
+    train, test = small[:30], small[30:]
+    truth = np.array([i.price for i in test])
+    xgb = np.mean(np.abs(np.array(B.predict(B.fit("XGBoost (words + features)", train), test)) - truth))
+    assert xgb < np.mean(np.abs(np.mean([i.price for i in train]) - truth)) / 2
+
+
+def test_extra_ensembles_hook():
+    from lab.pricer import ensemble as E
+
+    class DS:
+        test = [item(0, 10.0), item(1, 20.0)]
+    entry = E.register_ensemble("agents: specialist + frontier + forest", lambda ds: ([12.0] * len(ds.test), {"w": 1}))
+    try:
+        found = {e.name: e for e in E.extra_ensembles()}
+        assert found["agents: specialist + frontier + forest"].run(DS) == ([12.0, 12.0], {"w": 1})
+        E.register_ensemble(entry.name, lambda ds: ([], {}))           # same name replaces, not duplicates
+        assert [e.name for e in E.EXTRA_ENSEMBLES].count(entry.name) == 1
+    finally:
+        E.EXTRA_ENSEMBLES[:] = [e for e in E.EXTRA_ENSEMBLES if e.name != entry.name]

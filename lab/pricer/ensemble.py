@@ -14,7 +14,8 @@ fitted on guesses for items the models did *not* train on (out-of-fold predictio
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -79,3 +80,49 @@ def from_baselines(ds, names: list[str], seed: int = 42, extra: dict | None = No
     ens = Ensemble().fit(train_preds, [i.price for i in ds.train])
     preds = ens.predict(test_preds)
     return ens, preds, score([i.price for i in ds.test], preds)
+
+
+# ---------------------------------------------------------------------------------------------- other labs' ensembles
+@dataclass
+class ExtraEnsemble:
+    """An ensemble built by another lab, shown on the Pricer page's Ensemble tab beside the classical one.
+
+    ``run(ds)`` prices ``ds.test`` (a ``data.Curated``) and returns ``(predictions, notes)``: one dollar guess (or
+    None) per test item, in order, and a dict of what to show (weights, members). It may raise a LabError
+    (no key, model missing): the page shows the message.
+    """
+
+    name: str
+    run: Callable
+    description: str = ""
+
+
+EXTRA_ENSEMBLES: list[ExtraEnsemble] = []
+# A module of the Agents lab that calls ``register_ensemble`` when imported (imported lazily by the page).
+AGENTS_HOOK = "lab.agents.pricer_ensemble"
+
+
+def register_ensemble(name: str, run: Callable, description: str = "") -> ExtraEnsemble:
+    """Add (or replace, by name) an ensemble the Pricer page renders. The Agents lab calls this on import.
+
+    >>> e = register_ensemble("demo", lambda ds: ([1.0] * len(ds.test), {}), "for the docs")
+    >>> [x.name for x in EXTRA_ENSEMBLES if x.name == "demo"]
+    ['demo']
+    >>> EXTRA_ENSEMBLES.remove(e)
+    """
+    entry = ExtraEnsemble(name, run, description)
+    EXTRA_ENSEMBLES[:] = [e for e in EXTRA_ENSEMBLES if e.name != name] + [entry]
+    return entry
+
+
+def extra_ensembles() -> list[ExtraEnsemble]:
+    """The registered ensembles; imports the Agents lab first (if present) so it can register its own."""
+    import importlib
+
+    try:
+        importlib.import_module(AGENTS_HOOK)
+    except ModuleNotFoundError as e:
+        if e.name not in ("lab.agents", AGENTS_HOOK):
+            raise       # the module is there but needs something missing: say so, do not hide it
+        # that lab, or that module, is not there: nothing extra to show
+    return list(EXTRA_ENSEMBLES)
