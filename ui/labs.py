@@ -32,12 +32,16 @@ LABS = [
         "Hugging Face pipelines for classic NLP tasks, and diffusion image generation."),
     Lab("app_pages/8_GGUF_Runner.py", "GGUF Runner", "⚙️", "Models",
         "Inspect a GGUF, run it with llama.cpp on CPU or GPU, measure it, serve it OpenAI-compatible."),
+    Lab("app_pages/10_Evaluate.py", "Evaluate", "🏁", "Models",
+        "Choose a model for your use case: your own leaderboard (score x speed x size), a blind class arena."),
     Lab("app_pages/5_RAG.py", "RAG", "📚", "Retrieval and data",
         "A knowledge base chunked, embedded and indexed in Chroma and FAISS side by side; chat and evaluation."),
     Lab("app_pages/6_Pricer.py", "Pricer", "🏷️", "Retrieval and data",
         "Product prices: data curation, classical baselines, LLM and ensemble pricers on one scoreboard."),
     Lab("app_pages/7_Fine_tune.py", "Fine-tune", "🎛️", "Training",
         "LoRA / QLoRA with SFT: memory plan, live loss, local or on Modal."),
+    Lab("app_pages/9_Agents.py", "Agents", "🕵️", "Putting it together",
+        "The course's capstone: a deal hunter whose planner, scanner, ensemble pricer and messenger are agents."),
 ]
 
 
