@@ -20,9 +20,14 @@ from pathlib import Path
 from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"   # Debian's, driven by Playwright (the dev setup installs it)
+CHROMIUM = os.environ.get("LAB_CHROMIUM") or "/usr/bin/chromium"   # Debian's, driven by Playwright (see chromium_path)
 CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def chromium_path() -> str:
+    """The Chromium binary the browser tests and benches drive: ``LAB_CHROMIUM`` if set (read now), else Debian's."""
+    return os.environ.get("LAB_CHROMIUM") or "/usr/bin/chromium"
 
 
 def free_port() -> int:

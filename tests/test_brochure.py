@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -21,45 +19,7 @@ from lab.llm import Options
 from lab.llm.fake import FakeProvider
 from lab.web import URLRefused, scrape
 
-LOOPBACK = {"allow_private": False, "allow_networks": ["127.0.0.0/8"]}
-
-SITE = {
-    "/": """<html><head><title>Acme Rockets</title></head><body><h1>Acme Rockets</h1>
-        <p>Reusable rockets for small satellites.</p>
-        <a href="/about">About</a> <a href="/careers">Careers</a> <a href="/privacy">Privacy</a>
-        <a href="/gone">Old page</a> <a href="https://twitter.example/acme">Twitter</a></body></html>""",
-    "/about": "<html><title>About Acme</title><body><p>Founded in 2019 in Toulouse by two engineers.</p></body></html>",
-    "/careers": "<html><title>Careers</title><body><p>We are hiring propulsion engineers. Remote friendly.</p></body></html>",
-    "/privacy": "<html><title>Privacy</title><body><p>We store cookies.</p></body></html>",
-}
-
-
-@pytest.fixture
-def acme():
-    hits: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            hits.append(self.path)
-            body = SITE.get(self.path)
-            self.send_response(200 if body else 404)
-            data = (body or "not found").encode()
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.hits = hits
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+LOOPBACK = {"allow_private": False, "allow_networks": ["127.0.0.0/8"]}   # the ``acme`` site (conftest.py)
 
 
 def links_reply(*pairs):

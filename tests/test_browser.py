@@ -6,21 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.appserver import CHROME_ARGS, CHROMIUM
-
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt-get install chromium)")]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
-        yield b
-        b.close()
+pytestmark = pytest.mark.browser   # skipped with the reason when Chromium or Playwright is missing (conftest.py)
 
 
 def test_home_in_a_real_browser(app_url, browser, artifacts):

@@ -23,6 +23,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 
+@pytest.mark.slow   # builds and runs a tiny DDPM pipeline (torch, diffusers)
 def test_tiny_ddpm_is_saved_reloaded_and_reports_each_step(lab_data):
     folder = diffusion.build_tiny()
     assert folder == lab_data / "tiny-models" / "ddpm"
@@ -39,6 +40,7 @@ def test_tiny_ddpm_is_saved_reloaded_and_reports_each_step(lab_data):
     assert again.png == same.png != other.png  # the seed fixes the starting noise; the prompt is ignored
 
 
+@pytest.mark.slow   # imports torch (diffusion.load asks pipelines.device() first)
 def test_offline_hub_model_is_refused_with_the_fix():
     with pytest.raises(diffusion.HubUnreachable) as e:
         diffusion.generate("a fox", diffusion.DiffusionOptions(steps=1))
@@ -48,6 +50,7 @@ def test_offline_hub_model_is_refused_with_the_fix():
     assert diffusion.describe(tiny=True)[0]
 
 
+@pytest.mark.slow   # imports torch
 def test_defaults_per_device_and_option_bounds():
     import torch
 
@@ -88,6 +91,7 @@ def tiny_sd(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow   # the tiny_sd fixture: a tiny StableDiffusionPipeline (torch, diffusers, transformers)
 def test_text_to_image_branch_calls_back_once_per_step(tiny_sd):
     steps = []
     opts = diffusion.DiffusionOptions(steps=3, seed=1, guidance=5.0, width=64, height=72, negative_prompt="blurry")
@@ -96,6 +100,7 @@ def test_text_to_image_branch_calls_back_once_per_step(tiny_sd):
     assert r.image.size == (64, 72) and r.png.startswith(PNG) and not r.untrained and r.model == str(tiny_sd)
 
 
+@pytest.mark.slow   # a fresh interpreter runs the tiny DDPM (torch, diffusers)
 def test_cli_diffuse_writes_a_png(tmp_path):
     out = tmp_path / "noise.png"
     env = os.environ | {"LAB_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
@@ -106,6 +111,7 @@ def test_cli_diffuse_writes_a_png(tmp_path):
     assert [line for line in res.stderr.splitlines() if line.startswith("step ")] == ["step 1/3", "step 2/3", "step 3/3"]
 
 
+@pytest.mark.slow   # imports torch (diffusion.load asks pipelines.device() first)
 def test_cli_diffuse_offline_names_the_model_and_the_fix(tmp_path, capsys):
     from lab.cli import main
 
@@ -115,7 +121,8 @@ def test_cli_diffuse_offline_names_the_model_and_the_fix(tmp_path, capsys):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.slow
+@pytest.mark.skipif("not __import__('torch').cuda.is_available()", reason="needs a CUDA GPU")  # at run time
 def test_tiny_ddpm_on_cuda_in_fp16(lab_data):
     import torch
 

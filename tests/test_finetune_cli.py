@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from lab.cli import main
-from tests.test_finetune_tiny import ft_settings, pairs, smollm2_dir, tiny_dir  # noqa: F401  (fixtures)
+from tests.helpers import pairs
 
 
 def _json(capsys, argv) -> dict:
@@ -15,7 +16,8 @@ def _json(capsys, argv) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_cli_plan_run_eval_modal(tiny_dir, ft_settings, tmp_path, capsys, monkeypatch):  # noqa: F811
+@pytest.mark.slow   # trains the tiny Llama, then evaluates it
+def test_cli_plan_run_eval_modal(tiny_dir, ft_settings, tmp_path, capsys, monkeypatch):
     cfg_path = tmp_path / "tiny.yaml"
     cfg_path.write_text(yaml.safe_dump({"base_model": str(tiny_dir), "batch_size": 2, "train_size": 6,
                                         "logging_steps": 1, "learning_rate": 0.003, "max_steps": 50}))

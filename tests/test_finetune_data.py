@@ -7,7 +7,7 @@ import pytest
 from lab.finetune import data
 from lab.finetune.config import RunConfig
 from lab.llm.base import InputError
-from tests.test_finetune_tiny import pairs, tiny_dir  # noqa: F401  (fixture)
+from tests.helpers import pairs
 
 
 @pytest.fixture(scope="module")
@@ -15,6 +15,7 @@ def tok():
     return data.tokenizer_for(RunConfig())      # SmolLM2's tokenizer
 
 
+@pytest.mark.slow   # the ``tok`` fixture: SmolLM2's tokenizer through transformers
 def test_only_the_price_and_eos_are_learned(tok):
     pair = {"prompt": "Wireless earbuds\n\nPrice is $", "completion": "129.00"}
     toks = data.masked_tokens(tok, pair, max_length=128)
@@ -26,6 +27,7 @@ def test_only_the_price_and_eos_are_learned(tok):
     assert lab[: len(toks) - 7] == [-100] * (len(toks) - 7) and lab[-7:] == [t.id for t in toks if t.learned]
 
 
+@pytest.mark.slow   # the ``tok`` fixture: SmolLM2's tokenizer through transformers
 def test_truncation_cuts_the_price_and_the_check_says_so(tok):
     pair = {"prompt": "Wireless earbuds\n\nPrice is $", "completion": "129.00"}
     n = len(data.masked_tokens(tok, pair, 128))
@@ -40,7 +42,8 @@ def test_truncation_cuts_the_price_and_the_check_says_so(tok):
     data.check_lengths(data.length_report(tok, [pair], max_length=n))   # exactly fits: fine
 
 
-def test_mask_matches_sft_trainer_labels(tiny_dir, tmp_path):  # noqa: F811
+@pytest.mark.slow   # a real SFTTrainer on the tiny Llama (torch, transformers, trl, peft)
+def test_mask_matches_sft_trainer_labels(tiny_dir, tmp_path):
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
@@ -66,6 +69,7 @@ def test_mask_matches_sft_trainer_labels(tiny_dir, tmp_path):  # noqa: F811
         assert data.labels(tok, row, max_len) == ref["labels"]
 
 
+@pytest.mark.slow   # the pricer's data builder loads a tokenizer through transformers
 def test_load_pairs_from_the_pricer():
     train, val = data.load_pairs(RunConfig(train_size=10, val_size=3, batch_size=2))
     assert len(train) == 10 and len(val) == 3

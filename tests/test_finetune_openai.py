@@ -32,6 +32,7 @@ def lines(path) -> list[dict]:
     return [json.loads(x) for x in Path(path).read_text().splitlines()]
 
 
+@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
 def test_prepare_builds_the_course_examples_from_the_pricer_split(prepared):
     from lab.pricer.data import prompt_completion
 
@@ -54,6 +55,7 @@ def test_prepare_builds_the_course_examples_from_the_pricer_split(prepared):
     assert not list(Path(prepared.train).parent.glob("*.tmp*"))  # written atomically, no leftovers
 
 
+@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
 def test_prepare_refuses_what_openai_or_the_split_cannot_take(tmp_path):
     with pytest.raises(InputError, match="at least 10"):
         D.prepare(5, 5, tmp_path)
@@ -139,6 +141,7 @@ def test_cost_table_and_auto_epochs():
     assert (D.auto_epochs(10), D.auto_epochs(200), D.auto_epochs(20_000)) == (10, 3, 1)
 
 
+@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
 def test_broken_copy_demo_is_caught(prepared, tmp_path):
     r = D.validate(D.broken_copy(prepared.train, tmp_path / "b.jsonl"))
     assert sorted({e["line"] for e in r.errors}) == [2, 3, 4, 5, 6, 7]
@@ -163,6 +166,7 @@ def harness(argv: list[str]) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
 def test_cli_prepare_and_validate_contract(tmp_path):
     code, out = harness(["prepare", "--n", "12", "--n-val", "3", "--out", str(tmp_path), "--json"])
     res = json.loads(out)
@@ -195,6 +199,7 @@ needs_wiring = pytest.mark.skipif(not _registered(), reason="`finetune openai` i
 
 
 @needs_wiring
+@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers); 77 s measured
 def test_python_m_lab_finetune_openai_prepare_and_validate(tmp_path):
     env = os.environ | {"LAB_DATA_DIR": str(tmp_path)}
 

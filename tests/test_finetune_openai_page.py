@@ -4,7 +4,11 @@ missing-key message, and following a recorded job against the loopback wire serv
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
+
+from tests.helpers import OPENAI_SID as SID
+from tests.helpers import openai_records_dir as _records_dir
+from tests.helpers import openai_tab_app as _app
+from tests.helpers import widget as _widget
 
 
 @pytest.fixture(autouse=True)
@@ -19,34 +23,6 @@ def loopback_allowed(monkeypatch):
     get_settings.cache_clear()
 
 
-def _tab():
-    from ui.finetune_openai import render_openai_tab
-
-    render_openai_tab()
-
-
-SID = "5e" * 16   # a uuid4().hex-shaped session id, set before the first run so records can be seeded for it
-
-
-def _app(session_id: str | None = None) -> AppTest:
-    at = AppTest.from_function(_tab, default_timeout=180)
-    if session_id:
-        at.session_state["_session_id"] = session_id
-    return at
-
-
-def _records_dir(session_id: str = SID):
-    """Where the tab keeps that session's job records."""
-    from lab import sessions
-    from lab.finetune import openai_jobs as J
-
-    return sessions.session_dir(session_id, *J.SESSION_FOLDER)
-
-
-def _widget(at, kind, key):
-    return next(w for w in getattr(at, kind) if w.key == key)
-
-
 def _table(at, column):
     """The first table with that column (st.dataframe without selections carries no key in AppTest)."""
     return next(d.value for d in at.dataframe if column in d.value.columns)
@@ -56,6 +32,7 @@ def _metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
 
 
+@pytest.mark.slow   # preparing the examples tokenizes the pricer's data with SmolLM2's tokenizer (transformers); 19 s measured
 def test_prepare_then_validate_a_broken_file_without_a_key(tmp_settings, no_keys):
     at = _app().run()
     assert not at.exception, at.exception
@@ -106,6 +83,7 @@ def test_follow_a_recorded_job_and_its_losses(tmp_settings, wire, monkeypatch):
     assert {r.headers["authorization"] for r in wire.requests} == {"Bearer not-needed"}
 
 
+@pytest.mark.slow   # preparing the examples tokenizes the pricer's data with SmolLM2's tokenizer (transformers)
 def test_use_it_scores_the_fine_tuned_model_beside_its_base(tmp_settings, wire, monkeypatch):
     from lab.finetune import openai_jobs as J
 
@@ -131,6 +109,7 @@ def test_use_it_scores_the_fine_tuned_model_beside_its_base(tmp_settings, wire, 
     assert any("barely" in i.value for i in at.info)  # the course's conclusion beside the figures
 
 
+@pytest.mark.slow   # preparing the examples tokenizes the pricer's data with SmolLM2's tokenizer (transformers)
 def test_launch_from_the_tab_after_validation(tmp_settings, wire, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     at = _app().run()

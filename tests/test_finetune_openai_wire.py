@@ -187,6 +187,7 @@ def test_metrics_from_event_messages_when_data_is_absent():
                                            {"step": 20, "train_loss": 1.5, "valid_loss": 1.7}]
 
 
+@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
 def test_score_model_asks_with_the_training_prompt(wire):
     for _ in range(2):
         wire.queue("ft_openai_price_stream.sse")

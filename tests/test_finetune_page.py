@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab.finetune import runner
-from tests.test_finetune_tiny import ft_settings, smollm2_dir, tiny_dir  # noqa: F401  (fixtures)
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "7_Fine_tune.py")
 K = "ft.defaults."
@@ -21,7 +21,8 @@ def _metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
 
 
-def test_page_plans_shows_the_mask_launches_and_plots(tiny_dir, ft_settings):  # noqa: F811
+@pytest.mark.slow   # launches a training run of the tiny Llama from the page
+def test_page_plans_shows_the_mask_launches_and_plots(tiny_dir, ft_settings):
     at = AppTest.from_file(PAGE, default_timeout=180).run()
     assert not at.exception and at.title[0].value.startswith("🎛️ Fine-tune")
     # help texts come from the pydantic descriptions

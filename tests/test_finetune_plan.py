@@ -10,6 +10,8 @@ from lab.finetune.config import RunConfig
 from lab.finetune.plan import CPU_RUNTIME_BYTES, NF4_DOUBLE_QUANT_BYTES, human, plan
 from lab.llm.base import InputError
 
+pytestmark = pytest.mark.slow   # plan() builds the model on torch's meta device (imports torch)
+
 # The tiny config (tests/test_finetune_tiny.py) with a 1000-token vocabulary; only config.json is needed: the plan
 # builds the model on the meta device and never reads weights.
 TINY_CFG = dict(model_type="llama", architectures=["LlamaForCausalLM"], vocab_size=1000, hidden_size=64,

@@ -12,7 +12,7 @@ import pytest
 from lab.finetune import runner
 from lab.finetune.config import RunConfig
 from lab.llm.base import InputError
-from tests.test_finetune_tiny import ft_settings, pairs, smollm2_dir, tiny_dir  # noqa: F401  (fixtures)
+from tests.helpers import pairs
 
 
 def _until(pred, timeout=240.0):
@@ -25,7 +25,8 @@ def _until(pred, timeout=240.0):
     raise AssertionError("timed out")
 
 
-def test_background_lifecycle(tiny_dir, ft_settings):  # noqa: F811
+@pytest.mark.slow   # trains the tiny Llama in a background process
+def test_background_lifecycle(tiny_dir, ft_settings):
     cfg = RunConfig(base_model=str(tiny_dir), max_steps=100_000, batch_size=4, train_size=24, learning_rate=1e-3,
                     logging_steps=1, save_steps=100_000, max_seq_length=64)
     run_dir = runner.launch(cfg, train=pairs(24))
@@ -81,7 +82,8 @@ def test_killed_run_reads_as_interrupted_and_can_resume(ft_settings):
         runner.resume(run_dir)
 
 
-def test_foreground_run_loss_falls_then_eval(tiny_dir, ft_settings):  # noqa: F811
+@pytest.mark.slow   # trains the tiny Llama, then evaluates it
+def test_foreground_run_loss_falls_then_eval(tiny_dir, ft_settings):
     from lab.finetune.evaluate import evaluate
 
     cfg = RunConfig(base_model=str(tiny_dir), max_steps=8, batch_size=4, train_size=8, learning_rate=3e-3,
@@ -100,7 +102,8 @@ def test_foreground_run_loss_falls_then_eval(tiny_dir, ft_settings):  # noqa: F8
     assert len(r["rows"]) == 3 and all("adapter_text" in x for x in r["rows"])
 
 
-def test_qlora_4bit_on_cpu(tiny_dir, ft_settings):  # noqa: F811
+@pytest.mark.slow   # trains the tiny Llama in 4-bit (bitsandbytes)
+def test_qlora_4bit_on_cpu(tiny_dir, ft_settings):
     cfg = RunConfig(base_model=str(tiny_dir), quantization="4bit", max_steps=3, batch_size=2, train_size=8,
                     learning_rate=3e-3, logging_steps=1, max_seq_length=64)
     res = runner.run_foreground(cfg, train=pairs(8))
@@ -108,8 +111,9 @@ def test_qlora_4bit_on_cpu(tiny_dir, ft_settings):  # noqa: F811
     assert all(loss == loss and loss > 0 for loss in res["losses"])     # finite, not NaN
 
 
+@pytest.mark.slow
 @pytest.mark.gpu
-@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.skipif("not __import__('torch').cuda.is_available()", reason="needs a CUDA GPU")  # at run time
 def test_qlora_on_cuda_plan_vs_measured(ft_settings):
     from lab.finetune.plan import plan
 

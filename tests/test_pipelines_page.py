@@ -11,7 +11,8 @@ from lab import assets
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "app_pages" / "4_Pipelines.py")
-pytestmark = pytest.mark.skipif(assets.minilm_dir() is None, reason="MiniLM asset missing (tiny tokenizers)")
+pytestmark = [pytest.mark.skipif(assets.minilm_dir() is None, reason="MiniLM asset missing (tiny tokenizers)"),
+              pytest.mark.slow]   # every test runs transformers or diffusers pipelines (torch)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -47,6 +47,7 @@ def test_cut_to_max_tokens_then_decoded_back():
     assert short.text == "Big TV\nBright panel"     # under the budget: untouched
 
 
+@pytest.mark.slow   # SmolLM2's tokenizer through transformers
 def test_smollm2_tokenizer_counts_digits_one_by_one():
     tok = get_tokenizer("smollm2")
     assert tok.decode(tok.encode("Price is $1499.00")) == "Price is $1499.00"

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_brochure import acme  # noqa: F401  (the fake company website fixture)
-
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "1_Prompting.py")
 
 
@@ -152,7 +150,7 @@ def test_compare_two_models_one_without_a_key(wire, no_keys):
     assert "OPENAI_API_KEY" in table["error"][1] and "OPENAI_API_KEY" in at.tabs[4].error[0].value
 
 
-def test_brochure_against_the_fake_site(acme, wire, settings_env):  # noqa: F811
+def test_brochure_against_the_fake_site(acme, wire, settings_env):
     settings_env(True)
     at = use_wire(page(), wire)
     wire.queue("prompting_links.sse").queue("prompting_brochure.sse")
@@ -164,7 +162,7 @@ def test_brochure_against_the_fake_site(acme, wire, settings_env):  # noqa: F811
     assert "ALLOWED" in at.tabs[5].caption[0].value
 
 
-def test_summary_of_the_fake_site(acme, wire, settings_env):  # noqa: F811
+def test_summary_of_the_fake_site(acme, wire, settings_env):
     settings_env(True)
     at = use_wire(page(), wire)
     wire.queue("openai_chat_stream.sse")
@@ -175,7 +173,7 @@ def test_summary_of_the_fake_site(acme, wire, settings_env):  # noqa: F811
     assert "Reusable rockets for small satellites." in wire.requests[0].json["messages"][1]["content"]
 
 
-def test_brochure_refuses_loopback_when_the_setting_is_off(acme, settings_env):  # noqa: F811
+def test_brochure_refuses_loopback_when_the_setting_is_off(acme, settings_env):
     settings_env(False)
     at = page()
     at.text_input(key="bro.url").set_value(acme.url + "/")

@@ -446,11 +446,42 @@ def test_rrf_and_interleave_hand_worked():
      ["What is Sprout Week", "how much parental leave does Rainfold give?"]),
     ("How much irrigation water did Rainfold customers save in 2024?", []),
     ("Does Rainfold match 401(k) contributions, and by how much?", []),      # 'by how much' is no question of its own
+    ("Who got the Customer Champion Award in 2022, and what was it for?", []),   # 'what was it for' names nothing
 ])
 def test_sub_queries(question, parts):
     from lab.rag.fusion import sub_queries
 
     assert sub_queries(question) == parts
+
+
+def test_best_fuses_sharper_than_hybrid_hand_worked():
+    """Twenty dense hits a..t; BM25 finds t and s (the dense list's last two, a common word) and x (not in the dense
+    list at all). hybrid (K=60, weight 0.3): t = 1/80 + 0.3/61 = 0.0175 beats a = 1/61 = 0.0164, so the embedder's
+    sure first place drops, and x (0.3/63 = 0.0048) ranks below every dense hit. best (K=5, weight 0.5):
+    a = 1/6 = 0.167 stays first (t = 1/25 + 0.5/6 = 0.123) and x = 0.5/8 = 0.0625 enters the top 10 (the dense
+    11th is 1/16 = 0.0625, tied, so x comes in 11th by arrival... its score is compared below)."""
+    from lab.rag import modes
+    from lab.rag.stores import Hit
+
+    names = [chr(ord("a") + i) for i in range(20)]          # a..t
+
+    class Store:
+        def query(self, vector, k):
+            return [Hit(n, 1 - i / 100, n, {"source": f"{n}.md"}) for i, n in enumerate(names)][:k]
+
+    class BM25:
+        def search(self, q, k):
+            return [Hit(n, 10.0 - i, n, {"source": f"{n}.md"}) for i, n in enumerate(["t", "s", "x"])][:k]
+
+    plan = lambda mode: modes.Plan("q", mode, ["q"], np.zeros((1, 3), dtype="float32"))   # noqa: E731
+    hybrid = modes.run(plan("hybrid"), Store(), BM25(), k=20)
+    best = modes.run(plan("best"), Store(), BM25(), k=20)
+    assert [h.id for h in hybrid][:3] == ["t", "s", "a"]
+    assert "x" not in [h.id for h in hybrid][:19]
+    assert [h.id for h in best][:2] == ["a", "b"]
+    by_id = {h.id: h.score for h in best}
+    assert by_id["a"] == pytest.approx(1 / 6) and by_id["t"] == pytest.approx(1 / 25 + 0.5 / 8)
+    assert by_id["x"] == pytest.approx(0.5 / 8) and by_id["x"] > by_id["m"]        # x beats the dense 13th (1/18)
 
 
 def _kb_chunks():

@@ -14,7 +14,7 @@ from lab import sessions
 from lab.finetune import runner
 from lab.finetune.config import RunConfig
 from lab.llm.base import InputError
-from tests.test_finetune_tiny import pairs
+from tests.helpers import pairs
 
 A, B = "a1" * 16, "b2" * 16          # uuid4().hex-shaped ids
 DAY = 24 * 3600
@@ -128,7 +128,7 @@ def test_an_upload_past_the_session_quota_is_refused_and_leaves_nothing(tmp_sett
 
     from lab.config import get_settings
     from lab.gguf import models
-    from tests.test_gguf_inspect import write_tiny_gguf
+    from tests.helpers import write_tiny_gguf
 
     monkeypatch.setenv("LAB_SESSION_QUOTA_MB", "1")
     get_settings.cache_clear()
@@ -296,7 +296,7 @@ def test_servers_are_listed_and_stopped_by_their_owner_only(fake_servers):
 def test_server_cap_refuses_with_the_setting_named(fake_servers, tmp_settings, monkeypatch, tmp_path):
     from lab.config import get_settings
     from lab.gguf import server
-    from tests.test_gguf_inspect import write_tiny_gguf
+    from tests.helpers import write_tiny_gguf
 
     monkeypatch.setenv("LAB_MAX_SERVERS", "2")
     get_settings.cache_clear()

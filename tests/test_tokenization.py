@@ -130,6 +130,7 @@ def tiktoken_mod():
     return tiktoken
 
 
+@pytest.mark.slow   # the examples load SmolLM2's vocabulary through llama.cpp
 def test_docstring_examples_are_hand_checked_ids():
     result = doctest.testmod(tk)
     assert result.attempted >= 8 and result.failed == 0
@@ -170,6 +171,7 @@ def test_llama3_equals_hf_tokenizers_and_quicktok_ranks(tiktoken_mod):
     assert tok.encode("Hi", parse_special=True, add_special=True) == [128000, 13347]   # <|begin_of_text|> Hi
 
 
+@pytest.mark.slow   # loads SmolLM2's vocabulary through llama.cpp
 def test_smollm2_equals_a_raw_llama_cpp_vocab():
     import contextlib
     import io
@@ -199,6 +201,7 @@ def test_qwen_equals_the_recorded_hugging_face_ids():
     assert tok.encode("<|im_start|>user", parse_special=True) == [151644, 872]
 
 
+@pytest.mark.slow   # loads SmolLM2's vocabulary through llama.cpp
 def test_numbers_experiment_llama3_groups_three_digits_smollm2_one():
     rows = {(r["tokenizer"], r["number"]): r["pieces"] for r in tk.numbers_experiment(["llama-3", "smollm2", "qwen"])}
     assert rows[("llama-3", "1234567")] == ["123", "456", "7"]
@@ -219,6 +222,7 @@ def test_non_utf8_pieces_show_as_bytes():
     assert text == "Hello world" and [p.label for p in ps] == ["Hello", " world"]
 
 
+@pytest.mark.slow   # loads SmolLM2's vocabulary through llama.cpp
 def test_special_tokens_are_listed_and_marked():
     llama = {p.id: p.label for p in tk.special_tokens("llama-3")}
     assert llama[128000] == "<|begin_of_text|>" and len(llama) >= 256
@@ -229,6 +233,7 @@ def test_special_tokens_are_listed_and_marked():
     assert [(p.id, p.special) for p in a.pieces] == [(128000, True), (13347, False)]
 
 
+@pytest.mark.slow   # loads SmolLM2's vocabulary through llama.cpp
 def test_chunked_count_equals_whole_text_count(monkeypatch):
     """Huge text is encoded in chunks cut at "x\\n|y": the count must not change (a cut every ~500 characters here)."""
     text = "\n".join(CORPUS * 3) + "\n" + "\n".join(p.read_text() for p in sorted((ROOT / "knowledge-base").rglob("*.md"))[:12])
@@ -250,6 +255,7 @@ def test_ten_megabytes_is_counted_fully_and_rendered_bounded(tiktoken_mod):
     assert len(a.pieces) == tk.MAX_RENDER and a.truncated and a.chars == 10_000_000
 
 
+@pytest.mark.slow   # loads SmolLM2's vocabulary through llama.cpp (decode_ids)
 def test_bad_input_is_explained():
     with pytest.raises(InputError, match="empty"):
         tk.analyse("cl100k_base", "")
@@ -274,11 +280,13 @@ def test_bad_input_is_explained():
         tk.render_chat("cl100k_base", [{"role": "user", "content": "Hi"}])
 
 
+@pytest.mark.slow   # imports transformers
 def test_hub_unreachable_offline_says_so():
     with pytest.raises(ProviderUnavailable, match="Hub is unreachable"):
         tk.get_tokenizer("hf:openai-community/gpt2")
 
 
+@pytest.mark.slow   # loads SmolLM2's GGUF vocabulary through llama.cpp
 def test_local_files_gguf_and_tokenizer_json(tmp_path):
     gguf = tk.get_tokenizer(f"gguf:{assets.smollm2_gguf()}")
     file = tk.get_tokenizer(f"file:{assets.path_of('llama3-tokenizer-json')}")

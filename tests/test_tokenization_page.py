@@ -37,6 +37,7 @@ def page():
     return at
 
 
+@pytest.mark.slow   # the page fixture loads SmolLM2's vocabulary through llama.cpp
 def test_side_by_side_columns_with_counts(page):
     html = _html(page)
     for name in ("cl100k_base", "o200k_base", "llama-3", "smollm2", "qwen"):
@@ -46,6 +47,7 @@ def test_side_by_side_columns_with_counts(page):
     assert html.count('class="tok-row"') >= 5
 
 
+@pytest.mark.slow   # the page fixture loads SmolLM2's vocabulary through llama.cpp
 def test_typed_text_is_escaped_and_whitespace_toggle_shows_it(page):
     page.text_area(key="text").set_value("<b>bold</b>  1234567\nnext").run()
     page.toggle(key="ws").set_value(True).run()
@@ -56,6 +58,7 @@ def test_typed_text_is_escaped_and_whitespace_toggle_shows_it(page):
     assert all(int(m.value) > 5 for m in page.metric)
 
 
+@pytest.mark.slow   # the page fixture loads SmolLM2's vocabulary through llama.cpp
 def test_decode_box_and_out_of_range(page):
     page.selectbox(key="dec.name").set_value("llama-3")
     page.text_input(key="dec.ids").set_value("9906, 1917")
@@ -66,6 +69,7 @@ def test_decode_box_and_out_of_range(page):
     assert "out of range for llama-3" in page.error[0].value
 
 
+@pytest.mark.slow   # the page fixture loads SmolLM2's vocabulary through llama.cpp
 def test_chat_template_with_special_tokens_marked(page):
     page.selectbox(key="chat.name").set_value("smollm2")
     page.button(key="chat.go").click().run()
@@ -77,6 +81,7 @@ def test_chat_template_with_special_tokens_marked(page):
     assert all(not c.value.rstrip().endswith("<|im_start|>assistant") for c in page.code)
 
 
+@pytest.mark.slow   # the page fixture loads SmolLM2's vocabulary through llama.cpp
 def test_numbers_and_cost_tables(page):
     frames = {tuple(f.value.columns): f.value for f in page.dataframe}
     numbers = next(v for k, v in frames.items() if "llama-3" in k)

@@ -1,6 +1,6 @@
 """The browser tour: every lab page in Debian's Chromium, its main action performed, a screenshot of each.
 
-One real `streamlit run` server (shared with tests/test_browser.py's fixtures), one page at a time as a student
+One real `streamlit run` server (conftest.py's fixtures, as in tests/test_browser.py), one page at a time as a student
 would click. Screenshots land in test-artifacts/tour/ (README's gallery is made from them).
 """
 
@@ -10,10 +10,9 @@ import re
 
 import pytest
 
-from tests.test_browser import browser  # noqa: F401  (fixture)
 from ui.labs import available
 
-pytestmark = pytest.mark.browser
+pytestmark = pytest.mark.browser   # skipped with the reason when Chromium or Playwright is missing (conftest.py)
 
 
 def _click(page, text: str) -> None:
@@ -71,12 +70,24 @@ def gguf_runner(page):
     page.get_by_text(re.compile("Paris")).first.wait_for(timeout=240_000)
 
 
+def agents(page):
+    _tab(page, "Products map")
+    _click(page, "Draw the products store")     # the store is built once from the Pricer's data (MiniLM)
+    page.get_by_text(re.compile("products \\(the Pricer's data")).first.wait_for(timeout=400_000)
+
+
+def evaluate(page):
+    _tab(page, "Public leaderboards")
+    page.get_by_text(re.compile("LLM-Perf Leaderboard")).first.wait_for(timeout=60_000)
+
+
 ACTIONS = {"Prompting": prompting, "Tokenization": tokenization, "Tools": tools, "Pipelines": pipelines,
-           "RAG": rag, "Pricer": pricer, "Fine-tune": fine_tune, "GGUF Runner": gguf_runner}
+           "RAG": rag, "Pricer": pricer, "Fine-tune": fine_tune, "GGUF Runner": gguf_runner, "Agents": agents,
+           "Evaluate": evaluate}
 
 
 @pytest.mark.parametrize("lab", available(), ids=lambda lab: lab.title)
-def test_tour(lab, app_url, browser, artifacts):  # noqa: F811  (browser)
+def test_tour(lab, app_url, browser, artifacts):
     folder = artifacts / "tour"
     folder.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1600})

@@ -168,6 +168,7 @@ def launch_from_tab(wire, pasted: str | None = None) -> AppTest:
 
 
 @pytest.mark.parametrize("pasted", [None, PASTED], ids=["no-key-pasted", "key-pasted"])
+@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers) for the tab's examples
 def test_finetune_tab_never_sends_the_deployment_key_to_a_typed_base_url(wire, tmp_settings, deployment_keys,
                                                                           private, pasted):
     private(True)
@@ -182,6 +183,7 @@ def test_finetune_tab_never_sends_the_deployment_key_to_a_typed_base_url(wire, t
     assert {r.headers["authorization"] for r in wire.requests} == {want}
 
 
+@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers) for the tab's examples
 def test_finetune_tab_refuses_a_typed_loopback_url_before_any_request(wire, tmp_settings, deployment_keys, private):
     private(False)
     at = launch_from_tab(wire)
