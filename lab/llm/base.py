@@ -24,44 +24,10 @@ from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, field_validator
 
+from lab.errors import (AuthError, BudgetExceeded, InputError, LabError, MissingKeyError, ProviderError,  # noqa: F401
+                        ProviderTimeout, ProviderUnavailable, RateLimited)
+
 Message = dict[str, Any]
-
-
-# ---------------------------------------------------------------------------------------------- errors
-class LabError(Exception):
-    """Base of every error the lab explains to a learner. ``str(e)`` is written for a person."""
-
-
-class InputError(LabError, ValueError):
-    """The request itself is wrong (empty prompt, too long, bad option)."""
-
-
-class MissingKeyError(LabError):
-    """A provider needs a key that is not set. The message names the environment variable."""
-
-
-class AuthError(LabError):
-    """The provider refused the key."""
-
-
-class ProviderUnavailable(LabError):
-    """The provider could not be reached (server down, wrong URL, package missing)."""
-
-
-class ProviderTimeout(LabError):
-    """The provider did not answer in time."""
-
-
-class RateLimited(LabError):
-    """The provider says: too many requests or quota exhausted."""
-
-
-class ProviderError(LabError):
-    """The provider answered with an error we do not classify further (its message is kept)."""
-
-
-class BudgetExceeded(LabError):
-    """A token budget set by the deployment is used up."""
 
 
 # ---------------------------------------------------------------------------------------------- shapes

@@ -12,29 +12,12 @@ error body) is shown only as a short ``excerpt``: keys redacted, control charact
 
 from __future__ import annotations
 
-import re
 from types import ModuleType
 
 from lab.llm.base import (AuthError, LabError, ProviderError, ProviderTimeout, ProviderUnavailable,
                           RateLimited)
-from lab.llm.keys import ENV_VARS, redact
-
-EXCERPT_CHARS = 200   # an upstream body is the server's text, not ours: show only the start of it
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
-
-
-def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
-    """A short, sanitized excerpt of text that came from elsewhere (an upstream error body, a URL): keys
-    redacted, control and bidi characters turned into spaces, whitespace collapsed, at most ``limit`` characters.
-
-    >>> excerpt("bad key sk-abc" + chr(27) + "[31m red" + chr(10) * 2 + "x" * 300)[:40]
-    'bad key sk-abc [31m red xxxxxxxxxxxxxxxx'
-    >>> len(excerpt("y" * 1000))
-    200
-    """
-    clean = " ".join(_CONTROL.sub(" ", redact(str(text))).split())
-    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
-
+from lab.llm.keys import ENV_VARS
+from lab.errors import excerpt
 
 def translate(exc: Exception, sdk: ModuleType, provider: str, where: str | None = None) -> LabError:
     """The lab's error for an SDK error; any text from upstream appears only as a short sanitized excerpt."""

@@ -39,7 +39,7 @@ import logging
 import os
 import threading
 
-from lab.llm.base import InputError, MissingKeyError
+from lab.errors import InputError, MissingKeyError
 
 ENV_VARS = {
     "openai": "OPENAI_API_KEY",
