@@ -455,11 +455,11 @@ def test_sub_queries(question, parts):
 
 
 def test_best_fuses_sharper_than_hybrid_hand_worked():
-    """Twenty dense hits a..t; BM25 finds t and s (the dense list's last two, a common word) and x (not in the dense
-    list at all). hybrid (K=60, weight 0.3): t = 1/80 + 0.3/61 = 0.0175 beats a = 1/61 = 0.0164, so the embedder's
-    sure first place drops, and x (0.3/63 = 0.0048) ranks below every dense hit. best (K=5, weight 0.5):
-    a = 1/6 = 0.167 stays first (t = 1/25 + 0.5/6 = 0.123) and x = 0.5/8 = 0.0625 enters the top 10 (the dense
-    11th is 1/16 = 0.0625, tied, so x comes in 11th by arrival... its score is compared below)."""
+    """Twenty dense hits a..t; BM25 finds t, s (the dense list's last two: a common word) and x (not in the dense
+    list at all). hybrid (K=60, weight 0.3): s = 1/79 + 0.3/62 = 0.0175 and t = 1/80 + 0.3/61 = 0.0174 both beat
+    a = 1/61 = 0.0164, so the embedder's sure first place drops to third, and x (0.3/63) falls below every dense
+    hit. best (K=5, weight 0.5): a = 1/6 stays first, t = 1/25 + 0.5/6 = 0.123 comes fourth, and x = 0.5/8 =
+    0.0625 ties the dense 11th (1/16), ahead of the 12th (1/17)."""
     from lab.rag import modes
     from lab.rag.stores import Hit
 
@@ -476,12 +476,62 @@ def test_best_fuses_sharper_than_hybrid_hand_worked():
     plan = lambda mode: modes.Plan("q", mode, ["q"], np.zeros((1, 3), dtype="float32"))   # noqa: E731
     hybrid = modes.run(plan("hybrid"), Store(), BM25(), k=20)
     best = modes.run(plan("best"), Store(), BM25(), k=20)
-    assert [h.id for h in hybrid][:3] == ["t", "s", "a"]
-    assert "x" not in [h.id for h in hybrid][:19]
-    assert [h.id for h in best][:2] == ["a", "b"]
+    assert [h.id for h in hybrid][:3] == ["s", "t", "a"]
+    assert "x" not in [h.id for h in hybrid]                          # 21st: outside the top 20
+    assert [h.id for h in best][:4] == ["a", "b", "c", "t"]
     by_id = {h.id: h.score for h in best}
-    assert by_id["a"] == pytest.approx(1 / 6) and by_id["t"] == pytest.approx(1 / 25 + 0.5 / 8)
-    assert by_id["x"] == pytest.approx(0.5 / 8) and by_id["x"] > by_id["m"]        # x beats the dense 13th (1/18)
+    assert by_id["a"] == pytest.approx(1 / 6) and by_id["t"] == pytest.approx(1 / 25 + 0.5 / 6)
+    assert by_id["x"] == pytest.approx(0.5 / 8) and by_id["x"] > by_id["l"]        # ahead of the dense 12th (1/17)
+
+
+def test_document_prior_hand_worked_and_cards_from_heading_paths():
+    """Document-level ranking: each document gets one 'card' vector (title + section headings); a chunk's fused
+    score gains weight / (K + its document's card rank). Hand-worked at K=5, weight 0.1: chunk a#0 (0.200, its
+    document's card 5th) = 0.200 + 0.1/10 = 0.210; b#3 (0.199, card 1st) = 0.199 + 0.1/6 = 0.2157 -> b first."""
+    from lab.rag import fusion, modes
+    from lab.rag.stores import Hit
+
+    hits = [Hit("a#0", .200, "", {"source": "a.md"}), Hit("b#3", .199, "", {"source": "b.md"}),
+            Hit("c#1", .150, "", {"source": "c.md"})]
+    out = fusion.add_doc_prior(hits, {"b.md": 1, "a.md": 5}, 0.1, k0=5)
+    assert [h.id for h in out] == ["b#3", "a#0", "c#1"]
+    assert out[0].score == pytest.approx(.199 + .1 / 6) and out[2].score == pytest.approx(.150)   # c unranked
+    assert hits[0].score == .200                                                                    # inputs untouched
+
+    metas = [{"source": "k/p.md", "chunk": 2, "headings": "FlowSense > Models and list pricing (2025)"},
+             {"source": "k/p.md", "chunk": 0, "headings": "FlowSense"},
+             {"source": "k/p.md", "chunk": 1, "headings": "FlowSense > Key facts"},
+             {"source": "k/e.md", "chunk": 0, "headings": "Wei Zhang > Summary"}]
+    assert modes.card_texts(metas) == {"k/e.md": "Wei Zhang: Summary",
+                                       "k/p.md": "FlowSense: Key facts; Models and list pricing (2025)"}
+    emb = HashEmbedder()
+    cards = modes.doc_cards(metas, emb)
+    assert cards.sources == ["k/e.md", "k/p.md"] and cards.vectors.shape == (2, 384)
+    assert cards.ranks(emb.embed(["FlowSense models and pricing"])[0]) == {"k/p.md": 1, "k/e.md": 2}
+
+
+def test_best_mode_ranks_with_document_cards_built_once_per_index():
+    from lab.rag import modes
+    from lab.rag.lexical import BM25Index
+
+    emb = HashEmbedder()
+    ids, texts, metas = _kb_chunks()
+    store = FaissStore(384)
+    store.add(ids, emb.embed(texts), texts, metas)
+    bm25 = BM25Index(ids, texts, metas)
+    p = modes.plan("What does the AquaLedger Agency tier cost?", "best", emb)
+    assert p.embedder is emb
+    before = len(emb.embedded)
+    hits = modes.run(p, store, bm25, 5)
+    cards = modes.cards_for(bm25, emb)
+    assert len(cards.sources) == len({m["source"] for m in metas})              # one card per document
+    assert len(emb.embedded) == before + len(cards.sources)                        # embedded once...
+    modes.run(p, store, bm25, 5)
+    assert len(emb.embedded) == before + len(cards.sources)                        # ...and reused
+    assert "knowledge-base/products/aqualedger.md" in {h.source for h in hits}   # (a hashing embedder is no e5)
+    # without an embedder on the plan (or for hybrid) there is no document prior: scores are plain RRF
+    bare = modes.Plan(p.question, "best", p.queries, p.vectors)
+    assert [h.score for h in modes.run(bare, store, bm25, 5)] != [h.score for h in hits]
 
 
 def _kb_chunks():

@@ -21,3 +21,10 @@ One idea per module, in the order data flows:
 
 Nothing here imports streamlit; heavy libraries are imported inside functions so ``import lab.rag`` is cheap.
 """
+
+import os
+
+# FAISS and PyTorch each bring their own OpenMP runtime; with both loaded, their idle threads spin against each
+# other, and on 2 busy cores a MiniLM query took ~300 ms instead of ~15 ms (README, RAG). Passive waiting
+# fixes it; it must be set before either library starts, hence here (a user's own setting wins).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

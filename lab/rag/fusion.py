@@ -20,6 +20,8 @@ between its two answers, so often only one document reaches the top k. ``sub_que
     ['What do Desert Bloom Farms pay per year?', 'What do Nordic Greens AB pay per year?']
     >>> sub_queries("How much water did the first pilot save?")
     []
+    >>> sub_queries("Who got the Customer Champion Award in 2022, and what was it for?")   # 'what was it for' names nothing
+    []
 """
 
 from __future__ import annotations
@@ -55,6 +57,22 @@ def rrf(rankings, weights=None, k0: int = RRF_K) -> list:
     return out
 
 
+def add_doc_prior(hits, doc_rank: dict, weight: float, k0: int = RRF_K) -> list:
+    """Re-sort fused hits after adding ``weight / (k0 + rank)`` of each hit's *document* (``doc_rank``: source ->
+    1-based rank, e.g. of document-level vectors); a hit whose document is unranked gets nothing.
+
+        >>> from lab.rag.stores import Hit
+        >>> hits = [Hit("a#0", .200, "", {"source": "a"}), Hit("b#0", .199, "", {"source": "b"})]
+        >>> [(h.id, round(h.score, 4)) for h in add_doc_prior(hits, {"b": 1, "a": 5}, 0.1, k0=5)]  # b: .199 + .1/6
+        [('b#0', 0.2157), ('a#0', 0.21)]
+    """
+    from lab.rag.stores import Hit
+
+    out = [Hit(h.id, h.score + (weight / (k0 + doc_rank[h.source]) if h.source in doc_rank else 0.0), h.text,
+               dict(h.metadata)) for h in hits]
+    return sorted(out, key=lambda h: -h.score)
+
+
 def interleave(rankings, k: int) -> list:
     """Round-robin over ranked lists (first list first), skipping chunks already taken, until ``k``."""
     out, seen = [], set()
@@ -76,9 +94,13 @@ def _words(s: str) -> int:
 def sub_queries(question: str) -> list[str]:
     """The parts of a two-part question ([] when it has one part). Heuristic, no model: a second clause
     that starts with a question word, or two capitalised names joined by 'and' (one question per name)."""
+    from lab.rag.lexical import tokenize
+
     q = " ".join(question.split())
     parts = [p.strip(" ,;") for p in _CLAUSE.split(q) if p.strip(" ,;?")]
-    parts = [p for p in parts if _words(p) >= 3]
+    # a part must name something of its own: "..., and what was it for?" (no content word) continues the first
+    # part and is not a second question - searched alone it would only fill the top k with noise
+    parts = [p for p in parts if _words(p) >= 3 and len(tokenize(p)) >= 2]
     if len(parts) >= 2:
         return parts[:4]
     m = _PAIR.search(q)
