@@ -3,7 +3,7 @@ VENV ?= .venv
 PORT ?= 8501
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup setup-dev bench load docker clean
+.PHONY: run test setup setup-dev bench load engines docker clean
 
 setup:
 	@scripts/setup.sh
@@ -20,9 +20,14 @@ test: setup-dev
 bench: setup-dev
 	$(PY) -m bench
 
-# 30 students for 5 minutes (LOAD_SESSIONS, LOAD_SECONDS shorten it); last line: one JSON object
+# 30 students for 5 minutes (LOAD_SESSIONS, LOAD_SECONDS shorten it); last line: one JSON object.
+# LOAD_ENGINES=inprocess,server runs it once per engine of the local model and compares them.
 load: setup-dev
 	$(PY) -m bench.load
+
+# the local model's engines without the app: one student in-process vs llama-server, and a --parallel sweep
+engines: setup-dev
+	$(PY) -m bench.engines
 
 docker:
 	docker build -t llm-engineering-lab . && docker run --rm -p 8501:8501 llm-engineering-lab

@@ -16,7 +16,17 @@ removes it afterwards, so concurrent AppTests break each other ("Runtime hasn't 
 not exercise the real server's threads. The isolation tests use AppTest, one session at a time.
 
 The last line printed is one JSON object:
-{"sessions": N, "seconds": S, "errors": E, "p95_ms": {ACTION: MS, ...}, "peak_rss_bytes": B}
+{"sessions": N, "seconds": S, "errors": E, "p95_ms": {ACTION: MS, ...}, "peak_rss_bytes": B, "engine": E,
+ "chat_tok_s": T, "chat_ttft_p50_ms": MS, "chat_turns_per_min": R, "reply_tokens_mean": M}
+The chat figures are for the second half of the run (models loaded): ``chat_tok_s`` = reply tokens generated per
+second for the whole class, ``chat_ttft_p50_ms`` = time from clicking Send to the first token, queue included (the
+turn's time minus the generation time its page reports: tokens out / speed), ``chat_turns_per_min`` = chat turns
+answered per minute, ``reply_tokens_mean`` = tokens per reply.
+
+Both engines of the local model in one run (``LOAD_ENGINES``, comma list of ``inprocess``/``server``; one app
+server each, one after the other, same students and seed), ending with one JSON line holding both and the ratio:
+
+    LOAD_ENGINES=inprocess,server LOAD_SESSIONS=30 LOAD_SECONDS=300 make load
 """
 
 from __future__ import annotations
@@ -57,13 +67,35 @@ class Stats:
         self.errors: list[str] = []
         self.lock = threading.Lock()
 
+        self.chat: list[tuple[float, int, float]] = []   # (finished at, tokens out, ms to the first token)
+
     def add(self, action: str, ms: float) -> None:
         with self.lock:
             self.lat[action].append((time.time(), ms))
 
+    def add_chat(self, run) -> None:
+        """Tokens out and the queue-included time to the first token of a finished chat turn (from its page)."""
+        out, speed = _last_metric(run.texts, "Tokens out"), _last_metric(run.texts, "Speed")
+        if out is None:
+            return
+        gen_s = (out - 1) / speed if speed and out > 1 else 0.0
+        with self.lock:
+            self.chat.append((time.time(), int(out), max(0.0, run.seconds - gen_s) * 1000))
+
     def error(self, msg: str) -> None:
         with self.lock:
             self.errors.append(msg)
+
+
+def _last_metric(texts: list[str], label: str) -> float | None:
+    """The number in the last ``"<label>: <value>"`` text (a metric), e.g. ``Speed: 81.2 tok/s`` -> 81.2."""
+    for t in reversed(texts):
+        if t.startswith(label + ": "):
+            try:
+                return float(t[len(label) + 2:].split()[0].replace(",", ""))
+            except (ValueError, IndexError):
+                return None
+    return None
 
 
 def student(i: int, url: str, deadline: float, think_s: float, stats: Stats) -> None:
@@ -92,6 +124,8 @@ def student(i: int, url: str, deadline: float, think_s: float, stats: Stats) -> 
                 stats.error(f"{name}: {type(e).__name__}: {e}")
                 continue
             stats.add(name, run.seconds * 1000)
+            if name in ("chat", "chat_again") and not run.errors:
+                stats.add_chat(run)
             for e in run.errors:
                 stats.error(f"{name}: {e}")
             if expect not in run.text and not run.errors:
@@ -143,14 +177,21 @@ def summary(ms: list[float], seconds: float) -> dict | None:
             "p95_ms": round(sorted(ms)[min(len(ms) - 1, math.ceil(0.95 * len(ms)) - 1)])}   # nearest rank
 
 
-def main() -> None:
-    sys.path.insert(0, str(ROOT))
-    n = int(os.environ.get("LOAD_SESSIONS", 30))
-    seconds = int(os.environ.get("LOAD_SECONDS", 300))
-    n_browsers = int(os.environ.get("LOAD_BROWSERS", 3))
-    think_s = float(os.environ.get("LOAD_THINK_S", 3))
+def chat_figures(stats: Stats, start: float, seconds: float) -> dict:
+    """The class-wide chat figures of the second half of the run."""
+    half = [(out, ttft) for t, out, ttft in stats.chat if t >= start + seconds / 2]
+    span = seconds / 2
+    return {"chat_tok_s": round(sum(o for o, _ in half) / span, 1) if half else 0.0,
+            "chat_ttft_p50_ms": round(statistics.median(t for _, t in half)) if half else None,
+            "chat_turns_per_min": round(len(half) / span * 60, 1),
+            "reply_tokens_mean": round(statistics.mean(o for o, _ in half), 1) if half else None}
+
+
+def run_load(n: int, seconds: int, n_browsers: int, think_s: float, log: Path, engine: str | None = None) -> dict:
+    """One app server, ``n`` students for ``seconds``; prints the details and returns the summary (last line)."""
+    if engine:
+        os.environ["LAB_LOCAL_ENGINE"] = engine
     stats = Stats()
-    log = Path(os.environ.get("LOAD_LOG", ROOT / "test-artifacts" / "load-server.log"))
     log.parent.mkdir(parents=True, exist_ok=True)
     server, url = appserver.start(log)
     rss: list[tuple[float, int]] = []
@@ -183,11 +224,35 @@ def main() -> None:
     half = {a: summary([ms for t, ms in v if t >= start + seconds / 2], seconds / 2) for a, v in stats.lat.items()}
     for e in stats.errors[:10]:
         print("error:", e, file=sys.stderr)
-    print(json.dumps({"latency": p, "latency_second_half": {a: v for a, v in half.items() if v}, "think_s": think_s, "browsers": n_browsers, "server_log": str(log),
+    print(json.dumps({"engine": engine or os.environ.get("LAB_LOCAL_ENGINE", "auto"),
+                      "latency": p, "latency_second_half": {a: v for a, v in half.items() if v}, "think_s": think_s, "browsers": n_browsers, "server_log": str(log),
                       "rss_peak_second_quarter": early, "rss_peak_last_quarter": late}, indent=2))
-    print(json.dumps({"sessions": n, "seconds": seconds, "errors": len(stats.errors),
-                      "p95_ms": {a: v["p95_ms"] for a, v in p.items()},
-                      "peak_rss_bytes": max((b for _, b in rss), default=0)}))
+    return {"sessions": n, "seconds": seconds, "errors": len(stats.errors),
+            "p95_ms": {a: v["p95_ms"] for a, v in p.items()},
+            "peak_rss_bytes": max((b for _, b in rss), default=0),
+            "engine": engine or os.environ.get("LAB_LOCAL_ENGINE", "auto"), **chat_figures(stats, start, seconds)}
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    n = int(os.environ.get("LOAD_SESSIONS", 30))
+    seconds = int(os.environ.get("LOAD_SECONDS", 300))
+    n_browsers = int(os.environ.get("LOAD_BROWSERS", 3))
+    think_s = float(os.environ.get("LOAD_THINK_S", 3))
+    log = Path(os.environ.get("LOAD_LOG", ROOT / "test-artifacts" / "load-server.log"))
+    engines = [e.strip() for e in os.environ.get("LOAD_ENGINES", "").split(",") if e.strip()]
+    if not engines:
+        print(json.dumps(run_load(n, seconds, n_browsers, think_s, log)))
+        return
+    results = {}
+    for eng in engines:
+        results[eng] = run_load(n, seconds, n_browsers, think_s, log.with_name(f"{log.stem}-{eng}{log.suffix}"), eng)
+        print(json.dumps(results[eng]))
+    out = {"engines": results}
+    if "inprocess" in results and "server" in results and results["inprocess"]["chat_tok_s"]:
+        out["chat_tok_s_ratio_server_vs_inprocess"] = round(
+            results["server"]["chat_tok_s"] / results["inprocess"]["chat_tok_s"], 2)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

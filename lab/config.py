@@ -60,6 +60,27 @@ class Settings(BaseSettings):
         default=2, ge=1, le=64,
         description="Local generations running at once; other students wait in a queue and see their position.",
     )
+    local_engine: str = Field(
+        default="auto", pattern="^(auto|server|inprocess)$",
+        description="How the 'local' provider runs the model: 'server' = a managed llama-server process decoding "
+                    "LAB_LOCAL_CONCURRENCY sequences together (continuous batching); 'inprocess' = llama-cpp-python "
+                    "in this process, one generation at a time; 'auto' = server in the app when llama-server is built "
+                    "(`python -m lab gguf build-server`), in-process otherwise and on the command line.",
+    )
+    local_base_urls: str | None = Field(
+        default=None,
+        description="Comma-separated OpenAI-compatible engines (llama-server, vLLM, Ollama /v1) that serve the 'local' "
+                    "provider instead of this machine, least-busy first, health-checked. Set by the deployment, so "
+                    "loopback and private addresses are allowed. LAB_LOCAL_CONCURRENCY is then per engine.",
+    )
+    local_api_key: str | None = Field(
+        default=None, description="Key sent to the engines in LAB_LOCAL_BASE_URLS (if they need one).",
+    )
+    session_secret: str | None = Field(
+        default=None,
+        description="Server secret that signs each browser's identity cookie (a reload keeps its folder). Default: a "
+                    "random secret kept in <data_dir>/.session-secret (0600).",
+    )
     upload_max_mb: int = Field(default=200, ge=1, description="Largest upload accepted, in MB.")
     session_quota_mb: int = Field(
         default=2048, ge=1, le=1_048_576,

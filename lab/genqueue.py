@@ -101,7 +101,10 @@ def shared_queue() -> GenerationQueue:
     global _SHARED
     with _SHARED_LOCK:
         if _SHARED is None:
-            from lab.config import get_settings
+            from lab.llm.llama_server import base_urls, concurrency
+            from lab.llm.local import engine
 
-            _SHARED = GenerationQueue(get_settings().local_concurrency)
+            # per engine: the managed llama-server decodes that many at once (--parallel, default 4, measured);
+            # with LAB_LOCAL_BASE_URLS each listed engine takes that many; in-process, LAB_LOCAL_CONCURRENCY.
+            _SHARED = GenerationQueue(concurrency(engine()) * max(1, len(base_urls())))
         return _SHARED

@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 
 
 def _local_model() -> None:
-    from lab.llm.local import load_llama
+    from lab.llm.local import warm_up
 
-    load_llama()
+    warm_up()   # the managed llama-server when that is the engine, else the model in-process
 
 
 def _embedder() -> None:

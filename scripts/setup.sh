@@ -36,6 +36,22 @@ else
   echo "$app_want" > "$VENV/.stamp-app"   # the dev install is a superset: `make run` after `make test` installs nothing
 fi
 
+# llama.cpp's own llama-server (the classroom engine, README "Bigger classes"): built once from the installed
+# llama-cpp-python's sources (same version, portable flags, CMAKE_ARGS honoured), cached in the data directory.
+# It compiles in the background while the steps below run; if it cannot be built the app keeps the in-process path.
+BUILD_PID=""
+BUILD_LOG="$VENV/llama-server-build.log"
+if "$VENV/bin/python" -c "from lab.gguf.build import server_binary as s; raise SystemExit(s() is None)" 2>/dev/null; then
+  echo "==> llama-server is built"
+else
+  command -v cmake >/dev/null || [ -x "$VENV/bin/cmake" ] || "$VENV/bin/python" -m pip install -q cmake \
+    || echo "!! no cmake and could not pip install it"
+  echo "==> building llama-server in the background (5-7 min on 2 cores; log: $BUILD_LOG)"
+  ( if "$VENV/bin/python" -m lab gguf build-server >"$BUILD_LOG" 2>&1; then echo "==> llama-server built"
+    else echo "!! llama-server could not be built (see $BUILD_LOG): the local model runs in-process"; fi ) &
+  BUILD_PID=$!
+fi
+
 if [ $DEV = 1 ] && [ ! -x /usr/bin/chromium ]; then
   # The real-browser tests drive Debian's Chromium through Playwright (never `playwright install`).
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
@@ -53,4 +69,12 @@ if [ $DEV = 1 ]; then
   # llama.cpp's converter, from the llama-cpp-python sdist of the installed version (the ladder lab and its tests;
   # the app fetches it on first use). Needs PyPI once; without it those tests skip and say why.
   "$VENV/bin/python" -m lab gguf tools >/dev/null || echo "!! could not fetch llama.cpp's converter (offline?)"
+fi
+if [ -n "$BUILD_PID" ]; then
+  if [ $DEV = 1 ]; then
+    echo "==> waiting for the llama-server build (the engine tests use it)"
+    wait "$BUILD_PID" || true
+  else
+    echo "==> the app starts in-process now and switches to llama-server when its build finishes"
+  fi
 fi

@@ -4,7 +4,8 @@
 that maps ``.streamlit/secrets.toml`` into ``os.environ`` (deployment keys), and keeps a key a student pastes
 in ``st.session_state`` only - never in the environment, where every other session would see it.
 
-It also hands out the session id that names the session's own folder (``lab.sessions``), and sweeps away the
+It also hands out the session id that names the session's own folder (``lab.sessions``) - per browser: a signed
+identity cookie (``lab.identity``) brings a reloaded page back to the same folder - and sweeps away the
 folders of sessions idle past ``LAB_SESSION_TTL_HOURS`` when a new session starts (at most every 10 minutes).
 ``keep_seen()`` (run by Home.py on every page, and by ``session_id()``) refreshes an open session's "last seen"
 mark at most every 5 minutes, so a session that only chats is not swept while a student still has it open.
@@ -63,12 +64,58 @@ def key_source(provider: str, base_url: str | None = None, typed: bool = False) 
 
 
 def session_id() -> str:
-    """A random id for this browser session (budgets and per-session folders are keyed by it)."""
+    """This browser's id (budgets and per-session folders are keyed by it). It comes from the browser's signed
+    identity cookie (``lab.identity``), so a reload finds the same folder; a browser without one is issued a new
+    one here. Never shown on a page: the cookie holds a token the id is derived from, not the id."""
     if "_session_id" not in st.session_state:
-        st.session_state["_session_id"] = uuid.uuid4().hex
+        st.session_state["_session_id"] = _id_from_cookie() or _issue_identity()
         sweep_now_and_then()
     keep_seen()
     return st.session_state["_session_id"]
+
+
+def _id_from_cookie() -> str | None:
+    """The folder id of this browser's identity cookie when this server signed it; else None."""
+    try:
+        from lab.identity import COOKIE, identity
+
+        cookie = st.context.cookies.get(COOKIE)
+        return identity().session_id_for(cookie) if cookie else None
+    except Exception as e:  # noqa: BLE001 - no cookie support (tests, bare sessions): a per-session id
+        log.debug("no identity cookie: %s: %s", type(e).__name__, e)
+        return None
+
+
+def _issue_identity() -> str:
+    """A new signed identity for this browser: the cookie is stored by a small script (``st.html``), so the
+    next connection (a reload) carries it. Falls back to a random per-session id when that cannot be done."""
+    try:
+        from lab.identity import identity
+
+        ident = identity()
+        cookie = ident.new_cookie()
+        st.session_state["_identity_cookie"] = cookie
+        _store_cookie()
+        return ident.session_id_for(cookie)
+    except Exception as e:  # noqa: BLE001 - identity must never break a student's page
+        log.warning("could not issue an identity cookie: %s: %s", type(e).__name__, e)
+        return uuid.uuid4().hex
+
+
+def _store_cookie() -> None:
+    """Render the cookie script (invisible) for an identity issued in this browser session."""
+    cookie = st.session_state.get("_identity_cookie")
+    if not cookie:
+        return
+    from lab.config import get_settings
+    from lab.identity import cookie_script
+
+    try:
+        st.html(cookie_script(cookie, int(get_settings().session_ttl_hours * 3600)), unsafe_allow_javascript=True)
+    except Exception as e:  # noqa: BLE001 - outside a script run (a thread): the next top-level run stores it
+        log.debug("identity cookie not rendered: %s: %s", type(e).__name__, e)
+        return
+    st.session_state["_identity_stored"] = st.session_state.get("_identity_stored", 0) + 1
 
 
 def keep_seen(now: float | None = None) -> bool:
@@ -77,7 +124,12 @@ def keep_seen(now: float | None = None) -> bool:
     Returns whether it tried."""
     sid = st.session_state.get("_session_id")
     if not sid:
-        return False
+        sid = _id_from_cookie()          # a reload: this browser's identity cookie names its folder
+        if not sid:
+            return False
+        st.session_state["_session_id"] = sid
+    elif st.session_state.get("_identity_cookie") and st.session_state.get("_identity_stored", 0) < 2:
+        _store_cookie()                  # once more, at the top of the next run (Home.py), in case the first was lost
     now = time.monotonic() if now is None else now
     if now - st.session_state.get("_seen_at", float("-inf")) < SEEN_EVERY_S:
         return False

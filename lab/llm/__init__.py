@@ -70,7 +70,14 @@ def provider_status() -> list[ProviderStatus]:
 
     s = get_settings()
     gguf = assets.smollm2_gguf()
-    out = [ProviderStatus("local", gguf is not None, "SmolLM2-135M via llama.cpp" if gguf else assets.fix_for("smollm2-gguf"))]
+    detail = assets.fix_for("smollm2-gguf")
+    if gguf:
+        from lab.llm.local import engine_status   # which engine runs it: llama-server, in-process, or remote engines
+
+        st_ = engine_status()
+        detail = f"SmolLM2-135M: {st_['detail']}" + (f" (fell back in-process: {st_['fallback'][:160]})"
+                                                     if st_.get("fallback") else "")
+    out = [ProviderStatus("local", gguf is not None, detail)]
     for name in ("openai", "anthropic"):
         ok = key_present(name)
         out.append(ProviderStatus(name, ok, "key set" if ok else f"set {ENV_VARS[name]}"))

@@ -8,6 +8,13 @@ from the GGUF's metadata, so this adapter is thin. What it adds:
   turns the schema into a grammar, so even a 135M model emits JSON that parses;
 - usage with time to first token and tok/s, counted from the stream.
 
+**Engines** (``LAB_LOCAL_ENGINE``, see :func:`engine`): the same provider can instead stream from llama.cpp's own
+``llama-server`` (:mod:`lab.llm.llama_server`), a managed process that decodes ``LAB_LOCAL_CONCURRENCY`` replies
+together (continuous batching) - the app's default when the binary is built (``python -m lab gguf build-server``)
+- or from the deployment's engines in ``LAB_LOCAL_BASE_URLS`` (least-busy routing). Both speak the OpenAI wire
+format: text, usage (TTFT, tok/s) and JSON-schema structured output go through them. What only the in-process
+path does - next-token logprobs, ``tools=``, another GGUF than the local model - always runs in-process here.
+
     >>> p = LocalProvider()                       # the bundled SmolLM2-135M-Instruct (Q4_1, 98 MB)
     >>> from lab.llm.base import run, Options
     >>> msgs = [{"role": "system", "content": "Answer briefly and factually."},
@@ -85,6 +92,145 @@ def load_llama(path: str | Path | None = None, *, n_ctx: int | None = None, n_gp
         return _MODELS[key]
 
 
+# ---------------------------------------------------------------------------------------------- engines
+_APP_DEFAULTS = False
+_FALLBACK_NOTE: str | None = None      # why a request that wanted the server ran in-process (last time)
+
+
+def use_app_defaults(on: bool = True) -> None:
+    """The app calls this: with ``LAB_LOCAL_ENGINE=auto`` it then prefers the managed server when built. The
+    command line does not: a one-shot ``python -m lab chat`` loads the model in-process (no server to start)."""
+    global _APP_DEFAULTS
+    _APP_DEFAULTS = on
+
+
+def engine() -> str:
+    """'remote' (LAB_LOCAL_BASE_URLS set), 'server' (managed llama-server) or 'inprocess'."""
+    from lab.gguf.build import server_binary
+    from lab.llm.llama_server import base_urls
+
+    if base_urls():
+        return "remote"
+    choice = get_settings().local_engine
+    if choice == "inprocess" or (choice == "auto" and not _APP_DEFAULTS):
+        return "inprocess"
+    return "server" if server_binary() is not None else "inprocess"
+
+
+def engine_status() -> dict:
+    """What the app says about the local engine: which one, why, and its state."""
+    from lab.gguf.build import server_binary
+
+    eng, choice = engine(), get_settings().local_engine
+    from lab.llm.llama_server import concurrency
+
+    out: dict = {"engine": eng, "setting": choice, "concurrency": concurrency(eng)}
+    if eng == "remote":
+        from lab.llm.llama_server import shared_router
+
+        out["engines"] = shared_router().status()
+        out["detail"] = f"{len(out['engines'])} OpenAI-compatible engines (LAB_LOCAL_BASE_URLS), least-busy routing"
+    elif eng == "server":
+        from lab.llm.llama_server import managed_server
+
+        srv = managed_server()
+        out |= {"server": srv.status() if srv else None,
+                "detail": f"llama-server, {out['concurrency']} replies decoded together (continuous batching)"}
+    else:
+        built = server_binary() is not None
+        out["detail"] = ("llama.cpp in-process, one reply at a time"
+                         + ("" if built or choice == "inprocess" else
+                            " (llama-server is not built: `python -m lab gguf build-server`)"))
+    if _FALLBACK_NOTE:
+        out["fallback"] = _FALLBACK_NOTE
+    return out
+
+
+def warm_up() -> None:
+    """Load what the engine needs before students ask: start the managed server, or load the model in-process."""
+    eng = engine()
+    if eng == "server":
+        from lab.llm.llama_server import managed_server
+
+        srv = managed_server()
+        if srv is not None:
+            try:
+                srv.ensure()
+                return
+            except ProviderUnavailable as e:
+                _note_fallback(str(e))
+    if eng != "remote":
+        load_llama()
+
+
+def _note_fallback(why: str) -> None:
+    global _FALLBACK_NOTE
+    import logging
+
+    _FALLBACK_NOTE = why
+    logging.getLogger(__name__).warning("local model: llama-server unavailable, running in-process: %s", why)
+
+
+class _WireClient:
+    """An OpenAI-format streaming client for an engine the deployment started or listed (trusted: no URL guard,
+    its own key, never a provider key from the environment)."""
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        import openai
+
+        self.base_url = base_url
+        self.client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=get_settings().request_timeout_s,
+                                    max_retries=0)
+
+    def stream(self, messages: list[Message], model: str, options: Options, label: str) -> Iterator[Chunk]:
+        import openai
+
+        from lab.llm.errors import translate
+        from lab.llm.openai_provider import OpenAIProvider
+
+        params = OpenAIProvider._params(None, options, None)   # the same wire parameters as the openai provider
+        timer = Timer()
+        n_pieces, finish, usage_raw = 0, None, None
+        try:
+            if not options.stream:
+                resp = self.client.chat.completions.create(model=model, messages=messages, **params)
+                timer.first()
+                choice = resp.choices[0]
+                u = resp.usage
+                yield Chunk(text=choice.message.content or "", finish_reason=choice.finish_reason,
+                            usage=Usage(u.prompt_tokens if u else 0, u.completion_tokens if u else 0, timer.ttft,
+                                        timer.total(), 0.0, label, "local"))
+                return
+            with self.client.chat.completions.create(model=model, messages=messages, stream=True,
+                                                     stream_options={"include_usage": True}, **params) as events:
+                for ev in events:
+                    if ev.usage:
+                        usage_raw = ev.usage
+                    for choice in ev.choices or []:
+                        if choice.delta and choice.delta.content:
+                            timer.first()
+                            n_pieces += 1
+                            yield Chunk(text=choice.delta.content)
+                        finish = choice.finish_reason or finish
+        except openai.OpenAIError as e:
+            err = translate(e, openai, "local", self.base_url)
+            err.started = n_pieces > 0   # type: ignore[attr-defined]
+            raise err from e
+        pt = usage_raw.prompt_tokens if usage_raw else 0
+        ct = usage_raw.completion_tokens if usage_raw else n_pieces
+        yield Chunk(usage=Usage(pt, ct, timer.ttft, timer.total(), 0.0, label, "local"), finish_reason=finish)
+
+
+_CLIENTS: dict[tuple[str, str], _WireClient] = {}
+
+
+def _client(base_url: str, api_key: str) -> _WireClient:
+    key = (base_url, api_key)
+    if key not in _CLIENTS:
+        _CLIENTS[key] = _WireClient(base_url, api_key)
+    return _CLIENTS[key]
+
+
 class LocalProvider:
     name = "local"
 
@@ -104,6 +250,15 @@ class LocalProvider:
         messages = [{**m, "content": m.get("content") or ""} for m in messages]
         options = options or Options()
         path = Path(model) if model and model.endswith(".gguf") else self.model_path
+        if self._wire_ok(path, options, tools):
+            eng = engine()
+            if eng == "remote":
+                yield from self._stream_remote(messages, options)
+                return
+            if eng == "server":
+                fell_back = yield from self._stream_server(messages, options)
+                if not fell_back:
+                    return
         loaded = load_llama(path, n_ctx=self.n_ctx, n_gpu_layers=self.n_gpu_layers, logits_all=options.logprobs > 0)
         params: dict = {"temperature": options.temperature, "top_p": options.top_p, "max_tokens": options.max_tokens,
                         "stop": options.stop or None}
@@ -142,6 +297,67 @@ class LocalProvider:
                     raise InputError(f"{e}. Shorten the conversation or load the model with a larger context (LAB_N_CTX).") from e
                 raise ProviderError(f"llama.cpp: {e}") from e
         yield Chunk(usage=Usage(n_prompt, n_pieces, timer.ttft, timer.total(), 0.0, name, self.name), finish_reason=finish)
+
+    def _wire_ok(self, path: Path | None, options: Options, tools: list[dict] | None) -> bool:
+        """Whether this request can go to a wire engine (the rest needs llama-cpp-python in-process)."""
+        if tools or options.logprobs or self.n_ctx or self.n_gpu_layers:
+            return False
+        return path is None or path.resolve() == default_model_path().resolve()
+
+    def _stream_server(self, messages: list[Message], options: Options) -> Iterator[Chunk]:
+        """Stream from the managed llama-server; restart it once if it died. Returns True when it could not be
+        used before any text was sent (the caller then runs the request in-process and the app says why)."""
+        from lab.llm.llama_server import managed_server
+
+        srv = managed_server()
+        label = default_model_path().name
+        for attempt in (1, 2):
+            try:
+                base = srv.ensure()
+                yield from _client(base, srv.api_key).stream(messages, label, options, label)
+                global _FALLBACK_NOTE
+                _FALLBACK_NOTE = None        # the server answers (again): nothing to report
+                return False
+            except ProviderUnavailable as e:
+                if getattr(e, "started", False):
+                    raise
+                if attempt == 2 or srv.alive():
+                    _note_fallback(str(e))
+                    return True
+        return True
+
+    def _stream_remote(self, messages: list[Message], options: Options) -> Iterator[Chunk]:
+        """Stream from the least-busy engine of LAB_LOCAL_BASE_URLS; an engine that fails before the first token
+        is marked down and the next one is tried."""
+        from lab.llm.llama_server import shared_router
+
+        router = shared_router()
+        last: Exception | None = None
+        for _ in range(len(router.engines)):
+            eng = router.acquire()
+            ok = True
+            try:
+                model = eng.model or self._engine_model(eng)
+                yield from _client(eng.base_url, eng.api_key).stream(messages, model, options, model)
+                return
+            except ProviderUnavailable as e:
+                ok = False
+                if getattr(e, "started", False):
+                    raise
+                last = e
+            finally:
+                router.release(eng, ok)
+        raise last or ProviderUnavailable("No local engine answered (LAB_LOCAL_BASE_URLS).")
+
+    @staticmethod
+    def _engine_model(eng) -> str:
+        """The engine's first served model id (vLLM insists on it; llama-server and Ollama list theirs)."""
+        try:
+            models = _client(eng.base_url, eng.api_key).client.models.list()
+            eng.model = next(iter(models)).id
+        except Exception:   # noqa: BLE001 - a server without /models: any name will do for llama-server
+            eng.model = "local-model"
+        return eng.model
 
     def _from_response(self, resp: dict, name: str, timer: Timer) -> Chunk:
         choice = resp["choices"][0]
