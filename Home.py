@@ -6,11 +6,12 @@ readiness, offline assets). No model library is imported on this path, so the fi
 
 import streamlit as st
 
-from lab import imports, warmup
-from lab.config import get_settings
+from lab.core import imports
+from lab.classroom import warmup
+from lab.core.settings import get_settings
 from ui.home import home_view
 from ui.labs import available
-from ui.secrets import apply_secrets, keep_seen
+from ui.session import apply_secrets, keep_seen
 
 imports.serialize_heavy_imports()   # page threads import torch/transformers one at a time (see lab/imports.py)
 

@@ -5,9 +5,9 @@ import inspect
 
 import streamlit as st
 
-from lab import prompting as P
-from lab.brochure import make_brochure, summarize
-from lab.config import get_settings
+from lab.prompting import compare, memory, messages, next_token, structured
+from lab.prompting.brochure import make_brochure, summarize
+from lab.core.settings import get_settings
 from lab.llm import Options
 from ui import prompting as U
 from ui.widgets import provider_picker, show_messages, show_usage
@@ -15,7 +15,7 @@ from ui.widgets import provider_picker, show_messages, show_usage
 st.title("💬 Prompting")
 choice = provider_picker()
 opts = U.sampling_options(temperature=0.3, max_tokens=256)
-window = P.context_window(choice.provider, choice.model)
+window = memory.context_window(choice.provider, choice.model)
 if choice.provider == "local":
     st.caption("SmolLM2-135M is tiny: it follows short, plain instructions and gets facts wrong. That is the lesson.")
 tabs = st.tabs(["Chat & system prompts", "Shots", "Memory", "Structured output", "Compare models", "Brochure",
@@ -23,39 +23,39 @@ tabs = st.tabs(["Chat & system prompts", "Shots", "Memory", "Structured output",
 
 
 with tabs[0]:
-    preset = st.selectbox("System prompt preset", list(P.PRESETS), key="preset")
-    system = st.text_area("System prompt", P.PRESETS[preset], key=f"system.{preset}")
+    preset = st.selectbox("System prompt preset", list(messages.PRESETS), key="preset")
+    system = st.text_area("System prompt", messages.PRESETS[preset], key=f"system.{preset}")
     user = st.text_area("User prompt", "What is the capital of France?", key="chat.user")
     json_mode = st.checkbox("JSON mode", help=Options.model_fields["json_mode"].description)
     if st.button("Send", type="primary", key="chat.send"):
-        msgs = P.build_messages(system, user)
+        msgs = messages.build_messages(system, user)
         U.send(choice, msgs, Options(**opts, json_mode=json_mode), window)
         show_messages(msgs)
 
 with tabs[1]:
-    style = st.radio("Examples go", list(P.SHOT_STYLES), format_func=P.SHOT_STYLES.get, horizontal=True,
+    style = st.radio("Examples go", list(messages.SHOT_STYLES), format_func=messages.SHOT_STYLES.get, horizontal=True,
                      key="shots.style")
-    shots = U.shots_editor(P.EXAMPLE_SHOTS, key="shots.table")
+    shots = U.shots_editor(messages.EXAMPLE_SHOTS, key="shots.table")
     n = st.slider("Examples used", 0, max(1, len(shots)), min(1, len(shots)), key="shots.n")
     system = st.text_area("System prompt", "Classify the sentiment of the message as positive, negative or "
                           "neutral. Answer with one word.", key="shots.system")
     user = st.text_input("Message", "The colour faded after one wash.", key="shots.user")
-    msgs = P.build_messages(system, user, shots=shots[:n], style=style)
-    st.caption(f"{P.shots_label(min(n, len(shots)))}, examples {P.SHOT_STYLES[style]}")
+    msgs = messages.build_messages(system, user, shots=shots[:n], style=style)
+    st.caption(f"{messages.shots_label(min(n, len(shots)))}, examples {messages.SHOT_STYLES[style]}")
     show_messages(msgs)
     if st.button("Send", type="primary", key="shots.send"):
         U.send(choice, msgs, Options(**opts), window)
 
 with tabs[2]:
-    conv = st.session_state.setdefault("conversation", P.Conversation(P.PRESETS["Helpful shop assistant"]))
+    conv = st.session_state.setdefault("conversation", memory.Conversation(messages.PRESETS["Helpful shop assistant"]))
     conv.system = st.text_area("System prompt", conv.system, key="memory.system")
     st.markdown("**Context rules**: when the user mentions a keyword, an extra system message is added.")
-    rules = U.rules_editor(P.DEFAULT_RULES, key="memory.rules")
+    rules = U.rules_editor(messages.DEFAULT_RULES, key="memory.rules")
     said = st.text_input("Your message", "Do you sell belts?", key="memory.user")
     c1, c2 = st.columns(2)
     sent = c1.button("Send", type="primary", key="memory.send")
     if c2.button("Clear conversation", key="memory.clear"):
-        st.session_state.conversation = conv = P.Conversation(conv.system)
+        st.session_state.conversation = conv = memory.Conversation(conv.system)
     U.show_conversation(conv)
     msgs = conv.messages(said, rules)
     if sent:
@@ -64,7 +64,7 @@ with tabs[2]:
         if reply:
             conv.record(said, reply)
     with U.explained():
-        U.token_meter(P.count_tokens(conv.messages(said, rules)), window, conv.prompt_tokens)
+        U.token_meter(memory.count_tokens(conv.messages(said, rules)), window, conv.prompt_tokens)
     show_messages(msgs, label="Messages sent this turn" if sent else "Messages the next turn will send")
 
 with tabs[3]:
@@ -73,11 +73,11 @@ with tabs[3]:
                "*values* are not - check them.")
     with U.explained():
         if kind.startswith("Deal"):
-            schema, sys_default, user_default = P.Schema.from_model(P.DealSelection), P.DEAL_SYSTEM_PROMPT, P.DEAL_EXAMPLE
-            st.code(inspect.getsource(P.Deal) + "\n\n" + inspect.getsource(P.DealSelection), language="python")
+            schema, sys_default, user_default = structured.Schema.from_model(structured.DealSelection), structured.DEAL_SYSTEM_PROMPT, structured.DEAL_EXAMPLE
+            st.code(inspect.getsource(structured.Deal) + "\n\n" + inspect.getsource(structured.DealSelection), language="python")
         else:
-            fields = st.text_area("Fields (`name: type  # description`)", P.EXAMPLE_FIELDS, key="so.fields")
-            schema = P.Schema.from_fields(fields)
+            fields = st.text_area("Fields (`name: type  # description`)", structured.EXAMPLE_FIELDS, key="so.fields")
+            schema = structured.Schema.from_fields(fields)
             sys_default, user_default = "Answer briefly and factually.", "Tell me about the capital of France."
         system = st.text_area("System prompt", sys_default, key=f"so.system.{kind}")
         user = st.text_area("User prompt", user_default, key=f"so.user.{kind}")
@@ -86,7 +86,7 @@ with tabs[3]:
         describe = st.checkbox("Also paste the schema into the system prompt", key="so.describe",
                                help="For servers without structured output. SmolLM2 then copies the schema's text.")
         if st.button("Ask for structured output", type="primary", key="so.send"):
-            result = P.structured(choice.build(), P.build_messages(system, user), schema, model=choice.model_arg,
+            result = structured.structured(choice.build(), messages.build_messages(system, user), schema, model=choice.model_arg,
                                   options=Options(**opts), describe=describe)
             U.show_structured(result)
             show_usage(result.usage[-1])
@@ -98,8 +98,8 @@ with tabs[4]:
     if st.button("Compare", type="primary", key="cmp.send") and targets:
         with U.explained():
             outs = [U.Streamer(col) for col, _ in targets]
-            outcomes = P.compare([P.Target(f"{c.provider}/{c.model or 'SmolLM2'}", c.build, c.model_arg)
-                                  for _, c in targets], P.build_messages(P.PRESETS["Brief and factual"], user),
+            outcomes = compare.compare([compare.Target(f"{c.provider}/{c.model or 'SmolLM2'}", c.build, c.model_arg)
+                                  for _, c in targets], messages.build_messages(messages.PRESETS["Brief and factual"], user),
                                  Options(**opts), on_text=lambda i, t: outs[i](t))
             for (col, _), out, o in zip(targets, outs, outcomes):
                 out.done(o.text)
@@ -138,7 +138,7 @@ with tabs[6]:
     steps = st.slider("Tokens to generate", 1, 20, 6, key="nt.steps")
     if st.button("Show next tokens", type="primary", key="nt.send"):
         with U.explained():
-            reply, rows = P.next_tokens(choice.build(), P.build_messages("Answer briefly and factually.", prompt),
+            reply, rows = next_token.next_tokens(choice.build(), messages.build_messages("Answer briefly and factually.", prompt),
                                         k=k, steps=steps, options=Options(**opts))
             st.markdown(f"**Generated:** {reply.text}")
             U.show_next_tokens(rows, k)

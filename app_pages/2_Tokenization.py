@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from lab import tokenization as tk
+from lab.tokenization import analysis, cost, registry
 from lab.llm.pricing import PRICES_AS_OF
 from ui import tokenization as U
 from ui.widgets import explained
@@ -16,7 +16,7 @@ st.caption("A model reads integer ids, each standing for a piece of UTF-8 bytes.
            "tokenizer's own library (tiktoken, Hugging Face tokenizers, llama.cpp), so the ids are the model's.")
 
 with st.sidebar:
-    names = st.multiselect("Tokenizers", list(tk.BUILTIN), default=list(tk.BUILTIN), key="names")
+    names = st.multiselect("Tokenizers", list(registry.BUILTIN), default=list(registry.BUILTIN), key="names")
     extra = st.text_input("Another tokenizer", "", key="extra",
                           placeholder="hf:<hub id>, gguf:<path>, file:<tokenizer.json>",
                           help="A Hub id works where the Hugging Face Hub is reachable; local files work everywhere.")
@@ -49,7 +49,7 @@ with tabs[1]:
                         help="Ids separated by spaces or commas. Pieces that are not UTF-8 on their own show as bytes.")
     if st.button("Decode", type="primary", key="dec.go"):
         with explained():
-            decoded, dpieces = tk.decode_ids(dname, tk.parse_ids(raw))
+            decoded, dpieces = analysis.decode_ids(dname, analysis.parse_ids(raw))
             st.code(decoded, language=None)
             U.show_pieces(dpieces, show_ws, True)
 
@@ -67,13 +67,13 @@ with tabs[2]:
             st.error(f"The messages are not valid JSON: {e}")
         else:
             with explained():
-                rendered = tk.render_chat(cname, msgs, gen)
+                rendered = analysis.render_chat(cname, msgs, gen)
                 st.markdown(f"**{len(rendered.pieces)} tokens**; special tokens are dark.")
                 U.show_pieces(rendered.pieces, show_ws, show_ids)
                 st.code(rendered.text, language=None)
     with st.expander(f"Special tokens (added vocabulary) of {cname}"):
         with explained():
-            st.dataframe(pd.DataFrame([{"id": p.id, "token": p.label} for p in tk.special_tokens(cname)]),
+            st.dataframe(pd.DataFrame([{"id": p.id, "token": p.label} for p in analysis.special_tokens(cname)]),
                          hide_index=True)
 
 with tabs[3]:
@@ -82,13 +82,13 @@ with tabs[3]:
                 "tokens whose split shapes what the model must learn; a one-token-per-digit model predicts "
                 "`999` as three separate choices.")
     with explained():
-        rows = tk.numbers_experiment(names)
+        rows = analysis.numbers_experiment(names)
         table = pd.DataFrame(rows).pivot(index="number", columns="tokenizer", values="pieces")
-        st.dataframe(table.loc[[str(n) for n in tk.NUMBERS]].map(" | ".join), key="numbers")
+        st.dataframe(table.loc[[str(n) for n in analysis.NUMBERS]].map(" | ".join), key="numbers")
 
 with tabs[4]:
     st.markdown("Why can't a model count letters? It never sees them: the word arrives as a few pieces.")
-    example = st.text_input("Question", tk.COUNTING_EXAMPLE, key="letters")
+    example = st.text_input("Question", analysis.COUNTING_EXAMPLE, key="letters")
     if example:
         for name in names:
             with explained():
@@ -97,12 +97,12 @@ with tabs[4]:
 
 with tabs[5]:
     st.caption(f"Prices in US dollars per million tokens, as of {PRICES_AS_OF}. Edit the table to try others.")
-    prices = st.data_editor(pd.DataFrame(tk.price_rows()), num_rows="dynamic", hide_index=True, key="prices")
+    prices = st.data_editor(pd.DataFrame(cost.price_rows()), num_rows="dynamic", hide_index=True, key="prices")
     out_tokens = st.number_input("Expected output tokens", 0, 1_000_000, 500, key="out_tokens")
     if text:
         with explained():
             n = U.analyse("o200k_base", text, False).count
-            costs = pd.DataFrame(tk.cost_rows(text, tk.table_from_rows(prices.to_dict("records")), out_tokens, n))
+            costs = pd.DataFrame(cost.cost_rows(text, cost.table_from_rows(prices.to_dict("records")), out_tokens, n))
             st.dataframe(costs.style.format({"cost_usd": "${:.6f}", "context_share": "{:.4%}"}), hide_index=True)
             st.caption("OpenAI models count with o200k_base (exact). Anthropic's tokenizer is not public: Claude rows "
                        "reuse that count as an estimate.")

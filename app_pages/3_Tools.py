@@ -3,8 +3,8 @@ and the tool loop made visible round by round. Logic in lab.tools / lab.flightai
 
 import streamlit as st
 
-from lab import flightai
-from lab.tools import MAX_ROUNDS
+from lab.tools import flightai
+from lab.tools.loop import MAX_ROUNDS
 from ui import tools as U
 from ui.widgets import provider_picker
 

@@ -7,8 +7,9 @@ untrained model that shows the machinery (its outputs are random, and labelled s
 
 import streamlit as st
 
-from lab import diffusion, pipelines
-from lab.llm.base import LabError
+from lab.pipelines import diffusion
+from lab.pipelines import footprints, resolve, running, tasks
+from lab.core.errors import LabError
 from ui import pipelines as view
 from ui.widgets import explained, model_widgets, show_error
 
@@ -19,13 +20,13 @@ mode = st.radio("Lab", ["Text pipelines", "Image generation"], horizontal=True, 
                 label_visibility="collapsed")
 
 if mode == "Text pipelines":
-    task = st.selectbox("Task", list(pipelines.TASKS), key="pl_task")
-    spec = pipelines.TASKS[task]
+    task = st.selectbox("Task", list(tasks.TASKS), key="pl_task")
+    spec = tasks.TASKS[task]
     st.caption(spec.about)
     tiny = st.checkbox("Tiny untrained model (random weights: works offline, outputs mean nothing)", key="pl_tiny")
     model = st.text_input("Model (Hub id or local folder)", value=spec.default_model, key=f"pl_model_{task}",
                           disabled=tiny, help="The course's choice by default; any compatible Hub id works.")
-    ok, where = pipelines.describe(task, model, tiny=tiny)
+    ok, where = resolve.describe(task, model, tiny=tiny)
     (st.caption if ok else st.warning)(where)
     text = st.text_area("Question" if task == "question-answering" else "Input text", value=spec.example,
                         key=f"pl_text_{task}")
@@ -34,17 +35,17 @@ if mode == "Text pipelines":
         context = st.text_area("Context (the answer is copied from here)", key="pl_context",
                                value="Barack Obama was the 44th president of the United States.")
     if task == "zero-shot-classification":
-        labels = st.text_input("Candidate labels (comma-separated)", ", ".join(pipelines.DEFAULT_LABELS),
+        labels = st.text_input("Candidate labels (comma-separated)", ", ".join(tasks.DEFAULT_LABELS),
                                key="pl_labels").split(",")
     with st.expander("Options"):
-        opts = model_widgets(pipelines.PipelineOptions, ["max_new_tokens", "top_k", "multi_label"], key="pl_")
+        opts = model_widgets(tasks.PipelineOptions, ["max_new_tokens", "top_k", "multi_label"], key="pl_")
 
     if st.button("Run", type="primary", key="pl_run", disabled=not ok):
         try:
             with st.spinner(f"Loading {model if not tiny else 'the tiny model'} and running {task}..."):
-                st.session_state.pl_result = (pipelines.run(
+                st.session_state.pl_result = (running.run(
                     task, text, model=model, tiny=tiny, context=context, labels=labels,
-                    options=pipelines.PipelineOptions(**opts)), text, context)
+                    options=tasks.PipelineOptions(**opts)), text, context)
         except LabError as e:
             show_error(e)
             st.stop()
@@ -60,7 +61,7 @@ if mode == "Text pipelines":
                     "On a GPU this loads the model again quantized and measures it; on a CPU it estimates.")
         if st.button("Compare 8-bit and 4-bit footprints", key="pl_quant"):
             with explained():
-                view.show_quantized(pipelines.quantized_footprints(task, None if result.source == "offline" else model,
+                view.show_quantized(footprints.quantized_footprints(task, None if result.source == "offline" else model,
                                                                    tiny=result.untrained))
 
 else:

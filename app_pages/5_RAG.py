@@ -5,7 +5,7 @@ import streamlit as st
 
 from lab.rag import chain, chunking, embeddings, evaluation, modes, retrieval, viz
 from ui import rag as U
-from ui.secrets import pasted_key
+from ui.session import pasted_key
 from ui.widgets import model_widgets, provider_picker, show_messages, show_usage
 
 st.title("📚 RAG: Chroma and FAISS side by side")

@@ -3,12 +3,12 @@ ensemble and you, all on the course's scoreboard. Logic in lab.pricer; charts, t
 
 import streamlit as st
 
-from lab.llm.base import LabError
+from lab.core.errors import LabError
 from lab.pricer import data as D
 from lab.pricer import llm as L
 from lab.pricer import metrics as M
 from ui import pricer as U
-from ui.secrets import session_dir
+from ui.session import session_dir
 from ui.widgets import explained, model_widgets, provider_picker, show_error, show_messages
 
 st.title("🏷️ Pricer")

@@ -45,7 +45,7 @@ def single(max_tokens: int, reps: int) -> dict:
 def sweep(levels: list[int], n_requests: int, max_tokens: int) -> list[dict]:
     import os
 
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
     from lab.gguf.build import server_binary
     from lab.llm import local
     from lab.llm.base import Options

@@ -57,7 +57,7 @@ def runner_run(model) -> tuple[float, int, float | None]:
 def main() -> dict:
     from llama_cpp import Llama
 
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
     from lab.gguf.runtime import LoadSettings, load
     from lab.llm.local import default_model_path
 

@@ -13,7 +13,8 @@ import os
 import statistics
 
 from lab.llm import Options, get_provider, run
-from lab.prompting import DEAL_EXAMPLE, DEAL_SYSTEM_PROMPT, DealSelection, Schema, build_messages, structured
+from lab.prompting.structured import DEAL_EXAMPLE, DEAL_SYSTEM_PROMPT, DealSelection, Schema, structured
+from lab.prompting.messages import build_messages
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 CITY = Schema.from_fields("city: str\ncountry: str")

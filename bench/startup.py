@@ -29,7 +29,7 @@ HEAVY = ("torch", "transformers", "chromadb", "faiss", "llama_cpp", "sentence_tr
 
 def home_imports() -> dict:
     """Cumulative import time (s) of Home's modules, and whether a heavy library is imported on that path."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import ui.home, ui.labs, ui.secrets"],
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import ui.home, ui.labs, ui.session"],
                          cwd=ROOT, capture_output=True, text=True).stderr
     mods = {m.group(2).strip(): int(m.group(1)) for m in re.finditer(r"import time:\s+\d+ \|\s+(\d+) \|(.*)", out)}
     heavy = sorted({m.split(".")[0] for m in mods if m.strip().split(".")[0] in HEAVY})

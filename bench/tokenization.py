@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from lab import assets
-from lab import tokenization as tk
+from lab.core import assets
+from lab.tokenization import analysis, registry
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 1_000_000      # characters of text (about 1 MB: the knowledge base is mostly ASCII)
@@ -42,7 +42,7 @@ def raw_callers() -> dict[str, tuple[str, object]]:
     llama3 = Tokenizer.from_file(str(assets.path_of("llama3-tokenizer-json")))
     with contextlib.redirect_stderr(io.StringIO()):
         smol = Llama(model_path=str(assets.smollm2_gguf()), vocab_only=True, verbose=False)
-    qwen = tk.get_tokenizer("qwen").enc   # the same tiktoken Encoding, called without the adapter
+    qwen = registry.get_tokenizer("qwen").enc   # the same tiktoken Encoding, called without the adapter
     cl, o200 = tiktoken.get_encoding("cl100k_base"), tiktoken.get_encoding("o200k_base")
     return {
         "cl100k_base": ("tiktoken encode_ordinary (whole text)", lambda t: cl.encode_ordinary(t)),
@@ -68,8 +68,8 @@ def main() -> None:
     raw = raw_callers()
     print(f"{'tokenizer':12} {'tokens':>10} {'lab tok/s':>12} {'raw tok/s':>12} {'lab/raw':>8}  raw call")
     for name, (what, call) in raw.items():
-        tk.analyse(name, text[:1000])  # load and warm up outside the timing
-        t_lab, a = best(lambda: tk.analyse(name, text, max_pieces=tk.MAX_RENDER))
+        analysis.analyse(name, text[:1000])  # load and warm up outside the timing
+        t_lab, a = best(lambda: analysis.analyse(name, text, max_pieces=analysis.MAX_RENDER))
         t_raw, ids = best(lambda: call(text))
         assert a.count == len(ids), f"{name}: lab counted {a.count}, the reference {len(ids)}"
         print(f"{name:12} {a.count:>10,} {a.count / t_lab:>12,.0f} {len(ids) / t_raw:>12,.0f} "

@@ -22,7 +22,7 @@ import sys
 
 from pydantic import ValidationError
 
-from lab.llm.base import LabError
+from lab.core.errors import LabError
 
 # SmolLM2-135M answers greedily "L'Etoile, la Marseillaise..." to "What is the capital of France?" under its
 # template's default system prompt, and "The capital of France is Paris." under this one: small models are
@@ -30,10 +30,10 @@ from lab.llm.base import LabError
 DEFAULT_SYSTEM = "Answer briefly and factually."
 
 LAB_COMMANDS = [
-    "lab.prompting_cli",      # brochure
-    "lab.tokenization_cli",   # tokens
-    "lab.tools_cli",          # tools ask|prices
-    "lab.pipelines_cli",      # pipeline, diffuse
+    "lab.prompting.cli",      # brochure
+    "lab.tokenization.cli",   # tokens
+    "lab.tools.cli",          # tools ask|prices
+    "lab.pipelines.cli",      # pipeline, diffuse
     "lab.rag.cli",            # rag index|search|ask|eval
     "lab.pricer.cli",         # pricer data|baselines|llm
     "lab.finetune.cli",       # finetune plan|run|eval|modal
@@ -58,8 +58,8 @@ def provider_from_args(args: argparse.Namespace):
     if args.provider == "local" and getattr(args, "model", None):   # a typed path: said now if no GGUF, not ignored
         from pathlib import Path
 
-        from lab.gguf.check import check_gguf_file
-        from lab.llm.base import InputError
+        from lab.core.gguf_check import check_gguf_file
+        from lab.core.errors import InputError
 
         if not args.model.endswith(".gguf"):
             raise InputError(f"--model {args.model}: the local provider runs a .gguf file; give its path, or leave "
@@ -74,7 +74,7 @@ def print_json(obj) -> None:
 
 # ---------------------------------------------------------------------------------------------- assets
 def _assets(args: argparse.Namespace) -> int:
-    from lab import assets
+    from lab.core import assets
 
     rows = assets.prepare(lambda m: print(m, file=sys.stderr), hf=args.prepare) if args.prepare else assets.report()
     if not args.prepare:
@@ -90,8 +90,10 @@ def _assets(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------- chat
 def _chat(args: argparse.Namespace) -> int:
-    from lab.llm import InputError, Options, run
-    from lab.prompting import Schema, build_messages, load_shots, structured
+    from lab.core.errors import InputError
+    from lab.llm import Options, run
+    from lab.prompting.structured import Schema, structured
+    from lab.prompting.messages import build_messages, load_shots
 
     provider = provider_from_args(args)
     shots = load_shots(args.shots) if args.shots else []
@@ -179,7 +181,7 @@ def describe_error(e: BaseException) -> str:
     >>> describe_error(UnicodeDecodeError("utf-8", b"\\xff", 0, 1, "invalid start byte"))
     'a file is not UTF-8 text (invalid start byte at byte 0): give a text file saved as UTF-8'
     """
-    from lab.llm.keys import redact
+    from lab.core.keys import redact
 
     if isinstance(e, UnicodeDecodeError):
         text = f"a file is not UTF-8 text ({e.reason} at byte {e.start}): give a text file saved as UTF-8"

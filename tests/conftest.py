@@ -47,7 +47,7 @@ def fake():
 @pytest.fixture
 def no_keys(monkeypatch):
     """A clean environment: no provider key set."""
-    from lab.llm.keys import ENV_VARS
+    from lab.core.keys import ENV_VARS
 
     for var in ENV_VARS.values():
         monkeypatch.delenv(var, raising=False)
@@ -56,7 +56,7 @@ def no_keys(monkeypatch):
 @pytest.fixture
 def tmp_settings(tmp_path, monkeypatch):
     """Point the lab's data directory at a temp folder (derived assets must be made or linked by the test)."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
@@ -74,7 +74,7 @@ def artifacts() -> Path:
 def lab_data(tmp_path_factory):
     """A private data dir for one test module; SmolLM2's converted copy is linked from the real one (no
     re-conversion). Restores the previous LAB_DATA_DIR afterwards."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     real = get_settings().data_dir
     data = tmp_path_factory.mktemp("lab-data")
@@ -113,7 +113,7 @@ def tiny_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
-    from lab import assets
+    from lab.core import assets
 
     return assets.smollm2_hf_dir()          # the real data dir's copy, made once by `python -m lab assets --prepare`
 
@@ -121,7 +121,7 @@ def smollm2_dir() -> Path:
 @pytest.fixture
 def ft_settings(tmp_settings, smollm2_dir):
     """An empty data dir for runs, with the SmolLM2 transformers copy linked in (no 20 s re-conversion)."""
-    from lab import assets
+    from lab.core import assets
 
     target = tmp_settings.data_dir / assets.SPECS[[s.name for s in assets.SPECS].index("smollm2-hf")].relpath
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ def tiny_model_dir(root: Path) -> Path:
         import torch
         from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-        from lab import assets
+        from lab.core import assets
 
         tok = AutoTokenizer.from_pretrained(str(assets.smollm2_hf_dir()))
         cfg = LlamaConfig(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
@@ -136,7 +136,7 @@ def openai_tab_app(session_id: str | None = None):
 
 def openai_records_dir(session_id: str = OPENAI_SID):
     """Where the tab keeps that session's job records."""
-    from lab import sessions
+    from lab.classroom import sessions
     from lab.finetune import openai_jobs as J
 
     return sessions.session_dir(session_id, *J.SESSION_FOLDER)

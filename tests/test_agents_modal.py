@@ -50,7 +50,7 @@ def test_service_app_imports_and_its_method_body_prices_locally(tmp_path, monkey
 def test_deploy_without_a_token_says_how_to_get_one(tmp_path, monkeypatch):
     import pytest
 
-    from lab.llm.base import MissingKeyError
+    from lab.core.errors import MissingKeyError
 
     monkeypatch.delenv("MODAL_TOKEN_ID", raising=False)
     monkeypatch.delenv("MODAL_TOKEN_SECRET", raising=False)

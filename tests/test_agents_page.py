@@ -20,7 +20,7 @@ PAGE = str(ROOT / "app_pages" / "9_Agents.py")
 
 @pytest.fixture(autouse=True)
 def loopback_allowed(monkeypatch):
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     monkeypatch.setenv("LAB_ALLOW_PRIVATE_URLS", "1")   # the page's typed base URL points at the loopback wire server
     get_settings.cache_clear()

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lab import assets
+from lab.core import assets
 
 
 def test_every_shipped_asset_is_present():

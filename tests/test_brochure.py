@@ -13,11 +13,11 @@ import sys
 
 import pytest
 
-from lab.brochure import (LINK_SYSTEM_PROMPT, SUMMARY_SYSTEM_PROMPT, candidates, gather, link_schema, make_brochure,
-                          pick_links, summarize)
+from lab.prompting.brochure import LINK_SYSTEM_PROMPT, SUMMARY_SYSTEM_PROMPT, candidates, gather, link_schema, make_brochure, pick_links, summarize
 from lab.llm import Options
 from lab.llm.fake import FakeProvider
-from lab.web import URLRefused, scrape
+from lab.core.netguard import URLRefused
+from lab.prompting.web import scrape
 
 LOOPBACK = {"allow_private": False, "allow_networks": ["127.0.0.0/8"]}   # the ``acme`` site (conftest.py)
 
@@ -132,7 +132,7 @@ def test_cli_brochure_end_to_end_with_allow_private(acme, wire):
 @pytest.mark.slow
 def test_smollm2_picks_only_links_that_exist(acme):
     from lab.llm import get_provider
-    from lab.web import fetch_page
+    from lab.prompting.web import fetch_page
 
     page = fetch_page(acme.url + "/", **LOOPBACK)
     picked, result = pick_links(get_provider("local"), page, max_links=2)

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from lab.budget import BudgetedProvider, TokenBudget
-from lab.genqueue import GenerationQueue, QueuedProvider
-from lab.llm import BudgetExceeded, run
+from lab.classroom.budget import BudgetedProvider, TokenBudget
+from lab.classroom.queue import GenerationQueue, QueuedProvider
+from lab.core.errors import BudgetExceeded
+from lab.llm import run
 from lab.llm.fake import FakeProvider
 
 Q = [{"role": "user", "content": "one two three"}]  # the fake counts 3 prompt tokens (words)

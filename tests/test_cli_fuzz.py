@@ -69,8 +69,8 @@ def positionals(parser) -> list[argparse.Action]:
 @pytest.fixture(scope="module", autouse=True)
 def isolated(tmp_path_factory):
     """No keys, a private data dir, no network access allowed to private addresses, the Hub offline (conftest)."""
-    from lab.config import get_settings
-    from lab.llm.keys import ENV_VARS
+    from lab.core.settings import get_settings
+    from lab.core.keys import ENV_VARS
 
     saved = dict(os.environ)
     for var in [*ENV_VARS.values(), "LAB_ALLOW_PRIVATE_URLS", "LAB_DEBUG", "LAB_GGUF_API_KEY", "MODAL_TOKEN_SECRET"]:

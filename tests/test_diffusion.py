@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from lab import assets, diffusion
-from lab.llm.base import InputError
+from lab.core import assets
+from lab.pipelines import diffusion
+from lab.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -13,7 +13,7 @@ import pytest
 
 from lab.evaluate import arena, ratings
 from lab.evaluate.models import ModelSpec
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.llm.fake import FakeProvider
 
 VOTERS, VOTES_EACH = 30, 10        # the goal: 30 voters; each casts 10 votes as fast as it can (no think time)

@@ -9,7 +9,8 @@ import pytest
 
 from lab.evaluate import judge, models, suite, tasks
 from lab.evaluate.models import ModelSpec
-from lab.llm.base import InputError, MissingKeyError, Usage
+from lab.core.errors import InputError, MissingKeyError
+from lab.llm.base import Usage
 from lab.llm.fake import FakeProvider
 
 
@@ -42,7 +43,7 @@ def test_json_validity_first_try_no_repair():
 
 
 def test_tool_calls_scored_on_the_first_call_and_never_run(tmp_settings):
-    from lab.flightai import FlightDB
+    from lab.tools.flightai import FlightDB
 
     db = FlightDB(tmp_settings.data_dir / "f.db")
     t = tasks.ToolsTask(db)
@@ -172,7 +173,7 @@ def test_speed_and_cost_rules():
 
 
 def test_model_names(tmp_settings):
-    from lab import assets
+    from lab.core import assets
 
     spec = models.parse("local")
     assert spec.provider == "local" and spec.label == assets.smollm2_gguf().name and spec.bytes > 50e6

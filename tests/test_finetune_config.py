@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from lab.finetune.config import (PRESETS, RunConfig, bnb_config, check_device, lora_config, resolve_dtype,
                                  sft_config)
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 
 def _msg(**kw) -> str:
@@ -199,7 +199,7 @@ def test_modal_app_defines_offline(tmp_path, monkeypatch):
         modal_app.source(RunConfig(), gpu="TPU")
     monkeypatch.setenv("HOME", str(tmp_path))     # no ~/.modal.toml either
     if not modal_app.token_configured():
-        from lab.llm.base import MissingKeyError
+        from lab.core.errors import MissingKeyError
 
         with pytest.raises(MissingKeyError, match="modal token new"):
             modal_app.launch(run_dir / "modal_app.py")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from lab.finetune import openai_data as D
-from lab.llm.base import InputError, LabError
+from lab.core.errors import InputError, LabError
 
 ROOT = Path(__file__).resolve().parent.parent
 

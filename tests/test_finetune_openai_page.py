@@ -15,7 +15,7 @@ from tests.helpers import widget as _widget
 def loopback_allowed(monkeypatch):
     """The wire server listens on loopback: a base URL typed in the tab (or recorded from it) passes the address
     guard only with LAB_ALLOW_PRIVATE_URLS=1 (tests/test_trust_keys.py checks the refusal without it)."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     monkeypatch.setenv("LAB_ALLOW_PRIVATE_URLS", "1")
     get_settings.cache_clear()

@@ -15,7 +15,7 @@ import pytest
 
 from lab.finetune import openai_data as D
 from lab.finetune import openai_jobs as J
-from lab.llm.base import AuthError, InputError, MissingKeyError
+from lab.core.errors import AuthError, InputError, MissingKeyError
 from tests.wireserver import WIRE
 
 KEY = "sk-test"
@@ -205,7 +205,7 @@ def test_score_model_asks_with_the_training_prompt(wire):
 
 
 def test_a_web_page_instead_of_the_api_is_explained(wire, tmp_settings):
-    from lab.llm.base import ProviderError
+    from lab.core.errors import ProviderError
 
     wire.queue(body=b"<html>Welcome to nginx</html>\n", content_type="text/html")
     with pytest.raises(ProviderError, match="not JSON: is the base URL an OpenAI-shaped API"):

@@ -50,7 +50,7 @@ def test_page_plans_shows_the_mask_launches_and_plots(tiny_dir, ft_settings):
     at.button(key="launch").click().run()
     assert not at.exception, at.exception
     run_id = at.session_state["ft.run"]
-    from lab import sessions
+    from lab.classroom import sessions
 
     run_dir = sessions.session_dir(at.session_state["_session_id"], "runs") / run_id   # the session's own runs
     assert runner.run_path(run_dir) and runner.list_runs() == []                          # not the CLI's root

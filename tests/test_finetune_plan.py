@@ -8,7 +8,7 @@ import pytest
 
 from lab.finetune.config import RunConfig
 from lab.finetune.plan import CPU_RUNTIME_BYTES, NF4_DOUBLE_QUANT_BYTES, human, plan
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 pytestmark = pytest.mark.slow   # plan() builds the model on torch's meta device (imports torch)
 

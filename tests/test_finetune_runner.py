@@ -11,7 +11,7 @@ import pytest
 
 from lab.finetune import runner
 from lab.finetune.config import RunConfig
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from tests.helpers import pairs
 
 

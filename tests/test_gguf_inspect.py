@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 
-from lab import assets
+from lab.core import assets
 from lab.cli import main
-from lab.gguf.check import check_gguf_file
+from lab.core.gguf_check import check_gguf_file
 from lab.gguf.inspect import read_gguf
-from lab.llm import InputError
+from lab.core.errors import InputError
 from tests.helpers import write_tiny_gguf
 
 SMOL = assets.smollm2_gguf()

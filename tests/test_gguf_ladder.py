@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.llm.base import InputError, ProviderUnavailable
+from lab.core.errors import InputError, ProviderUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,7 +38,7 @@ def script() -> Path:
 
 @pytest.fixture(scope="session")
 def smol_hf() -> Path:
-    from lab import assets
+    from lab.core import assets
 
     if assets.smollm2_gguf() is None:
         pytest.skip(assets.fix_for("smollm2-gguf"))
@@ -81,7 +81,7 @@ def ladder_data(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def in_ladder_data(ladder_data, monkeypatch):
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     monkeypatch.setenv("LAB_DATA_DIR", str(ladder_data))
     get_settings.cache_clear()

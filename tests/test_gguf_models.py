@@ -6,10 +6,10 @@ import io
 
 import pytest
 
-from lab import assets
+from lab.core import assets
 from lab.gguf import fit, models
 from lab.gguf.inspect import read_gguf
-from lab.llm import InputError, ProviderUnavailable
+from lab.core.errors import InputError, ProviderUnavailable
 from tests.helpers import write_tiny_gguf
 
 SMOL = assets.smollm2_gguf()

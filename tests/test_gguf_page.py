@@ -11,7 +11,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see test_gguf_runtime.py
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab import assets
+from lab.core import assets
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "app_pages" / "8_GGUF_Runner.py")

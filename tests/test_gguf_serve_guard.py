@@ -8,7 +8,7 @@ import pytest
 
 from lab.cli import main
 from lab.gguf import server
-from lab.llm import InputError
+from lab.core.errors import InputError
 
 KEY = "k3y-for-tests-0123456789"
 

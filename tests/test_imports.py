@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = r'''
 import sys, threading
-from lab.imports import LOCK, serialize_heavy_imports
+from lab.core.imports import LOCK, serialize_heavy_imports
 assert serialize_heavy_imports() is True and serialize_heavy_imports() is False
 assert "safetensors" not in sys.modules
 LOCK.acquire()                                  # another thread is in the middle of a heavy import

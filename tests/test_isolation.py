@@ -43,8 +43,8 @@ def test_pasted_key_stays_in_its_session(no_keys):
 def test_flightai_bookings_are_per_session(no_keys, tmp_settings):
     a = AppTest.from_file(str(ROOT / "app_pages/3_Tools.py"), default_timeout=300).run()
     b = AppTest.from_file(str(ROOT / "app_pages/3_Tools.py"), default_timeout=300).run()
-    from lab import sessions
-    from lab.flightai import FlightDB
+    from lab.classroom import sessions
+    from lab.tools.flightai import FlightDB
 
     ids = a.session_state["_session_id"], b.session_state["_session_id"]
     assert ids[0] != ids[1]
@@ -77,7 +77,8 @@ def test_gguf_uploads_and_servers_belong_to_their_session(tmp_settings, tmp_path
     import subprocess
     import sys
 
-    from lab import assets, sessions
+    from lab.core import assets
+    from lab.classroom import sessions
     from lab.gguf import models, server
     from tests.helpers import write_tiny_gguf
 
@@ -171,10 +172,10 @@ def test_openai_finetune_jobs_and_model_ids_stay_in_their_session(tmp_settings, 
 def test_finetune_runs_are_listed_and_controlled_by_their_session_only(ft_settings):
     import os
 
-    from lab import sessions
+    from lab.classroom import sessions
     from lab.finetune import runner
     from lab.finetune.config import RunConfig
-    from lab.llm.base import InputError
+    from lab.core.errors import InputError
     from tests.helpers import pairs
 
     page = str(ROOT / "app_pages/7_Fine_tune.py")

@@ -13,7 +13,7 @@ import tiktoken
 
 from bench.appserver import app_server
 from bench.stclient import StClient
-from lab.assets import prepare_tiktoken_cache
+from lab.core.assets import prepare_tiktoken_cache
 
 pytestmark = pytest.mark.slow
 

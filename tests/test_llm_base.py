@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from lab.llm import InputError, MissingKeyError, Options, ProviderError, get_provider, run
+from lab.core.errors import InputError, MissingKeyError, ProviderError
+from lab.llm import Options, get_provider, run
 from lab.llm import pricing
 from lab.llm.base import validate_messages
 from lab.llm.fake import FakeProvider
-from lab.llm.keys import redact, resolve_key
+from lab.core.keys import redact, resolve_key
 
 
 def test_empty_and_oversized_prompts_are_refused():

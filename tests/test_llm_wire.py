@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from lab.llm import (AuthError, MissingKeyError, Options, ProviderTimeout, ProviderUnavailable, get_provider, run)
-from lab.llm.base import LabError
+from lab.core.errors import AuthError, MissingKeyError, ProviderTimeout, ProviderUnavailable
+from lab.llm import Options, get_provider, run
+from lab.core.errors import LabError
 
 Q = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the capital of France?"}]
 
@@ -136,7 +137,7 @@ def test_server_down_is_unavailable(name):
 
 
 def test_timeout(wire, monkeypatch):
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     monkeypatch.setenv("LAB_REQUEST_TIMEOUT_S", "0.3")
     get_settings.cache_clear()

@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from lab.llm.base import Options, ProviderUnavailable, run
+from lab.llm.base import Options, run
+from lab.core.errors import ProviderUnavailable
 
 FAKE = [sys.executable, str(Path(__file__).parent / "fake_llama_server.py")]
 MSGS = [{"role": "user", "content": "Hi"}]
@@ -77,7 +77,7 @@ def test_a_build_counts_only_when_complete(tmp_settings):
 
 # ---------------------------------------------------------------------------------------------- selection
 def test_engine_selection(tmp_settings, monkeypatch):
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
     from lab.gguf import build
     from lab.llm import local
 
@@ -228,7 +228,7 @@ def test_router_picks_the_least_busy_engine_and_skips_a_dead_one(two_engines):
 def test_local_provider_routes_over_lab_local_base_urls(two_engines, tmp_settings, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
     from lab.llm import llama_server
     from lab.llm.local import LocalProvider
 

@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from lab.cli import DEFAULT_SYSTEM
-from lab.llm import InputError, Options, get_provider, run
+from lab.core.errors import InputError
+from lab.llm import Options, get_provider, run
 
 pytestmark = pytest.mark.slow
 

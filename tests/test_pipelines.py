@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import assets, pipelines
-from lab.llm.base import InputError
+from lab.core import assets
+from lab.pipelines import footprints, hub, loading, resolve, running, tasks, tiny
+from lab.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTEXT = "Barack Obama was the 44th president of the United States. He was born in Hawaii."
@@ -27,60 +28,60 @@ needs_smollm2 = pytest.mark.skipif(assets.smollm2_gguf() is None, reason="SmolLM
 
 @pytest.fixture(scope="module")
 def tiny_dirs(lab_data):
-    return {task: pipelines.build_tiny(task, lab_data / "saved" / task) for task in pipelines.TASKS}
+    return {task: tiny.build_tiny(task, lab_data / "saved" / task) for task in tasks.TASKS}
 
 
 def test_registry_has_the_course_tasks_with_hub_defaults():
-    assert set(pipelines.TASKS) == {"sentiment-analysis", "ner", "question-answering", "summarization",
+    assert set(tasks.TASKS) == {"sentiment-analysis", "ner", "question-answering", "summarization",
                                     "translation_en_to_fr", "translation_en_to_es", "zero-shot-classification",
                                     "text-generation", "feature-extraction", "fill-mask"}
-    for spec in pipelines.TASKS.values():
+    for spec in tasks.TASKS.values():
         assert spec.default_model.count("/") == 1 and spec.example
-    assert pipelines.TASKS["ner"].kwargs["aggregation_strategy"] == "simple"
-    assert pipelines.TASKS["translation_en_to_es"].default_model == "Helsinki-NLP/opus-mt-en-es"
+    assert tasks.TASKS["ner"].kwargs["aggregation_strategy"] == "simple"
+    assert tasks.TASKS["translation_en_to_es"].default_model == "Helsinki-NLP/opus-mt-en-es"
 
 
 def test_offline_is_detected_without_network():
     assert os.environ["HF_HUB_OFFLINE"] == "1"
-    assert pipelines.hub_reachable() is False
+    assert hub.hub_reachable() is False
 
 
 def test_task_without_a_shipped_model_says_hub_unreachable_and_names_the_model():
-    with pytest.raises(pipelines.HubUnreachable) as e:
-        pipelines.resolve("ner")
+    with pytest.raises(tasks.HubUnreachable) as e:
+        resolve.resolve("ner")
     assert "dbmdz/bert-large-cased-finetuned-conll03-english" in str(e.value) and "--tiny" in str(e.value)
-    ok, line = pipelines.describe("summarization")
+    ok, line = resolve.describe("summarization")
     assert not ok and "sshleifer/distilbart-cnn-12-6" in line
 
 
 @needs_smollm2
 def test_only_the_default_model_falls_back_offline():
-    assert pipelines.describe("text-generation")[0]
-    assert pipelines.resolve("zero-shot-classification").source == "offline"
-    with pytest.raises(pipelines.HubUnreachable, match="someone/some-model"):
-        pipelines.resolve("text-generation", "someone/some-model")
+    assert resolve.describe("text-generation")[0]
+    assert resolve.resolve("zero-shot-classification").source == "offline"
+    with pytest.raises(tasks.HubUnreachable, match="someone/some-model"):
+        resolve.resolve("text-generation", "someone/some-model")
 
 
 def test_bad_input_is_explained():
     with pytest.raises(InputError, match="Unknown task"):
-        pipelines.run("translation_en_to_de", "hi", tiny=True)
+        running.run("translation_en_to_de", "hi", tiny=True)
     with pytest.raises(InputError, match="Type some text"):
-        pipelines.run("ner", "  ", tiny=True)
+        running.run("ner", "  ", tiny=True)
     with pytest.raises(InputError, match="context"):
-        pipelines.run("question-answering", "Who?", tiny=True)
+        running.run("question-answering", "Who?", tiny=True)
 
 
 @pytest.mark.slow   # imports torch
 def test_device_follows_cuda():
     import torch
 
-    assert pipelines.device() == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert hub.device() == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 # ------------------------------------------------------------------------------------ tiny wiring, every task
 def _run(task, tiny_dirs, text=None, **kw):
-    r = pipelines.run(task, text or pipelines.TASKS[task].example, model=str(tiny_dirs[task]), **kw)
-    assert r.source == "local" and r.load.device.startswith(pipelines.device()) and r.load.params > 0 and r.load.footprint_bytes >= 4 * r.load.params * 0.99
+    r = running.run(task, text or tasks.TASKS[task].example, model=str(tiny_dirs[task]), **kw)
+    assert r.source == "local" and r.load.device.startswith(hub.device()) and r.load.params > 0 and r.load.footprint_bytes >= 4 * r.load.params * 0.99
     json.dumps(r.to_dict())  # every output is JSON-safe
     return r
 
@@ -117,11 +118,11 @@ def test_tiny_question_answering_copies_a_span_of_the_context(tiny_dirs):
 @needs_minilm
 @pytest.mark.slow   # transformers pipelines on tiny models
 def test_tiny_seq2seq_tasks_use_their_prefix_and_key(tiny_dirs):
-    out = _run("summarization", tiny_dirs, options=pipelines.PipelineOptions(max_new_tokens=5)).output
+    out = _run("summarization", tiny_dirs, options=tasks.PipelineOptions(max_new_tokens=5)).output
     assert list(out[0]) == ["summary_text"] and isinstance(out[0]["summary_text"], str)
-    out = _run("translation_en_to_fr", tiny_dirs, "Hello world", options=pipelines.PipelineOptions(max_new_tokens=5)).output
+    out = _run("translation_en_to_fr", tiny_dirs, "Hello world", options=tasks.PipelineOptions(max_new_tokens=5)).output
     assert list(out[0]) == ["translation_text"]
-    loaded, _ = pipelines.load("translation_en_to_fr", str(tiny_dirs["translation_en_to_fr"]))
+    loaded, _ = loading.load("translation_en_to_fr", str(tiny_dirs["translation_en_to_fr"]))
     ids = loaded.pipe.preprocess("Hello world", task_key="translation_en_to_fr")["input_ids"][0]
     assert loaded.pipe.tokenizer.decode(ids, skip_special_tokens=True) == "translate english to french : hello world"
 
@@ -129,23 +130,23 @@ def test_tiny_seq2seq_tasks_use_their_prefix_and_key(tiny_dirs):
 @needs_minilm
 @pytest.mark.slow   # transformers pipelines on tiny models
 def test_tiny_generation_features_and_fill_mask(tiny_dirs):
-    out = _run("text-generation", tiny_dirs, "Once upon a time", options=pipelines.PipelineOptions(max_new_tokens=4)).output
+    out = _run("text-generation", tiny_dirs, "Once upon a time", options=tasks.PipelineOptions(max_new_tokens=4)).output
     assert out[0]["generated_text"].startswith("Once upon a time") and len(out[0]["generated_text"]) > 16
     out = _run("feature-extraction", tiny_dirs, "Embeddings turn text into vectors.").output
     assert len(out) == 1 and len(out[0][0]) == 32  # tiny hidden size; one vector per token, [CLS]..[SEP]
-    assert len(out[0]) == len(pipelines.load("feature-extraction", str(tiny_dirs["feature-extraction"]))[0].pipe.tokenizer(
+    assert len(out[0]) == len(loading.load("feature-extraction", str(tiny_dirs["feature-extraction"]))[0].pipe.tokenizer(
         "Embeddings turn text into vectors.")["input_ids"])
-    out = _run("fill-mask", tiny_dirs, "The capital of France is <mask>.", options=pipelines.PipelineOptions(top_k=3)).output
+    out = _run("fill-mask", tiny_dirs, "The capital of France is <mask>.", options=tasks.PipelineOptions(top_k=3)).output
     assert len(out) == 3 and all(o["token_str"].strip() in o["sequence"] for o in out)
     with pytest.raises(InputError, match=r"\[MASK\]"):
         _run("fill-mask", tiny_dirs, "No mask here.")
-    assert len(pipelines._CACHE) <= pipelines.MAX_CACHED  # a shared deployment does not keep every model
+    assert len(loading._CACHE) <= loading.MAX_CACHED  # a shared deployment does not keep every model
 
 
 @needs_minilm
 @pytest.mark.slow   # builds and runs a tiny transformers model
 def test_tiny_mode_is_labelled_untrained(lab_data):
-    r = pipelines.run("sentiment-analysis", "I love it", tiny=True)
+    r = running.run("sentiment-analysis", "I love it", tiny=True)
     assert r.untrained and r.source == "tiny" and "UNTRAINED" in r.note
     assert Path(r.load.location).parent == lab_data / "tiny-models"
 
@@ -154,13 +155,13 @@ def test_tiny_mode_is_labelled_untrained(lab_data):
 @pytest.mark.slow
 @needs_minilm
 def test_feature_extraction_and_zero_shot_on_real_minilm(lab_data):
-    r = pipelines.run("feature-extraction", "Embeddings turn text into vectors.")
+    r = running.run("feature-extraction", "Embeddings turn text into vectors.")
     assert r.source == "offline" and "MiniLM" in r.model and len(r.output[0][0]) == 384
     assert r.load.params == pytest.approx(22.7e6, rel=0.01)
-    sports = pipelines.run("zero-shot-classification", "The striker scored twice and the team won the match.",
+    sports = running.run("zero-shot-classification", "The striker scored twice and the team won the match.",
                            labels=["sports", "politics", "cooking"])
     assert sports.output["labels"][0] == "sports" and "cosine" in sports.output["method"]
-    food = pipelines.run("zero-shot-classification", "Whisk the eggs, add flour and bake for twenty minutes.",
+    food = running.run("zero-shot-classification", "Whisk the eggs, add flour and bake for twenty minutes.",
                          labels=["sports", "politics", "cooking"])
     assert food.output["labels"][0] == "cooking"
 
@@ -168,7 +169,7 @@ def test_feature_extraction_and_zero_shot_on_real_minilm(lab_data):
 @pytest.mark.slow
 @needs_smollm2
 def test_text_generation_on_real_smollm2(lab_data):
-    r = pipelines.run("text-generation", "What is the capital of France?", options=pipelines.PipelineOptions(max_new_tokens=12))
+    r = running.run("text-generation", "What is the capital of France?", options=tasks.PipelineOptions(max_new_tokens=12))
     assert r.source == "offline" and "SmolLM2" in r.model and not r.untrained
     reply = r.output[0]["generated_text"][-1]
     assert reply["role"] == "assistant" and "Paris" in reply["content"]
@@ -184,13 +185,13 @@ def test_quantized_estimate_matches_bitsandbytes(tiny_dirs):
 
     d = str(tiny_dirs["text-generation"])
     full = AutoModelForCausalLM.from_pretrained(d)
-    e8, e4 = pipelines.quantized_estimate(full, 8), pipelines.quantized_estimate(full, 4)
+    e8, e4 = footprints.quantized_estimate(full, 8), footprints.quantized_estimate(full, 4)
     assert e4 < e8 < full.get_memory_footprint()
     q4 = AutoModelForCausalLM.from_pretrained(d, quantization_config=BitsAndBytesConfig(
         load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True))
     assert e4 == pytest.approx(q4.get_memory_footprint(), rel=0.02)
-    q = pipelines.quantized_footprints("text-generation", str(tiny_dirs["text-generation"]))
-    if pipelines.device() == "cpu":
+    q = footprints.quantized_footprints("text-generation", str(tiny_dirs["text-generation"]))
+    if hub.device() == "cpu":
         assert q["measured"] is False and "GPU" in q["why"] and q["nf4_bytes"] == e4
 
 
@@ -223,8 +224,9 @@ def test_cli_pipeline_help_is_instant_and_lists_tasks():
 def test_a_folder_that_is_no_model_is_one_clear_error(tmp_path, capsys):
     """`lab pipeline text-generation --model /etc` ended in a transformers traceback (ValueError, not OSError)."""
     from lab.cli import main
-    from lab.llm.base import InputError
-    from lab.pipelines import describe, load
+    from lab.core.errors import InputError
+    from lab.pipelines.resolve import describe
+    from lab.pipelines.loading import load
 
     assert main(["pipeline", "text-generation", "--model", "/etc", "hi"]) == 2
     err = capsys.readouterr().err

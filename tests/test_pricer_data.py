@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from lab.llm.base import InputError, ProviderUnavailable
+from lab.core.errors import InputError, ProviderUnavailable
 from lab.pricer import data as D
 
 CFG = dict(tokenizer="cl100k_base", min_chars=10)

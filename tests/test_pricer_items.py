@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.pricer.items import PREFIX, QUESTION, Curation, get_tokenizer, make_item, scrub
 
 CL100K = Curation(tokenizer="cl100k_base", min_chars=10)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.pricer.metrics import (BANDS, COURSE_REFERENCE, band_of, bootstrap_ci, color_for, error_by, leaderboard_path,
                                 load_leaderboard, parse_price, record, score, summary, with_ci)
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.llm.fake import FakeProvider
 from lab.pricer import baselines as B
 from lab.pricer import llm as L
@@ -122,7 +122,7 @@ def test_llm_pricer_parses_and_counts_a_reply_without_a_number_as_a_miss(small):
 
 
 def test_llm_pricer_errors_are_raised_not_scored(small):
-    from lab.llm.base import AuthError
+    from lab.core.errors import AuthError
 
     with pytest.raises(AuthError):
         L.price_items(FakeProvider(["$10", AuthError("bad key")]), small[:2])

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.pricer import data as D
 from lab.pricer.prices import AMBIGUOUS, CURRENCY, MISSING, NEGATIVE, NO_PARSE, RANGE, check_price, read_price
 

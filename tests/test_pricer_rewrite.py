@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lab.llm.base import InputError, RateLimited
+from lab.core.errors import InputError, RateLimited
 from lab.llm.fake import FakeProvider
 from lab.pricer import rewrite as R
 from lab.pricer.items import Item

@@ -8,11 +8,14 @@ import math
 
 import pytest
 
-from lab.llm import InputError, MissingKeyError, Options, ProviderUnavailable, Usage
+from lab.core.errors import InputError, MissingKeyError, ProviderUnavailable
+from lab.llm import Options, Usage
 from lab.llm.fake import FakeProvider
-from lab.prompting import (DEFAULT_RULES, EXAMPLE_SHOTS, PRESETS, Conversation, Deal, DealSelection, Rule, Schema,
-                           Shot, Target, build_messages, candidate_rows, check_fits, compare, compare_table,
-                           count_tokens, inject_context, load_shots, next_tokens, parse_json, shots_label, structured)
+from lab.prompting.messages import DEFAULT_RULES, EXAMPLE_SHOTS, PRESETS, Rule, Shot, build_messages, inject_context, load_shots, shots_label
+from lab.prompting.memory import Conversation, check_fits, count_tokens
+from lab.prompting.structured import Deal, DealSelection, Schema, parse_json, structured
+from lab.prompting.compare import Target, compare, compare_table
+from lab.prompting.next_token import candidate_rows, next_tokens
 
 SYS = "Classify the sentiment."
 
@@ -225,7 +228,7 @@ def test_next_tokens_needs_the_local_model():
 
 def test_usage_line_for_compare_rows_has_speed():
     u = Usage(10, 11, 0.1, 1.1, None, "m", "p")
-    from lab.prompting import Outcome
+    from lab.prompting.compare import Outcome
 
     row = compare_table([Outcome("m", "x", u)])[0]
     assert row["ttft_ms"] == 100 and row["tokens_per_s"] == 10.0 and row["cost_usd"] is None

@@ -40,7 +40,7 @@ def use_wire(at, wire):
 def loopback_allowed(monkeypatch):
     """The wire server listens on loopback: a base URL typed in the page passes the address guard only with
     LAB_ALLOW_PRIVATE_URLS=1 (tests/test_trust_keys.py checks the refusal without it)."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     monkeypatch.setenv("LAB_ALLOW_PRIVATE_URLS", "1")
     get_settings.cache_clear()
@@ -50,7 +50,7 @@ def loopback_allowed(monkeypatch):
 
 @pytest.fixture
 def settings_env(monkeypatch):
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     def set_private(on: bool):
         monkeypatch.setenv("LAB_ALLOW_PRIVATE_URLS", "1" if on else "0")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.rag import chunking, evaluation, loading, stores
 from lab.rag.chunking import ChunkOptions
 from lab.rag.stores import ChromaStore, FaissStore, IndexUnavailable
@@ -345,7 +345,7 @@ def test_openai_embedder_over_the_wire(wire):
 
 
 def test_openai_embedder_errors_name_the_fix(wire, no_keys):
-    from lab.llm.base import AuthError, MissingKeyError
+    from lab.core.errors import AuthError, MissingKeyError
     from lab.rag.embeddings import OpenAIEmbedder, get_embedder
 
     with pytest.raises(MissingKeyError, match="OPENAI_API_KEY"):

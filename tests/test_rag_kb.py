@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.llm.fake import FakeProvider
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow   # loads all-MiniLM-L6-v2 and embeds ~500 chunks 
 
 @pytest.fixture(scope="module")
 def kb_env(tmp_path_factory):
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
     from lab.rag import retrieval
 
     mp = pytest.MonkeyPatch()
@@ -244,7 +244,7 @@ def test_rag_page(index):
 
 
 def test_rag_page_ask_with_local_smollm2(index):
-    from lab import assets
+    from lab.core import assets
     from streamlit.testing.v1 import AppTest
 
     if assets.smollm2_gguf() is None:

@@ -8,8 +8,8 @@ import types
 
 import pytest
 
-from lab import sessions
-from lab.identity import COOKIE, Identity, cookie_script, identity, secret_bytes
+from lab.classroom import sessions
+from lab.classroom.identity import COOKIE, Identity, cookie_script, identity, secret_bytes
 
 
 def test_same_cookie_same_folder_other_browser_other_folder():
@@ -35,7 +35,7 @@ def test_the_secret_is_random_kept_private_and_stable(tmp_settings, monkeypatch)
     assert len(s1) == 32 and oct(path.stat().st_mode & 0o777) == "0o600"
     assert secret_bytes() == s1                                          # survives a restart of the app
     monkeypatch.setenv("LAB_SESSION_SECRET", "a deployment secret, long enough")
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     get_settings.cache_clear()
     assert secret_bytes() == b"a deployment secret, long enough"
@@ -50,7 +50,7 @@ def test_cookie_script_sets_only_our_cookie():
 
 
 class _Browser:
-    """What ui.secrets sees of one browser tab: its session state and the cookies its connection carried."""
+    """What ui.session sees of one browser tab: its session state and the cookies its connection carried."""
 
     def __init__(self, cookies: dict | None = None) -> None:
         self.state: dict = {}
@@ -65,7 +65,7 @@ def _use(monkeypatch, secrets_mod, tab: _Browser) -> None:
 
 
 def test_a_reload_finds_the_same_folder_and_another_browser_does_not(tmp_settings, monkeypatch):
-    from ui import secrets as S
+    from ui import session as S
 
     first = _Browser()
     _use(monkeypatch, S, first)
@@ -91,7 +91,7 @@ def test_a_reload_finds_the_same_folder_and_another_browser_does_not(tmp_setting
 
 
 def test_pasted_keys_stay_with_the_browser_session(tmp_settings, monkeypatch):
-    from ui import secrets as S
+    from ui import session as S
 
     tab = _Browser()
     _use(monkeypatch, S, tab)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import sessions
+from lab.classroom import sessions
 from lab.finetune import runner
 from lab.finetune.config import RunConfig
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from tests.helpers import pairs
 
 A, B = "a1" * 16, "b2" * 16          # uuid4().hex-shaped ids
@@ -46,7 +46,7 @@ def test_unsafe_ids_are_refused(tmp_settings, bad):
 def test_session_dir_is_made_under_the_root_and_marks_the_session_seen(tmp_settings):
     import uuid
 
-    sid = uuid.uuid4().hex                                     # what ui.secrets.session_id() hands out
+    sid = uuid.uuid4().hex                                     # what ui.session.session_id() hands out
     d = sessions.session_dir(sid, "finetune", "openai")
     assert d == tmp_settings.data_dir / "sessions" / sid / "finetune" / "openai" and d.is_dir()
     mark = d.parent.parent / sessions.MARK
@@ -63,7 +63,7 @@ def test_session_dir_is_made_under_the_root_and_marks_the_session_seen(tmp_setti
 def test_ttl_setting_is_validated(monkeypatch):
     from pydantic import ValidationError
 
-    from lab.config import Settings
+    from lab.core.settings import Settings
 
     assert Settings().session_ttl_hours == 24 and "swept" in Settings.model_fields["session_ttl_hours"].description
     monkeypatch.setenv("LAB_SESSION_TTL_HOURS", "0.5")
@@ -77,7 +77,7 @@ def test_ttl_setting_is_validated(monkeypatch):
 def test_quota_setting_is_validated(monkeypatch):
     from pydantic import ValidationError
 
-    from lab.config import Settings
+    from lab.core.settings import Settings
 
     assert Settings().session_quota_mb == 2048 and "upload" in Settings.model_fields["session_quota_mb"].description
     monkeypatch.setenv("LAB_SESSION_QUOTA_MB", "64")
@@ -103,7 +103,7 @@ def test_mark_seen_refreshes_an_existing_folder_and_never_creates_one(tmp_settin
 
 
 def test_ui_marks_an_open_session_seen_at_most_every_few_minutes(tmp_settings, monkeypatch):
-    from ui import secrets
+    from ui import session as secrets
 
     calls = []
     state: dict = {}
@@ -126,7 +126,7 @@ def test_ui_marks_an_open_session_seen_at_most_every_few_minutes(tmp_settings, m
 def test_an_upload_past_the_session_quota_is_refused_and_leaves_nothing(tmp_settings, tmp_path, monkeypatch):
     import io
 
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
     from lab.gguf import models
     from tests.helpers import write_tiny_gguf
 
@@ -200,7 +200,7 @@ def test_sweep_never_follows_links_out_of_the_root(tmp_settings, tmp_path):
 
 
 def test_ui_sweeps_at_most_every_ten_minutes_and_never_raises(tmp_settings, monkeypatch, caplog):
-    from ui import secrets
+    from ui import session as secrets
 
     calls = []
     monkeypatch.setattr(secrets, "_SWEEP", {"last": float("-inf")})
@@ -294,7 +294,7 @@ def test_servers_are_listed_and_stopped_by_their_owner_only(fake_servers):
 
 
 def test_server_cap_refuses_with_the_setting_named(fake_servers, tmp_settings, monkeypatch, tmp_path):
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
     from lab.gguf import server
     from tests.helpers import write_tiny_gguf
 

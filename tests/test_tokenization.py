@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import assets
-from lab import tokenization as tk
-from lab.llm.base import InputError, ProviderUnavailable
+from lab.core import assets
+from lab.tokenization import analysis, cost, registry
+from lab.core.errors import InputError, ProviderUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,19 +132,19 @@ def tiktoken_mod():
 
 @pytest.mark.slow   # the examples load SmolLM2's vocabulary through llama.cpp
 def test_docstring_examples_are_hand_checked_ids():
-    result = doctest.testmod(tk)
+    result = doctest.testmod(analysis)
     assert result.attempted >= 8 and result.failed == 0
 
 
 @pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
 def test_tiktoken_adapters_equal_raw_tiktoken(name, tiktoken_mod):
     ref = tiktoken_mod.get_encoding(name)
-    tok = tk.get_tokenizer(name)
+    tok = registry.get_tokenizer(name)
     for text in CORPUS:
         ids = tok.encode(text)
         assert ids == ref.encode_ordinary(text), text
         assert tok.encode(text, parse_special=True, add_special=True) == ref.encode(text, allowed_special="all")
-        assert b"".join(p.bytes for p in tk.pieces(tok, ids)) == text.encode("utf-8")
+        assert b"".join(p.bytes for p in analysis.pieces(tok, ids)) == text.encode("utf-8")
         assert tok.decode(ids) == text
 
 
@@ -159,14 +159,14 @@ def test_llama3_equals_hf_tokenizers_and_quicktok_ranks(tiktoken_mod):
     regex = json.loads(path.read_text())["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"]
     ranks = dict(assets.read_quicktok_vocab(assets.path_of("llama3-vocab")))
     cross = tiktoken_mod.Encoding("llama3", pat_str=regex, mergeable_ranks=ranks, special_tokens={})
-    tok = tk.get_tokenizer("llama-3")
+    tok = registry.get_tokenizer("llama-3")
     for text in CORPUS:
         ids = tok.encode(text)
         if "<|" not in text:  # raw tokenizers always reads special tokens; the adapter only when asked
             assert ids == ref.encode(text, add_special_tokens=False).ids, text
         assert ids == cross.encode_ordinary(text), text
         assert tok.encode(text, parse_special=True, add_special=True) == ref.encode(text).ids
-        assert b"".join(p.bytes for p in tk.pieces(tok, ids)) == text.encode("utf-8")
+        assert b"".join(p.bytes for p in analysis.pieces(tok, ids)) == text.encode("utf-8")
         assert tok.decode(ids) == text
     assert tok.encode("Hi", parse_special=True, add_special=True) == [128000, 13347]   # <|begin_of_text|> Hi
 
@@ -180,11 +180,11 @@ def test_smollm2_equals_a_raw_llama_cpp_vocab():
 
     with contextlib.redirect_stderr(io.StringIO()):
         ref = Llama(model_path=str(assets.smollm2_gguf()), vocab_only=True, verbose=False)
-    tok = tk.get_tokenizer("smollm2")
+    tok = registry.get_tokenizer("smollm2")
     for text in CORPUS:
         ids = tok.encode(text)
         assert ids == ref.tokenize(text.encode(), add_bos=False, special=False), text
-        assert b"".join(p.bytes for p in tk.pieces(tok, ids)) == text.encode("utf-8")
+        assert b"".join(p.bytes for p in analysis.pieces(tok, ids)) == text.encode("utf-8")
         assert tok.decode(ids) == text
     assert tok.encode("<|im_start|>", parse_special=True) == [1]
     assert len(tok.encode("<|im_start|>")) > 1   # without --special it is plain text
@@ -192,18 +192,18 @@ def test_smollm2_equals_a_raw_llama_cpp_vocab():
 
 
 def test_qwen_equals_the_recorded_hugging_face_ids():
-    tok = tk.get_tokenizer("qwen")
+    tok = registry.get_tokenizer("qwen")
     for text, ids in QWEN2_CASES:
         assert tok.encode(text) == ids, text
     for text in CORPUS:  # pieces are exact bytes of the NFC text Qwen's normalizer produces
         ids = tok.encode(text)
-        assert b"".join(p.bytes for p in tk.pieces(tok, ids)) == unicodedata.normalize("NFC", text).encode()
+        assert b"".join(p.bytes for p in analysis.pieces(tok, ids)) == unicodedata.normalize("NFC", text).encode()
     assert tok.encode("<|im_start|>user", parse_special=True) == [151644, 872]
 
 
 @pytest.mark.slow   # loads SmolLM2's vocabulary through llama.cpp
 def test_numbers_experiment_llama3_groups_three_digits_smollm2_one():
-    rows = {(r["tokenizer"], r["number"]): r["pieces"] for r in tk.numbers_experiment(["llama-3", "smollm2", "qwen"])}
+    rows = {(r["tokenizer"], r["number"]): r["pieces"] for r in analysis.numbers_experiment(["llama-3", "smollm2", "qwen"])}
     assert rows[("llama-3", "1234567")] == ["123", "456", "7"]
     assert rows[("smollm2", "1234567")] == list("1234567")
     assert rows[("qwen", "1234567")] == list("1234567")
@@ -214,22 +214,22 @@ def test_numbers_experiment_llama3_groups_three_digits_smollm2_one():
 
 
 def test_non_utf8_pieces_show_as_bytes():
-    tok = tk.get_tokenizer("o200k_base")
-    ps = tk.pieces(tok, tok.encode("🦙"))
+    tok = registry.get_tokenizer("o200k_base")
+    ps = analysis.pieces(tok, tok.encode("🦙"))
     assert [p.text for p in ps] == [None, None, None] and b"".join(p.bytes for p in ps) == "🦙".encode()
     assert ps[0].label == "<0xF0 0x9F>" and ps[0].decoded == "\ufffd"
-    text, ps = tk.decode_ids("llama-3", [9906, 1917])
+    text, ps = analysis.decode_ids("llama-3", [9906, 1917])
     assert text == "Hello world" and [p.label for p in ps] == ["Hello", " world"]
 
 
 @pytest.mark.slow   # loads SmolLM2's vocabulary through llama.cpp
 def test_special_tokens_are_listed_and_marked():
-    llama = {p.id: p.label for p in tk.special_tokens("llama-3")}
+    llama = {p.id: p.label for p in analysis.special_tokens("llama-3")}
     assert llama[128000] == "<|begin_of_text|>" and len(llama) >= 256
-    assert {p.id: p.label for p in tk.special_tokens("smollm2")}[1] == "<|im_start|>"
-    assert {p.id: p.label for p in tk.special_tokens("qwen")}[151645] == "<|im_end|>"
-    assert {p.label for p in tk.special_tokens("cl100k_base")} >= {"<|endoftext|>"}
-    a = tk.analyse("llama-3", "Hi", special=True)
+    assert {p.id: p.label for p in analysis.special_tokens("smollm2")}[1] == "<|im_start|>"
+    assert {p.id: p.label for p in analysis.special_tokens("qwen")}[151645] == "<|im_end|>"
+    assert {p.label for p in analysis.special_tokens("cl100k_base")} >= {"<|endoftext|>"}
+    a = analysis.analyse("llama-3", "Hi", special=True)
     assert [(p.id, p.special) for p in a.pieces] == [(128000, True), (13347, False)]
 
 
@@ -237,12 +237,12 @@ def test_special_tokens_are_listed_and_marked():
 def test_chunked_count_equals_whole_text_count(monkeypatch):
     """Huge text is encoded in chunks cut at "x\\n|y": the count must not change (a cut every ~500 characters here)."""
     text = "\n".join(CORPUS * 3) + "\n" + "\n".join(p.read_text() for p in sorted((ROOT / "knowledge-base").rglob("*.md"))[:12])
-    monkeypatch.setattr(tk, "CHUNK_CHARS", 500)
-    assert len(tk._chunks(text)) > 20
-    for name in tk.BUILTIN:
-        tok = tk.get_tokenizer(name)
+    monkeypatch.setattr(analysis, "CHUNK_CHARS", 500)
+    assert len(analysis._chunks(text)) > 20
+    for name in registry.BUILTIN:
+        tok = registry.get_tokenizer(name)
         whole = tok.encode(text)
-        a = tk.analyse(name, text, max_pieces=50)
+        a = analysis.analyse(name, text, max_pieces=50)
         assert a.count == len(whole), name
         assert [p.id for p in a.pieces] == whole[:50] and a.truncated
 
@@ -250,68 +250,68 @@ def test_chunked_count_equals_whole_text_count(monkeypatch):
 def test_ten_megabytes_is_counted_fully_and_rendered_bounded(tiktoken_mod):
     unit = CODE + "The quick brown fox jumps over the lazy dog. 1234567 naïve 😀\n"
     text = (unit * (10_000_000 // len(unit) + 1))[:10_000_000]
-    a = tk.analyse("cl100k_base", text)
+    a = analysis.analyse("cl100k_base", text)
     assert a.count == len(tiktoken_mod.get_encoding("cl100k_base").encode_ordinary(text))
-    assert len(a.pieces) == tk.MAX_RENDER and a.truncated and a.chars == 10_000_000
+    assert len(a.pieces) == analysis.MAX_RENDER and a.truncated and a.chars == 10_000_000
 
 
 @pytest.mark.slow   # loads SmolLM2's vocabulary through llama.cpp (decode_ids)
 def test_bad_input_is_explained():
     with pytest.raises(InputError, match="empty"):
-        tk.analyse("cl100k_base", "")
+        analysis.analyse("cl100k_base", "")
     with pytest.raises(InputError, match="up to"):
-        tk.analyse("cl100k_base", "a" * (tk.MAX_TEXT_CHARS + 1))
+        analysis.analyse("cl100k_base", "a" * (analysis.MAX_TEXT_CHARS + 1))
     with pytest.raises(InputError, match="Unknown tokenizer 'gpt-9'.*llama-3.*hf:<hub id>"):
-        tk.get_tokenizer("gpt-9")
+        registry.get_tokenizer("gpt-9")
     with pytest.raises(InputError, match="out of range for llama-3: its ids go from 0 to 128,256"):
-        tk.decode_ids("llama-3", [9906, 128257])
+        analysis.decode_ids("llama-3", [9906, 128257])
     with pytest.raises(InputError, match="out of range"):
-        tk.decode_ids("smollm2", [-1])
+        analysis.decode_ids("smollm2", [-1])
     with pytest.raises(InputError, match="not used"):
-        tk.decode_ids("cl100k_base", [100256])   # the gap between the ranks and <|endoftext|>
+        analysis.decode_ids("cl100k_base", [100256])   # the gap between the ranks and <|endoftext|>
     with pytest.raises(InputError, match="'x' is not a token id"):
-        tk.parse_ids("12, x")
-    assert tk.parse_ids("[9906, 1917]") == tk.parse_ids("9906 1917") == [9906, 1917]
+        analysis.parse_ids("12, x")
+    assert analysis.parse_ids("[9906, 1917]") == analysis.parse_ids("9906 1917") == [9906, 1917]
     with pytest.raises(InputError, match="No file"):
-        tk.get_tokenizer("gguf:/no/such/model.gguf")
+        registry.get_tokenizer("gguf:/no/such/model.gguf")
     with pytest.raises(InputError, match="not a GGUF"):
-        tk.get_tokenizer(f"gguf:{ROOT / 'README.md'}")
+        registry.get_tokenizer(f"gguf:{ROOT / 'README.md'}")
     with pytest.raises(InputError, match="no chat template"):
-        tk.render_chat("cl100k_base", [{"role": "user", "content": "Hi"}])
+        analysis.render_chat("cl100k_base", [{"role": "user", "content": "Hi"}])
 
 
 @pytest.mark.slow   # imports transformers
 def test_hub_unreachable_offline_says_so():
     with pytest.raises(ProviderUnavailable, match="Hub is unreachable"):
-        tk.get_tokenizer("hf:openai-community/gpt2")
+        registry.get_tokenizer("hf:openai-community/gpt2")
 
 
 @pytest.mark.slow   # loads SmolLM2's GGUF vocabulary through llama.cpp
 def test_local_files_gguf_and_tokenizer_json(tmp_path):
-    gguf = tk.get_tokenizer(f"gguf:{assets.smollm2_gguf()}")
-    file = tk.get_tokenizer(f"file:{assets.path_of('llama3-tokenizer-json')}")
+    gguf = registry.get_tokenizer(f"gguf:{assets.smollm2_gguf()}")
+    file = registry.get_tokenizer(f"file:{assets.path_of('llama3-tokenizer-json')}")
     for text in CORPUS[:20]:
-        assert gguf.encode(text) == tk.get_tokenizer("smollm2").encode(text)
-        assert file.encode(text) == tk.get_tokenizer("llama-3").encode(text)
+        assert gguf.encode(text) == registry.get_tokenizer("smollm2").encode(text)
+        assert file.encode(text) == registry.get_tokenizer("llama-3").encode(text)
     bad = tmp_path / "tokenizer.json"
     bad.write_text("{}")
     with pytest.raises(InputError, match="not a tokenizer.json"):
-        tk.get_tokenizer(f"file:{bad}")
+        registry.get_tokenizer(f"file:{bad}")
 
 
 def test_cost_and_context_share():
-    rows = {r["model"]: r for r in tk.cost_rows("hello world", output_tokens=0)}
+    rows = {r["model"]: r for r in cost.cost_rows("hello world", output_tokens=0)}
     assert rows["gpt-4o-mini"]["tokens"] == 2 and rows["gpt-4o-mini"]["counted"] == "exact"
     assert rows["gpt-4o-mini"]["cost_usd"] == pytest.approx(2 * 0.15 / 1e6)
     assert rows["gpt-4o"]["context_share"] == pytest.approx(2 / 128_000)
     assert rows["claude-haiku-4-5"]["counted"] == "estimate"
-    edited = tk.price_rows()
+    edited = cost.price_rows()
     edited[0] = {"model": "my-model", "input_per_1m": 1.0, "output_per_1m": 2.0, "context_window": 1000}
-    table = tk.table_from_rows(edited)
-    mine = next(r for r in tk.cost_rows("hello world", table, output_tokens=10) if r["model"] == "my-model")
+    table = cost.table_from_rows(edited)
+    mine = next(r for r in cost.cost_rows("hello world", table, output_tokens=10) if r["model"] == "my-model")
     assert mine["cost_usd"] == pytest.approx((2 * 1.0 + 10 * 2.0) / 1e6) and mine["context_share"] == pytest.approx(0.012)
     with pytest.raises(InputError, match="negative"):
-        tk.table_from_rows([{"model": "x", "input_per_1m": -1, "output_per_1m": 1, "context_window": 10}])
+        cost.table_from_rows([{"model": "x", "input_per_1m": -1, "output_per_1m": 1, "context_window": 10}])
 
 
 def test_cli_json_contract():
@@ -349,16 +349,16 @@ def test_smollm2_chat_template_with_and_without_generation_prompt():
     msgs = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Capital of France?"}]
     ref = AutoTokenizer.from_pretrained(str(assets.smollm2_hf_dir()))
     for gen in (True, False):
-        r = tk.render_chat("smollm2", msgs, add_generation_prompt=gen)
+        r = analysis.render_chat("smollm2", msgs, add_generation_prompt=gen)
         assert r.text == ref.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
         assert [p.id for p in r.pieces] == ref.apply_chat_template(msgs, add_generation_prompt=gen)["input_ids"]
         assert r.text.endswith("<|im_start|>assistant\n" if gen else "<|im_end|>\n")
         assert [p.id for p in r.pieces if p.special] == ([1, 2, 1, 2, 1] if gen else [1, 2, 1, 2])
     # the GGUF's own template, rendered by llama.cpp's Jinja formatter, agrees with transformers
-    gguf = tk.render_chat(f"gguf:{assets.smollm2_gguf()}", msgs, add_generation_prompt=True)
-    assert gguf.text == tk.render_chat("smollm2", msgs).text
+    gguf = analysis.render_chat(f"gguf:{assets.smollm2_gguf()}", msgs, add_generation_prompt=True)
+    assert gguf.text == analysis.render_chat("smollm2", msgs).text
     with pytest.raises(InputError, match="no chat template"):
-        tk.render_chat("llama-3", msgs)
+        analysis.render_chat("llama-3", msgs)
 
 
 @pytest.mark.slow
@@ -367,8 +367,8 @@ def test_hf_adapter_on_a_local_transformers_folder():
     from transformers import AutoTokenizer
 
     ref = AutoTokenizer.from_pretrained(str(assets.smollm2_hf_dir()))
-    hf = tk.get_tokenizer(f"hf:{assets.smollm2_hf_dir()}")
-    gguf = tk.get_tokenizer("smollm2")
+    hf = registry.get_tokenizer(f"hf:{assets.smollm2_hf_dir()}")
+    gguf = registry.get_tokenizer("smollm2")
     for text in CORPUS:
         if "<|" not in text:
             assert hf.encode(text) == ref(text, add_special_tokens=False)["input_ids"], text

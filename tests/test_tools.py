@@ -1,4 +1,4 @@
-"""lab.tools and lab.flightai: schemas from typed functions, the registry, the loop (scripted), SQLite, the CLI."""
+"""lab.tools and lab.tools.flightai: schemas from typed functions, the registry, the loop (scripted), SQLite, the CLI."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from typing import Annotated
 import pytest
 from pydantic import Field
 
-from lab import flightai
-from lab.llm import InputError, ToolCall
+from lab.tools import flightai
+from lab.core.errors import InputError
+from lab.llm import ToolCall
 from lab.llm.fake import FakeProvider
-from lab.tools import (ANSWER_NUDGE, ANSWER_SCHEMA, ToolArgumentError, constrained_messages, constrained_schema,
-                       function_schema, parse_constrained)
+from lab.tools.constrained import ANSWER_NUDGE, ANSWER_SCHEMA, constrained_messages, constrained_schema, parse_constrained
+from lab.tools.schema import ToolArgumentError, function_schema
 
 
 @pytest.fixture
@@ -273,7 +274,7 @@ def test_constrained_schema_is_call_or_answer(db):
 
 
 def test_strategy_auto_picks_constrained_only_for_local():
-    from lab.tools import pick_strategy
+    from lab.tools.loop import pick_strategy
 
     assert pick_strategy(FakeProvider(), "auto") == "native"
     assert pick_strategy(type("P", (), {"name": "local"})(), "auto") == "constrained"
@@ -393,8 +394,8 @@ def test_smollm2_constrained_reply_always_parses(tmp_path):
 def test_docstring_examples_run():
     import doctest
 
-    from lab import tools
+    from lab.tools import constrained, loop, registry, schema
 
-    for mod in (tools, flightai):
+    for mod in (schema, registry, constrained, loop, flightai):
         result = doctest.testmod(mod)
-        assert result.attempted >= 5 and result.failed == 0, mod.__name__
+        assert result.attempted >= 1 and result.failed == 0, mod.__name__

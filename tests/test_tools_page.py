@@ -16,7 +16,7 @@ PAGE = str(ROOT / "app_pages" / "3_Tools.py")
 def loopback_allowed(monkeypatch):
     """The wire server listens on loopback: a base URL typed in the page passes the address guard (lab/web.py)
     only with LAB_ALLOW_PRIVATE_URLS=1."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     monkeypatch.setenv("LAB_ALLOW_PRIVATE_URLS", "1")
     get_settings.cache_clear()
@@ -37,7 +37,7 @@ def on_wire(at: AppTest, wire) -> AppTest:
 
 
 def test_page_shows_the_loop_step_by_step_and_the_booking(wire, tmp_settings, no_keys, monkeypatch):
-    from lab import flightai
+    from lab.tools import flightai
 
     # the scripted replies book 1 May 2030: run on a day from which that date is in the booking window (2 years)
     monkeypatch.setattr(flightai, "today", lambda: datetime.date(2029, 6, 1))

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from lab import flightai
+from lab.tools import flightai
 from lab.llm import get_provider
 
 FORMATS = {
@@ -25,7 +25,7 @@ QUESTION = "How much is a ticket from London to Paris? And book Ada Lovelace to 
 @pytest.fixture
 def db(tmp_path, monkeypatch):
     # The scripted replies book 1 May 2030; the booking window is today..today+2 years, so these tests run on a
-    # day from which that date is bookable (the validator reads lab.flightai.today()).
+    # day from which that date is bookable (the validator reads lab.tools.flightai.today()).
     monkeypatch.setattr(flightai, "today", lambda: datetime.date(2029, 6, 1))
     return flightai.FlightDB(tmp_path / "flightai.db")
 

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lab.llm import InputError, MissingKeyError, get_provider, run
-from lab.llm.keys import clean_key, redact, register_secret, resolve_key
-from lab.web import URLRefused, check_base_url, check_url, scrape
+from lab.core.errors import InputError, MissingKeyError
+from lab.llm import get_provider, run
+from lab.core.keys import clean_key, redact, register_secret, resolve_key
+from lab.core.netguard import URLRefused, check_base_url, check_url
+from lab.prompting.web import scrape
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPTING = str(ROOT / "app_pages" / "1_Prompting.py")
@@ -33,7 +35,7 @@ Q = [{"role": "user", "content": "What is the capital of France?"}]
 @pytest.fixture
 def private(monkeypatch):
     """``private(True)`` sets LAB_ALLOW_PRIVATE_URLS=1 (the wire server is on loopback), ``private(False)`` off."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     def set_(on: bool) -> None:
         monkeypatch.setenv("LAB_ALLOW_PRIVATE_URLS", "1" if on else "0")
@@ -46,7 +48,7 @@ def private(monkeypatch):
 @pytest.fixture
 def deployment_keys(monkeypatch, no_keys):
     """The instructor's keys, as a Space or a classroom server sets them."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     monkeypatch.setenv("OPENAI_API_KEY", DEPLOY_OPENAI)
     monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", DEPLOY_COMPAT)
@@ -112,7 +114,7 @@ def test_prompting_page_refuses_a_typed_ollama_host_on_loopback(wire, deployment
 
 
 def test_the_deployment_configured_base_url_gets_the_deployment_key(wire, deployment_keys, private, monkeypatch):
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     private(False)                                  # the operator's own address is trusted, loopback or not
     monkeypatch.setenv("LAB_OPENAI_COMPATIBLE_BASE_URL", wire.url + "/v1")
@@ -285,9 +287,9 @@ def test_malformed_links_on_a_page_are_skipped():
 
 
 def test_a_malformed_url_picked_by_the_model_is_dropped():
-    from lab.brochure import pick_links
+    from lab.prompting.brochure import pick_links
     from lab.llm.fake import FakeProvider
-    from lab.web import Page
+    from lab.prompting.web import Page
 
     page = Page("https://acme.test/", "Acme", "Hi", ["https://acme.test/about"])
     fake = FakeProvider(['{"links": [{"type": "x", "url": "http://[::1"}, '
@@ -312,7 +314,7 @@ def test_keys_are_stripped_and_inner_whitespace_is_explained(monkeypatch, no_key
 
 def test_a_deployment_key_with_a_trailing_newline_reaches_its_server(wire, no_keys, monkeypatch):
     # before: the newline went into the Authorization header and the error said "cannot reach the server"
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-deployment-nl-123456\n")
     monkeypatch.setenv("OPENAI_BASE_URL", wire.url + "/v1")          # the deployment's own endpoint
@@ -344,7 +346,7 @@ def test_log_lines_are_redacted(caplog):
 
 
 def test_error_bodies_become_short_sanitized_excerpts(wire, no_keys):
-    from lab.llm import ProviderError
+    from lab.core.errors import ProviderError
 
     register_secret(PASTED)
     body = b'{"error": {"message": "bad gateway ' + PASTED.encode() + b'\\n\\u0007' + b"y" * 5000 + b'"}}'
@@ -359,16 +361,18 @@ def test_error_bodies_become_short_sanitized_excerpts(wire, no_keys):
 def test_the_docstring_examples_hold(no_keys, monkeypatch):
     import doctest
 
+    import lab.core.errors
+    import lab.core.keys
+    import lab.core.netguard
     import lab.llm.errors
-    import lab.llm.keys
-    import lab.web
-    from lab.config import get_settings
+    import lab.prompting.web
+    from lab.core.settings import get_settings
 
     for var in ("OPENAI_BASE_URL", "LAB_ALLOW_PRIVATE_URLS"):
         monkeypatch.delenv(var, raising=False)
     get_settings.cache_clear()
     try:
-        for mod in (lab.llm.keys, lab.web, lab.llm.errors):
+        for mod in (lab.core.keys, lab.core.netguard, lab.core.errors, lab.prompting.web, lab.llm.errors):
             assert doctest.testmod(mod).failed == 0, mod.__name__
     finally:
         get_settings.cache_clear()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from lab.warmup import STEPS, WarmUp
+from lab.classroom.warmup import STEPS, WarmUp
 
 
 def test_steps_run_once_in_order_and_a_failure_is_reported_not_raised():
@@ -39,17 +39,17 @@ def test_start_returns_at_once_and_state_shows_progress():
 
 @pytest.mark.slow
 def test_the_real_steps_fill_the_caches_the_pages_use(lab_data, monkeypatch):
-    from lab import tokenization
+    from lab.tokenization import registry
     from lab.rag import embeddings, retrieval
 
-    monkeypatch.setattr(tokenization, "_CACHE", {})       # start cold, whatever earlier tests loaded
+    monkeypatch.setattr(registry, "_CACHE", {})       # start cold, whatever earlier tests loaded
     monkeypatch.setattr(embeddings, "_MODEL", None)
     monkeypatch.setattr(retrieval, "_INDEXES", {})
     w = WarmUp(STEPS)
     w.start(delay_s=0)
     w.wait(600)
     assert all(v.startswith("done") for v in w.state().values()), w.state()
-    assert set(tokenization.BUILTIN) <= set(tokenization._CACHE)
+    assert set(registry.BUILTIN) <= set(registry._CACHE)
     assert embeddings._MODEL is not None                      # the page's first query embeds without loading
     kinds = {key[0] for key in retrieval._INDEXES}
     assert {"chroma", "faiss"} <= kinds                        # the page's get_index finds both built

@@ -12,8 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from lab.llm.base import InputError, ProviderTimeout
-from lab.web import FetchError, URLRefused, check_url, fetch, fetch_page, scrape
+from lab.core.errors import InputError, ProviderTimeout
+from lab.prompting.web import FetchError, fetch, fetch_page, scrape
+from lab.core.netguard import URLRefused, check_url
 
 LOOPBACK = ["127.0.0.0/8"]  # the tests' exception to the private-address refusal
 
@@ -112,7 +113,7 @@ def test_localhost_by_name_is_refused_with_the_real_resolver():
 
 
 def test_the_refusal_names_the_fix_and_the_setting_defaults_to_off(monkeypatch):
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     monkeypatch.delenv("LAB_ALLOW_PRIVATE_URLS", raising=False)
     get_settings.cache_clear()

@@ -15,7 +15,7 @@ import streamlit as st
 
 from lab.agents import cycle as C
 from lab.agents.framework import LogLine
-from ui.secrets import session_dir
+from ui.session import session_dir
 from ui.widgets import ProviderChoice, explained
 
 LOG_STYLE = ("height: 360px; overflow-y: auto; background-color: #222229; padding: 10px; border-radius: 6px; "

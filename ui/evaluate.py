@@ -9,9 +9,9 @@ import streamlit as st
 from lab.evaluate import arena, models, rungs, suite
 from lab.evaluate.leaderboards import BOARDS
 from lab.evaluate.ratings import ratings
-from lab.llm import LabError
-from lab.llm.keys import ENV_VARS
-from ui.secrets import session_id, session_path
+from lab.core.errors import LabError
+from lab.core.keys import ENV_VARS
+from ui.session import session_id, session_path
 from ui.widgets import ProviderChoice, show_error
 
 VOTE_LABELS = {"a": "👈 A is better", "b": "👉 B is better", "tie": "🤝 Tie", "bad": "👎 Both are bad"}

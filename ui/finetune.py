@@ -23,8 +23,8 @@ from pydantic import ValidationError
 from lab.finetune import runner
 from lab.finetune.config import ATTENTION_LAYERS, MLP_LAYERS, PRESETS, RunConfig
 from lab.finetune.plan import human
-from lab.llm.base import LabError
-from ui.secrets import session_dir
+from lab.core.errors import LabError
+from ui.session import session_dir
 from ui.widgets import explained
 
 GROUPS = {

@@ -22,9 +22,9 @@ import streamlit as st
 
 from lab.finetune import openai_data as D
 from lab.finetune import openai_jobs as J
-from lab.llm.base import LabError
-from lab.llm.keys import is_configured_base_url, register_secret
-from ui.secrets import key_source, pasted_key, session_dir, session_path
+from lab.core.errors import LabError
+from lab.core.keys import is_configured_base_url, register_secret
+from ui.session import key_source, pasted_key, session_dir, session_path
 from ui.widgets import show_error
 
 CONCLUSION = ("**The course's conclusion.** Fine-tuning GPT-4o-mini on a couple of hundred priced items barely "

@@ -2,7 +2,7 @@
 the lab's pydantic models, and renderers for the header, chat metrics, generation steps, benchmarks and servers.
 No lab logic here: every number comes from ``lab.gguf``.
 
-Uploads and server logs go to the browser session's own folder (``ui.secrets.session_dir``): a student lists the
+Uploads and server logs go to the browser session's own folder (``ui.session.session_dir``): a student lists the
 shared models plus their own uploads, and sees and stops only the servers their session started."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from lab.config import get_settings
+from lab.core.settings import get_settings
 from lab.gguf import models, server
 from lab.gguf.bench import BenchResult
 from lab.gguf.inspect import GGUFInfo
 from lab.gguf.runtime import CHAT_FORMATS, GpuBackend, LoadSettings, RunnerUsage, Sampling
 from lab.gguf.steps import StepsResult
-from ui.secrets import session_dir, session_id
+from ui.session import session_dir, session_id
 from ui.widgets import explained, model_widgets  # noqa: F401  (explained: re-exported for the page)
 
 HEADER_VS_BODY = (

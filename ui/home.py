@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lab import assets, warmup
-from lab.budget import shared_budget
-from lab.config import get_settings
+from lab.core import assets
+from lab.classroom import warmup
+from lab.classroom.budget import shared_budget
+from lab.core.settings import get_settings
 from lab.llm import provider_status
 from ui.labs import LABS
-from ui.secrets import session_id
+from ui.session import session_id
 
 
 @st.cache_data(ttl=60, show_spinner=False)

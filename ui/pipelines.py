@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import BaseModel, ValidationError
 
-from lab.pipelines import PipelineResult
+from lab.pipelines.running import PipelineResult
 
 COLORS = {"PER": "blue", "ORG": "green", "LOC": "orange", "MISC": "violet"}
 _MD_SPECIAL = "\\`*_{}[]<>()#+-.!|$~:"

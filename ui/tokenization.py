@@ -1,6 +1,6 @@
 """Renderers for the Tokenization page: pieces as coloured, safely escaped HTML spans, and cached lab calls.
 
-    >>> from lab.tokenization import Piece
+    >>> from lab.tokenization.pieces import Piece
     >>> pieces_html([Piece(15339, b"hello"), Piece(1917, b" world")], show_ws=True)
     '<div class="tok-row"><span class="tok" style="background:#fde68a" title="id 15339">hello</span><span ...'
 
@@ -15,7 +15,8 @@ import html
 
 import streamlit as st
 
-from lab import tokenization as tk
+from lab.tokenization import analysis
+from lab.tokenization.pieces import Piece
 
 PALETTE = ["#fde68a", "#bbf7d0", "#bfdbfe", "#fbcfe8", "#ddd6fe", "#fed7aa", "#a5f3fc"]
 CSS = """<style>
@@ -32,7 +33,7 @@ def _visible(text: str) -> str:
     return text.replace(" ", "·").replace("\t", "→").replace("\n", "↵\n")
 
 
-def pieces_html(pieces: list[tk.Piece], show_ws: bool = False, show_ids: bool = False) -> str:
+def pieces_html(pieces: list[Piece], show_ws: bool = False, show_ids: bool = False) -> str:
     spans = []
     for n, p in enumerate(pieces):
         classes = "tok" + (" tok-special" if p.special else "") + (" tok-bytes" if p.text is None else "")
@@ -43,17 +44,17 @@ def pieces_html(pieces: list[tk.Piece], show_ws: bool = False, show_ids: bool = 
     return '<div class="tok-row">' + "".join(spans) + "</div>"
 
 
-def show_pieces(pieces: list[tk.Piece], show_ws: bool = False, show_ids: bool = False, where=st) -> None:
+def show_pieces(pieces: list[Piece], show_ws: bool = False, show_ids: bool = False, where=st) -> None:
     where.markdown(CSS + pieces_html(pieces, show_ws, show_ids), unsafe_allow_html=True)
 
 
 @st.cache_data(max_entries=64, show_spinner="Tokenizing (a huge text takes seconds per tokenizer)...")
-def analyse(name: str, text: str, special: bool) -> tk.Analysis:
+def analyse(name: str, text: str, special: bool) -> analysis.Analysis:
     """Cached: toggling whitespace or ids must not re-tokenize a 10 MB paste."""
-    return tk.analyse(name, text, special=special)
+    return analysis.analyse(name, text, special=special)
 
 
-def show_analysis(a: tk.Analysis, show_ws: bool, show_ids: bool, where=st) -> None:
+def show_analysis(a: analysis.Analysis, show_ws: bool, show_ids: bool, where=st) -> None:
     where.markdown(f"**{a.tokenizer}**")
     where.caption(a.source)
     where.metric("Tokens", f"{a.count:,}")

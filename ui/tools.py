@@ -12,12 +12,14 @@ import datetime
 import pandas as pd
 import streamlit as st
 
-from lab import flightai
-from lab.flightai import FlightDB
-from lab.llm import LabError, Options
-from lab.llm.keys import key_present
-from lab.tools import LoopResult, ToolRegistry
-from ui.secrets import pasted_key, session_dir
+from lab.tools import flightai
+from lab.tools.flightai import FlightDB
+from lab.core.errors import LabError
+from lab.llm import Options
+from lab.core.keys import key_present
+from lab.tools.loop import LoopResult
+from lab.tools.registry import ToolRegistry
+from ui.session import pasted_key, session_dir
 from ui.widgets import DEFAULT_MODELS, ProviderChoice, show_error
 
 # Measured with `python -m lab tools reliability --tries 20` (greedy decoding, constrained strategy).

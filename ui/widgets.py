@@ -14,13 +14,14 @@ import annotated_types as at
 import streamlit as st
 from pydantic import BaseModel
 
-from lab.budget import BudgetedProvider, shared_budget
+from lab.classroom.budget import BudgetedProvider, shared_budget
 from lab.finetune.openai_jobs import SESSION_FOLDER, fine_tuned_models
-from lab.genqueue import QueuedProvider, shared_queue
-from lab.config import get_settings
-from lab.llm import PROVIDERS, LabError, Usage, get_provider
-from lab.llm.keys import ENV_VARS, is_configured_base_url, redact
-from ui.secrets import key_source, pasted_key, session_id, session_path
+from lab.classroom.queue import QueuedProvider, shared_queue
+from lab.core.settings import get_settings
+from lab.llm import PROVIDERS, Usage, get_provider
+from lab.core.errors import LabError
+from lab.core.keys import ENV_VARS, is_configured_base_url, redact
+from ui.session import key_source, pasted_key, session_id, session_path
 
 DEFAULT_MODELS = {"local": "", "openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "ollama": "llama3.2",
                   "openai-compatible": "local-model", "fake": "scripted"}

@@ -5,7 +5,7 @@
     (['Poly Studio P21 21.5" 1080p Pe', ...], ['inbox'])
 
 State lives in one folder: ``memory.json`` (surfaced opportunities) and ``inbox.json`` (messages). The CLI's is
-``<data_dir>/agents``; a page passes its session's folder (``lab.sessions.session_dir(sid, "agents")``).
+``<data_dir>/agents``; a page passes its session's folder (``lab.classroom.sessions.session_dir(sid, "agents")``).
 The ensemble (members, store, fitted regression) is built once per process and per (provider, model, specialist)
 and shared: it holds no session's data, and its members guard their own models.
 """
@@ -22,7 +22,8 @@ from lab.agents.framework import Log, LogLine, Memory
 from lab.agents.messenger import Inbox, MessagingAgent
 from lab.agents.planner import DEAL_THRESHOLD, PlanningAgent
 from lab.agents.scanner import ScannerAgent
-from lab.llm.base import InputError, Provider
+from lab.core.errors import InputError
+from lab.llm.base import Provider
 
 PLANS = ("fixed", "llm")
 _ENSEMBLES: dict[tuple, object] = {}
@@ -30,7 +31,7 @@ _ENSEMBLE_LOCK = threading.Lock()
 
 
 def state_dir(folder: Path | str | None = None) -> Path:
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     path = Path(folder) if folder else get_settings().data_dir / "agents"
     path.mkdir(parents=True, exist_ok=True)

@@ -34,7 +34,8 @@ from typing import Callable
 
 from lab.agents.framework import Agent
 from lab.agents.members import FrontierMember, ForestMember, SpecialistMember
-from lab.llm.base import LabError, Provider
+from lab.core.errors import LabError
+from lab.llm.base import Provider
 from lab.pricer.ensemble import Ensemble
 
 HOLDOUT = 60
@@ -66,7 +67,7 @@ def splits(seed: int = SEED):
 
 
 def agents_dir() -> Path:
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     return get_settings().data_dir / "agents"
 

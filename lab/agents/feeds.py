@@ -107,7 +107,7 @@ def read_feeds(sources: Iterable[str | Path], *, allow_networks: Iterable[str] =
     """Every entry of every feed (files or http(s) URLs), in order; a feed that fails adds one line to ``problems``.
 
     ``on_problem`` sees each such line as it happens (the scanner logs it)."""
-    from lab.llm.base import LabError
+    from lab.core.errors import LabError
 
     deals: list[FeedDeal] = []
     problems: list[str] = []

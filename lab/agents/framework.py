@@ -96,7 +96,7 @@ def canonical_url(url: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- memory
 def cli_memory_path() -> Path:
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     return get_settings().data_dir / "agents" / "memory.json"
 

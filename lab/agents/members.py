@@ -19,7 +19,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from lab.llm.base import InputError, MissingKeyError, Options, Provider, ProviderUnavailable, run
+from lab.core.errors import InputError, MissingKeyError, ProviderUnavailable
+from lab.llm.base import Options, Provider, run
 from lab.pricer.items import Item, scrub
 from lab.pricer.metrics import parse_price
 
@@ -48,7 +49,7 @@ class ForestMember:
         import joblib
 
         from lab.agents.products import fingerprint
-        from lab.config import get_settings
+        from lab.core.settings import get_settings
         from lab.pricer import baselines
 
         path = path or get_settings().data_dir / "agents" / "random_forest.joblib"
@@ -129,7 +130,7 @@ class SpecialistMember:
 
     @staticmethod
     def _resolve(source: str, runs_root: Path | None) -> tuple[str, str, str]:
-        from lab import assets
+        from lab.core import assets
 
         if source == "modal":
             from lab.finetune.modal_app import HOW_TO_TOKEN, token_configured

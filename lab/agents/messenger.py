@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Iterable
 
 from lab.agents.framework import Agent
-from lab.llm.base import LabError, Options, Provider, run
+from lab.core.errors import LabError
+from lab.llm.base import Options, Provider, run
 
 PUSHOVER_URL = "https://api.pushover.net/1/messages.json"
 NTFY_URL = "https://ntfy.sh"

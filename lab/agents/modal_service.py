@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from lab.agents.members import SERVICE_APP
-from lab.llm.base import InputError, MissingKeyError
+from lab.core.errors import InputError, MissingKeyError
 
 SCRIPT = "pricer_service.py"
 PACKAGES = ("torch", "transformers", "accelerate", "peft", "safetensors", "huggingface_hub")
@@ -128,7 +128,7 @@ def for_run(run: str | Path | None = None, gpu: str = "T4") -> str:
 
 
 def write(text: str, folder: Path | None = None) -> Path:
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     folder = folder or get_settings().data_dir / "agents" / "modal"
     folder.mkdir(parents=True, exist_ok=True)

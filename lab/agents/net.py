@@ -1,6 +1,6 @@
 """HTTP for the agents (RSS feeds in, push notifications out) through the lab's guarded fetcher's checks.
 
-``lab.web.fetch`` reads web *pages* (GET, HTML only). Feeds are XML and notifications are POSTs, so this module
+``lab.prompting.web.fetch`` reads web *pages* (GET, HTML only). Feeds are XML and notifications are POSTs, so this module
 makes those two requests with the same guards, reusing ``lab.web``'s own checks rather than copies of them:
 ``check_url`` before each request and each redirect (scheme, private / loopback / metadata addresses refused,
 ``allow_networks`` for tests), the connect-time address check against DNS rebinding, a size cap and a timeout.
@@ -8,7 +8,7 @@ makes those two requests with the same guards, reusing ``lab.web``'s own checks 
     >>> request("GET", "http://127.0.0.1:9/feed.xml")        # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    lab.web.URLRefused: Refused http://127.0.0.1:9/feed.xml: 127.0.0.1 is a loopback address. ...
+    lab.core.netguard.URLRefused: Refused http://127.0.0.1:9/feed.xml: 127.0.0.1 is a loopback address. ...
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Iterable
 from urllib.parse import urljoin
 
-from lab.llm.base import ProviderTimeout, ProviderUnavailable
+from lab.core.errors import ProviderTimeout, ProviderUnavailable
 
 MAX_BYTES = 2_000_000
 TIMEOUT_S = 10.0
@@ -39,8 +39,8 @@ def request(method: str, url: str, *, data: dict | bytes | None = None, headers:
     """One GET or POST; redirects of a GET are followed by hand (each hop vetted). HTTP errors raise ``FetchError``."""
     import requests
 
-    from lab import web
-    from lab.config import get_settings
+    from lab.prompting import web
+    from lab.core.settings import get_settings
 
     allow = get_settings().allow_private_urls if allow_private is None else allow_private
     nets = list(allow_networks)

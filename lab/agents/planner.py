@@ -80,7 +80,8 @@ class PlanningAgent(Agent):
         return out
 
     def plan_with_llm(self, known: set[str], max_rounds: int = 10) -> PlanResult:
-        from lab.tools import ToolRegistry, run_tools
+        from lab.tools.registry import ToolRegistry
+        from lab.tools.loop import run_tools
 
         self.log(f"kicking off a run (autonomous: {self.provider.name} calls the agents as tools)")
         out = PlanResult()

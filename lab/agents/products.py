@@ -39,7 +39,7 @@ class Similar:
 
 
 def default_dir() -> Path:
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     return get_settings().data_dir / "agents" / "products"
 
@@ -140,7 +140,7 @@ def projection(store: ProductStore, deals: list[tuple[str, str]] | None = None, 
 
     vectors, docs, metas = store.all(limit)
     if len(vectors) <= dims:
-        from lab.llm.base import InputError
+        from lab.core.errors import InputError
 
         raise InputError("The products store is empty: run a cycle (or `python -m lab agents fit`) to build it.")
     pca = PCA(n_components=dims, random_state=42).fit(vectors)

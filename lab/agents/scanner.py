@@ -26,7 +26,8 @@ from typing import Iterable
 
 from lab.agents.feeds import FeedDeal, bundled_feeds, read_feeds
 from lab.agents.framework import Agent
-from lab.llm.base import LabError, Options, Provider
+from lab.core.errors import LabError
+from lab.llm.base import Options, Provider
 
 SYSTEM_PROMPT = (
     "You identify and summarize the most detailed deals from a list, by selecting deals that have the most "
@@ -119,7 +120,7 @@ def interleave(deals: list[FeedDeal]) -> list[FeedDeal]:
 def selection_schema(urls: list[str], n: int, summary_chars: int | None = None) -> dict:
     """The course's DealSelection schema, with ``url`` narrowed to these URLs and at most ``n`` deals
     (``summary_chars``: a shorter cap on each product_description)."""
-    from lab.prompting import DealSelection
+    from lab.prompting.structured import DealSelection
 
     schema = DealSelection.model_json_schema()
     deal = schema["$defs"]["Deal"]
@@ -171,7 +172,7 @@ class ScannerAgent(Agent):
 
     def scan(self, provider: Provider, *, known: set[str] = frozenset(), n: int = 5, model: str | None = None,
              top_up: bool = True) -> ScanResult:
-        from lab.prompting import Schema, structured
+        from lab.prompting.structured import Schema, structured
 
         result = ScanResult()
         result.candidates = self.fetch(set(known), result)
@@ -234,6 +235,6 @@ class ScannerAgent(Agent):
 
 
 def _selection_model():
-    from lab.prompting import DealSelection
+    from lab.prompting.structured import DealSelection
 
     return DealSelection

@@ -32,7 +32,8 @@ from typing import Callable
 
 from lab.evaluate.models import ModelSpec
 from lab.evaluate.ratings import WINNERS
-from lab.llm.base import InputError, Options, Provider
+from lab.core.errors import InputError
+from lab.llm.base import Options, Provider
 
 VOTES = {"a": "model_a", "b": "model_b", "tie": "tie", "bad": "tie (bothbad)"}
 SCHEMA = [
@@ -47,7 +48,7 @@ _READY: set[str] = set()
 
 
 def default_path() -> Path:
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     return get_settings().data_dir / "evaluate" / "arena.db"
 
@@ -146,7 +147,7 @@ def new_battle(models: list[ModelSpec], prompt: str, rng: random.Random | None =
 def answer(battle: Battle, build: Callable[[ModelSpec], Provider] | None = None,
            options: Options | None = None, on_text: Callable[[int, str], None] | None = None) -> Battle:
     """Both models answer (``lab.prompting.compare``: one after the other; one failing does not stop the other)."""
-    from lab.prompting import Target, compare
+    from lab.prompting.compare import Target, compare
     from lab.evaluate.tasks import SYSTEM
 
     build = build or (lambda s: s.build())

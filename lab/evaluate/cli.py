@@ -26,7 +26,7 @@ def _run(args) -> int:
     from lab.cli import print_json
     from lab.evaluate import models, suite, tasks
 
-    from lab.llm.base import InputError
+    from lab.core.errors import InputError
 
     if args.n is not None and args.n < 1:
         raise InputError("--n must be at least 1 (cases per task).")
@@ -69,7 +69,7 @@ def _arena(args) -> int:
 
 def _battle(args) -> int:
     from lab.evaluate import arena, models
-    from lab.llm.base import InputError
+    from lab.core.errors import InputError
 
     store = arena.VoteStore(args.db)
     b = arena.answer(arena.new_battle(models.parse_list(args.models, args.base_url), args.prompt))

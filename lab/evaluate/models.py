@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.llm.base import InputError, Provider
+from lab.core.errors import InputError
+from lab.llm.base import Provider
 
 REMOTE = ("openai", "anthropic", "ollama", "openai-compatible", "fake")
 

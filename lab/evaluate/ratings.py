@@ -32,7 +32,7 @@ from typing import Literal
 
 import numpy as np
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 Battle = tuple[str, str, str]
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")

@@ -19,14 +19,14 @@ import ctypes
 from pathlib import Path
 from typing import Callable
 
-from lab.config import get_settings
-from lab.llm.base import InputError, ProviderError, ProviderUnavailable
+from lab.core.settings import get_settings
+from lab.core.errors import InputError, ProviderError, ProviderUnavailable
 
 DEFAULT_TYPES = ("F16", "Q8_0", "Q4_K_M")
 
 
 def source() -> Path:
-    from lab import assets
+    from lab.core import assets
 
     src = assets.smollm2_gguf()
     if src is None:

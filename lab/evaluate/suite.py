@@ -27,7 +27,8 @@ from typing import Callable
 
 from lab.evaluate.models import ModelSpec
 from lab.evaluate.tasks import TASKS, CaseResult, Task
-from lab.llm.base import AuthError, LabError, MissingKeyError, Provider, ProviderUnavailable, Usage
+from lab.core.errors import AuthError, LabError, MissingKeyError, ProviderUnavailable
+from lab.llm.base import Provider, Usage
 
 Progress = Callable[[int, int, str], None]       # (cases done, cases in all, what is happening)
 JSON_KEYS = ("model", "task", "score", "latency_ms_p50", "tok_s", "bytes")

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lab.evaluate.judge import Judge, contains_all, mentions
-from lab.llm.base import InputError, Options, Provider, run
+from lab.core.errors import InputError
+from lab.llm.base import Options, Provider, run
 
 DATA = Path(__file__).with_name("data")
 SYSTEM = "Answer briefly and factually."   # the CLI's chat default: SmolLM2 stays on topic with it
@@ -90,7 +91,7 @@ class JsonTask(Task):
         return spread(_jsonl("json_cases.jsonl"), n or self.default_n)
 
     def run(self, provider, model, case):
-        from lab.prompting import Schema, structured
+        from lab.prompting.structured import Schema, structured
 
         msgs = [{"role": "system", "content": "Extract the information from the text as one JSON object with the "
                                               f"fields {', '.join(case['schema']['properties'])}."},
@@ -154,14 +155,14 @@ class ToolsTask(Task):
         return spread(rows, n or self.default_n)
 
     def prepare(self, say):
-        from lab.config import get_settings
-        from lab.flightai import FlightDB
+        from lab.core.settings import get_settings
+        from lab.tools.flightai import FlightDB
 
         # Calls are never run (max_rounds=1), so this table is only read for the tools' schemas.
         self.db = self.db or FlightDB(get_settings().data_dir / "evaluate" / "flightai.db")
 
     def run(self, provider, model, case):
-        from lab.flightai import ask
+        from lab.tools.flightai import ask
 
         if self.db is None:
             self.prepare(lambda m: None)

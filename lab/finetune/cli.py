@@ -71,7 +71,7 @@ def _run(args) -> int:
 def _eval(args) -> int:
     from lab.cli import print_json
     from lab.finetune.runner import run_path
-    from lab.llm.base import InputError
+    from lab.core.errors import InputError
 
     run_path(args.run_dir)          # a wrong folder or a bad --n is said before torch and the models load
     if args.n < 1:

@@ -32,9 +32,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
-# The offline default: SmolLM2-135M-Instruct, whose transformers copy lab.assets makes from the shipped GGUF.
+# The offline default: SmolLM2-135M-Instruct, whose transformers copy lab.core.assets makes from the shipped GGUF.
 # The alias keeps saved configs portable: locally it resolves to that folder, on Modal to the same Hub model.
 OFFLINE_BASE = "smollm2"
 OFFLINE_BASE_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -170,7 +170,7 @@ class RunConfig(BaseModel):
             >>> RunConfig.from_yaml_text("secrets.yaml")
             Traceback (most recent call last):
             ...
-            lab.llm.base.InputError: the config is not a run config: a run config is a YAML mapping of field: value lines ...
+            lab.core.errors.InputError: the config is not a run config: a run config is a YAML mapping of field: value lines ...
         """
         return cls.from_mapping(parse_yaml_mapping(text, source=source), source=source)
 
@@ -229,7 +229,7 @@ def read_config_file(path: str | Path) -> bytes:
     >>> read_config_file("/etc")
     Traceback (most recent call last):
     ...
-    lab.llm.base.InputError: config file /etc is a folder, not a file: give the path of a .yaml file ...
+    lab.core.errors.InputError: config file /etc is a folder, not a file: give the path of a .yaml file ...
     """
     p = Path(path).expanduser()
     if not p.exists():
@@ -257,7 +257,7 @@ def parse_yaml_mapping(text: str | bytes, *, source: str = "the config") -> dict
     >>> parse_yaml_mapping(b"\\xff\\xfe binary")
     Traceback (most recent call last):
     ...
-    lab.llm.base.InputError: the config is not UTF-8 text (undecodable byte at offset 0): ...
+    lab.core.errors.InputError: the config is not UTF-8 text (undecodable byte at offset 0): ...
     """
     if isinstance(text, (bytes, bytearray)):
         if len(text) > MAX_CONFIG_BYTES:
@@ -306,7 +306,7 @@ def field_errors(e: ValidationError) -> list[str]:
     ...     field_errors(e)
     ['lora_r: Input should be a valid integer, unable to parse string as an integer', 'api_key: not a run config field (typo?)']
     """
-    from lab.llm.keys import redact
+    from lab.core.keys import redact
 
     out = []
     for err in e.errors(include_input=False, include_url=False):
@@ -327,7 +327,7 @@ def resolve_base_model(name: str, *, remote: bool = False) -> str:
     if name == OFFLINE_BASE:
         if remote:
             return OFFLINE_BASE_HUB_ID
-        from lab import assets
+        from lab.core import assets
 
         try:
             return str(assets.smollm2_hf_dir())

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lab.finetune.config import RunConfig
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 
 def load_pairs(cfg: RunConfig) -> tuple[list[dict], list[dict]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 MAX_NEW_TOKENS = 8
 

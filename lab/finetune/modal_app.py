@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from lab.finetune.config import OFFLINE_BASE, RunConfig, resolve_base_model
-from lab.llm.base import MissingKeyError
+from lab.core.errors import MissingKeyError
 
 GPUS = ("T4", "L4", "A10G", "A100", "A100-80GB", "H100")
 PACKAGES = ("torch", "transformers", "accelerate", "peft", "trl", "bitsandbytes", "datasets", "safetensors",
@@ -109,7 +109,7 @@ def source(cfg: RunConfig, gpu: str = "L4", secrets: list[str] | None = None, ti
            script_path: str = f"RUN_DIR/{SCRIPT_NAME}") -> str:
     """The Modal app's source text for ``cfg`` (the base model resolved to a Hub id for the remote machine)."""
     if gpu not in GPUS:
-        from lab.llm.base import InputError
+        from lab.core.errors import InputError
 
         raise InputError(f"GPU {gpu!r} is not one of Modal's {list(GPUS)}")
     remote_cfg = cfg.model_copy(update={"base_model": resolve_base_model(cfg.base_model, remote=True)})

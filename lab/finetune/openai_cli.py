@@ -68,7 +68,7 @@ def _launch(args) -> int:
 def _status(args) -> int:
     from lab.cli import print_json
     from lab.finetune.openai_jobs import follow
-    from lab.llm.base import ProviderUnavailable
+    from lab.core.errors import ProviderUnavailable
 
     view = follow(args.job_id, base_url=args.base_url)
     if not view["reachable"]:

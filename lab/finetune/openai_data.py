@@ -30,7 +30,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 SYSTEM = "You estimate prices of items. Reply only with the price, no explanation"
 QUESTION_CUT = " to the nearest dollar"
@@ -99,7 +99,7 @@ class Prepared:
 def prepare(n: int = 200, n_val: int = 50, out: str | Path | None = None, *, model: str = DEFAULT_MODEL,
             epochs: int = 1, seed: int = 42) -> Prepared:
     """Train on the pricer's first ``n`` training items, validate on the next ``n_val`` (as the course: 200 / 50)."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
     from lab.pricer.data import prompt_completion
 
     if n < MIN_EXAMPLES:
@@ -129,7 +129,7 @@ def encoding():
         if _ENC is None:
             import tiktoken
 
-            from lab import assets
+            from lab.core import assets
 
             assets.prepare_tiktoken_cache()
             _ENC = tiktoken.get_encoding("o200k_base")

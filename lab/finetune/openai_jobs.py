@@ -36,10 +36,10 @@ import threading
 import time
 from pathlib import Path
 
-from lab.llm.base import InputError, ProviderError, ProviderTimeout, ProviderUnavailable
+from lab.core.errors import InputError, ProviderError, ProviderTimeout, ProviderUnavailable
 
 TERMINAL = ("succeeded", "failed", "cancelled")
-SESSION_FOLDER = ("finetune", "openai")   # where the app keeps a session's records: lab.sessions.session_dir(id, *this)
+SESSION_FOLDER = ("finetune", "openai")   # where the app keeps a session's records: lab.classroom.sessions.session_dir(id, *this)
 RECORDS_FILE = "openai_jobs.json"
 WANDB_PROJECT = "gpt-pricer"   # the course's W&B project name
 
@@ -52,9 +52,9 @@ def client(api_key: str | None = None, base_url: str | None = None, *, typed_bas
     OPENAI_API_KEY - the rule of ``lab.llm.keys``."""
     import openai
 
-    from lab.config import get_settings
-    from lab.llm.keys import is_configured_base_url, resolve_key
-    from lab.web import check_base_url
+    from lab.core.settings import get_settings
+    from lab.core.keys import is_configured_base_url, resolve_key
+    from lab.core.netguard import check_base_url
 
     if base_url is not None:
         base_url = check_base_url(base_url, provider="openai", typed=typed_base_url)
@@ -77,7 +77,7 @@ def _sdk(call, base_url: str | None):
     except openai.OpenAIError as e:
         raise translate(e, openai, "openai", base_url) from e
     if isinstance(out, str):  # a 200 that is not JSON: e.g. a base URL pointing at a web page, not an API
-        from lab.llm.errors import excerpt
+        from lab.core.errors import excerpt
 
         raise ProviderError(f"openai at {excerpt(base_url or 'api.openai.com')} answered with text, not JSON: is the "
                             f"base URL an OpenAI-shaped API (ending in /v1)? It began: {excerpt(out, 80)!r}")
@@ -90,7 +90,7 @@ _LOCK = threading.Lock()
 
 def records_path(records_dir: str | Path | None = None) -> Path:
     """``<records_dir>/openai_jobs.json``; without a folder, the CLI's ``<data_dir>/finetune/openai_jobs.json``."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     return Path(records_dir or get_settings().data_dir / "finetune") / RECORDS_FILE
 

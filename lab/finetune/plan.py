@@ -32,7 +32,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 
 from lab.finetune.config import RunConfig, detect_device, lora_config, resolve_base_model, resolve_dtype
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 # NF4: 4 bits per weight, plus one 8-bit absmax per block of 64 weights and (double quantization) one fp32

@@ -31,9 +31,9 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from lab.config import REPO_ROOT, get_settings
+from lab.core.settings import REPO_ROOT, get_settings
 from lab.finetune.config import RunConfig
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 STOP_FILE = "STOP"
 LIVE_STATES = ("starting", "loading", "running", "stopping")
@@ -49,7 +49,7 @@ def runs_dir(root: Path | None = None) -> Path:
 
 def all_roots() -> list[Path]:
     """Every runs root on this machine: the CLI's, then each session's (links skipped, never followed)."""
-    from lab import sessions
+    from lab.classroom import sessions
 
     roots = [runs_dir()]
     top = sessions.root()

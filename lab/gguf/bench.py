@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.llm.local import LoadedModel
 
 FILLER = ("The quick brown fox jumps over the lazy dog while the library's clock strikes noon and a tram passes by. ")
@@ -109,7 +109,7 @@ def sweep(path: str | Path, layers: list[int], *, n_ctx: int = 2048, n_threads: 
 
     from llama_cpp import Llama
 
-    from lab.gguf.check import check_gguf_file
+    from lab.core.gguf_check import check_gguf_file
     from lab.gguf.runtime import gpu_backend
 
     gpu = gpu_backend()

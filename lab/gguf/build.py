@@ -30,9 +30,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from lab.config import get_settings
+from lab.core.settings import get_settings
 from lab.gguf import sdist as _sdist
-from lab.llm.base import ProviderUnavailable
+from lab.core.errors import ProviderUnavailable
 
 Progress = Callable[[str], None]
 SERVER = "llama-server"

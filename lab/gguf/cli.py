@@ -133,7 +133,7 @@ def _bench(args) -> int:
 
 def _sweep(args) -> int:
     from lab.gguf.bench import check_sizes, sweep
-    from lab.llm.base import InputError
+    from lab.core.errors import InputError
 
     try:
         layers = [int(x) for x in args.layers.split(",")]

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from lab.config import get_settings
-from lab.llm.base import InputError, ProviderUnavailable
+from lab.core.settings import get_settings
+from lab.core.errors import InputError, ProviderUnavailable
 
 Progress = Callable[[str], None]
 FreeBytes = Callable[[Path], int]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lab.gguf.inspect import GGUFInfo
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 GiB = 2**30
 F16_BYTES = 2
@@ -53,7 +53,7 @@ class MemoryEstimate:
 
 def check_n_ctx(n_ctx: int) -> None:
     """A context window is at least one token (a negative one made a negative KV cache, and 'fits')."""
-    from lab.llm.base import InputError
+    from lab.core.errors import InputError
 
     if not isinstance(n_ctx, int) or n_ctx < 1:
         raise InputError(f"--n-ctx {n_ctx}: the context window is a number of tokens, at least 1 (e.g. 4096).")

@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lab.gguf.check import _stamp, open_reader
+from lab.core.gguf_check import _stamp, open_reader
 
 ARRAY_INLINE_MAX = 16  # arrays longer than this (vocabularies, merges) are summarized by length, not listed
 ARRAY_HEAD = 3         # ...with their first few items as a taste

@@ -26,11 +26,11 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
-from lab.config import get_settings
+from lab.core.settings import get_settings
 from lab.gguf import quality
 from lab.gguf.convert import FreeBytes, adapter_dir, convert
 from lab.gguf.quantize import LADDER, QuantizeResult, file_type, ftype_name, ftype_of, quantize
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 Progress = Callable[[str, float], None]      # (message, overall fraction done 0..1)
 _BUILD_LOCK = threading.Lock()               # one conversion/quantization at a time: rungs of one source share names
@@ -103,7 +103,7 @@ def finetune_runs(roots: list[Path] | None = None) -> list[Path]:
 def workdir_for(source: Path) -> Path:
     """Where the rungs of ``source`` are built: beside the session's own files when the source lies in a session's
     folder (an upload, a session's run), else the shared ``<data_dir>/gguf/ladder`` (bundled model, Hub, CLI)."""
-    from lab import sessions
+    from lab.classroom import sessions
 
     owner = sessions.owner_of(source)
     base = owner / "gguf" / "ladder" if owner else get_settings().data_dir / "gguf" / "ladder"
@@ -184,7 +184,7 @@ def ladder(source: str | Path | None = None, types: str | list[str] | None = Non
     type_list = parse_types(types)
     text = text if text is not None else quality.load_text()
     if source is None:
-        from lab import assets
+        from lab.core import assets
 
         source = assets.smollm2_hf_dir(lambda m: (progress or (lambda *_: None))(m, 0.0))
     src = Path(str(source)).expanduser()

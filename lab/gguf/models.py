@@ -13,7 +13,7 @@ as the bytes stream in), so one session cannot fill the disk the whole class sha
     >>> save_upload(open("notes.txt", "rb"), "notes.gguf")
     Traceback (most recent call last):
     ...
-    lab.llm.base.InputError: notes.gguf is not a GGUF file (it starts with b'Shop', not b'GGUF').
+    lab.core.errors.InputError: notes.gguf is not a GGUF file (it starts with b'Shop', not b'GGUF').
     >>> download("bartowski/SmolLM2-135M-Instruct-GGUF", "SmolLM2-135M-Instruct-Q8_0.gguf")   # online only
     PosixPath('~/.cache/llm-engineering-lab/models/SmolLM2-135M-Instruct-Q8_0.gguf')
 """
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from lab.config import get_settings
-from lab.gguf.check import check_gguf_file
-from lab.llm.base import InputError, ProviderUnavailable
+from lab.core.settings import get_settings
+from lab.core.gguf_check import check_gguf_file
+from lab.core.errors import InputError, ProviderUnavailable
 
 MAX_UPLOAD_BYTES = 2 * 2**30  # 2 GiB: a 3B model at Q4 fits; larger files are better copied into the folder
 CHUNK = 8 * 2**20             # copy 8 MiB at a time: memory stays flat whatever the file size
@@ -55,7 +55,7 @@ def models_dir() -> Path:
 def list_models(uploads: Path | None = None) -> list[ModelFile]:
     """The bundled SmolLM2 first, then every ``*.gguf`` in the models folder, then those in ``uploads`` (one
     session's own uploads), each group by name."""
-    from lab import assets
+    from lab.core import assets
 
     out = []
     bundled = assets.smollm2_gguf()
@@ -82,7 +82,7 @@ def save_upload(stream: BinaryIO, filename: str, *, max_bytes: int = MAX_UPLOAD_
 
     When ``folder`` lies in a session's folder, the session's quota applies too: what it already keeps plus
     this file (less a same-named file it replaces) must stay within ``LAB_SESSION_QUOTA_MB``."""
-    from lab import sessions
+    from lab.classroom import sessions
 
     name = _safe_name(filename)
     folder = folder or models_dir()

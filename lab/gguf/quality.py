@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lab.config import REPO_ROOT, get_settings
-from lab.llm.base import InputError
+from lab.core.settings import REPO_ROOT, get_settings
+from lab.core.errors import InputError
 
 DEFAULT_TEXT = REPO_ROOT / "knowledge-base" / "company" / "company-history.md"
 MIN_TOKENS = 16

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab.gguf.convert import human, temp_then_rename
-from lab.llm.base import InputError, ProviderError
+from lab.core.errors import InputError, ProviderError
 
 Progress = Callable[[str], None]
 # name -> (llama_cpp constant, what it is). Order = the ladder, largest first. Types needing an importance matrix
@@ -76,7 +76,7 @@ def ftype_of(name: str) -> int:
 
 def file_type(path: Path) -> int | None:
     """``general.file_type`` from the GGUF header (1 = F16, 15 = Q4_K_M, ...); the header read is cached."""
-    from lab.gguf.check import _stamp, open_reader
+    from lab.core.gguf_check import _stamp, open_reader
 
     key = _stamp(path)
     if key not in _FTYPE_CACHE:

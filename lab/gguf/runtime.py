@@ -33,7 +33,8 @@ from pydantic import BaseModel, Field
 
 from lab.gguf.fit import check_fits
 from lab.gguf.inspect import read_gguf
-from lab.llm.base import (Chunk, InputError, Message, ProviderError, Response, Usage, validate_messages)
+from lab.llm.base import Chunk, Message, Response, Usage, validate_messages
+from lab.core.errors import InputError, ProviderError
 from lab.llm.local import LoadedModel, default_model_path, load_llama
 
 BUILD_GPU_HINT = ('CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir llama-cpp-python '

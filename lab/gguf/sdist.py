@@ -30,8 +30,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from lab.config import get_settings
-from lab.llm.base import ProviderUnavailable
+from lab.core.settings import get_settings
+from lab.core.errors import ProviderUnavailable
 
 Progress = Callable[[str], None]
 DIST = "llama-cpp-python"

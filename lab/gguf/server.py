@@ -36,8 +36,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.config import REPO_ROOT, get_settings
-from lab.llm.base import InputError, ProviderUnavailable
+from lab.core.settings import REPO_ROOT, get_settings
+from lab.core.errors import InputError, ProviderUnavailable
 
 DEFAULT_PORT = 8080
 
@@ -115,11 +115,11 @@ def serve(path: str | Path | None = None, host: str = "127.0.0.1", port: int = D
     from llama_cpp.server.app import create_app
     from llama_cpp.server.settings import ModelSettings, ServerSettings
 
-    from lab.gguf.check import check_gguf_file
+    from lab.core.gguf_check import check_gguf_file
     from lab.gguf.runtime import gpu_backend, no_gpu_message
     from lab.llm.local import default_model_path
 
-    from lab.llm.keys import register_secret
+    from lab.core.keys import register_secret
 
     path = Path(path) if path else default_model_path()
     api_key = (api_key or "").strip() or None
@@ -193,7 +193,7 @@ def start(path: str | Path | None = None, host: str = "127.0.0.1", port: int = D
 
     ``owner`` tags the handle (see ``running`` / ``stop``); the log goes to ``log_dir`` (default
     ``<data_dir>/gguf``). Refused while ``LAB_MAX_SERVERS`` servers already run."""
-    from lab.gguf.check import check_gguf_file
+    from lab.core.gguf_check import check_gguf_file
     from lab.llm.local import default_model_path
 
     path = Path(path) if path else default_model_path()

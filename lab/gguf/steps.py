@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lab.cli import DEFAULT_SYSTEM
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.llm.local import LoadedModel
 
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.llm.base import (AuthError, BudgetExceeded, Chunk, InputError, LabError, Message, MissingKeyError, Options,
-                          Provider, ProviderError, ProviderTimeout, ProviderUnavailable, RateLimited, Response,
-                          ToolCall, Usage, run)
-from lab.llm.keys import ENV_VARS, key_present
+from lab.core.errors import AuthError, BudgetExceeded, InputError, LabError, MissingKeyError, ProviderError, ProviderTimeout, ProviderUnavailable, RateLimited
+from lab.llm.base import Chunk, Message, Options, Provider, Response, ToolCall, Usage, run
+from lab.core.keys import ENV_VARS, key_present
 
 PROVIDERS = ("local", "openai", "anthropic", "ollama", "openai-compatible", "fake")
 
@@ -27,7 +26,7 @@ def get_provider(name: str = "local", *, api_key: str | None = None, base_url: s
     """Build a provider by name. Raises ``MissingKeyError`` (naming the variable) when a key is needed.
 
     ``typed_base_url=True`` says a page's visitor typed ``base_url`` (the UI sets it; the CLI, the operator's own
-    tool, does not): it is then refused when it points at a private address (``lab.web.check_url``), and it is
+    tool, does not): it is then refused when it points at a private address (``lab.prompting.web.check_url``), and it is
     sent only the explicit ``api_key``, never a key from the deployment's environment (``lab.llm.keys``)."""
     if name == "local":
         from lab.llm.local import LocalProvider
@@ -65,8 +64,8 @@ class ProviderStatus:
 
 def provider_status() -> list[ProviderStatus]:
     """What the Home page shows: which providers can answer now (keys present or not - never the key)."""
-    from lab import assets
-    from lab.config import get_settings
+    from lab.core import assets
+    from lab.core.settings import get_settings
 
     s = get_settings()
     gguf = assets.smollm2_gguf()

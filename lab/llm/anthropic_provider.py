@@ -21,11 +21,11 @@ from typing import Iterator
 
 import anthropic
 
-from lab.config import get_settings
+from lab.core.settings import get_settings
 from lab.llm import pricing
 from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, validate_messages
 from lab.llm.errors import translate
-from lab.llm.keys import resolve_key
+from lab.core.keys import resolve_key
 
 
 def to_anthropic(messages: list[Message]) -> tuple[str, list[dict]]:
@@ -74,7 +74,7 @@ class AnthropicProvider:
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *, typed_base_url: bool = False) -> None:
         """``typed_base_url``: typed by a page's visitor - guarded, and never sent the deployment's key."""
         if base_url is not None:
-            from lab.web import check_base_url
+            from lab.core.netguard import check_base_url
 
             base_url = check_base_url(base_url, provider="anthropic", typed=typed_base_url)
         self.base_url = base_url

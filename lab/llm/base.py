@@ -24,8 +24,7 @@ from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, field_validator
 
-from lab.errors import (AuthError, BudgetExceeded, InputError, LabError, MissingKeyError, ProviderError,  # noqa: F401
-                        ProviderTimeout, ProviderUnavailable, RateLimited)
+from lab.core.errors import InputError, LabError
 
 Message = dict[str, Any]
 
@@ -145,7 +144,7 @@ class Provider(Protocol):
 
 def validate_messages(messages: list[Message], max_chars: int | None = None) -> None:
     """Refuse what no provider should be sent: no messages, an empty last user turn, a prompt too long."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     if not messages:
         raise InputError("There is nothing to send: the message list is empty.")

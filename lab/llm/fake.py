@@ -20,7 +20,8 @@ import json
 import re
 from typing import Any, Iterator
 
-from lab.llm.base import Chunk, InputError, Message, Options, Timer, ToolCall, Usage, validate_messages
+from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, validate_messages
+from lab.core.errors import InputError
 
 
 class FakeProvider:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from lab.llm.base import ProviderUnavailable
+from lab.core.errors import ProviderUnavailable
 
 log = logging.getLogger(__name__)
 HEALTH_TIMEOUT_S = 2.0
@@ -69,7 +69,7 @@ SERVER_DEFAULT_CONCURRENCY = 4
 def concurrency(engine: str) -> int:
     """Replies decoded at once per engine: LAB_LOCAL_CONCURRENCY when set, else 4 for llama-server / remote
     engines (batching) and the setting's default for the in-process path (one at a time behind its lock)."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     s = get_settings()
     if "local_concurrency" in s.model_fields_set or engine == "inprocess":
@@ -208,7 +208,7 @@ def stop_all() -> None:
 
 def managed_server(model: Path | str | None = None) -> ManagedServer | None:
     """The process-wide llama-server for ``model`` (default: the local model), or None when it is not built."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
     from lab.gguf.build import server_binary
     from lab.llm.local import default_model_path
 
@@ -304,7 +304,7 @@ _ROUTER_LOCK = threading.Lock()
 
 
 def base_urls() -> list[str]:
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     raw = get_settings().local_base_urls or ""
     return [u.strip().rstrip("/") for u in raw.split(",") if u.strip()]
@@ -316,7 +316,7 @@ def shared_router() -> Router | None:
     urls = base_urls()
     if not urls:
         return None
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     key = ",".join(urls)
     with _ROUTER_LOCK:

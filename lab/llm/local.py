@@ -32,12 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from lab.config import get_settings
+from lab.core.settings import get_settings
 
 # llama.cpp is built with OpenMP, whose idle threads spin by default: on shared cores (a classroom server, CI)
 # that made generation 4-6x slower in our measurements. Passive waiting costs nothing on an idle machine.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-from lab.llm.base import Chunk, InputError, Message, Options, ProviderError, ProviderUnavailable, Timer, ToolCall, Usage, validate_messages
+from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, validate_messages
+from lab.core.errors import InputError, ProviderError, ProviderUnavailable
 
 
 @dataclass
@@ -62,7 +63,7 @@ def _close_all() -> None:
 
 
 def default_model_path() -> Path:
-    from lab import assets
+    from lab.core import assets
 
     path = get_settings().local_model or assets.smollm2_gguf()
     if path is None or not Path(path).exists():
@@ -83,7 +84,7 @@ def load_llama(path: str | Path | None = None, *, n_ctx: int | None = None, n_gp
                 from llama_cpp import Llama
             except ImportError as e:  # pragma: no cover - the setup installs it
                 raise ProviderUnavailable("llama-cpp-python is not installed: run `make run` (or pip install llama-cpp-python).") from e
-            from lab.gguf.check import check_gguf_file
+            from lab.core.gguf_check import check_gguf_file
 
             check_gguf_file(path)
             llm = Llama(model_path=str(path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, logits_all=logits_all,

@@ -17,10 +17,10 @@ from typing import Iterator
 import httpx
 import ollama
 
-from lab.config import get_settings
-from lab.llm.errors import excerpt
-from lab.llm.base import (Chunk, Message, Options, ProviderError, ProviderTimeout, ProviderUnavailable, Timer,
-                          ToolCall, Usage, validate_messages)
+from lab.core.settings import get_settings
+from lab.core.errors import excerpt
+from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, validate_messages
+from lab.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 
 
 def to_ollama(messages: list[Message]) -> list[dict]:
@@ -41,7 +41,7 @@ class OllamaProvider:
 
     def __init__(self, host: str | None = None, *, typed_base_url: bool = False) -> None:
         """``typed_base_url``: the host was typed by a page's visitor, so the address guard checks it first."""
-        from lab.web import check_base_url
+        from lab.core.netguard import check_base_url
 
         self.host = check_base_url(host or get_settings().ollama_host, provider="ollama",
                                    typed=typed_base_url and bool(host))

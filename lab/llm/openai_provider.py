@@ -16,11 +16,11 @@ from typing import Iterator
 
 import openai
 
-from lab.config import get_settings
+from lab.core.settings import get_settings
 from lab.llm import pricing
 from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, validate_messages
 from lab.llm.errors import translate
-from lab.llm.keys import resolve_key
+from lab.core.keys import resolve_key
 
 
 class OpenAIProvider:
@@ -30,13 +30,13 @@ class OpenAIProvider:
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *, name: str | None = None,
                  default_model: str | None = None, key_required: bool = True, typed_base_url: bool = False) -> None:
         """``typed_base_url``: the base URL was typed by a page's visitor (the UI says so; the CLI does not). It is
-        then guarded (lab.web.check_url) and goes out only with an explicit key, never the deployment's."""
+        then guarded (lab.prompting.web.check_url) and goes out only with an explicit key, never the deployment's."""
         if name:
             self.name = name
         if default_model:
             self.default_model = default_model
         if base_url is not None:
-            from lab.web import check_base_url
+            from lab.core.netguard import check_base_url
 
             base_url = check_base_url(base_url, provider=self.name, typed=typed_base_url)
         self.base_url = base_url
@@ -121,7 +121,7 @@ def openai_compatible(base_url: str | None = None, api_key: str | None = None, m
     """Any OpenAI-compatible server: GitHub Models, llama.cpp's server, Ollama's /v1, vLLM..."""
     url = base_url or get_settings().openai_compatible_base_url
     if not url:
-        from lab.llm.base import InputError
+        from lab.core.errors import InputError
         raise InputError("The openai-compatible provider needs a base URL (e.g. http://127.0.0.1:8080/v1): "
                          "pass --base-url or set LAB_OPENAI_COMPATIBLE_BASE_URL.")
     return OpenAIProvider(api_key=api_key, base_url=url, name="openai-compatible", default_model=model or "local-model",

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.pricer.items import Item
 from lab.pricer.metrics import score, with_ci
 from lab.pricer.network import ResidualNetPricer
@@ -66,14 +66,14 @@ def _encode(texts: list[str]) -> np.ndarray:
     try:  # share the RAG lab's MiniLM (one PyTorch model per process, behind its lock)
         from lab.rag.embeddings import CachedEmbedder, get_embedder
     except ImportError:  # that lab absent: the same model through sentence-transformers directly
-        from lab import assets
+        from lab.core import assets
         from sentence_transformers import SentenceTransformer
 
         path = assets.minilm_dir()
         if path is None:
             raise InputError(assets.fix_for("minilm"))
         return SentenceTransformer(str(path), device="cpu").encode(texts, normalize_embeddings=True)
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     # Kept on disk by text hash too: the next CLI run or page session does not re-embed the same products.
     return CachedEmbedder(get_embedder("minilm"), folder=get_settings().data_dir / "pricer" / "embeddings").embed(texts)
@@ -254,7 +254,7 @@ def _slug(name: str) -> str:
 
 
 def model_path(name: str):
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     return get_settings().data_dir / "pricer" / "models" / f"{_slug(name)}.joblib"
 
@@ -285,7 +285,7 @@ def load(name: str):
 
 
 def saved() -> list[str]:
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     folder = get_settings().data_dir / "pricer" / "models"
     return sorted(p.stem for p in folder.glob("*.joblib")) if folder.exists() else []

@@ -63,7 +63,7 @@ def _baselines(args) -> int:
     import sys
 
     from lab.cli import print_json
-    from lab.llm.base import InputError
+    from lab.core.errors import InputError
     from lab.pricer import baselines, metrics
 
     ds = _dataset(args)
@@ -87,7 +87,7 @@ def _rewrite(args) -> int:
     import sys
 
     from lab.cli import print_json, provider_from_args
-    from lab.llm.base import InputError
+    from lab.core.errors import InputError
     from lab.pricer import rewrite
 
     ds = _dataset(args)
@@ -124,7 +124,7 @@ def _llm(args) -> int:
     import sys
 
     from lab.cli import print_json, provider_from_args
-    from lab.llm.base import InputError
+    from lab.core.errors import InputError
     from lab.pricer import llm, metrics
 
     ds = _dataset(args)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from pydantic import Field
 
-from lab.llm.base import InputError, ProviderUnavailable
+from lab.core.errors import InputError, ProviderUnavailable
 from lab.pricer.items import Curation, Item, get_tokenizer, make_item
 from lab.pricer.prices import check_price
 
@@ -75,7 +75,7 @@ def _prices(column) -> tuple[list, list]:
 
 def load_offline() -> pd.DataFrame:
     """The offline shop data as the raw table (title, description, price, category, price_text)."""
-    from lab import assets
+    from lab.core import assets
 
     path = assets.path_of("electronics-prices")
     if path is None:
@@ -346,7 +346,7 @@ def to_dataset_dict(ds: Curated):
 
 def export(ds: Curated, path=None, hub_repo: str | None = None) -> dict:
     """Save to disk (default: <data_dir>/pricer/dataset); push to the Hub too when a repo is given and HF_TOKEN set."""
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     dd = to_dataset_dict(ds)
     path = path or get_settings().data_dir / "pricer" / "dataset"

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 
 def features(preds: dict[str, Sequence[float | None]], names: list[str]) -> np.ndarray:

@@ -30,7 +30,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 QUESTION = "How much does this cost to the nearest dollar?"
 PREFIX = "Price is $"
@@ -94,7 +94,7 @@ def get_tokenizer(name: str = "smollm2") -> Tokenizer:
 
 
 def _load_tokenizer(name: str) -> Tokenizer:
-    from lab import assets
+    from lab.core import assets
 
     if name == "smollm2":
         from transformers import AutoTokenizer

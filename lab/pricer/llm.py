@@ -35,7 +35,8 @@ from typing import Callable
 
 import numpy as np
 
-from lab.llm.base import InputError, Options, Provider, run
+from lab.core.errors import InputError
+from lab.llm.base import Options, Provider, run
 from lab.pricer.items import PREFIX, Item
 from lab.pricer.metrics import parse_price, score
 

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Sequence
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 # Reported by the course on its Amazon test set (mean absolute error, dollars). Theirs, not measured here.
 # Week 6's results notebook (ed-donner/llm_engineering, week6/results.ipynb: items_full, 800k training items);
@@ -151,7 +151,7 @@ _LB_LOCK = threading.Lock()
 
 
 def leaderboard_path():
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     return get_settings().data_dir / "pricer" / "leaderboard.json"
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 MISSING = "price is missing"
 NO_PARSE = "price does not parse"

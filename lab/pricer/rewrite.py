@@ -34,7 +34,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from lab.llm.base import InputError, Options, Provider, run
+from lab.core.errors import InputError
+from lab.llm.base import Options, Provider, run
 from lab.pricer.items import Item
 
 SYSTEM_PROMPT = """Create a concise description of a product. Respond only in this format. Do not include part numbers.
@@ -62,7 +63,7 @@ def key(provider: Provider, model: str | None, text: str) -> str:
 
 
 def _folder():
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     return get_settings().data_dir / "pricer" / "rewrites"
 

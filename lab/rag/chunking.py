@@ -25,7 +25,7 @@ from typing import Literal
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field, model_validator
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 
 class ChunkOptions(BaseModel):

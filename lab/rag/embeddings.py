@@ -30,8 +30,8 @@ from typing import Protocol
 
 import numpy as np
 
-from lab import assets
-from lab.llm.base import InputError, ProviderUnavailable
+from lab.core import assets
+from lab.core.errors import InputError, ProviderUnavailable
 
 EMBEDDERS = ("minilm", "e5", "openai")
 
@@ -158,8 +158,8 @@ class OpenAIEmbedder:
                  model: str = "text-embedding-3-small", dim: int = 1536) -> None:
         import openai
 
-        from lab.config import get_settings
-        from lab.llm.keys import resolve_key
+        from lab.core.settings import get_settings
+        from lab.core.keys import resolve_key
 
         self.model, self.dim, self.base_url = model, dim, base_url
         self.name = f"openai-{model}"
@@ -216,7 +216,7 @@ class CachedEmbedder:
     """
 
     def __init__(self, inner: Embedder, folder: Path | None = None) -> None:
-        from lab.config import get_settings
+        from lab.core.settings import get_settings
 
         self.inner, self.name, self.dim = inner, inner.name, inner.dim
         self.folder = Path(folder) if folder else get_settings().data_dir / "rag" / "embeddings"

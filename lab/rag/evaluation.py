@@ -34,7 +34,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.rag.chunking import ChunkOptions, split_documents
 
 QUESTIONS_PATH = Path(__file__).with_name("eval_questions.jsonl")

@@ -26,7 +26,8 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
-from lab.llm.base import LabError, Options, run
+from lab.core.errors import LabError
+from lab.llm.base import Options, run
 from lab.rag.evaluation import EvalQuestion, keyword_coverage
 
 JUDGE_SYSTEM = ("You are an expert evaluator of answers about Rainfold Systems. Grade the answer to the question "

@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-from lab.llm.base import ProviderUnavailable
+from lab.core.errors import ProviderUnavailable
 
 BM25_FIX = "BM25 needs the `bm25s` package: `.venv/bin/pip install bm25s` (it is in requirements.txt)."
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import re
 
-from lab.llm.base import LabError, Options, run
+from lab.core.errors import LabError
+from lab.llm.base import Options, run
 
 REWRITE_PROMPT = ("Rewrite the user's question {n} different ways that a search engine over a company's documents "
                   "could match: use other words, expand abbreviations, name the likely document. One per line, no "

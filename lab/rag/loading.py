@@ -22,8 +22,8 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-from lab.config import REPO_ROOT
-from lab.llm.base import InputError
+from lab.core.settings import REPO_ROOT
+from lab.core.errors import InputError
 
 KB_DIR = REPO_ROOT / "knowledge-base"
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.rag import fusion
 
 MODES = ("dense", "bm25", "hybrid", "best")

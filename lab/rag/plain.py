@@ -8,7 +8,7 @@ and send the same messages (``tests/test_rag.py`` checks it):
 
     >>> import chromadb
     >>> from sentence_transformers import SentenceTransformer          # doctest: +SKIP
-    >>> model = SentenceTransformer(str(lab.assets.minilm_dir()))       # doctest: +SKIP
+    >>> model = SentenceTransformer(str(lab.core.assets.minilm_dir()))       # doctest: +SKIP
     >>> collection = chromadb.PersistentClient(path).get_collection("kb-minilm-recursive-400-50-t")   # doctest: +SKIP
     >>> encode = lambda texts: model.encode(texts, normalize_embeddings=True)                          # doctest: +SKIP
     >>> ask_plain("Who owns AquaLedger?", collection, encode, provider)                                # doctest: +SKIP
@@ -40,7 +40,7 @@ def open_plain(path=None, collection: str | None = None):
     import chromadb
     from sentence_transformers import SentenceTransformer
 
-    from lab import assets
+    from lab.core import assets
     from lab.rag.chunking import ChunkOptions
     from lab.rag.stores import default_chroma_dir
 

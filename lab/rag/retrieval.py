@@ -24,7 +24,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 from lab.rag.chunking import ChunkOptions
 from lab.rag.stores import STORES, ChromaStore, FaissStore, Hit, SyncReport, VectorStore, sync
 

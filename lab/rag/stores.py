@@ -40,7 +40,7 @@ from langchain_core.documents import Document
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lab.llm.base import InputError, LabError
+from lab.core.errors import InputError, LabError
 from lab.rag.chunking import ChunkOptions, split_documents
 
 STORES = ("chroma", "faiss")
@@ -58,7 +58,7 @@ class IndexUnavailable(LabError):
 
 
 class RagSettings(BaseSettings):
-    """Where the Chroma store lives. (Deployment knobs; the rest of the lab's settings are in lab.config.)"""
+    """Where the Chroma store lives. (Deployment knobs; the rest of the lab's settings are in lab.core.settings.)"""
 
     model_config = SettingsConfigDict(env_prefix="LAB_", extra="ignore")
 
@@ -263,7 +263,7 @@ class FaissStore(VectorStore):
 
 # ---------------------------------------------------------------------------------------------- Chroma
 def default_chroma_dir() -> Path:
-    from lab.config import get_settings
+    from lab.core.settings import get_settings
 
     return get_settings().data_dir / "rag" / "chroma"
 

@@ -20,7 +20,7 @@ import textwrap
 
 import numpy as np
 
-from lab.llm.base import InputError
+from lab.core.errors import InputError
 
 
 def project(vectors: np.ndarray, method: str = "pca", dims: int = 2, query: np.ndarray | None = None,
