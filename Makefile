@@ -3,7 +3,7 @@ VENV ?= .venv
 PORT ?= 8501
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup setup-dev bench load engines docker clean
+.PHONY: run test lint format setup setup-dev bench load engines docker clean
 
 setup:
 	@scripts/setup.sh
@@ -14,8 +14,18 @@ setup-dev:
 run: setup
 	$(VENV)/bin/streamlit run Home.py --server.port $(PORT)
 
-test: setup-dev
+# ruff (lint + format, settings in pyproject.toml), then the whole suite (the layering test included)
+test: setup-dev lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# rewrite what `make lint` complains about and can fix by itself
+format: setup-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 bench: setup-dev
 	$(PY) -m bench

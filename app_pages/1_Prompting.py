@@ -5,10 +5,10 @@ import inspect
 
 import streamlit as st
 
+from lab.core.settings import get_settings
+from lab.llm import DEFAULT_SYSTEM, Options
 from lab.prompting import compare, memory, messages, next_token, structured
 from lab.prompting.brochure import make_brochure, summarize
-from lab.core.settings import get_settings
-from lab.llm import Options
 from ui import prompting as U
 from ui.widgets import provider_picker, show_messages, show_usage
 
@@ -78,7 +78,7 @@ with tabs[3]:
         else:
             fields = st.text_area("Fields (`name: type  # description`)", structured.EXAMPLE_FIELDS, key="so.fields")
             schema = structured.Schema.from_fields(fields)
-            sys_default, user_default = "Answer briefly and factually.", "Tell me about the capital of France."
+            sys_default, user_default = DEFAULT_SYSTEM, "Tell me about the capital of France."
         system = st.text_area("System prompt", sys_default, key=f"so.system.{kind}")
         user = st.text_area("User prompt", user_default, key=f"so.user.{kind}")
         with st.expander("JSON Schema sent"):
@@ -138,7 +138,7 @@ with tabs[6]:
     steps = st.slider("Tokens to generate", 1, 20, 6, key="nt.steps")
     if st.button("Show next tokens", type="primary", key="nt.send"):
         with U.explained():
-            reply, rows = next_token.next_tokens(choice.build(), messages.build_messages("Answer briefly and factually.", prompt),
+            reply, rows = next_token.next_tokens(choice.build(), messages.build_messages(DEFAULT_SYSTEM, prompt),
                                         k=k, steps=steps, options=Options(**opts))
             st.markdown(f"**Generated:** {reply.text}")
             U.show_next_tokens(rows, k)

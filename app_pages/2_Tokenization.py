@@ -6,8 +6,9 @@ import json
 import pandas as pd
 import streamlit as st
 
-from lab.tokenization import analysis, cost, registry
+from lab.llm import DEFAULT_SYSTEM
 from lab.llm.pricing import PRICES_AS_OF
+from lab.tokenization import analysis, cost, registry
 from ui import tokenization as U
 from ui.widgets import explained
 
@@ -56,7 +57,7 @@ with tabs[1]:
 with tabs[2]:
     cname = st.selectbox("Tokenizer", names, index=names.index("smollm2") if "smollm2" in names else 0, key="chat.name")
     raw_msgs = st.text_area("Messages (JSON)", json.dumps([
-        {"role": "system", "content": "Answer briefly and factually."},
+        {"role": "system", "content": DEFAULT_SYSTEM},
         {"role": "user", "content": "What is the capital of France?"}], indent=1), height=150, key="chat.msgs")
     gen = st.checkbox("Add the generation prompt", value=True, key="chat.gen",
                       help="add_generation_prompt=True ends with the assistant's header, so the model answers next.")

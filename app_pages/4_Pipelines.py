@@ -7,9 +7,8 @@ untrained model that shows the machinery (its outputs are random, and labelled s
 
 import streamlit as st
 
-from lab.pipelines import diffusion
-from lab.pipelines import footprints, resolve, running, tasks
 from lab.core.errors import LabError
+from lab.pipelines import diffusion, footprints, resolve, running, tasks
 from ui import pipelines as view
 from ui.widgets import explained, model_widgets, show_error
 

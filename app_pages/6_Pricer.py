@@ -4,9 +4,7 @@ ensemble and you, all on the course's scoreboard. Logic in lab.pricer; charts, t
 import streamlit as st
 
 from lab.core.errors import LabError
-from lab.pricer import data as D
-from lab.pricer import llm as L
-from lab.pricer import metrics as M
+from lab.pricer import data, llm, metrics
 from ui import pricer as U
 from ui.session import session_dir
 from ui.widgets import explained, model_widgets, provider_picker, show_error, show_messages
@@ -21,22 +19,22 @@ with st.sidebar:
                       help="offline: 643 real Costco electronics (shipped). upload: your CSV/JSONL. amazon: the "
                            "course's raw Amazon-Reviews-2023; course: its curated items_lite / items_full (the Hub).")
     upload = st.file_uploader("CSV or JSONL (title, description, price)", ["csv", "jsonl", "json"]) if source == "upload" else None
-    category = (st.selectbox("Amazon category", D.AMAZON_CATEGORIES) if source == "amazon" else
-                st.selectbox("Course data set", D.COURSE_DATASETS) if source == "course" else "")
+    category = (st.selectbox("Amazon category", data.AMAZON_CATEGORIES) if source == "amazon" else
+                st.selectbox("Course data set", data.COURSE_DATASETS) if source == "course" else "")
     tok = st.selectbox("Tokenizer", ["smollm2", "cl100k_base", "o200k_base"], key="pricer.tok",
-                       help=D.DataConfig.model_fields["tokenizer"].description)
+                       help=data.DataConfig.model_fields["tokenizer"].description)
     lo, hi = st.columns(2)
-    min_price = lo.number_input("Min price $", 0.0, 100_000.0, 1.0, help=D.DataConfig.model_fields["min_price"].description)
-    max_price = hi.number_input("Max price $", 1.0, 100_000.0, 999.49, help=D.DataConfig.model_fields["max_price"].description)
-    knobs = model_widgets(D.DataConfig, ["min_chars", "max_tokens", "max_per_category", "weighted_sample",
-                                         "test_items", "cv_folds", "seed"], where=st, key="pricer.")
+    min_price = lo.number_input("Min price $", 0.0, 100_000.0, 1.0, help=data.DataConfig.model_fields["min_price"].description)
+    max_price = hi.number_input("Max price $", 1.0, 100_000.0, 999.49, help=data.DataConfig.model_fields["max_price"].description)
+    knobs = model_widgets(data.DataConfig, ["min_chars", "max_tokens", "max_per_category", "weighted_sample",
+                                            "test_items", "cv_folds", "seed"], where=st, key="pricer.")
     choice = provider_picker(where=st)
 
 if source == "upload" and upload is None:
     st.info("Upload a CSV or JSON-lines file with title, description and price columns (category optional).")
     st.stop()
 try:
-    cfg = D.DataConfig(tokenizer=tok, min_price=min_price, max_price=max_price, **knobs)
+    cfg = data.DataConfig(tokenizer=tok, min_price=min_price, max_price=max_price, **knobs)
     ds = U.dataset(source, cfg.model_dump_json(), upload.name if upload else "", upload.getvalue() if upload else b"",
                    category)
 except (LabError, ValueError) as e:
@@ -52,7 +50,7 @@ with tabs[0]:
     U.data_view(ds)
     if st.button("Export as a datasets.DatasetDict", key="pricer.export"):
         with st.spinner("Saving..."):
-            st.success(f"Saved: {D.export(ds, session_dir('pricer-dataset'))['path']}")   # this session's folder
+            st.success(f"Saved: {data.export(ds, session_dir('pricer-dataset'))['path']}")   # this session's folder
 
 with tabs[1]:
     U.baselines_tab(ds, key, cfg.seed)
@@ -65,14 +63,14 @@ with tabs[3]:
     rag = st.checkbox("RAG: show the model the 5 most similar training items with their prices", key="pricer.rag")
     if choice.provider == "local":
         st.caption("SmolLM2-135M is tiny: expect copied or missing numbers. A frontier model needs a key.")
-    show_messages(L.messages_for(ds.test[0], ds.train[:2] if rag else None), label="Messages for the first item (RAG "
+    show_messages(llm.messages_for(ds.test[0], ds.train[:2] if rag else None), label="Messages for the first item (RAG "
                   "shots shown as placeholders)" if rag else "Messages for the first item")
     if st.button("Price them", type="primary", key="pricer.llm"):
         bar = st.progress(0.0)
         with explained():
-            similar = L.SimilarItems(ds.train) if rag else None
-            run = L.price_items(choice.build(), ds.test[:n], model=choice.model_arg, similar=similar,
-                                on_guess=lambda i, g: bar.progress((i + 1) / n, f"{i + 1}/{n}: {g.reply[:40]!r}"))
+            similar = llm.SimilarItems(ds.train) if rag else None
+            run = llm.price_items(choice.build(), ds.test[:n], model=choice.model_arg, similar=similar,
+                                  on_guess=lambda i, g: bar.progress((i + 1) / n, f"{i + 1}/{n}: {g.reply[:40]!r}"))
             st.session_state["pricer_llm"] = run
             U.add_run(key, f"{run.name} (first {n})", run.preds, run.result)
     if "pricer_llm" in st.session_state:
@@ -108,8 +106,8 @@ with tabs[7]:
         sent = st.form_submit_button("Score me", type="primary")
     if sent:
         with explained():
-            you = M.score(truth[:k], [g if g > 0 else None for g in guesses])
-            row = M.record(f"you: {who}", you, kind="human")
+            you = metrics.score(truth[:k], [g if g > 0 else None for g in guesses])
+            row = metrics.record(f"you: {who}", you, kind="human")
             st.success(f"{row['name']}: MAE ${you['mae']:,.2f}, hit rate {you['hit_rate']:.0%} "
                        f"({' '.join({'green': '🟢', 'orange': '🟠', 'red': '🔴'}[c] for c in you['colors'])})")
             st.caption("True prices: " + ", ".join(f"${t:,.2f}" for t in truth[:k]))

@@ -3,9 +3,9 @@ benchmark it, serve it OpenAI-compatibly. Logic lives in lab.gguf; widgets and r
 
 import streamlit as st
 
-from lab.gguf import bench as B
-from lab.gguf import fit, runtime, steps
+from lab.gguf import bench, fit, runtime, steps
 from lab.gguf.inspect import read_gguf
+from lab.llm import DEFAULT_SYSTEM
 from ui import gguf as U
 from ui.gguf_ladder import render_ladder_section
 
@@ -40,7 +40,7 @@ with tabs[1]:
     st.caption("Temperature 0 (greedy) gives a 135M model its best answers; raise it to see sampling at work.")
     params, chat_format = U.sampling()
     history = st.session_state.setdefault("gguf.history", [])
-    system = st.text_input("System prompt", "Answer briefly and factually.", key="gguf.system",
+    system = st.text_input("System prompt", DEFAULT_SYSTEM, key="gguf.system",
                            help="A 135M model needs a short, plain system prompt to stay on topic.")
     for m in history:
         st.chat_message(m["role"]).markdown(m["content"])
@@ -80,12 +80,12 @@ with tabs[3]:
     repeats = c3.slider("Runs", 1, 5, 3, key="gguf.b.r")
     if st.button("Benchmark", type="primary", key="gguf.b.go"):
         with U.explained(), st.spinner("Measuring..."):
-            U.show_bench(B.bench(model(), n_prompt=n_prompt, n_gen=n_gen, repeats=repeats))
+            U.show_bench(bench.bench(model(), n_prompt=n_prompt, n_gen=n_gen, repeats=repeats))
     if gpu.available and st.button("n_gpu_layers sweep", key="gguf.b.sweep"):
         n = (info.facts["layers"] or 0) + 1
         with U.explained(), st.spinner("Sweeping..."):
-            U.show_sweep(B.sweep(path, sorted({0, n // 4, n // 2, 3 * n // 4, n}), n_ctx=settings.n_ctx,
-                                 n_threads=settings.n_threads, n_prompt=n_prompt, n_gen=n_gen, repeats=repeats))
+            U.show_sweep(bench.sweep(path, sorted({0, n // 4, n // 2, 3 * n // 4, n}), n_ctx=settings.n_ctx,
+                                     n_threads=settings.n_threads, n_prompt=n_prompt, n_gen=n_gen, repeats=repeats))
 
 with tabs[4]:
     st.caption("llama-cpp-python's own server, in a child process on this machine (loopback only). Other labs "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import statistics
 
-from lab.llm import Options, get_provider, run
+from lab.llm import DEFAULT_SYSTEM, Options, get_provider, run
 from lab.prompting.structured import DEAL_EXAMPLE, DEAL_SYSTEM_PROMPT, DealSelection, Schema, structured
 from lab.prompting.messages import build_messages
 
@@ -28,7 +28,7 @@ def _fresh(text: str) -> str:
 
 
 def question():
-    return build_messages("Answer briefly and factually.", _fresh("Tell me about Paris in three sentences."))
+    return build_messages(DEFAULT_SYSTEM, _fresh("Tell me about Paris in three sentences."))
 
 
 def _plain():

@@ -23,11 +23,7 @@ import sys
 from pydantic import ValidationError
 
 from lab.core.errors import LabError
-
-# SmolLM2-135M answers greedily "L'Etoile, la Marseillaise..." to "What is the capital of France?" under its
-# template's default system prompt, and "The capital of France is Paris." under this one: small models are
-# that sensitive to the system prompt (a lesson of the Prompting lab).
-DEFAULT_SYSTEM = "Answer briefly and factually."
+from lab.llm.base import DEFAULT_SYSTEM   # the chat's default system prompt: a 135M model needs it (base says why)
 
 LAB_COMMANDS = [
     "lab.prompting.cli",      # brochure

@@ -31,3 +31,21 @@ def test_home_without_any_key_says_how_to_add_one(no_keys):
     providers = at.dataframe[0].value.set_index("provider")
     assert providers.loc["openai", "detail"] == "set OPENAI_API_KEY"
     assert providers.loc["local", "ready"] == "✅"
+
+
+def test_home_registers_the_labs_warm_up_steps_before_it_starts_them(monkeypatch, no_keys):
+    from lab.classroom import warmup
+    from lab.core.settings import get_settings
+
+    started = []
+    monkeypatch.setattr(warmup, "_STEPS", {})
+    monkeypatch.setattr(warmup, "start", lambda delay_s=3.0: started.append([n for n, _ in warmup.steps()]) or True)
+    monkeypatch.setenv("LAB_WARM_UP", "1")
+    get_settings.cache_clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=60).run()
+    finally:
+        get_settings.cache_clear()
+    assert not at.exception
+    assert started and started[0] == ["tokenizers", "local model", "MiniLM embedder", "RAG indexes"]
+    assert "Loading in the background" in " ".join(c.value for c in at.caption)

@@ -77,8 +77,8 @@ def test_gguf_uploads_and_servers_belong_to_their_session(tmp_settings, tmp_path
     import subprocess
     import sys
 
-    from lab.core import assets
     from lab.classroom import sessions
+    from lab.core import assets
     from lab.gguf import models, server
     from tests.helpers import write_tiny_gguf
 
@@ -173,9 +173,9 @@ def test_finetune_runs_are_listed_and_controlled_by_their_session_only(ft_settin
     import os
 
     from lab.classroom import sessions
+    from lab.core.errors import InputError
     from lab.finetune import runner
     from lab.finetune.config import RunConfig
-    from lab.core.errors import InputError
     from tests.helpers import pairs
 
     page = str(ROOT / "app_pages/7_Fine_tune.py")

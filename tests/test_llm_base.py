@@ -6,11 +6,10 @@ import pytest
 from pydantic import ValidationError
 
 from lab.core.errors import InputError, MissingKeyError, ProviderError
-from lab.llm import Options, get_provider, run
-from lab.llm import pricing
+from lab.core.keys import redact, resolve_key
+from lab.llm import Options, get_provider, pricing, run
 from lab.llm.base import validate_messages
 from lab.llm.fake import FakeProvider
-from lab.core.keys import redact, resolve_key
 
 
 def test_empty_and_oversized_prompts_are_refused():
@@ -83,3 +82,54 @@ def test_prices():
 def test_unknown_provider():
     with pytest.raises(InputError, match="Unknown provider"):
         get_provider("skynet")
+
+
+def test_registry_lists_every_provider_and_builds_each_lazily():
+    import importlib
+    import inspect
+    import subprocess
+    import sys
+
+    from lab.llm import PROVIDERS, REGISTRY
+
+    assert PROVIDERS == tuple(REGISTRY) == ("local", "openai", "anthropic", "ollama", "openai-compatible", "fake")
+    for name, target in REGISTRY.items():
+        module, _, factory = target.partition(":")
+        params = inspect.signature(getattr(importlib.import_module(module), factory)).parameters
+        # every factory takes the same keywords (it uses those it needs): get_provider passes all five
+        assert all(p.kind is p.KEYWORD_ONLY for p in params.values() if p.kind is not p.VAR_KEYWORD), name
+        assert any(p.kind is p.VAR_KEYWORD for p in params.values()), name
+    with pytest.raises(InputError, match="choose one of: local, openai, anthropic, ollama, openai-compatible, fake"):
+        get_provider("skynet")
+    with pytest.raises(InputError, match="Unknown provider"):
+        get_provider(None)
+    assert get_provider("fake", replies=["4"]).replies == ["4"]
+    # naming the providers imports no SDK: a module is imported when its provider is asked for
+    code = ("import sys, lab.llm; print(sorted(m for m in ('openai', 'anthropic', 'ollama', 'llama_cpp') "
+            "if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_begin_is_the_shared_opening_of_stream():
+    from lab.llm.base import DEFAULT_SYSTEM, Options, Timer, begin
+
+    msgs = [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": "Capital of France?"}]
+    got, opts, timer = begin(msgs)
+    assert got is msgs and opts == Options() and isinstance(timer, Timer) and timer.ttft is None
+    mine = Options(temperature=0)
+    assert begin(msgs, mine)[1] is mine
+    with pytest.raises(InputError, match="empty"):
+        begin([{"role": "user", "content": " "}])
+    fake = FakeProvider(["Paris."])
+    run(fake, msgs)
+    assert fake.calls[0]["options"] is None      # the fake records what it was given
+
+
+def test_one_openai_client_factory(tmp_settings):
+    from lab.core.clients import openai_client
+
+    c = openai_client(api_key="not-needed", base_url="http://127.0.0.1:9/v1", max_retries=1)
+    assert (c.max_retries, c.timeout, str(c.base_url)) == (1, tmp_settings.request_timeout_s, "http://127.0.0.1:9/v1/")
+    assert openai_client(api_key="k", timeout=5, max_retries=0).timeout == 5
+    with pytest.raises(TypeError):
+        openai_client(api_key="k")            # the retry count is each caller's decision: always said at the call

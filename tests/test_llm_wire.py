@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from lab.core.errors import AuthError, MissingKeyError, ProviderTimeout, ProviderUnavailable
+from lab.core.errors import AuthError, LabError, MissingKeyError, ProviderTimeout, ProviderUnavailable
 from lab.llm import Options, get_provider, run
-from lab.core.errors import LabError
 
 Q = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the capital of France?"}]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.llm.base import Options, run
 from lab.core.errors import ProviderUnavailable
+from lab.llm.base import DEFAULT_SYSTEM, Options, run
 
 FAKE = [sys.executable, str(Path(__file__).parent / "fake_llama_server.py")]
 MSGS = [{"role": "user", "content": "Hi"}]
@@ -73,31 +73,37 @@ def test_a_build_counts_only_when_complete(tmp_settings):
     (d / ".complete").write_text('{"targets": ["llama-server"]}')
     assert build.server_binary() == d / "bin" / "llama-server"
     assert build.binary("llama-bench") is None
+    from lab.core import llamacpp_build  # the lookup lives in core (the local provider asks it there)
+
+    assert build.server_binary is llamacpp_build.server_binary and llamacpp_build.server_binary() == d / "bin" / "llama-server"
 
 
 # ---------------------------------------------------------------------------------------------- selection
 def test_engine_selection(tmp_settings, monkeypatch):
+    from lab.core import llamacpp_build
     from lab.core.settings import get_settings
-    from lab.gguf import build
     from lab.llm import local
 
     monkeypatch.setattr(local, "_APP_DEFAULTS", False)
     built = {"path": None}
-    monkeypatch.setattr(build, "server_binary", lambda: built["path"])
+    monkeypatch.setattr(llamacpp_build, "server_binary", lambda: built["path"])   # where the provider asks
     assert local.engine() == "inprocess"                          # nothing built
     built["path"] = Path("/x/llama-server")
     assert local.engine() == "inprocess"                          # built, but the CLI stays in-process by default
     local.use_app_defaults()
     assert local.engine() == "server"                             # the app: the server when built
-    monkeypatch.setenv("LAB_LOCAL_ENGINE", "inprocess"); get_settings.cache_clear()
+    monkeypatch.setenv("LAB_LOCAL_ENGINE", "inprocess")
+    get_settings.cache_clear()
     assert local.engine() == "inprocess"
     local.use_app_defaults(False)
-    monkeypatch.setenv("LAB_LOCAL_ENGINE", "server"); get_settings.cache_clear()
+    monkeypatch.setenv("LAB_LOCAL_ENGINE", "server")
+    get_settings.cache_clear()
     assert local.engine() == "server"                             # asked for explicitly, CLI included
     built["path"] = None
     assert local.engine() == "inprocess"                          # ...but not built: in-process, and it says so
     assert "in-process" in local.engine_status()["detail"]
-    monkeypatch.setenv("LAB_LOCAL_BASE_URLS", "http://10.0.0.5:8080/v1, http://10.0.0.6:8080/v1"); get_settings.cache_clear()
+    monkeypatch.setenv("LAB_LOCAL_BASE_URLS", "http://10.0.0.5:8080/v1, http://10.0.0.6:8080/v1")
+    get_settings.cache_clear()
     assert local.engine() == "remote"
     from lab.llm.llama_server import base_urls
 
@@ -217,7 +223,8 @@ def test_router_picks_the_least_busy_engine_and_skips_a_dead_one(two_engines):
     assert {e1.base_url, e2.base_url} == {a.base_url, b.base_url}          # one busy: the other is chosen
     r.release(e1)
     assert r.acquire() is e1                                                # e1 is free again, e2 is still busy
-    r.release(e1); r.release(e2)
+    r.release(e1)
+    r.release(e2)
     r.mark_down(a)                                                          # a failed: skipped for retry_s
     assert all(r.acquire() is b for _ in range(3))
     two_engines[1].stop()                                                   # b dies too: a is rechecked and used
@@ -234,7 +241,8 @@ def test_local_provider_routes_over_lab_local_base_urls(two_engines, tmp_setting
 
     key = two_engines[0].api_key
     two_engines[1].api_key = key      # one deployment key for both engines (LAB_LOCAL_API_KEY)
-    two_engines[1].stop(); two_engines[1].ensure()
+    two_engines[1].stop()
+    two_engines[1].ensure()
     ports = [str(s.port) for s in two_engines]
     monkeypatch.setenv("LAB_LOCAL_BASE_URLS", ",".join(s.base_url for s in two_engines))
     monkeypatch.setenv("LAB_LOCAL_API_KEY", key)
@@ -254,7 +262,7 @@ def test_local_provider_routes_over_lab_local_base_urls(two_engines, tmp_setting
 # ---------------------------------------------------------------------------------------------- the real binary
 @pytest.mark.slow
 def test_real_llama_server_streams_a_reply_when_built():
-    from lab.gguf.build import server_binary
+    from lab.core.llamacpp_build import server_binary
 
     if server_binary() is None:
         pytest.skip("llama-server is not built: `python -m lab gguf build-server` (make run/test build it once)")
@@ -264,7 +272,7 @@ def test_real_llama_server_streams_a_reply_when_built():
     try:
         base = srv.ensure()
         chunks = list(local._client(base, srv.api_key).stream(
-            [{"role": "system", "content": "Answer briefly and factually."},
+            [{"role": "system", "content": DEFAULT_SYSTEM},
              {"role": "user", "content": "What is the capital of France?"}], "local", Options(temperature=0, max_tokens=24),
             "SmolLM2"))
         text = "".join(c.text for c in chunks)

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from lab.core import assets
-from lab.pipelines import footprints, hub, loading, resolve, running, tasks, tiny
+from lab.core import assets, hub
+from lab.core.device import device
 from lab.core.errors import InputError
+from lab.pipelines import footprints, loading, resolve, running, tasks, tiny
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTEXT = "Barack Obama was the 44th president of the United States. He was born in Hawaii."
@@ -75,13 +76,14 @@ def test_bad_input_is_explained():
 def test_device_follows_cuda():
     import torch
 
-    assert hub.device() == ("cuda" if torch.cuda.is_available() else "cpu")
+    mps = torch.backends.mps.is_available()
+    assert device() == ("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
 
 
 # ------------------------------------------------------------------------------------ tiny wiring, every task
 def _run(task, tiny_dirs, text=None, **kw):
     r = running.run(task, text or tasks.TASKS[task].example, model=str(tiny_dirs[task]), **kw)
-    assert r.source == "local" and r.load.device.startswith(hub.device()) and r.load.params > 0 and r.load.footprint_bytes >= 4 * r.load.params * 0.99
+    assert r.source == "local" and r.load.device.startswith(device()) and r.load.params > 0 and r.load.footprint_bytes >= 4 * r.load.params * 0.99
     json.dumps(r.to_dict())  # every output is JSON-safe
     return r
 
@@ -191,7 +193,7 @@ def test_quantized_estimate_matches_bitsandbytes(tiny_dirs):
         load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True))
     assert e4 == pytest.approx(q4.get_memory_footprint(), rel=0.02)
     q = footprints.quantized_footprints("text-generation", str(tiny_dirs["text-generation"]))
-    if hub.device() == "cpu":
+    if device() == "cpu":
         assert q["measured"] is False and "GPU" in q["why"] and q["nf4_bytes"] == e4
 
 
@@ -225,8 +227,8 @@ def test_a_folder_that_is_no_model_is_one_clear_error(tmp_path, capsys):
     """`lab pipeline text-generation --model /etc` ended in a transformers traceback (ValueError, not OSError)."""
     from lab.cli import main
     from lab.core.errors import InputError
-    from lab.pipelines.resolve import describe
     from lab.pipelines.loading import load
+    from lab.pipelines.resolve import describe
 
     assert main(["pipeline", "text-generation", "--model", "/etc", "hi"]) == 2
     err = capsys.readouterr().err

@@ -150,4 +150,5 @@ def test_a_reload_keeps_the_upload_and_a_second_browser_does_not_see_it(app_url,
     other.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Model").first.click()
     other.get_by_role("option").first.wait_for(timeout=30_000)        # the list was there: the check meant something
     assert not any("reload-keeps-me" in o for o in other.get_by_role("option").all_inner_texts())
-    first.close(); second.close()
+    first.close()
+    second.close()

@@ -1,4 +1,4 @@
-"""Per-session folders (lab.sessions): safe ids, the sweep of idle sessions, runs in several roots, server owners."""
+"""Per-session folders (lab.classroom.sessions): safe ids, the sweep of idle sessions, runs in several roots, server owners."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from lab.classroom import sessions
+from lab.core.errors import InputError
 from lab.finetune import runner
 from lab.finetune.config import RunConfig
-from lab.core.errors import InputError
 from tests.helpers import pairs
 
 A, B = "a1" * 16, "b2" * 16          # uuid4().hex-shaped ids
@@ -162,7 +162,15 @@ def test_usage_counts_links_as_links(tmp_settings, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- the sweep
-def test_sweep_removes_idle_keeps_fresh_and_live_runs(tmp_settings):
+@pytest.fixture
+def keep_alive(monkeypatch):
+    """The sweep's keep-alive checks as the app registers them (ui/session.py): the fine-tune runner's."""
+    monkeypatch.setattr(sessions, "_KEEP_ALIVE", [])
+    sessions.register_keep_alive(runner.trains_in)
+    return sessions._KEEP_ALIVE
+
+
+def test_sweep_removes_idle_keeps_fresh_and_live_runs(tmp_settings, keep_alive):
     old, fresh, training, ended = "0a" * 16, "0b" * 16, "0c" * 16, "0d" * 16
     (sessions.session_dir(old, "models") / "mine.gguf").write_bytes(b"GGUF")
     sessions.session_dir(fresh)
@@ -179,6 +187,35 @@ def test_sweep_removes_idle_keeps_fresh_and_live_runs(tmp_settings):
     assert [p.name for p in sessions.sweep(DAY)] == [training]
     assert sessions.sweep(DAY, now=time.time() + 2 * 3600) == [] and (sessions.root() / fresh).is_dir()
     assert [p.name for p in sessions.sweep(DAY, now=time.time() + 2 * DAY)] == [fresh]
+
+
+def test_a_keep_alive_check_that_fails_keeps_the_folder_and_registering_twice_adds_nothing(tmp_settings, keep_alive,
+                                                                                            caplog):
+    idle = sessions.session_dir("0a" * 16)
+    _age(idle, 2 * DAY)
+    sessions.register_keep_alive(runner.trains_in)
+    assert keep_alive == [runner.trains_in]
+
+    def unreadable(folder):
+        raise PermissionError("cannot read runs")
+
+    sessions.register_keep_alive(unreadable)
+    with caplog.at_level("WARNING"):
+        assert sessions.sweep(DAY) == [] and idle.is_dir()                  # when in doubt, kept
+    assert "keep-alive check" in caplog.text and "PermissionError" in caplog.text
+    keep_alive.remove(unreadable)
+    assert [p.name for p in sessions.sweep(DAY)] == ["0a" * 16]
+
+
+def test_the_ui_registers_the_runner_check_before_it_sweeps(tmp_settings, monkeypatch):
+    from ui import session as secrets
+
+    monkeypatch.setattr(sessions, "_KEEP_ALIVE", [])
+    monkeypatch.setattr(secrets, "_SWEEP", {"last": float("-inf")})
+    live = _run_in("0c" * 16, state="running", pid=os.getpid(), step=3, max_steps=10)
+    _age(sessions.root() / ("0c" * 16), 2 * DAY)                           # past the default TTL (24 h)
+    assert secrets.sweep_now_and_then(now=1000.0) is True
+    assert sessions._KEEP_ALIVE == [runner.trains_in] and live.is_dir()    # a run training: its folder stays
 
 
 def test_sweep_never_follows_links_out_of_the_root(tmp_settings, tmp_path):

@@ -1,4 +1,5 @@
-"""Background warm-up: steps run once, in order, failures reported and skipped; the real steps fill the caches."""
+"""Background warm-up: registered steps run once, in order, failures reported and skipped; the app's steps
+(registered by ui/warm.py, as Home.py does) fill the caches the pages use."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import time
 
 import pytest
 
-from lab.classroom.warmup import STEPS, WarmUp
+from lab.classroom import warmup
+from lab.classroom.warmup import WarmUp
 
 
 def test_steps_run_once_in_order_and_a_failure_is_reported_not_raised():
@@ -37,19 +39,51 @@ def test_start_returns_at_once_and_state_shows_progress():
     assert w.state()["slow"].startswith("done")
 
 
-@pytest.mark.slow
-def test_the_real_steps_fill_the_caches_the_pages_use(lab_data, monkeypatch):
-    from lab.tokenization import registry
-    from lab.rag import embeddings, retrieval
+@pytest.fixture
+def fresh_registry(monkeypatch):
+    """This process's warm-up as a new process sees it: nothing registered, not started."""
+    monkeypatch.setattr(warmup, "_STEPS", {})
+    monkeypatch.setattr(warmup, "_PROCESS", None)
 
-    monkeypatch.setattr(registry, "_CACHE", {})       # start cold, whatever earlier tests loaded
-    monkeypatch.setattr(embeddings, "_MODEL", None)
+
+def test_the_process_runs_what_was_registered_in_order_once(fresh_registry):
+    order = []
+    warmup.register("a", lambda: order.append("a"))
+    warmup.register("broken", lambda: 1 / 0)
+    warmup.register("b", lambda: order.append("b"))
+    warmup.register("a", lambda: order.append("a again"))      # registered again: replaced in place, not added
+    assert [name for name, _ in warmup.steps()] == ["a", "broken", "b"]
+    assert warmup.state() == {"a": "waiting", "broken": "waiting", "b": "waiting"}   # before start
+    assert warmup.start(delay_s=0) is True
+    assert warmup.start(delay_s=0) is False                    # once per process
+    warmup._PROCESS.wait(5)
+    assert order == ["a again", "b"]
+    assert warmup.state()["broken"] == "failed: ZeroDivisionError: division by zero"
+
+
+def test_the_app_registers_the_same_steps_in_the_same_order(fresh_registry):
+    from ui import warm
+
+    warm.register_steps()
+    warm.register_steps()                                      # every page run: idempotent
+    assert [name for name, _ in warmup.steps()] == ["tokenizers", "local model", "MiniLM embedder", "RAG indexes"]
+
+
+@pytest.mark.slow
+def test_the_real_steps_fill_the_caches_the_pages_use(lab_data, monkeypatch, fresh_registry):
+    from lab.rag import embeddings, retrieval
+    from lab.tokenization import registry
+    from ui.warm import register_steps
+
+    registry._build.cache_clear()                     # start cold, whatever earlier tests loaded
+    embeddings.load_minilm.cache_clear()
     monkeypatch.setattr(retrieval, "_INDEXES", {})
-    w = WarmUp(STEPS)
+    register_steps()                                  # as Home.py does, before warmup.start
+    w = WarmUp(warmup.steps())
     w.start(delay_s=0)
     w.wait(600)
     assert all(v.startswith("done") for v in w.state().values()), w.state()
-    assert set(registry.BUILTIN) <= set(registry._CACHE)
-    assert embeddings._MODEL is not None                      # the page's first query embeds without loading
+    assert all(name in registry._build for name in registry.BUILTIN)
+    assert () in embeddings.load_minilm                       # the page's first query embeds without loading
     kinds = {key[0] for key in retrieval._INDEXES}
     assert {"chroma", "faiss"} <= kinds                        # the page's get_index finds both built

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from lab.agents import cycle as C
+from lab.agents import cycle
 from lab.agents.framework import LogLine
 from ui.session import session_dir
 from ui.widgets import ProviderChoice, explained
@@ -33,7 +33,7 @@ def log_html(lines: list[LogLine]) -> str:
     return f'<div style="{LOG_STYLE}">{rows}</div>'
 
 
-def run_one(choice: ProviderChoice, plan: str, specialist: str, threshold: float, spot) -> C.CycleResult | None:
+def run_one(choice: ProviderChoice, plan: str, specialist: str, threshold: float, spot) -> cycle.CycleResult | None:
     """One cycle with its log drawn live into ``spot``; the result is kept for the tables below."""
     lines: list[LogLine] = []
 
@@ -42,8 +42,8 @@ def run_one(choice: ProviderChoice, plan: str, specialist: str, threshold: float
         spot.html(log_html(lines))
 
     with explained():
-        result = C.run_cycle(plan, choice.build(), model=choice.model_arg, folder=folder(), listener=listener,
-                             specialist=specialist, threshold=threshold)
+        result = cycle.run_cycle(plan, choice.build(), model=choice.model_arg, folder=folder(), listener=listener,
+                                 specialist=specialist, threshold=threshold)
         st.session_state["agents.last"] = result
         st.session_state["agents.last_run"] = time.time()
         return result
@@ -71,7 +71,7 @@ def auto_runner(minutes: int, run) -> None:
     tick()
 
 
-def opportunities(result: C.CycleResult) -> None:
+def opportunities(result: cycle.CycleResult) -> None:
     if not result.opportunities:
         st.info("No new deals this time: every deal in the feeds was surfaced before (see Memory) or none had a clear price.")
         return
@@ -96,7 +96,7 @@ def opportunities(result: C.CycleResult) -> None:
 
 
 def memory_panel() -> None:
-    memory = C.memory_for(folder())
+    memory = cycle.memory_for(folder())
     rows = memory.load()
     st.caption(f"{len(rows)} deal(s) surfaced in this session; none of them will be surfaced again.")
     if not rows:
@@ -118,7 +118,7 @@ def memory_panel() -> None:
 def inbox_panel() -> None:
     from lab.agents.messenger import channels
 
-    rows = C.inbox_for(folder()).load()
+    rows = cycle.inbox_for(folder()).load()
     chans = channels()
     st.caption("Every notification lands here; " + (f"also pushed via {', '.join(chans)}." if chans else
                "set NTFY_TOPIC (ntfy) or PUSHOVER_USER + PUSHOVER_TOKEN to push them to a phone too."))

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from lab.core.errors import LabError
+from lab.core.keys import ENV_VARS
 from lab.evaluate import arena, models, rungs, suite
 from lab.evaluate.leaderboards import BOARDS
 from lab.evaluate.ratings import ratings
-from lab.core.errors import LabError
-from lab.core.keys import ENV_VARS
 from ui.session import session_id, session_path
 from ui.widgets import ProviderChoice, show_error
 

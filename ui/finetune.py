@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Literal, get_args, get_origin
 
-import annotated_types as at
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from pydantic import ValidationError
 
+from lab.core.errors import LabError
 from lab.finetune import runner
 from lab.finetune.config import ATTENTION_LAYERS, MLP_LAYERS, PRESETS, RunConfig
 from lab.finetune.plan import human
-from lab.core.errors import LabError
 from ui.session import session_dir
-from ui.widgets import explained
+from ui.widgets import explained, field_widget
 
 GROUPS = {
     "Model": ["base_model", "quantization", "dtype"],
@@ -56,17 +54,9 @@ def cached_plan(cfg_yaml: str) -> dict:
     return p.to_dict() | {"rows": p.rows()}
 
 
-def _bounds(f) -> dict:
-    out = {}
-    for m in f.metadata:
-        if isinstance(m, (at.Ge, at.Gt)):
-            out["min_value"] = getattr(m, "ge", getattr(m, "gt", None))
-        elif isinstance(m, at.Le):
-            out["max_value"] = m.le
-    return out
-
-
 def _widget(name: str, value, where, key: str):
+    """The form's widget for one RunConfig field: the two that need a domain's choices here, every other one from
+    the shared builder (``ui.widgets.field_widget``: help = description, limits = bounds; numbers as inputs)."""
     f = RunConfig.model_fields[name]
     label, help_, wkey = name.replace("_", " "), f.description, f"ft.{key}.{name}"
     if name == "target_modules":
@@ -75,16 +65,7 @@ def _widget(name: str, value, where, key: str):
     if name == "learning_rate":
         options = sorted(set(LEARNING_RATES) | {value})
         return where.select_slider(label, options, value=value, format_func=lambda v: f"{v:.0e}", help=help_, key=wkey)
-    if get_origin(f.annotation) is Literal:
-        options = list(get_args(f.annotation))
-        return where.selectbox(label, options, index=options.index(value), help=help_, key=wkey)
-    if f.annotation is bool:
-        return where.checkbox(label, value=value, help=help_, key=wkey)
-    if f.annotation in (int, float):
-        b = {k: f.annotation(v) for k, v in _bounds(f).items()}
-        step = 1 if f.annotation is int else 0.01
-        return where.number_input(label, value=f.annotation(value), step=step, help=help_, key=wkey, **b)
-    return where.text_input(label, value=str(value), help=help_, key=wkey)
+    return field_widget(RunConfig, name, value, where=where, key=wkey, float_slider=False)
 
 
 def uploaded_config(data: bytes) -> RunConfig:

@@ -1,7 +1,7 @@
 """The Fine-tune page's OpenAI tab: prepare the course's chat JSONL, validate before paying, launch, follow, use it.
 
 ``render_openai_tab()`` draws four sub-tabs; all logic lives in ``lab.finetune.openai_data`` (offline) and
-``lab.finetune.openai_jobs`` (the SDK). Keys come from ``ui.secrets`` (a pasted key goes explicitly, never into
+``lab.finetune.openai_jobs`` (the SDK). Keys come from ``ui.session`` (a pasted key goes explicitly, never into
 the environment) and are never shown. The tab's base URL (and any recorded from it) counts as typed: it passes the
 address guard, and the deployment's OPENAI_API_KEY never goes to it - only a key pasted here. Files and job
 records are kept in the browser session's own folder
@@ -20,10 +20,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from lab.finetune import openai_data as D
-from lab.finetune import openai_jobs as J
 from lab.core.errors import LabError
 from lab.core.keys import is_configured_base_url, register_secret
+from lab.finetune import openai_data, openai_jobs
 from ui.session import key_source, pasted_key, session_dir, session_path
 from ui.widgets import show_error
 
@@ -37,19 +36,19 @@ COLORS = {"green": "#2ca02c", "orange": "#ff7f0e", "red": "#d62728"}
 
 def _out_dir() -> Path:
     """This session's folder for prepared files and job records (created: for writing)."""
-    return session_dir(*J.SESSION_FOLDER)
+    return session_dir(*openai_jobs.SESSION_FOLDER)
 
 
 def _records() -> dict[str, dict]:
     """This session's job records (read without creating the session's folder)."""
-    return J.records(session_path(*J.SESSION_FOLDER))
+    return openai_jobs.records(session_path(*openai_jobs.SESSION_FOLDER))
 
 
 def chat_bubbles(path: str, n: int = 3) -> None:
     """The first ``n`` examples as the model will see them."""
     with open(path, encoding="utf-8") as f:
         lines = [next(f, "") for _ in range(n)]
-    for i, line in enumerate(l for l in lines if l.strip()):
+    for i, line in enumerate(text for text in lines if text.strip()):
         with st.container(border=True):
             st.caption(f"line {i + 1}")
             for m in json.loads(line)["messages"]:
@@ -77,16 +76,17 @@ def show_report(name: str, rep: dict, model: str, epochs: int, prices: dict[str,
         st.dataframe(pd.DataFrame(rep["errors"]), hide_index=True, width="stretch", key="oa.errors")
     for w in rep["warnings"]:
         st.warning(w)
-    cost = D.estimate_cost(rep["tokens"], epochs, model, prices)
+    cost = openai_data.estimate_cost(rep["tokens"], epochs, model, prices)
     c = st.columns(4)
     c[0].metric("Examples", rep["examples"])
     c[1].metric("Training tokens / epoch", f"{rep['tokens']:,}")
     c[2].metric("Longest example", f"{rep['max_example_tokens']:,} tok")
     c[3].metric("Estimated cost", "n/a" if cost is None else f"${cost:.4f}",
                 help=f"{rep['tokens']:,} tokens x {epochs} epoch(s) x ${prices.get(model, 0):.2f} per 1M "
-                     f"training tokens ({model}, prices as of {D.TRAINING_PRICES_AS_OF}).")
+                     f"training tokens ({model}, prices as of {openai_data.TRAINING_PRICES_AS_OF}).")
     if rep["token_counts"]:
-        st.plotly_chart(token_figure(rep["token_counts"], D.MAX_TOKENS_PER_EXAMPLE), width="stretch", key="oa.tokens")
+        st.plotly_chart(token_figure(rep["token_counts"], openai_data.MAX_TOKENS_PER_EXAMPLE), width="stretch",
+                        key="oa.tokens")
 
 
 def _prepare_tab() -> None:
@@ -98,7 +98,7 @@ def _prepare_tab() -> None:
     if st.button("Prepare files", key="oa.prepare", type="primary"):
         try:
             with st.spinner("Building examples from the pricer data..."):
-                st.session_state["oa.prepared"] = D.prepare(int(n), int(n_val), _out_dir()).to_dict()
+                st.session_state["oa.prepared"] = openai_data.prepare(int(n), int(n_val), _out_dir()).to_dict()
             st.session_state.pop("oa.report", None)
         except LabError as e:
             show_error(e)
@@ -121,7 +121,7 @@ def _picked_file(source: str, sources: list[str], prep: dict | None, upload) -> 
         return None
     path = Path(prep["validation" if source == sources[1] else "train"])
     if source == sources[2]:
-        path = D.broken_copy(path, path.with_name("train_broken.jsonl"))
+        path = openai_data.broken_copy(path, path.with_name("train_broken.jsonl"))
     return path.name, path.read_bytes(), str(path)
 
 
@@ -131,17 +131,21 @@ def _validate_tab() -> None:
     source = st.radio("File to check", sources, key="oa.source", horizontal=True)
     upload = st.file_uploader("JSONL", type=["jsonl"], key="oa.upload") if source == sources[3] else None
     c = st.columns(2)
-    model = c[0].selectbox("Base model", list(D.TRAINING_PRICES), key="oa.model", help="Fine-tunable models in the price table.")
+    model = c[0].selectbox("Base model", list(openai_data.TRAINING_PRICES), key="oa.model",
+                           help="Fine-tunable models in the price table.")
     epochs = c[1].number_input("Epochs", 1, 25, 1, key="oa.epochs", help="Passes over the training file; cost scales with it.")
-    with st.expander(f"Training prices, $ per 1M tokens (as of {D.TRAINING_PRICES_AS_OF}; edit if they changed)"):
-        table = st.data_editor(pd.DataFrame({"model": list(D.TRAINING_PRICES), "usd_per_1m": list(D.TRAINING_PRICES.values())}),
+    as_of = openai_data.TRAINING_PRICES_AS_OF
+    with st.expander(f"Training prices, $ per 1M tokens (as of {as_of}; edit if they changed)"):
+        prices_now = openai_data.TRAINING_PRICES
+        table = st.data_editor(pd.DataFrame({"model": list(prices_now), "usd_per_1m": list(prices_now.values())}),
                                hide_index=True, disabled=["model"], key="oa.prices")
     prices = dict(zip(table["model"], table["usd_per_1m"]))
     if st.button("Validate", key="oa.validate", type="primary"):
         try:
             picked = _picked_file(source, sources, prep, upload)
             if picked:  # the minimum of 10 examples is for training files only
-                rep = D.validate_bytes(picked[1], min_examples=1 if source == sources[1] else D.MIN_EXAMPLES)
+                least = 1 if source == sources[1] else openai_data.MIN_EXAMPLES
+                rep = openai_data.validate_bytes(picked[1], min_examples=least)
                 st.session_state["oa.report"] = (picked[0], rep.to_dict() | {"token_counts": rep.token_counts,
                                                                               "path": picked[2]})
         except LabError as e:
@@ -162,7 +166,7 @@ def _api_key() -> str | None:
 def _key_ok(base_url: str | None = None) -> bool:
     """Whether launching and following may go ahead for ``base_url``: with a key for api.openai.com, or towards a
     server the student typed (with their pasted key, or none). The deployment's OPENAI_API_KEY goes only to
-    api.openai.com (or the deployment's own OPENAI_BASE_URL), never to a base URL typed here (lab.llm.keys)."""
+    api.openai.com (or the deployment's own OPENAI_BASE_URL), never to a base URL typed here (lab.core.keys)."""
     if key_source("openai", base_url, typed=True) == "deployment" and not _api_key():
         st.caption("Key: set by the deployment (OPENAI_API_KEY).")
         return True
@@ -186,7 +190,8 @@ def _key_ok(base_url: str | None = None) -> bool:
 
 def _follow(job_id: str, base_url: str | None) -> None:
     try:  # a base URL typed here (or recorded from that field) is guarded and gets no deployment key
-        view = J.follow(job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir(), typed_base_url=True)
+        view = openai_jobs.follow(job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir(),
+                                  typed_base_url=True)
     except LabError as e:
         show_error(e)
         return
@@ -215,9 +220,10 @@ def _follow(job_id: str, base_url: str | None) -> None:
         ev = pd.DataFrame(view["events"])[["created_at", "level", "message"]]
         ev["created_at"] = pd.to_datetime(ev["created_at"], unit="s")
         st.dataframe(ev, hide_index=True, width="stretch", key=f"oa.events-{job_id}")
-    if job.get("status") not in J.TERMINAL and view["reachable"] and st.button("Cancel job", key="oa.cancel"):
+    if job.get("status") not in openai_jobs.TERMINAL and view["reachable"] and st.button("Cancel job", key="oa.cancel"):
         try:
-            J.cancel(job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir(), typed_base_url=True)
+            openai_jobs.cancel(job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir(),
+                               typed_base_url=True)
             st.toast("Cancel requested.")
         except LabError as e:
             show_error(e)
@@ -235,18 +241,20 @@ def _launch_tab() -> None:
     suffix = c[1].text_input("Suffix", "pricer", max_chars=64, key="oa.suffix", help="Appears in the model's name.")
     wandb = c[2].text_input("W&B project (optional)", key="oa.wandb",
                             help="Link your W&B key once in OpenAI's organization settings; the job only names the project.")
-    model, epochs = st.session_state.get("oa.model", D.DEFAULT_MODEL), int(st.session_state.get("oa.epochs", 1))
+    model = st.session_state.get("oa.model", openai_data.DEFAULT_MODEL)
+    epochs = int(st.session_state.get("oa.epochs", 1))
     if not validated:
         st.caption("Launch unlocks once the prepared training file validates (tab 2).")
-    cost = D.estimate_cost(rep[1]["tokens"], epochs, model) if validated else None
+    cost = openai_data.estimate_cost(rep[1]["tokens"], epochs, model) if validated else None
     agree = st.checkbox(f"I understand this job is billed to the key (about ${cost or 0:.2f}, {epochs} epoch(s) of {model}).",
                         key="oa.agree", disabled=not (has_key and validated))
     if st.button("Upload and launch", key="oa.launch", type="primary", disabled=not (has_key and validated and agree)):
         try:
             with st.spinner("Validating, uploading both files, creating the job..."):
-                job = J.launch(prep["train"], prep["validation"], model=model, epochs=epochs, seed=int(seed),
-                               suffix=suffix or None, wandb_project=wandb or None, api_key=_api_key(),
-                               base_url=base_url, records_dir=_out_dir(), typed_base_url=True)
+                job = openai_jobs.launch(prep["train"], prep["validation"], model=model, epochs=epochs,
+                                         seed=int(seed), suffix=suffix or None, wandb_project=wandb or None,
+                                         api_key=_api_key(), base_url=base_url, records_dir=_out_dir(),
+                                         typed_base_url=True)
             st.session_state["oa.job"] = job["id"]
         except LabError as e:
             show_error(e)
@@ -257,7 +265,7 @@ def _launch_tab() -> None:
         ids.insert(0, st.session_state["oa.job"])
     if ids and has_key:
         job_id = st.selectbox("Follow job", ids, key="oa.follow")
-        live = recs.get(job_id, {}).get("status") not in J.TERMINAL
+        live = recs.get(job_id, {}).get("status") not in openai_jobs.TERMINAL
 
         @st.fragment(run_every=10.0 if live else None)
         def poll():
@@ -273,13 +281,13 @@ def _launch_tab() -> None:
 
 
 def _use_tab() -> None:
-    models = J.fine_tuned_models(session_path(*J.SESSION_FOLDER))
+    models = openai_jobs.fine_tuned_models(session_path(*openai_jobs.SESSION_FOLDER))
     if not models:
         st.info("When a job succeeds, its model id appears here and is scored beside its base model. "
                 "From a shell: `python -m lab finetune openai score ft:...`.")
         return
     ft = st.selectbox("Fine-tuned model", models, key="oa.ft_model")
-    base = next((r["model"] for r in _records().values() if r.get("fine_tuned_model") == ft), D.DEFAULT_MODEL)
+    base = next((r["model"] for r in _records().values() if r.get("fine_tuned_model") == ft), openai_data.DEFAULT_MODEL)
     n = st.number_input("Test items", 1, 70, 20, key="oa.score_n", help="Items from the pricer's test split.")
     with_local = st.checkbox("Also the local model (SmolLM2-135M, slow on CPU)", key="oa.local")
     st.code(f"python -m lab chat --provider openai --model {ft} \"...\"", language="bash")
@@ -289,7 +297,7 @@ def _use_tab() -> None:
         try:
             with st.spinner("Pricing the test items with each model..."):
                 for model_id, provider in runs:
-                    r = J.score_model(model_id, int(n), api_key=_api_key(), provider=provider)
+                    r = openai_jobs.score_model(model_id, int(n), api_key=_api_key(), provider=provider)
                     rows.append({"model": model_id, "MAE $": round(r["mae"], 2), "RMSLE": round(r["rmsle"], 3),
                                  "hit rate": round(r["hit_rate"], 3), "no number": r["misses"]})
             st.session_state["oa.scores"] = rows

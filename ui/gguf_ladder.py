@@ -14,12 +14,12 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from lab.core.errors import LabError
 from lab.core.settings import REPO_ROOT
 from lab.finetune import runner
 from lab.gguf.ladder import LadderOptions, finetune_runs, ladder
 from lab.gguf.quality import DEFAULT_TEXT
 from lab.gguf.quantize import TYPES, supported_types
-from lab.core.errors import LabError
 from ui.session import session_dir
 from ui.widgets import model_widgets, show_error
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lab.core import assets
 from lab.classroom import warmup
 from lab.classroom.budget import shared_budget
+from lab.core import assets
 from lab.core.settings import get_settings
 from lab.llm import provider_status
 from ui.labs import LABS

@@ -8,27 +8,23 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from lab.pricer import baselines as B
-from lab.pricer import data as D
-from lab.pricer import ensemble as E
-from lab.pricer import metrics as M
-from lab.pricer import rewrite as R
+from lab.pricer import baselines, data, ensemble, metrics, rewrite
 from ui.widgets import explained, show_messages
 
 COLORS = {"green": "#2ca02c", "orange": "#ff7f0e", "red": "#d62728"}
 
 
 @st.cache_resource(show_spinner="Curating products (tokenizing every description)...", max_entries=16)
-def dataset(source: str, cfg_json: str, upload_name: str = "", upload: bytes = b"", category: str = "") -> D.Curated:
+def dataset(source: str, cfg_json: str, upload_name: str = "", upload: bytes = b"", category: str = "") -> data.Curated:
     """One curated data set per (source, configuration), shared by every session (items are read-only)."""
-    cfg = D.DataConfig.model_validate_json(cfg_json)
+    cfg = data.DataConfig.model_validate_json(cfg_json)
     if source == "upload":
-        return D.build(D.read_upload(upload_name, upload), cfg, source=f"upload {upload_name}")
+        return data.build(data.read_upload(upload_name, upload), cfg, source=f"upload {upload_name}")
     if source == "amazon":
-        return D.build(D.load_amazon(category), cfg, source=f"amazon {category}")
+        return data.build(data.load_amazon(category), cfg, source=f"amazon {category}")
     if source == "course":   # category holds the data set id here (ed-donner/items_lite or items_full)
-        return D.build(D.load_course_items(category or D.COURSE_DATASETS[0]), cfg, source=f"course {category}")
-    return D.offline(cfg)
+        return data.build(data.load_course_items(category or data.COURSE_DATASETS[0]), cfg, source=f"course {category}")
+    return data.offline(cfg)
 
 
 def runs(key: str) -> dict:
@@ -43,14 +39,14 @@ def add_run(key: str, name: str, preds: list, result: dict, record: bool = True,
     """``on``: which items the predictions are for: 'test' (the test split, in order) or 'cv' (every item)."""
     runs(key)[name] = {"preds": list(preds), "result": result, "on": on}
     if record:
-        M.record(name, result)
+        metrics.record(name, result)
 
 
-def items_of(ds: D.Curated, run: dict) -> list:
+def items_of(ds: data.Curated, run: dict) -> list:
     return ds.items if run.get("on") == "cv" else ds.test[: len(run["preds"])]
 
 
-def data_view(ds: D.Curated) -> None:
+def data_view(ds: data.Curated) -> None:
     s = ds.stats()
     c = st.columns(5)
     c[0].metric("Items", s["items"])
@@ -82,10 +78,11 @@ def score_table(rows: dict) -> None:
     table = []
     for n, r in rows.items():
         res = r["result"]
-        ci = res.get("mae_ci") or M.bootstrap_ci(res["errors"])
-        table.append(M.summary(n, res) | {"MAE 95% CI": f"${ci[0]:,.0f} - ${ci[1]:,.0f}", "items": res["n"],
-                                           "scored on": "all items (k-fold)" if r.get("on") == "cv" else "test split",
-                                           "misses": res["misses"]})
+        ci = res.get("mae_ci") or metrics.bootstrap_ci(res["errors"])
+        table.append(metrics.summary(n, res) | {"MAE 95% CI": f"${ci[0]:,.0f} - ${ci[1]:,.0f}", "items": res["n"],
+                                                 "scored on": "all items (k-fold)" if r.get("on") == "cv"
+                                                 else "test split",
+                                                 "misses": res["misses"]})
     df = pd.DataFrame(table).sort_values("mae").drop(columns=["mae_ci"], errors="ignore")
     st.dataframe(df, hide_index=True,
                  column_config={"hit_rate": st.column_config.ProgressColumn("hit rate", min_value=0, max_value=1)})
@@ -95,13 +92,13 @@ def ci_chart(rows: dict) -> None:
     """Every model's MAE with its 95% interval, and the course's Amazon figures beside them (labelled theirs)."""
     ours = []
     for n, r in rows.items():
-        ci = r["result"].get("mae_ci") or M.bootstrap_ci(r["result"]["errors"])
+        ci = r["result"].get("mae_ci") or metrics.bootstrap_ci(r["result"]["errors"])
         ours.append((n, r["result"]["mae"], ci))
     ours.sort(key=lambda x: x[1])
     fig = go.Figure(go.Bar(name="ours (this data, 95% CI)", x=[o[0] for o in ours], y=[o[1] for o in ours],
                            error_y={"type": "data", "symmetric": False, "array": [o[2][1] - o[1] for o in ours],
                                     "arrayminus": [o[1] - o[2][0] for o in ours]}, marker_color="#1f77b4"))
-    theirs = sorted(M.COURSE_REFERENCE.items(), key=lambda kv: kv[1])
+    theirs = sorted(metrics.COURSE_REFERENCE.items(), key=lambda kv: kv[1])
     fig.add_trace(go.Bar(name="the course's, on its Amazon data (theirs)", x=[k for k, _ in theirs],
                          y=[v for _, v in theirs], marker_color="#bbbbbb"))
     fig.update_layout(title="Mean absolute error ($): ours with 95% bootstrap intervals; the course's reported "
@@ -109,27 +106,28 @@ def ci_chart(rows: dict) -> None:
     st.plotly_chart(fig, key="chart.ci")
 
 
-def error_breakdown(ds: D.Curated, name: str, run: dict) -> None:
+def error_breakdown(ds: data.Curated, name: str, run: dict) -> None:
     """Where the error lands: by true price band and by category."""
     items = items_of(ds, run)
     truth = [i.price for i in items]
     left, right = st.columns(2)
-    bands = pd.DataFrame(M.error_by(truth, run["preds"], [M.band_of(t) for t in truth]))
-    order = [M.band_of(b) for b in M.BANDS[:-1]]
+    bands = pd.DataFrame(metrics.error_by(truth, run["preds"], [metrics.band_of(t) for t in truth]))
+    order = [metrics.band_of(b) for b in metrics.BANDS[:-1]]
     bands["order"] = bands["group"].map(order.index)
     left.plotly_chart(px.bar(bands.sort_values("order"), x="group", y="mae", hover_data=["items"],
                              title=f"{name}: MAE by price band ($)", labels={"group": "true price"}),
                       key="chart.bands")
-    cats = pd.DataFrame(M.error_by(truth, run["preds"], [i.category or "none" for i in items])).sort_values("mae")
+    by_category = metrics.error_by(truth, run["preds"], [i.category or "none" for i in items])
+    cats = pd.DataFrame(by_category).sort_values("mae")
     right.plotly_chart(px.bar(cats, x="mae", y="group", orientation="h", hover_data=["items"],
                               title=f"{name}: MAE by category ($)", labels={"group": "category"}),
                        key="chart.categories")
 
 
-def scoreboard(ds: D.Curated, name: str, run: dict) -> None:
+def scoreboard(ds: data.Curated, name: str, run: dict) -> None:
     """The course's Tester chart: truth vs guess coloured by hit, and the running average error."""
     r = run["result"]
-    ci = r.get("mae_ci") or M.bootstrap_ci(r["errors"])
+    ci = r.get("mae_ci") or metrics.bootstrap_ci(r["errors"])
     c = st.columns(4)
     c[0].metric("Mean abs. error", f"${r['mae']:,.2f}", help=f"95% bootstrap interval ${ci[0]:,.2f} - ${ci[1]:,.2f} "
                 f"over {r['n']} items")
@@ -151,16 +149,17 @@ def scoreboard(ds: D.Curated, name: str, run: dict) -> None:
 
 
 def leaderboard() -> None:
-    rows = M.load_leaderboard()
+    rows = metrics.load_leaderboard()
     st.dataframe(pd.DataFrame(rows) if rows else pd.DataFrame(columns=["name", "mae", "rmsle", "hit_rate"]),
                  hide_index=True)
     st.caption("The course's reported errors, on **its** Amazon data (theirs, not measured here, and not comparable "
-               "to this data set's prices): " + ", ".join(f"{k} ${v:.0f}" for k, v in M.COURSE_REFERENCE.items()))
+               "to this data set's prices): "
+               + ", ".join(f"{k} ${v:.0f}" for k, v in metrics.COURSE_REFERENCE.items()))
 
 
 # ---------------------------------------------------------------------------------------------- tabs
-def baselines_tab(ds: D.Curated, key: str, seed: int) -> None:
-    names = st.multiselect("Baselines", B.NAMES, default=B.NAMES[:4], key="pricer.baselines")
+def baselines_tab(ds: data.Curated, key: str, seed: int) -> None:
+    names = st.multiselect("Baselines", baselines.NAMES, default=baselines.NAMES[:4], key="pricer.baselines")
     how = st.radio("Score on", ["all items (k-fold)", "test split"], horizontal=True, key="pricer.eval",
                    help=f"k-fold: each of the {len(ds.items)} items is priced by a model trained on the other "
                         f"folds ({ds.config.cv_folds} folds): {len(ds.items)} test items instead of {len(ds.test)}, "
@@ -170,20 +169,21 @@ def baselines_tab(ds: D.Curated, key: str, seed: int) -> None:
         bar = st.progress(0.0)
         with explained(), st.spinner("Training (MiniLM models embed every item once)..."):
             if cv:
-                out = B.cross_validate(ds, names, seed=seed, folds=ds.config.cv_folds,
-                                       on_model=lambda i, n: bar.progress(i / len(names), f"cross-validating {n}"))
+                out = baselines.cross_validate(
+                    ds, names, seed=seed, folds=ds.config.cv_folds,
+                    on_model=lambda i, n: bar.progress(i / len(names), f"cross-validating {n}"))
             else:
-                out = B.run_baselines(ds, names, seed=seed)
+                out = baselines.run_baselines(ds, names, seed=seed)
             for r in out:
                 add_run(key, r.name + (" (k-fold)" if cv else ""), r.preds, r.result, on="cv" if cv else "test")
         bar.empty()
     if runs(key):
         score_table(runs(key))
-    st.caption(f"Trained models are saved with joblib under {B.model_path('x').parent} and reload with "
+    st.caption(f"Trained models are saved with joblib under {baselines.model_path('x').parent} and reload with "
                "`lab.pricer.baselines.load(name)` (after k-fold, the saved model is fitted on every item).")
 
 
-def network_tab(ds: D.Curated, key: str, seed: int) -> None:
+def network_tab(ds: data.Curated, key: str, seed: int) -> None:
     from lab.pricer.network import ResidualNetPricer
 
     st.markdown("The course's residual network (week 6 day 4): 5,000 hashed word features, residual blocks of "
@@ -199,63 +199,65 @@ def network_tab(ds: D.Curated, key: str, seed: int) -> None:
         chart, status = st.empty(), st.empty()
         losses = []
         with explained():
-            for step in net.fit_steps(B.table(ds.train), [i.price for i in ds.train]):
+            for step in net.fit_steps(baselines.table(ds.train), [i.price for i in ds.train]):
                 losses.append(step)
                 chart.plotly_chart(px.line(pd.DataFrame(losses), x="epoch", y="loss", markers=True,
                                            title="Training loss (L1 on standardised log price), live"),
                                    key=f"chart.nn{len(losses)}")
                 status.caption(f"epoch {step['epoch']}/{step['epochs']}, {step['seconds']:.1f} s"
                                + (" - stopped: time budget" if step.get("stopped") else ""))
-            preds = B.predict(net, ds.test)
-            res = M.with_ci(M.score([i.price for i in ds.test], preds), seed)
+            preds = baselines.predict(net, ds.test)
+            res = metrics.with_ci(metrics.score([i.price for i in ds.test], preds), seed)
             add_run(key, f"residual network {layers}x{hidden}", preds, res)
             st.success(f"{net.n_weights():,} weights, {losses[-1]['seconds']:.1f} s: test MAE ${res['mae']:,.2f} "
                        f"(95% CI ${res['mae_ci'][0]:,.2f} - ${res['mae_ci'][1]:,.2f})")
 
 
-def rewrite_tab(ds: D.Curated, key: str, seed: int, choice) -> None:
+def rewrite_tab(ds: data.Curated, key: str, seed: int, choice) -> None:
     st.markdown("The course's week 6 day 2: ask an LLM to rewrite each description as five regular lines "
                 "(title, category, brand, description, details), then train on those. Replies are cached on disk.")
     n = st.slider("Items to rewrite (the first N curated)", 1, len(ds.items), min(10, len(ds.items)), key="pricer.rw_n")
     items = ds.items[:n]
-    texts = [R.raw_text(i) for i in items]
-    show_messages(R.messages_for(texts[0]), label="Messages for the first item")
+    texts = [rewrite.raw_text(i) for i in items]
+    show_messages(rewrite.messages_for(texts[0]), label="Messages for the first item")
     provider, model = choice.build(), choice.model_arg
-    est = R.estimate(provider, model, texts)
+    est = rewrite.estimate(provider, model, texts)
     cost = "n/a (model not in the price table)" if est["cost_usd"] is None else \
         f"${est['cost_usd']:.4f} (at most ${est['cost_usd_max']:.4f})"
     st.info(f"{est['model']}: {est['to_rewrite']} to rewrite, {est['cached']} cached; ~{est['input_tokens']:,} input "
             f"and ~{est['output_tokens_expected']:,} output tokens; estimated cost {cost}.")
-    names = st.multiselect("Compare on raw vs rewritten text", B.NAMES, default=["TF-IDF + ridge"], key="pricer.rw_cmp")
+    names = st.multiselect("Compare on raw vs rewritten text", baselines.NAMES, default=["TF-IDF + ridge"],
+                           key="pricer.rw_cmp")
     if st.button("Rewrite and compare", type="primary", key="pricer.rw"):
         bar = st.progress(0.0)
         with explained():
-            summaries = R.rewrite(provider, texts, model, on_batch=lambda d, t: bar.progress(d / t, f"{d}/{t}"))
+            summaries = rewrite.rewrite(provider, texts, model, on_batch=lambda d, t: bar.progress(d / t, f"{d}/{t}"))
             st.dataframe(pd.DataFrame({"title": [i.title for i in items], "raw": texts, "rewritten": summaries}),
                          hide_index=True, height=240)
             if names and n >= 2 * ds.config.cv_folds:
-                rows = R.compare(items, summaries, names, seed=seed, folds=ds.config.cv_folds)
+                rows = rewrite.compare(items, summaries, names, seed=seed, folds=ds.config.cv_folds)
                 st.dataframe(pd.DataFrame(rows), hide_index=True)
             elif names:
                 st.caption(f"Comparing needs at least {2 * ds.config.cv_folds} items ({ds.config.cv_folds} folds).")
 
 
-def ensemble_tab(ds: D.Curated, key: str, seed: int) -> None:
-    picked = st.multiselect("Combine", B.NAMES[2:], default=["bag of words + LR", "MiniLM + SVR"], key="pricer.ens")
+def ensemble_tab(ds: data.Curated, key: str, seed: int) -> None:
+    picked = st.multiselect("Combine", baselines.NAMES[2:], default=["bag of words + LR", "MiniLM + SVR"],
+                            key="pricer.ens")
     st.caption("A linear regression over the models' guesses plus their min and max, fitted on out-of-fold "
                "guesses for the training items (5 folds), then scored on the test items.")
     if st.button("Fit the ensemble", type="primary", key="pricer.ensemble"):
         with explained():
             with st.spinner("Cross-validating each model..."):
-                ens, preds, result = E.from_baselines(ds, picked, seed=seed)
-            add_run(key, "ensemble of " + ", ".join(picked), preds, M.with_ci(result, seed))
+                ens, preds, result = ensemble.from_baselines(ds, picked, seed=seed)
+            add_run(key, "ensemble of " + ", ".join(picked), preds, metrics.with_ci(result, seed))
             st.dataframe([{"input": k, "weight": round(v, 4)} for k, v in ens.weights().items()], hide_index=True)
-    for extra in E.extra_ensembles():   # other labs' ensembles (the Agents lab's specialist + frontier + forest)
+    for extra in ensemble.extra_ensembles():   # other labs' ensembles (the Agents lab's specialist + frontier + forest)
         st.markdown(f"**{extra.name}** - {extra.description}")
         if st.button(f"Run {extra.name}", key=f"pricer.extra.{extra.name}"):
             with explained(), st.spinner(f"Running {extra.name}..."):
                 preds, notes = extra.run(ds)
-                result = M.with_ci(M.score([i.price for i in ds.test[: len(preds)]], preds), seed)
+                result = metrics.with_ci(metrics.score([i.price for i in ds.test[: len(preds)]], preds), seed)
                 add_run(key, extra.name, preds, result)
                 if notes:
                     st.json(notes)
@@ -272,7 +274,7 @@ def versus(rows: dict, truth: list[float], you: dict) -> None:
     table = [{"who": "you", "mae": round(you["mae"], 2), "hit_rate": round(you["hit_rate"], 2)}]
     for name, r in rows.items():
         if len(r["preds"]) >= k:
-            s = M.score(truth, r["preds"][:k])
+            s = metrics.score(truth, r["preds"][:k])
             table.append({"who": name, "mae": round(s["mae"], 2), "hit_rate": round(s["hit_rate"], 2)})
     if len(table) > 1:
         st.dataframe(pd.DataFrame(table).sort_values("mae"), hide_index=True)

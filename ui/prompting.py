@@ -3,15 +3,14 @@ for conversations, structured attempts, comparisons, brochures and next-token ta
 
 from __future__ import annotations
 
-
 import pandas as pd
 import streamlit as st
 
-from lab.llm import PROVIDERS, Options, run
 from lab.core.errors import LabError
 from lab.core.keys import redact
-from lab.prompting.memory import Conversation, check_fits
+from lab.llm import PROVIDERS, Options, run
 from lab.prompting.compare import Outcome, compare_table
+from lab.prompting.memory import Conversation, check_fits
 from lab.prompting.messages import Rule, Shot
 from lab.prompting.structured import StructuredResult
 from ui.widgets import DEFAULT_MODELS, ProviderChoice, explained, model_widgets, show_usage  # noqa: F401  (explained: re-exported)

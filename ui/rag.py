@@ -7,7 +7,6 @@ lab.rag.retrieval already shares them per process, and its stores lock themselve
 
 from __future__ import annotations
 
-
 import pandas as pd
 import plotly.express as px
 import streamlit as st

@@ -1,14 +1,16 @@
-"""Streamlit secrets → environment, and keys pasted for one session.
+"""One browser session's place in the app: its identity and folder, the deployment's secrets, its pasted keys.
 
-``lab`` reads keys only from the environment or from an explicit argument. This module is the one place
-that maps ``.streamlit/secrets.toml`` into ``os.environ`` (deployment keys), and keeps a key a student pastes
-in ``st.session_state`` only - never in the environment, where every other session would see it.
-
-It also hands out the session id that names the session's own folder (``lab.sessions``) - per browser: a signed
-identity cookie (``lab.identity``) brings a reloaded page back to the same folder - and sweeps away the
-folders of sessions idle past ``LAB_SESSION_TTL_HOURS`` when a new session starts (at most every 10 minutes).
-``keep_seen()`` (run by Home.py on every page, and by ``session_id()``) refreshes an open session's "last seen"
-mark at most every 5 minutes, so a session that only chats is not swept while a student still has it open.
+- **Session identity** - ``session_id()`` names the session's own folder (``lab.classroom.sessions``), per
+  browser: a signed identity cookie (``lab.classroom.identity``) brings a reloaded page back to the same folder.
+  ``session_dir()`` / ``session_path()`` give that folder. ``keep_seen()`` (run by Home.py on every page, and by
+  ``session_id()``) refreshes the session's "last seen" mark at most every 5 minutes, so a session that only
+  chats is not swept while a student still has it open; ``sweep_now_and_then()`` removes the folders of
+  sessions idle past ``LAB_SESSION_TTL_HOURS`` when a new session starts (at most every 10 minutes), never
+  one whose fine-tune run is training (it registers the runner's check with the sweep first).
+- **Secrets → environment** - ``apply_secrets()`` is the one place that maps ``.streamlit/secrets.toml`` into
+  ``os.environ`` (deployment keys); ``lab`` reads keys only from the environment or an explicit argument.
+- **Pasted keys** - a key a student pastes stays in ``st.session_state`` only (``pasted_key``, ``key_source``),
+  never in the environment, where every other session would see it.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def pasted_key(provider: str) -> str | None:
 
 def key_source(provider: str, base_url: str | None = None, typed: bool = False) -> str:
     """'session' (pasted by this student), 'deployment' (environment/secrets) or 'none'. With a ``typed`` base
-    URL the deployment did not configure, the deployment's key is not sent (lab.llm.keys), so it is 'none'."""
+    URL the deployment did not configure, the deployment's key is not sent (lab.core.keys), so it is 'none'."""
     if pasted_key(provider):
         return "session"
     var = ENV_VARS.get(provider)
@@ -65,8 +67,8 @@ def key_source(provider: str, base_url: str | None = None, typed: bool = False) 
 
 def session_id() -> str:
     """This browser's id (budgets and per-session folders are keyed by it). It comes from the browser's signed
-    identity cookie (``lab.identity``), so a reload finds the same folder; a browser without one is issued a new
-    one here. Never shown on a page: the cookie holds a token the id is derived from, not the id."""
+    identity cookie (``lab.classroom.identity``), so a reload finds the same folder; a browser without one is
+    issued a new one here. Never shown on a page: the cookie holds a token the id is derived from, not the id."""
     if "_session_id" not in st.session_state:
         st.session_state["_session_id"] = _id_from_cookie() or _issue_identity()
         sweep_now_and_then()
@@ -107,8 +109,8 @@ def _store_cookie() -> None:
     cookie = st.session_state.get("_identity_cookie")
     if not cookie:
         return
-    from lab.core.settings import get_settings
     from lab.classroom.identity import cookie_script
+    from lab.core.settings import get_settings
 
     try:
         st.html(cookie_script(cookie, int(get_settings().session_ttl_hours * 3600)), unsafe_allow_javascript=True)
@@ -168,7 +170,9 @@ def sweep_now_and_then(now: float | None = None) -> bool:
             return False
         _SWEEP["last"] = now
         from lab.classroom import sessions
+        from lab.finetune.runner import trains_in
 
+        sessions.register_keep_alive(trains_in)      # a session whose run is training is never swept
         removed = sessions.sweep_expired()
         if removed:
             log.info("swept %d expired session folder(s)", len(removed))

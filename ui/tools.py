@@ -12,11 +12,11 @@ import datetime
 import pandas as pd
 import streamlit as st
 
+from lab.core.errors import LabError
+from lab.core.keys import key_present
+from lab.llm import Options
 from lab.tools import flightai
 from lab.tools.flightai import FlightDB
-from lab.core.errors import LabError
-from lab.llm import Options
-from lab.core.keys import key_present
 from lab.tools.loop import LoopResult
 from lab.tools.registry import ToolRegistry
 from ui.session import pasted_key, session_dir

@@ -1,26 +1,28 @@
-"""Shared widgets: the sidebar provider picker, option sliders made from pydantic fields, usage and messages.
+"""Shared widgets: the sidebar provider picker, widgets made from pydantic fields, usage and messages.
 
-Pages call these and ``lab``; never an SDK. A widget's help text is the pydantic field's description, so
-the teaching text lives once, next to the validation.
+Pages call these and ``lab``; never an SDK. ``field_widget`` / ``model_widgets`` are the one builder from pydantic
+fields to widgets (every page's options and the Fine-tune form): a widget's help text is the field's description
+and its limits the field's bounds, so the teaching text and the validation live once, in ``lab``.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Literal, get_args, get_origin
 
 import annotated_types as at
 import streamlit as st
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from lab.classroom.budget import BudgetedProvider, shared_budget
-from lab.finetune.openai_jobs import SESSION_FOLDER, fine_tuned_models
 from lab.classroom.queue import QueuedProvider, shared_queue
-from lab.core.settings import get_settings
-from lab.llm import PROVIDERS, Usage, get_provider
 from lab.core.errors import LabError
 from lab.core.keys import ENV_VARS, is_configured_base_url, redact
+from lab.core.settings import get_settings
+from lab.finetune.openai_jobs import SESSION_FOLDER, fine_tuned_models
+from lab.llm import PROVIDERS, Usage, get_provider
 from ui.session import key_source, pasted_key, session_id, session_path
 
 DEFAULT_MODELS = {"local": "", "openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "ollama": "llama3.2",
@@ -94,39 +96,61 @@ def provider_picker(where=st.sidebar, allow_fake: bool = False) -> ProviderChoic
     return ProviderChoice(provider, model, base_url)
 
 
-def _bounds(field) -> dict:
+def field_limits(field: FieldInfo) -> dict:
+    """A pydantic field's bounds as widget limits: ``Field(1, ge=1, le=50, multiple_of=2)`` ->
+    ``{"min_value": 1, "max_value": 50, "step": 2}`` (``gt`` counts as the minimum: the model still refuses it)."""
     out = {}
     for m in field.metadata:
-        if isinstance(m, at.Ge):
-            out["min_value"] = m.ge
-        elif isinstance(m, at.Gt):
-            out["min_value"] = m.gt
+        if isinstance(m, (at.Ge, at.Gt)):
+            out["min_value"] = getattr(m, "ge", getattr(m, "gt", None))
         elif isinstance(m, at.Le):
             out["max_value"] = m.le
+        elif isinstance(m, at.MultipleOf):
+            out["step"] = m.multiple_of
     return out
 
 
+def field_widget(model_cls: type[BaseModel], name: str, value, *, where=st, key: str,
+                 max_value: int | float | None = None, float_slider: bool = True):
+    """One widget for one pydantic field, its help the field's description and its limits the field's bounds.
+
+    A ``Literal`` -> selectbox; bool -> checkbox; a float bounded on both sides -> slider (``float_slider``, else
+    a number input); an int -> number input (``max_value`` lowers the field's maximum); an optional int such as a
+    seed -> text input, empty = None; anything else -> text input. ``value`` is the widget's first value.
+
+        >>> field_widget(Options, "temperature", 0.7, key="prompting.Options.temperature")   # a slider 0.0 - 2.0
+        0.7
+    """
+    f = model_cls.model_fields[name]
+    label, help_ = name.replace("_", " "), f.description
+    kind = f.annotation
+    if get_origin(kind) is Literal:
+        options = list(get_args(kind))
+        return where.selectbox(label, options, index=options.index(value), help=help_, key=key)
+    if kind is bool:
+        return where.checkbox(label, value=bool(value), help=help_, key=key)
+    if kind in (int, float):
+        limits = {k: kind(v) for k, v in field_limits(f).items()}
+        if max_value is not None:
+            limits["max_value"] = min(limits.get("max_value", kind(max_value)), kind(max_value))
+        if kind is float and float_slider and {"min_value", "max_value"} <= limits.keys():
+            return where.slider(label, limits["min_value"], limits["max_value"], float(value), step=0.05,
+                                help=help_, key=key)
+        limits.setdefault("step", 1 if kind is int else 0.01)
+        return where.number_input(label, value=kind(value), help=help_, key=key, **limits)
+    if set(get_args(kind)) == {int, type(None)}:   # optional ints like seed: empty = None
+        raw = where.text_input(label, value="" if value is None else str(value), help=help_, key=key)
+        return int(raw) if raw.strip().lstrip("-").isdigit() else None
+    return where.text_input(label, value=str(value), help=help_, key=key)
+
+
 def model_widgets(model_cls: type[BaseModel], fields: list[str], where=st, key: str = "", **overrides) -> dict:
-    """One widget per pydantic field (slider for bounded numbers, checkbox for bools), help = description."""
-    values = {}
-    for name in fields:
-        f = model_cls.model_fields[name]
-        default = overrides.get(name, f.default)
-        label = name.replace("_", " ")
-        wkey = f"{key}{model_cls.__name__}.{name}"
-        b = _bounds(f)
-        if f.annotation is bool:
-            values[name] = where.checkbox(label, value=bool(default), help=f.description, key=wkey)
-        elif f.annotation is float and {"min_value", "max_value"} <= b.keys():
-            values[name] = where.slider(label, float(b["min_value"]), float(b["max_value"]), float(default),
-                                        step=0.05, help=f.description, key=wkey)
-        elif f.annotation is int and {"min_value", "max_value"} <= b.keys():
-            hi = min(int(b["max_value"]), overrides.get(f"{name}_max", int(b["max_value"])))
-            values[name] = where.number_input(label, int(b["min_value"]), hi, int(default), help=f.description, key=wkey)
-        else:  # optional ints like seed: empty = None
-            raw = where.text_input(label, value="" if default is None else str(default), help=f.description, key=wkey)
-            values[name] = int(raw) if raw.strip().lstrip("-").isdigit() else None
-    return values
+    """One widget per pydantic field (``field_widget``), keyed ``<key><Model>.<field>``; ``overrides`` give
+    defaults (``temperature=0.0``) and lower maxima (``max_tokens_max=2048``)."""
+    fields_of = model_cls.model_fields
+    return {name: field_widget(model_cls, name, overrides.get(name, fields_of[name].default), where=where,
+                               key=f"{key}{model_cls.__name__}.{name}", max_value=overrides.get(f"{name}_max"))
+            for name in fields}
 
 
 def show_usage(usage: Usage, where=st) -> None:

@@ -2,7 +2,7 @@
 cookie; the session folder's id is derived from it.
 
 Streamlit starts a new session on every browser reload, so a random per-session id loses sight of the student's
-uploads, runs, jobs and bookings. The browser keeps a cookie instead (``ui/secrets.py`` reads it through
+uploads, runs, jobs and bookings. The browser keeps a cookie instead (``ui/session.py`` reads it through
 ``st.context.cookies`` and sets it once with a tiny script): its value is ``<token>.<signature>`` where the token
 is 32 random bytes and the signature ``HMAC-SHA256(secret, token)``. The folder id is another HMAC of the token, so
 

@@ -22,8 +22,14 @@ is swept away. Shared, public content (the bundled model, Hub downloads, the CLI
 The "last seen" mark is the mtime of ``.last_seen`` in the session's folder (a folder's own mtime changes only
 when an entry is added or removed, not when a file in it is rewritten). ``session_dir`` refreshes it whenever a
 page writes there; ``mark_seen`` refreshes it for a session that is open but writes nothing (the app calls it at
-most every few minutes per session). ``sweep`` keeps a folder that holds a fine-tune run still training (state
-live and its process alive), and never follows a symbolic link.
+most every few minutes per session). ``sweep`` keeps a folder that any registered keep-alive check claims (the
+app registers the fine-tune runner's ``trains_in``: a run still training, state live and its process alive),
+and never follows a symbolic link. This layer knows no lab; a lab's notion of "still in use" comes in through
+``register_keep_alive``:
+
+    >>> register_keep_alive(runner.trains_in)               # ui/session.py does this before it sweeps
+    >>> keeps_alive(session_path("3f2a9c1e0b7d4e6f"))        # a run training there now
+    True
 
 Each upload is capped on its own (``LAB_UPLOAD_MAX_MB``); ``check_room`` adds a total per session
 (``LAB_SESSION_QUOTA_MB``, counting every file already in the session's folder), so one session cannot fill the
@@ -36,11 +42,13 @@ import logging
 import os
 import re
 import shutil
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
-from lab.core.settings import get_settings
 from lab.core.errors import InputError
+from lab.core.settings import get_settings
 
 SESSION_ID = re.compile(r"[0-9a-f-]{8,64}")
 MARK = ".last_seen"
@@ -105,18 +113,41 @@ def last_seen(folder: Path) -> float:
     return (mark if mark.exists() else folder).stat(follow_symlinks=False).st_mtime
 
 
-def has_live_run(folder: Path) -> bool:
-    """True when a fine-tune run under ``folder/runs`` is still training (the runner's own test of "live")."""
-    from lab.finetune.runner import live_run_in
+KeepAlive = Callable[[Path], bool]      # a session's folder -> True while something in it must not be swept
+_KEEP_ALIVE: list[KeepAlive] = []
+_KEEP_ALIVE_LOCK = threading.Lock()
 
-    return live_run_in(folder / "runs") is not None
+
+def register_keep_alive(check: KeepAlive) -> None:
+    """Ask ``check(folder)`` before sweeping a session's folder; a folder any check claims is kept. Registering
+    the same check again does nothing (the app registers on every sweep)."""
+    with _KEEP_ALIVE_LOCK:
+        if check not in _KEEP_ALIVE:
+            _KEEP_ALIVE.append(check)
+
+
+def keeps_alive(folder: Path) -> bool:
+    """True when a registered check claims ``folder``. A check that fails keeps the folder (logged): when in
+    doubt, a student's live work outweighs a day's disk space."""
+    with _KEEP_ALIVE_LOCK:
+        checks = list(_KEEP_ALIVE)
+    for check in checks:
+        try:
+            if check(folder):
+                return True
+        except Exception as e:  # noqa: BLE001 - an unreadable run must not get its folder swept
+            log.warning("keep-alive check %s failed on %s, keeping it: %s: %s",
+                        getattr(check, "__qualname__", check), folder, type(e).__name__, e)
+            return True
+    return False
 
 
 def sweep(max_age_s: float, now: float | None = None) -> list[Path]:
     """Remove session folders idle longer than ``max_age_s`` seconds; returns the folders removed.
 
-    Kept: a folder seen more recently, one with a live fine-tune run, and anything that is not a real folder
-    named like a session id (a symbolic link is left alone, never followed)."""
+    Kept: a folder seen more recently, one a registered keep-alive check claims (``register_keep_alive``: the
+    app registers the fine-tune runner's live-run check), and anything that is not a real folder named like a
+    session id (a symbolic link is left alone, never followed)."""
     now = time.time() if now is None else now
     top = root()
     if not top.is_dir():
@@ -128,7 +159,7 @@ def sweep(max_age_s: float, now: float | None = None) -> list[Path]:
                 continue
             folder = top / entry.name
             try:
-                if now - last_seen(folder) <= max_age_s or has_live_run(folder):
+                if now - last_seen(folder) <= max_age_s or keeps_alive(folder):
                     continue
                 shutil.rmtree(folder)   # unlinks links inside, never what they point to
             except FileNotFoundError:   # another process swept it first

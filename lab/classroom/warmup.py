@@ -14,6 +14,13 @@ is not slowed - and every step fills the same per-process caches the pages use:
     False
 
 A step that fails is reported and skipped; the page that needs it later loads it itself and explains the error.
+
+The classroom layer knows no lab, so the steps are registered from above (the app does it in ``ui/warm.py``,
+before ``start``); they run in the order they were registered:
+
+    >>> register("tokenizers", load_tokenizers); register("local model", load_local_model)
+    >>> [name for name, _ in steps()]
+    ['tokenizers', 'local model']
 """
 
 from __future__ import annotations
@@ -26,40 +33,26 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 
-def _local_model() -> None:
-    from lab.llm.local import warm_up
-
-    warm_up()   # the managed llama-server when that is the engine, else the model in-process
-
-
-def _embedder() -> None:
-    from lab.rag.embeddings import load_minilm
-
-    load_minilm()
+Step = Callable[[], object]
+_STEPS: dict[str, Step] = {}          # name -> step, in registration order (what the process warm-up runs)
+_REGISTRY_LOCK = threading.Lock()
 
 
-def _rag_indexes() -> None:
-    from lab.rag.retrieval import get_index
-
-    for kind in ("chroma", "faiss"):
-        get_index(kind)
-
-
-def _tokenizers() -> None:
-    from lab.tokenization.registry import BUILTIN, get_tokenizer
-
-    for name in BUILTIN:   # the Tokenization page shows all of them side by side by default
-        get_tokenizer(name)
+def register(name: str, step: Step) -> None:
+    """Add ``step`` to this process's warm-up under ``name``; registering a name again replaces its step in place
+    (so the app can register on every page run). Steps registered after ``start`` wait for the next process."""
+    with _REGISTRY_LOCK:
+        _STEPS[name] = step
 
 
-STEPS: list[tuple[str, Callable[[], object]]] = [
-    ("tokenizers", _tokenizers), ("local model", _local_model), ("MiniLM embedder", _embedder),
-    ("RAG indexes", _rag_indexes),
-]
+def steps() -> list[tuple[str, Step]]:
+    """The registered steps, in the order they were first registered."""
+    with _REGISTRY_LOCK:
+        return list(_STEPS.items())
 
 
 class WarmUp:
-    def __init__(self, steps: list[tuple[str, Callable[[], object]]]) -> None:
+    def __init__(self, steps: list[tuple[str, Step]]) -> None:
         self.steps = steps
         self._state = {name: "waiting" for name, _ in steps}
         self._lock = threading.Lock()
@@ -99,13 +92,25 @@ class WarmUp:
             self._thread.join(timeout)
 
 
-_PROCESS = WarmUp(STEPS)
+_PROCESS: WarmUp | None = None       # made by the first ``start``, from the steps registered by then
 
 
 def start(delay_s: float = 3.0) -> bool:
-    """Warm this process's caches once (what the app calls on every page run; cheap after the first)."""
-    return _PROCESS.start(delay_s)
+    """Warm this process's caches once with the registered steps (what the app calls on every page run; cheap
+    after the first). True the first time, False when this process already started."""
+    global _PROCESS
+    with _REGISTRY_LOCK:
+        if _PROCESS is None:
+            _PROCESS = WarmUp(list(_STEPS.items()))
+        process = _PROCESS
+    return process.start(delay_s)
 
 
 def state() -> dict[str, str]:
-    return _PROCESS.state()
+    """Each step's progress: 'waiting', 'running', 'done in 1.2 s' or 'failed: ...' (before ``start``: the
+    registered steps, all waiting)."""
+    with _REGISTRY_LOCK:
+        process = _PROCESS
+        if process is None:
+            return {name: "waiting" for name in _STEPS}
+    return process.state()

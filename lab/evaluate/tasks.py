@@ -30,10 +30,10 @@ from typing import Any, Callable
 
 from lab.evaluate.judge import Judge, contains_all, mentions
 from lab.core.errors import InputError
-from lab.llm.base import Options, Provider, run
+from lab.llm.base import DEFAULT_SYSTEM, Options, Provider, run
 
 DATA = Path(__file__).with_name("data")
-SYSTEM = "Answer briefly and factually."   # the CLI's chat default: SmolLM2 stays on topic with it
+SYSTEM = DEFAULT_SYSTEM   # the CLI's chat default: SmolLM2 stays on topic with it
 
 
 @dataclass

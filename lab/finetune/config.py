@@ -11,10 +11,10 @@ it into exactly what peft, transformers and trl take, without loading any model:
     ('nf4', True)
     >>> sft_config(cfg, "/tmp/run", device="cpu").completion_only_loss
     True
-    >>> RunConfig(lora_alpha=0)
+    >>> RunConfig(lora_alpha=0)   # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    pydantic_core._pydantic_core.ValidationError: ... lora_alpha 0 scales the LoRA update by alpha/r = 0 ...
+    pydantic_core._pydantic_core.ValidationError: ... lora_alpha 0 scales the LoRA update by alpha/r = 0, ...
 
 Presets are the course's two settings (week 7, QLoRA on Llama 3.2): ``lite`` (r 32, attention layers, batch 32,
 1 epoch) and ``full`` (r 256, attention + MLP layers, batch 256, 3 epochs), both 4-bit with paged AdamW on a GPU.
@@ -334,12 +334,6 @@ def resolve_base_model(name: str, *, remote: bool = False) -> str:
         except FileNotFoundError as e:
             raise InputError(str(e)) from e
     return str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
-
-
-def detect_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def resolve_dtype(cfg: RunConfig, device: str) -> str:

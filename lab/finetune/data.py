@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import json
 import statistics
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lab.finetune.config import RunConfig
 from lab.core.errors import InputError
+from lab.finetune.config import RunConfig
 
 
 def load_pairs(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
@@ -57,25 +56,17 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------- tokens
-_TOK_LOCK = threading.Lock()
-_TOKENIZERS: dict[str, object] = {}
-
-
 def tokenizer_for(cfg: RunConfig):
-    """The base model's tokenizer (cached per model; tokenizers are read-only once loaded)."""
+    """The base model's tokenizer (``lab.core.tokenizers.auto_tokenizer``: loaded once per model, shared read-only)."""
+    from lab.core.tokenizers import auto_tokenizer
     from lab.finetune.config import resolve_base_model
 
     name = resolve_base_model(cfg.base_model)
-    with _TOK_LOCK:
-        if name not in _TOKENIZERS:
-            from transformers import AutoTokenizer
-
-            try:
-                _TOKENIZERS[name] = AutoTokenizer.from_pretrained(name)
-            except (OSError, ValueError) as e:
-                raise InputError(f"cannot load the tokenizer of {cfg.base_model!r}: {str(e).splitlines()[0][:200]}; "
-                                 "offline use 'smollm2' or a local folder") from e
-        return _TOKENIZERS[name]
+    try:
+        return auto_tokenizer(name)
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot load the tokenizer of {cfg.base_model!r}: {str(e).splitlines()[0][:200]}; "
+                         "offline use 'smollm2' or a local folder") from e
 
 
 def tokenize_pair(tokenizer, prompt: str, completion: str) -> tuple[list[int], int]:

@@ -39,7 +39,8 @@ def evaluate(run: str | Path, n: int = 20, items: list[dict] | None = None) -> d
     """{"n", "base": score, "adapter": score, "rows": [...]} for ``n`` test items (or the given items)."""
     from peft import PeftModel
 
-    from lab.finetune.config import RunConfig, detect_device
+    from lab.core.device import device as detect_device
+    from lab.finetune.config import RunConfig
     from lab.finetune.runner import run_path, status
     from lab.finetune.trainer import load_model
     from lab.pricer.metrics import parse_price, score

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lab.core.errors import InputError
+from lab.core.tokenizers import count_chat_tokens, tiktoken_encoding
 
 SYSTEM = "You estimate prices of items. Reply only with the price, no explanation"
 QUESTION_CUT = " to the nearest dollar"
@@ -118,35 +119,15 @@ def prepare(n: int = 200, n_val: int = 50, out: str | Path | None = None, *, mod
 
 
 # ---------------------------------------------------------------------------------------------- tokens and cost
-_ENC_LOCK = threading.Lock()
-_ENC = None
-
-
 def encoding():
-    """o200k_base, offline (the encoding file is placed in tiktoken's cache by lab.assets)."""
-    global _ENC
-    with _ENC_LOCK:
-        if _ENC is None:
-            import tiktoken
-
-            from lab.core import assets
-
-            assets.prepare_tiktoken_cache()
-            _ENC = tiktoken.get_encoding("o200k_base")
-        return _ENC
+    """o200k_base, offline (the encoding file is placed in tiktoken's cache by lab.core.assets), built once."""
+    return tiktoken_encoding("o200k_base")
 
 
 def count_tokens(messages: list[dict]) -> int:
-    """The guide's count: 3 tokens of framing per message, its string values, +1 for a name, +3 reply priming."""
-    enc, total = encoding(), 3
-    for m in messages:
-        total += 3
-        for key, value in m.items():
-            if isinstance(value, str):
-                total += len(enc.encode(value))
-            if key == "name":
-                total += 1
-    return total
+    """The guide's count: 3 tokens of framing per message, its string values, +1 for a name, +3 reply priming
+    (``lab.core.tokenizers.count_chat_tokens``, the same estimate the Prompting lab shows)."""
+    return count_chat_tokens(messages)
 
 
 def estimate_cost(tokens: int, epochs: int, model: str, prices: dict[str, float] | None = None) -> float | None:

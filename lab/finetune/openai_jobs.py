@@ -45,14 +45,13 @@ WANDB_PROJECT = "gpt-pricer"   # the course's W&B project name
 
 
 def client(api_key: str | None = None, base_url: str | None = None, *, typed_base_url: bool = False):
-    """Built as lab.llm's OpenAI provider builds it: key explicit -> OPENAI_API_KEY -> an error naming it.
+    """Built like the openai provider's client (``lab.core.clients.openai_client``): key explicit -> OPENAI_API_KEY
+    -> an error naming it.
 
     ``typed_base_url=True`` (the app sets it for the tab's base URL field and for base URLs recorded from it; the
     CLI does not): the URL passes the address guard and is sent only an explicit key or none, never
-    OPENAI_API_KEY - the rule of ``lab.llm.keys``."""
-    import openai
-
-    from lab.core.settings import get_settings
+    OPENAI_API_KEY - the rule of ``lab.core.keys``."""
+    from lab.core.clients import openai_client
     from lab.core.keys import is_configured_base_url, resolve_key
     from lab.core.netguard import check_base_url
 
@@ -63,7 +62,7 @@ def client(api_key: str | None = None, base_url: str | None = None, *, typed_bas
     key = resolve_key("openai", api_key, required=not own_server, base_url=base_url,
                       typed_base_url=typed_base_url) or "not-needed"
     # max_retries=0: a drop must reach the caller (who keeps the job id and polls again), not hang in retries.
-    return openai.OpenAI(api_key=key, base_url=base_url, timeout=get_settings().request_timeout_s, max_retries=0)
+    return openai_client(api_key=key, base_url=base_url, max_retries=0)
 
 
 def _sdk(call, base_url: str | None):

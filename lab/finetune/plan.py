@@ -19,7 +19,7 @@ and AdamW states 460,800 x (4+4+8) = 7.4 MB; activations for batch 4 x 128 token
 bytes = 731 MB. So on CPU the activations, not the adapter, decide whether a bigger batch fits.
 
     >>> p = plan(RunConfig())                       # doctest: +SKIP
-    >>> p.trainable_params, p.total_params
+    >>> p.trainable_params, p.total_params          # doctest: +SKIP
     (460800, 134975808)
 
 trl computes the loss with a fused LM head in chunks, so the batch x seq x vocab logits are never held whole;
@@ -28,11 +28,12 @@ the plan leaves them out and says so.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict, dataclass, field
 
-from lab.finetune.config import RunConfig, detect_device, lora_config, resolve_base_model, resolve_dtype
+from lab.core.device import device as detect_device
 from lab.core.errors import InputError
+from lab.core.once import once
+from lab.finetune.config import RunConfig, lora_config, resolve_base_model, resolve_dtype
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 # NF4: 4 bits per weight, plus one 8-bit absmax per block of 64 weights and (double quantization) one fp32
@@ -46,8 +47,6 @@ OPTIMIZER_BYTES = {"adamw_torch": 8, "paged_adamw_32bit": 8, "paged_adamw_8bit":
 CPU_RUNTIME_BYTES = 550 * 2**20
 FIT_MARGIN = 0.9   # plan to use at most 90% of the device's free memory
 
-_CFG_LOCK = threading.Lock()
-_CONFIGS: dict[str, object] = {}
 
 
 @dataclass
@@ -102,18 +101,20 @@ class MemoryPlan:
 def model_config(base_model: str):
     """The model's transformers config (cached): a local folder offline, or a Hub id when the Hub is reachable."""
     name = resolve_base_model(base_model)
-    with _CFG_LOCK:
-        if name not in _CONFIGS:
-            from transformers import AutoConfig
+    try:
+        return _auto_config(name)
+    except (OSError, ValueError) as e:
+        raise InputError(
+            f"cannot read the config of {base_model!r}: {str(e).splitlines()[0][:200]}. Offline, use "
+            "'smollm2' (or a local folder); a Hub id needs network (and HF_TOKEN for gated models like "
+            "Llama).") from e
 
-            try:
-                _CONFIGS[name] = AutoConfig.from_pretrained(name)
-            except (OSError, ValueError) as e:
-                raise InputError(
-                    f"cannot read the config of {base_model!r}: {str(e).splitlines()[0][:200]}. Offline, use "
-                    "'smollm2' (or a local folder); a Hub id needs network (and HF_TOKEN for gated models like "
-                    "Llama).") from e
-        return _CONFIGS[name]
+
+@once
+def _auto_config(name: str):
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(name)
 
 
 def meta_model(base_model: str):

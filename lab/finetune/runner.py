@@ -31,9 +31,9 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from lab.core.errors import InputError
 from lab.core.settings import REPO_ROOT, get_settings
 from lab.finetune.config import RunConfig
-from lab.core.errors import InputError
 
 STOP_FILE = "STOP"
 LIVE_STATES = ("starting", "loading", "running", "stopping")
@@ -165,6 +165,12 @@ def live_run_in(root: Path) -> dict | None:
     return None
 
 
+def trains_in(session_folder: Path) -> bool:
+    """True when a run in a session's folder (``<folder>/runs``) is training now: the keep-alive check the app
+    registers with ``lab.classroom.sessions.register_keep_alive``, so the TTL sweep never removes a live run."""
+    return live_run_in(Path(session_folder) / "runs") is not None
+
+
 def active_run() -> dict | None:
     """The run that is training now on this machine, in any root (the CLI's or a session's), if any."""
     for root in all_roots():
@@ -247,9 +253,10 @@ def _spawn(run_dir: Path, resume: bool) -> dict:
 def launch(cfg: RunConfig, train: list[dict] | None = None, val: list[dict] | None = None,
            root: Path | None = None) -> Path:
     """Prepare a run under ``root`` and start training it in the background; refused while any run trains."""
-    from lab.finetune.config import check_device, detect_device
+    from lab.core.device import device
+    from lab.finetune.config import check_device
 
-    check_device(cfg, detect_device())
+    check_device(cfg, device())
     with _launch_lock():
         _refuse_if_busy(root)
         run_dir = prepare(cfg, train, val, root=root)
@@ -300,10 +307,11 @@ def wait(run: str | Path, timeout: float = 600.0, poll: float = 0.5) -> dict:
 def run_foreground(cfg: RunConfig, train: list[dict] | None = None, val: list[dict] | None = None,
                    echo=None) -> dict:
     """Prepare and train in this process (the CLI's ``finetune run``); returns status plus losses."""
+    from lab.core.device import device
     from lab.finetune import trainer
-    from lab.finetune.config import check_device, detect_device
+    from lab.finetune.config import check_device
 
-    check_device(cfg, detect_device())
+    check_device(cfg, device())
     with _launch_lock():
         _refuse_if_busy()
         run_dir = prepare(cfg, train, val)

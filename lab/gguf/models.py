@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from lab.core.settings import get_settings
-from lab.core.gguf_check import check_gguf_file
 from lab.core.errors import InputError, ProviderUnavailable
+from lab.core.gguf_check import check_gguf_file
+from lab.core.hub import hub_offline
+from lab.core.settings import get_settings
 
 MAX_UPLOAD_BYTES = 2 * 2**30  # 2 GiB: a 3B model at Q4 fits; larger files are better copied into the folder
 CHUNK = 8 * 2**20             # copy 8 MiB at a time: memory stays flat whatever the file size
@@ -116,7 +117,7 @@ def download(repo_id: str, filename: str, *, progress: Callable[[int, int], None
              folder: Path | None = None) -> Path:
     """Fetch ``filename`` from Hub repo ``repo_id`` into the models folder (needs network; checked after)."""
     import huggingface_hub
-    from huggingface_hub import constants, errors
+    from huggingface_hub import errors
 
     name = _safe_name(filename)
     folder = folder or models_dir()
@@ -127,7 +128,7 @@ def download(repo_id: str, filename: str, *, progress: Callable[[int, int], None
                                                     tqdm_class=_tqdm_for(progress) if progress else None))
     except (errors.OfflineModeIsEnabled, errors.LocalEntryNotFoundError) as e:
         # With HF_HUB_OFFLINE=1 the client looks only in its local cache and says LocalEntryNotFound.
-        if constants.HF_HUB_OFFLINE or isinstance(e, errors.OfflineModeIsEnabled):
+        if hub_offline() or isinstance(e, errors.OfflineModeIsEnabled):
             raise ProviderUnavailable("The Hugging Face Hub is switched off here (HF_HUB_OFFLINE=1): use the bundled "
                                       "model or the models folder, or unset HF_HUB_OFFLINE where there is network.") from e
         raise ProviderUnavailable(f"Cannot reach the Hugging Face Hub to fetch {repo_id}/{filename}: check the network.") from e

@@ -9,7 +9,8 @@ A chat reply streams ``Chunk`` s like every provider; its last chunk carries a `
 and generation (one token at a time, slower: each needs a full pass over the weights).
 
     >>> model = load(LoadSettings(n_ctx=2048))                           # the bundled SmolLM2, on the CPU
-    >>> msgs = [{"role": "system", "content": "Answer briefly and factually."},
+    >>> from lab.llm.base import DEFAULT_SYSTEM                          # the chat's default system prompt
+    >>> msgs = [{"role": "system", "content": DEFAULT_SYSTEM},
     ...         {"role": "user", "content": "What is the capital of France?"}]
     >>> reply = run_chat(model, msgs, Sampling(temperature=0))
     >>> reply.text

@@ -26,15 +26,14 @@ import subprocess
 import sys
 import tarfile
 import threading
-from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
 from lab.core.settings import get_settings
 from lab.core.errors import ProviderUnavailable
+from lab.core.llamacpp_build import DIST, installed_version  # noqa: F401  (one answer to "which llama.cpp?")
 
 Progress = Callable[[str], None]
-DIST = "llama-cpp-python"
 VENDOR = "vendor/llama.cpp/"
 # What the converter imports or opens (paths relative to vendor/llama.cpp/): the script, its per-architecture
 # classes (conversion/), the gguf package of the same commit (gguf-py/), chat templates some architectures carry
@@ -43,13 +42,6 @@ WANTED_PREFIXES = ("conversion/", "gguf-py/gguf/", "models/templates/")
 WANTED_FILES = ("convert_hf_to_gguf.py", "LICENSE", "gguf-py/pyproject.toml", "gguf-py/LICENSE",
                 "models/ggml-vocab-gpt-neox.gguf", "models/ggml-vocab-llama-spm.gguf")
 _LOCK = threading.Lock()
-
-
-def installed_version() -> str:
-    try:
-        return metadata.version(DIST)
-    except metadata.PackageNotFoundError:
-        raise ProviderUnavailable("llama-cpp-python is not installed: run `make run` (or pip install llama-cpp-python).") from None
 
 
 def sdist_filename(version: str) -> str:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lab.cli import DEFAULT_SYSTEM
 from lab.core.errors import InputError
+from lab.llm.base import DEFAULT_SYSTEM
 from lab.llm.local import LoadedModel
 
 

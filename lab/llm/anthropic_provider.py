@@ -21,11 +21,11 @@ from typing import Iterator
 
 import anthropic
 
+from lab.core.keys import resolve_key
 from lab.core.settings import get_settings
 from lab.llm import pricing
-from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, validate_messages
+from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, begin
 from lab.llm.errors import translate
-from lab.core.keys import resolve_key
 
 
 def to_anthropic(messages: list[Message]) -> tuple[str, list[dict]]:
@@ -101,10 +101,8 @@ class AnthropicProvider:
 
     def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
                tools: list[dict] | None = None) -> Iterator[Chunk]:
-        validate_messages(messages)
-        options = options or Options()
+        messages, options, timer = begin(messages, options)
         model = model or self.default_model
-        timer = Timer()
         params = self._params(messages, model, options, tools)
         try:
             if not options.stream:
@@ -139,3 +137,9 @@ class AnthropicProvider:
 
     def _usage(self, model: str, pt: int, ct: int, timer: Timer) -> Usage:
         return Usage(pt, ct, timer.ttft, timer.total(), pricing.cost(model, pt, ct, self.name), model, self.name)
+
+
+def build(*, api_key: str | None = None, base_url: str | None = None, typed_base_url: bool = False,
+          **_ignored) -> AnthropicProvider:
+    """The registry's factory (``lab.llm.REGISTRY``)."""
+    return AnthropicProvider(api_key=api_key, base_url=base_url, typed_base_url=typed_base_url)

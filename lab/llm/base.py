@@ -7,6 +7,9 @@ Every backend (OpenAI, Anthropic, Ollama, llama.cpp in-process, a scripted fake)
 where ``messages`` are OpenAI-shaped dicts (``{"role": "user", "content": "Hi"}``; tool turns as OpenAI sends
 them) and each ``Chunk`` carries a piece of text. The last chunk carries ``usage`` (tokens, timings, cost) and
 any ``tool_calls``. ``run()`` joins a stream into a ``Response``; that join lives here once, not per backend.
+So does the opening every ``stream()`` shares: ``begin(messages, options)`` refuses what no provider should be sent
+(no messages, an unknown role, an empty question, a prompt over ``LAB_MAX_PROMPT_CHARS``), fills in the default
+``Options`` and starts the ``Timer`` that measures time to first token.
 
     >>> from lab.llm.fake import FakeProvider
     >>> p = FakeProvider(["Paris."])
@@ -27,6 +30,12 @@ from pydantic import BaseModel, Field, field_validator
 from lab.core.errors import InputError, LabError
 
 Message = dict[str, Any]
+
+# SmolLM2-135M answers greedily "L'Etoile, la Marseillaise..." to "What is the capital of France?" under its
+# template's default system prompt, and "The capital of France is Paris." under this one: small models are
+# that sensitive to the system prompt (a lesson of the Prompting lab). The CLI's chat, the GGUF runner, the
+# evaluation tasks and the pages' presets all start from it.
+DEFAULT_SYSTEM = "Answer briefly and factually."
 
 
 # ---------------------------------------------------------------------------------------------- shapes
@@ -164,6 +173,23 @@ def validate_messages(messages: list[Message], max_chars: int | None = None) -> 
         )
 
 
+def begin(messages: list[Message], options: Options | None = None) -> tuple[list[Message], Options, "Timer"]:
+    """The opening of every provider's ``stream()``, written once: check, default, start the clock.
+
+        >>> msgs, opts, timer = begin([{"role": "user", "content": "Hi"}])
+        >>> opts.temperature, timer.ttft
+        (0.7, None)
+        >>> begin([{"role": "user", "content": "  "}])
+        Traceback (most recent call last):
+        ...
+        lab.core.errors.InputError: The prompt is empty: type a question first.
+
+    Raises ``InputError`` before anything is sent, so a bad request never costs a call (or a model load).
+    """
+    validate_messages(messages)
+    return messages, options or Options(), Timer()
+
+
 def run(
     provider: Provider, messages: list[Message], *, model: str | None = None, options: Options | None = None,
     tools: list[dict] | None = None, on_text: Callable[[str], None] | None = None,
@@ -203,6 +229,10 @@ class Timer:
     """Measures time to first token and total time for a stream (``first()`` on each piece is cheap)."""
 
     def __init__(self) -> None:
+        self.restart()
+
+    def restart(self) -> None:
+        """Start counting from now (the local provider does, once the model is loaded: it measures generation)."""
         self.t0 = time.perf_counter()
         self.ttft: float | None = None
 

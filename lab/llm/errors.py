@@ -14,9 +14,17 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from lab.core.errors import AuthError, LabError, ProviderError, ProviderTimeout, ProviderUnavailable, RateLimited
+from lab.core.errors import (
+    AuthError,
+    LabError,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    excerpt,
+)
 from lab.core.keys import ENV_VARS
-from lab.core.errors import excerpt
+
 
 def translate(exc: Exception, sdk: ModuleType, provider: str, where: str | None = None) -> LabError:
     """The lab's error for an SDK error; any text from upstream appears only as a short sanitized excerpt."""

@@ -20,8 +20,13 @@ import json
 import re
 from typing import Any, Iterator
 
-from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, validate_messages
 from lab.core.errors import InputError
+from lab.llm.base import Chunk, Message, Options, ToolCall, Usage, begin
+
+
+def build(*, replies: list | None = None, **_ignored) -> "FakeProvider":
+    """The registry's factory (``lab.llm.REGISTRY``): ``replies`` is the script."""
+    return FakeProvider(replies)
 
 
 class FakeProvider:
@@ -39,7 +44,7 @@ class FakeProvider:
 
     def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
                tools: list[dict] | None = None) -> Iterator[Chunk]:
-        validate_messages(messages)
+        messages, _, timer = begin(messages, options)   # options mean nothing to a script: recorded as given
         self.calls.append({"messages": [dict(m) for m in messages], "model": model, "options": options, "tools": tools})
         if self.replies:
             reply = self.replies.pop(0)
@@ -47,7 +52,6 @@ class FakeProvider:
             reply = self.default
         else:
             raise InputError("The scripted provider has no reply queued (it answers only what a test or demo scripted).")
-        timer = Timer()
         error = None
         if isinstance(reply, tuple):
             reply, error = reply

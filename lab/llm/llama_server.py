@@ -1,12 +1,12 @@
 """Engines behind the ``local`` provider that speak the OpenAI wire format: a managed ``llama-server`` process,
 and a router over engines the deployment lists (``LAB_LOCAL_BASE_URLS``).
 
-**ManagedServer** runs llama.cpp's own server (built once by :mod:`lab.gguf.build`) for the whole app process:
-model = the local GGUF, ``--parallel`` = ``LAB_LOCAL_CONCURRENCY`` sequences decoded together (continuous
-batching), each with ``LAB_N_CTX`` tokens of context, on ``127.0.0.1`` only, behind a random API key (written to
-a 0600 file, never on the command line). It is started lazily by the first request (thread-safe), health-checked
-(``GET /health``), restarted when it has died, and stopped when the interpreter exits (``atexit``; it runs in its
-own process group, so nothing is left behind).
+**ManagedServer** runs llama.cpp's own server (built once by :mod:`lab.gguf.build`, found through
+:mod:`lab.core.llamacpp_build`) for the whole app process: model = the local GGUF, ``--parallel`` =
+``LAB_LOCAL_CONCURRENCY`` sequences decoded together (continuous batching), each with ``LAB_N_CTX`` tokens of
+context, on ``127.0.0.1`` only, behind a random API key (written to a 0600 file, never on the command line). It is
+started lazily by the first request (thread-safe), health-checked (``GET /health``), restarted when it has died,
+and stopped when the interpreter exits (``atexit``; it runs in its own process group, so nothing is left behind).
 
     >>> srv = managed_server()           # None when llama-server is not built
     >>> srv.ensure()                     # starts it (about 1 s for SmolLM2), or checks it is still alive
@@ -208,8 +208,8 @@ def stop_all() -> None:
 
 def managed_server(model: Path | str | None = None) -> ManagedServer | None:
     """The process-wide llama-server for ``model`` (default: the local model), or None when it is not built."""
+    from lab.core.llamacpp_build import server_binary
     from lab.core.settings import get_settings
-    from lab.gguf.build import server_binary
     from lab.llm.local import default_model_path
 
     binary = server_binary()

@@ -16,8 +16,8 @@ format: text, usage (TTFT, tok/s) and JSON-schema structured output go through t
 path does - next-token logprobs, ``tools=``, another GGUF than the local model - always runs in-process here.
 
     >>> p = LocalProvider()                       # the bundled SmolLM2-135M-Instruct (Q4_1, 98 MB)
-    >>> from lab.llm.base import run, Options
-    >>> msgs = [{"role": "system", "content": "Answer briefly and factually."},
+    >>> from lab.llm.base import DEFAULT_SYSTEM, Options, run
+    >>> msgs = [{"role": "system", "content": DEFAULT_SYSTEM},
     ...         {"role": "user", "content": "What is the capital of France?"}]
     >>> run(p, msgs, options=Options(temperature=0)).text
     'The capital of France is Paris.'
@@ -37,8 +37,8 @@ from lab.core.settings import get_settings
 # llama.cpp is built with OpenMP, whose idle threads spin by default: on shared cores (a classroom server, CI)
 # that made generation 4-6x slower in our measurements. Passive waiting costs nothing on an idle machine.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, validate_messages
 from lab.core.errors import InputError, ProviderError, ProviderUnavailable
+from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, begin
 
 
 @dataclass
@@ -107,7 +107,7 @@ def use_app_defaults(on: bool = True) -> None:
 
 def engine() -> str:
     """'remote' (LAB_LOCAL_BASE_URLS set), 'server' (managed llama-server) or 'inprocess'."""
-    from lab.gguf.build import server_binary
+    from lab.core.llamacpp_build import server_binary
     from lab.llm.llama_server import base_urls
 
     if base_urls():
@@ -120,7 +120,7 @@ def engine() -> str:
 
 def engine_status() -> dict:
     """What the app says about the local engine: which one, why, and its state."""
-    from lab.gguf.build import server_binary
+    from lab.core.llamacpp_build import server_binary
 
     eng, choice = engine(), get_settings().local_engine
     from lab.llm.llama_server import concurrency
@@ -177,11 +177,11 @@ class _WireClient:
     its own key, never a provider key from the environment)."""
 
     def __init__(self, base_url: str, api_key: str) -> None:
-        import openai
+        from lab.core.clients import openai_client
 
         self.base_url = base_url
-        self.client = openai.OpenAI(api_key=api_key, base_url=base_url, timeout=get_settings().request_timeout_s,
-                                    max_retries=0)
+        # max_retries=0: an engine that fails before the first token is marked down and the next one is tried.
+        self.client = openai_client(api_key=api_key, base_url=base_url, max_retries=0)
 
     def stream(self, messages: list[Message], model: str, options: Options, label: str) -> Iterator[Chunk]:
         import openai
@@ -232,6 +232,11 @@ def _client(base_url: str, api_key: str) -> _WireClient:
     return _CLIENTS[key]
 
 
+def build(*, model: str | None = None, **_ignored) -> "LocalProvider":
+    """The registry's factory (``lab.llm.REGISTRY``): ``model`` picks another GGUF file when it names one."""
+    return LocalProvider(model_path=model if model and model.endswith(".gguf") else None)
+
+
 class LocalProvider:
     name = "local"
 
@@ -246,10 +251,9 @@ class LocalProvider:
 
     def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
                tools: list[dict] | None = None) -> Iterator[Chunk]:
-        validate_messages(messages)
+        messages, options, timer = begin(messages, options)
         # A tool-call turn has content None; chat templates (SmolLM2's included) concatenate strings and fail on it.
         messages = [{**m, "content": m.get("content") or ""} for m in messages]
-        options = options or Options()
         path = Path(model) if model and model.endswith(".gguf") else self.model_path
         if self._wire_ok(path, options, tools):
             eng = engine()
@@ -275,7 +279,7 @@ class LocalProvider:
             params["logprobs"] = True
             params["top_logprobs"] = options.logprobs
         name = loaded.path.name
-        timer = Timer()
+        timer.restart()          # the clock measures generation: loading the model (seconds, once) is not the reply
         with loaded.lock:
             try:
                 if not options.stream:

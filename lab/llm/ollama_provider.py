@@ -17,10 +17,9 @@ from typing import Iterator
 import httpx
 import ollama
 
+from lab.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable, excerpt
 from lab.core.settings import get_settings
-from lab.core.errors import excerpt
-from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, validate_messages
-from lab.core.errors import ProviderError, ProviderTimeout, ProviderUnavailable
+from lab.llm.base import Chunk, Message, Options, ToolCall, Usage, begin
 
 
 def to_ollama(messages: list[Message]) -> list[dict]:
@@ -33,6 +32,11 @@ def to_ollama(messages: list[Message]) -> list[dict]:
                                  for tc in m["tool_calls"]]
         out.append(msg)
     return out
+
+
+def build(*, base_url: str | None = None, typed_base_url: bool = False, **_ignored) -> "OllamaProvider":
+    """The registry's factory (``lab.llm.REGISTRY``): ``base_url`` is Ollama's host (LAB_OLLAMA_HOST otherwise)."""
+    return OllamaProvider(host=base_url, typed_base_url=typed_base_url)
 
 
 class OllamaProvider:
@@ -49,8 +53,7 @@ class OllamaProvider:
 
     def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
                tools: list[dict] | None = None) -> Iterator[Chunk]:
-        validate_messages(messages)
-        options = options or Options()
+        messages, options, timer = begin(messages, options)
         model = model or self.default_model
         opts = {"temperature": options.temperature, "top_p": options.top_p, "num_predict": options.max_tokens}
         if options.seed is not None:
@@ -58,7 +61,6 @@ class OllamaProvider:
         if options.stop:
             opts["stop"] = options.stop
         fmt = options.json_schema or ("json" if options.json_mode else None)
-        timer = Timer()
         calls: list[ToolCall] = []
         last = None
         try:

@@ -16,11 +16,12 @@ from typing import Iterator
 
 import openai
 
+from lab.core.clients import openai_client
+from lab.core.keys import resolve_key
 from lab.core.settings import get_settings
 from lab.llm import pricing
-from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, validate_messages
+from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, begin
 from lab.llm.errors import translate
-from lab.core.keys import resolve_key
 
 
 class OpenAIProvider:
@@ -43,8 +44,8 @@ class OpenAIProvider:
         # An OpenAI-compatible local server (llama.cpp, Ollama /v1) needs no key; the SDK insists on one.
         key = resolve_key(self.name, api_key, required=key_required, base_url=base_url,
                           typed_base_url=typed_base_url) or "not-needed"
-        self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=get_settings().request_timeout_s,
-                                     max_retries=0)
+        # max_retries=0: a failure reaches the learner at once, as the lab's error (no silent SDK retries).
+        self._client = openai_client(api_key=key, base_url=base_url, max_retries=0)
 
     def _params(self, options: Options, tools: list[dict] | None) -> dict:
         params: dict = {"temperature": options.temperature, "top_p": options.top_p, "max_tokens": options.max_tokens}
@@ -63,10 +64,8 @@ class OpenAIProvider:
 
     def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
                tools: list[dict] | None = None) -> Iterator[Chunk]:
-        validate_messages(messages)
-        options = options or Options()
+        messages, options, timer = begin(messages, options)
         model = model or self.default_model
-        timer = Timer()
         try:
             if not options.stream:
                 yield self._complete(messages, model, options, tools, timer)
@@ -114,6 +113,18 @@ class OpenAIProvider:
         # Servers that ignore include_usage still stream one token per piece, near enough.
         ct = raw.completion_tokens if raw else n_pieces
         return Usage(pt, ct, timer.ttft, timer.total(), pricing.cost(model, pt, ct, self.name), model, self.name)
+
+
+def build(*, api_key: str | None = None, base_url: str | None = None, typed_base_url: bool = False,
+          **_ignored) -> OpenAIProvider:
+    """The registry's factory for ``openai`` (``lab.llm.REGISTRY``)."""
+    return OpenAIProvider(api_key=api_key, base_url=base_url, typed_base_url=typed_base_url)
+
+
+def build_compatible(*, api_key: str | None = None, base_url: str | None = None, model: str | None = None,
+                     typed_base_url: bool = False, **_ignored) -> OpenAIProvider:
+    """The registry's factory for ``openai-compatible``."""
+    return openai_compatible(base_url=base_url, api_key=api_key, model=model, typed_base_url=typed_base_url)
 
 
 def openai_compatible(base_url: str | None = None, api_key: str | None = None, model: str | None = None, *,

@@ -24,8 +24,8 @@ TASK_NAMES = list(TASKS)
 
 def _pipeline(args: argparse.Namespace) -> int:
     from lab.cli import print_json
-    from lab.pipelines.tasks import PipelineOptions
     from lab.pipelines.running import run
+    from lab.pipelines.tasks import PipelineOptions
 
     labels = [s for s in args.labels.split(",")] if args.labels else None
     result = run(args.task, args.text, model=args.model, tiny=args.tiny, context=args.context, labels=labels,
@@ -42,9 +42,8 @@ def _pipeline(args: argparse.Namespace) -> int:
 def _diffuse(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from lab.pipelines.diffusion import DiffusionOptions, generate
-
     from lab.core.errors import InputError
+    from lab.pipelines.diffusion import DiffusionOptions, generate
 
     opts = DiffusionOptions(steps=args.steps, seed=args.seed, guidance=args.guidance, width=args.width,
                             height=args.height, negative_prompt=args.negative_prompt)

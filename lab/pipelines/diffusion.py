@@ -42,10 +42,11 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, Field
 
-from lab.core.settings import get_settings
+from lab.core.device import device
 from lab.core.errors import InputError
+from lab.core.hub import hub_cache_dir, hub_reachable
+from lab.core.settings import get_settings
 from lab.pipelines.tasks import HubUnreachable
-from lab.pipelines.hub import device, hub_cache_dir, hub_reachable
 
 DEFAULT_MODELS = {"cpu": "stabilityai/sd-turbo", "cuda": "stabilityai/sdxl-turbo"}
 UNTRAINED_NOTE = ("TINY UNTRAINED MODEL: a random UNet that ignores the prompt; this image is noise that shows "

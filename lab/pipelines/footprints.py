@@ -1,15 +1,16 @@
-"""TODO doc for lab.pipelines.footprints"""
+"""How much memory would this model hold in 8 or 4 bits? Measured with bitsandbytes on a GPU, estimated on a CPU.
+
+The estimate counts what bitsandbytes stores: int8 weights plus one scale per row; NF4 weights plus one absmax
+per 64 weights (8-bit with double quantization, plus one fp32 per 256 of those scales).
+"""
 
 from __future__ import annotations
 
-
-
+from lab.core.device import device
 from lab.core.errors import InputError
-from lab.pipelines.hub import device
 from lab.pipelines.loading import load
 from lab.pipelines.replacements import _register_lab_pipelines
 from lab.pipelines.tasks import TASKS
-
 
 BNB_BLOCK = 64          # bitsandbytes 4-bit: one absmax scale per 64 weights...
 BNB_DOUBLE_BLOCK = 256  # ...stored in 8 bits with double quant, plus one fp32 per 256 of those scales

@@ -1,4 +1,9 @@
-"""TODO doc for lab.pipelines.loading"""
+"""Build ``transformers.pipeline(task, model=...)`` once per (task, model, device) and keep a few of them.
+
+A pipeline load is seconds and hundreds of MB, so loaded pipelines are cached (at most ``MAX_CACHED``, oldest
+dropped first) and shared by every session, each with its own lock because a pipeline is not re-entrant. What
+loading cost is measured once and reported with every result: ``LoadInfo`` (seconds, parameters, bytes held).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-
+from lab.core.device import device
 from lab.core.errors import InputError
-from lab.pipelines.hub import device, hub_cache_dir
+from lab.core.hub import hub_cache_dir
 from lab.pipelines.replacements import _register_lab_pipelines
 from lab.pipelines.resolve import Resolved, resolve
 from lab.pipelines.tasks import spec_of

@@ -1,10 +1,10 @@
-"""TODO doc for lab.pipelines.replacements"""
+"""The QA and text2text pipelines transformers 5 removed, registered again with its own ``PIPELINE_REGISTRY``.
+
+The course's small task models (DistilBERT-SQuAD, DistilBART-CNN, T5, Marian) still run well on a CPU; two small
+pipeline classes make ``pipeline("lab-question-answering" | "lab-text2text", model=...)`` load them like any other.
+"""
 
 from __future__ import annotations
-
-
-
-
 
 _REGISTERED = False
 

@@ -1,15 +1,18 @@
-"""TODO doc for lab.pipelines.resolve"""
+"""Which model will a task load? A Hub id (online), a shipped stand-in (offline), or a tiny untrained model.
+
+``resolve(task, model=None, tiny=False)`` answers before anything is loaded, so a page can say "this will load
+dbmdz/bert-large... (1.3 GB)" or "the Hub is unreachable: here is the fix" without importing transformers.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from lab.core import assets
 from lab.core.errors import InputError
-from lab.pipelines.hub import hub_cache_dir, hub_reachable, in_hub_cache
-from lab.pipelines.tasks import HubUnreachable, TaskSpec, UNTRAINED_NOTE, spec_of
+from lab.core.hub import hub_cache_dir, hub_reachable, in_hub_cache
+from lab.pipelines.tasks import UNTRAINED_NOTE, HubUnreachable, TaskSpec, spec_of
 from lab.pipelines.tiny import tiny_model_dir
 
 
@@ -50,7 +53,7 @@ def resolve(task: str, model: str | None = None, *, tiny: bool = False, prepare:
     'offline'
     >>> resolve("ner")                              # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    lab.pipelines.HubUnreachable: The Hugging Face Hub is unreachable ... and dbmdz/bert-large-cased-...
+    lab.pipelines.tasks.HubUnreachable: The Hugging Face Hub is unreachable ... and dbmdz/bert-large-cased-...
     """
     spec = spec_of(task)
     if tiny:

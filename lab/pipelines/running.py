@@ -1,4 +1,17 @@
-"""TODO doc for lab.pipelines.running"""
+"""Run a task on a text: load (or reuse) its pipeline, call it, and say where the answer came from.
+
+Online (needs the Hub), and offline with a tiny untrained model (tests/test_pipelines.py runs both shapes):
+
+    >>> r = run("sentiment-analysis", "I loved this course!")       # doctest: +SKIP
+    >>> r.output                                                     # doctest: +SKIP
+    [{'label': 'POSITIVE', 'score': 0.9998}]
+    >>> r = run("ner", "Ada Lovelace lived in London.", tiny=True)  # doctest: +SKIP
+    >>> r.untrained, r.note[:37]                                     # doctest: +SKIP
+    (True, 'TINY UNTRAINED MODEL: random weights,')
+
+Offline, zero-shot classification ranks labels by the cosine similarity of MiniLM embeddings of the text and of
+"This text is about {label}." (``zero_shot_by_similarity``): a real result, labelled with the model that made it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +19,10 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-
-from lab.core.settings import get_settings
 from lab.core.errors import InputError
+from lab.core.settings import get_settings
 from lab.pipelines.loading import LoadInfo, load
-from lab.pipelines.tasks import spec_of
-from lab.pipelines.tasks import DEFAULT_LABELS, PipelineOptions, SYSTEM_PROMPT, TaskSpec, ZERO_SHOT_TEMPLATE
+from lab.pipelines.tasks import DEFAULT_LABELS, SYSTEM_PROMPT, ZERO_SHOT_TEMPLATE, PipelineOptions, TaskSpec, spec_of
 
 
 @dataclass

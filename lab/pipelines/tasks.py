@@ -1,4 +1,12 @@
-"""TODO doc for lab.pipelines.tasks"""
+"""The tasks the lab runs, each with the course's default Hub model and what stands in for it offline.
+
+    >>> spec_of("ner").default_model
+    'dbmdz/bert-large-cased-finetuned-conll03-english'
+    >>> spec_of("summarise")
+    Traceback (most recent call last):
+    ...
+    lab.core.errors.InputError: Unknown task 'summarise'; choose one of: ...
+"""
 
 from __future__ import annotations
 
@@ -7,12 +15,12 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from lab.core.errors import InputError, ProviderUnavailable
-
+from lab.llm.base import DEFAULT_SYSTEM
 
 UNTRAINED_NOTE = ("TINY UNTRAINED MODEL: random weights, built from a config to show the machinery; "
                   "the output below is noise, not a prediction.")
 ZERO_SHOT_TEMPLATE = "This text is about {}."
-SYSTEM_PROMPT = "Answer briefly and factually."  # what SmolLM2-135M needs to stay on topic (see lab.cli)
+SYSTEM_PROMPT = DEFAULT_SYSTEM  # what SmolLM2-135M needs to stay on topic (see lab.llm.base)
 
 
 class HubUnreachable(ProviderUnavailable):

@@ -1,16 +1,19 @@
-"""TODO doc for lab.pipelines.tiny"""
+"""Tiny *untrained* models built from configs, so every task's machinery runs offline (outputs mean nothing).
+
+A config with 2 layers and a hidden size of 32 is enough to build the real architecture with random weights,
+``save_pretrained`` it, and load it through the same ``pipeline(task, model=folder)`` call as a Hub id: the
+tokenizer -> model -> post-processing path is real; every result from it is labelled untrained.
+"""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
-
 from lab.core import assets
-from lab.core.settings import get_settings
 from lab.core.errors import LabError
+from lab.core.settings import get_settings
 from lab.pipelines.tasks import spec_of
-
 
 NER_LABELS = ["O", "B-MISC", "I-MISC", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]  # CoNLL-2003's
 _TINY_LOCK = threading.Lock()

@@ -66,12 +66,13 @@ def _encode(texts: list[str]) -> np.ndarray:
     try:  # share the RAG lab's MiniLM (one PyTorch model per process, behind its lock)
         from lab.rag.embeddings import CachedEmbedder, get_embedder
     except ImportError:  # that lab absent: the same model through sentence-transformers directly
-        from lab.core import assets
         from sentence_transformers import SentenceTransformer
+
+        from lab.core import assets
 
         path = assets.minilm_dir()
         if path is None:
-            raise InputError(assets.fix_for("minilm"))
+            raise InputError(assets.fix_for("minilm")) from None
         return SentenceTransformer(str(path), device="cpu").encode(texts, normalize_embeddings=True)
     from lab.core.settings import get_settings
 

@@ -24,13 +24,14 @@ import io
 import json
 import os
 import random
-import threading
 from dataclasses import dataclass, field
 
 import pandas as pd
 from pydantic import Field
 
 from lab.core.errors import InputError, ProviderUnavailable
+from lab.core.hub import hub_offline
+from lab.core.once import once
 from lab.pricer.items import Curation, Item, get_tokenizer, make_item
 from lab.pricer.prices import check_price
 
@@ -112,7 +113,7 @@ def load_amazon(category: str = "Appliances", n: int = 2000) -> pd.DataFrame:
     """The course's data: the first ``n`` products of one category of Amazon-Reviews-2023 metadata (streamed)."""
     if category not in AMAZON_CATEGORIES:
         raise InputError(f"Unknown category {category!r}; choose one of: {', '.join(AMAZON_CATEGORIES)}.")
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+    if hub_offline():   # HF_HUB_OFFLINE / HF_DATASETS_OFFLINE = 1, true, yes or on
         raise ProviderUnavailable("The Hugging Face Hub is switched off here (HF_HUB_OFFLINE=1): use the offline shop "
                                   "data or upload a file. Online, unset HF_HUB_OFFLINE to load Amazon data.")
     from datasets import load_dataset
@@ -163,7 +164,7 @@ def load_course_items(dataset: str = "ed-donner/items_lite", split: str = "test"
         raise InputError(f"Unknown course data set {dataset!r}; choose one of: {', '.join(COURSE_DATASETS)}.")
     if split not in ("train", "validation", "test"):
         raise InputError(f"split must be train, validation or test, not {split!r}.")
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+    if hub_offline():   # HF_HUB_OFFLINE / HF_DATASETS_OFFLINE = 1, true, yes or on
         raise ProviderUnavailable("The Hugging Face Hub is switched off here (HF_HUB_OFFLINE=1): use the offline shop "
                                   f"data or upload a file. Online, unset HF_HUB_OFFLINE to load {dataset}.")
     from datasets import load_dataset
@@ -302,18 +303,14 @@ def build(raw: pd.DataFrame, cfg: DataConfig | None = None, source: str = "offli
                    source=source, problems=problems)
 
 
-_CACHE: dict[str, Curated] = {}
-_LOCK = threading.Lock()
-
-
 def offline(cfg: DataConfig | None = None) -> Curated:
     """The offline data curated with ``cfg`` (cached per configuration: tokenizing 643 items takes a second)."""
-    cfg = cfg or DataConfig()
-    key = cfg.model_dump_json()
-    with _LOCK:
-        if key not in _CACHE:
-            _CACHE[key] = build(load_offline(), cfg)
-        return _CACHE[key]
+    return _curated_offline(cfg or DataConfig())
+
+
+@once(key=lambda cfg: cfg.model_dump_json())   # a pydantic model is not hashable; its JSON is
+def _curated_offline(cfg: DataConfig) -> Curated:
+    return build(load_offline(), cfg)
 
 
 def prompt_completion(split: str = "train", n: int | None = None, seed: int = 42) -> list[dict]:

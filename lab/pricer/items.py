@@ -24,13 +24,13 @@ a known, bounded length: what a fine-tune's memory plan and an API bill are comp
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
 from lab.core.errors import InputError
+from lab.core.once import once
 
 QUESTION = "How much does this cost to the nearest dollar?"
 PREFIX = "Price is $"
@@ -79,38 +79,28 @@ class _HF:
         return self.tok.decode(ids, skip_special_tokens=True)
 
 
-_TOK_CACHE: dict[str, Tokenizer] = {}
-_TOK_LOCK = threading.Lock()
-
-
 def get_tokenizer(name: str = "smollm2") -> Tokenizer:
     """Load once per process (thread-safe). SmolLM2: the prepared transformers copy, else the GGUF's own vocab."""
     if name not in TOKENIZERS:
         raise InputError(f"Unknown tokenizer {name!r}; choose one of: {', '.join(TOKENIZERS)}.")
-    with _TOK_LOCK:
-        if name not in _TOK_CACHE:
-            _TOK_CACHE[name] = _load_tokenizer(name)
-        return _TOK_CACHE[name]
+    return _load_tokenizer(name)
 
 
+@once
 def _load_tokenizer(name: str) -> Tokenizer:
     from lab.core import assets
+    from lab.core.tokenizers import auto_tokenizer, tiktoken_encoding
 
     if name == "smollm2":
-        from transformers import AutoTokenizer
-
         hf = assets.path_of("smollm2-hf")
         if hf is not None:
-            return _HF(AutoTokenizer.from_pretrained(str(hf)))
+            return _HF(auto_tokenizer(str(hf)))
         gguf = assets.smollm2_gguf()
         if gguf is None:
             raise InputError(assets.fix_for("smollm2-gguf"))
         # A GGUF carries its vocabulary: no conversion of the weights needed just to count tokens (~6 s).
-        return _HF(AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name))
-    import tiktoken
-
-    assets.prepare_tiktoken_cache()
-    return tiktoken.get_encoding(name)
+        return _HF(auto_tokenizer(str(gguf.parent), gguf_file=gguf.name))
+    return tiktoken_encoding(name)
 
 
 # ---------------------------------------------------------------------------------------------- scrubbing

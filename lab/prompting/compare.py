@@ -1,4 +1,4 @@
-"""TODO doc for lab.prompting.compare"""
+"""The same messages to two or three models at once, side by side: answer, TTFT, tok/s, tokens and cost."""
 
 from __future__ import annotations
 

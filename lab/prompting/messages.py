@@ -1,4 +1,13 @@
-"""TODO doc for lab.prompting.messages"""
+"""Build the ``messages`` list: a system prompt, zero/one/multi-shot examples, and context injected by keyword.
+
+    >>> shots = [Shot("I love this hat!", "positive")]
+    >>> build_messages("Classify the sentiment.", "The shoes fell apart.", shots=shots, style="turns")
+    [{'role': 'system', 'content': 'Classify the sentiment.'}, {'role': 'user', 'content': 'I love this hat!'}, {'role': 'assistant', 'content': 'positive'}, {'role': 'user', 'content': 'The shoes fell apart.'}]
+    >>> build_messages("Classify the sentiment.", "The shoes fell apart.", shots=shots, style="system")[0]["content"]
+    'Classify the sentiment.\\n\\nExamples:\\nUser: I love this hat!\\nAssistant: positive'
+    >>> inject_context([{"role": "user", "content": "Do you have a belt?"}], DEFAULT_RULES)[0]["role"]
+    'system'
+"""
 
 from __future__ import annotations
 
@@ -10,12 +19,12 @@ from typing import Iterable
 
 
 from lab.core.errors import InputError
-from lab.llm.base import Message
+from lab.llm.base import DEFAULT_SYSTEM, Message
 
 
 # System prompts from the course. The last line of each is what a 135M model can still follow.
 PRESETS: dict[str, str] = {
-    "Brief and factual": "Answer briefly and factually.",
+    "Brief and factual": DEFAULT_SYSTEM,   # the chat's default (lab.llm.base: what a 135M model needs)
     "Snarky assistant": "You are a snarky assistant. Give short, snarky, humorous answers that are still correct.",
     "Helpful shop assistant": (
         "You are a helpful assistant in a clothes store. You should try to gently encourage the customer to try "

@@ -1,4 +1,4 @@
-"""TODO doc for lab.prompting.next_token"""
+"""What the model considered: the top-k candidates (token, probability) at each step of its answer (logprobs)."""
 
 from __future__ import annotations
 

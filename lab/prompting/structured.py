@@ -1,4 +1,12 @@
-"""TODO doc for lab.prompting.structured"""
+"""Structured output: ask for JSON under a schema, validate it, repair once, never invent.
+
+A ``Schema`` comes from a pydantic model (the course's ``Deal`` / ``DealSelection``) or from fields typed in the
+page; ``structured()`` sends it the provider's way (OpenAI ``response_format``, llama.cpp grammar decoding
+locally), parses the reply, validates it, and on failure asks once more with the validation errors.
+
+    >>> parse_json('Sure! ```json\\n{"price": 9.5}\\n```')
+    {'price': 9.5}
+"""
 
 from __future__ import annotations
 

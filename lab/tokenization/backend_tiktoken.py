@@ -1,4 +1,8 @@
-"""TODO doc for lab.tokenization.backend_tiktoken"""
+"""tiktoken tokenizers: OpenAI's cl100k_base and o200k_base, and Qwen 3's vocabulary with Qwen's own regex.
+
+tiktoken runs any byte-level BPE given its ranks and its pre-tokenizer regex, so Qwen 3 (151,643 ranks from
+quicktok-v1) runs through it too, after NFC normalization as Qwen's tokenizer does.
+"""
 
 from __future__ import annotations
 

@@ -34,8 +34,8 @@ def add_parser(sub) -> None:
 def _tokens(args: argparse.Namespace) -> int:
     from lab.cli import print_json
     from lab.core.errors import InputError
-    from lab.tokenization.registry import PREFIXES, list_tokenizers
     from lab.tokenization.analysis import tokenize
+    from lab.tokenization.registry import PREFIXES, list_tokenizers
 
     if args.list:
         rows = list_tokenizers()

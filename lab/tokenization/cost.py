@@ -1,7 +1,6 @@
-"""TODO doc for lab.tokenization.cost"""
+"""What a text costs: tokens per model times a dated, editable price table, and its share of the context window."""
 
 from __future__ import annotations
-
 
 from lab.core.errors import InputError
 from lab.tokenization.analysis import analyse

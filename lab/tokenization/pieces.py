@@ -1,4 +1,10 @@
-"""TODO doc for lab.tokenization.pieces"""
+"""A piece is an id and the bytes it stands for; a tokenizer is anything that encodes, decodes and names its pieces.
+
+    >>> Piece(15339, b"hello").label, Piece(1917, b" world").label
+    ('hello', ' world')
+    >>> Piece(1, bytes([0xF0, 0x9F])).label          # not valid UTF-8 on its own: shown as bytes
+    '<0xF0 0x9F>'
+"""
 
 from __future__ import annotations
 

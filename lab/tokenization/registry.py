@@ -1,17 +1,24 @@
-"""TODO doc for lab.tokenization.registry"""
+"""The built-in tokenizers by name, each built once per process and shared by every session.
+
+    >>> sorted(BUILTIN)
+    ['cl100k_base', 'llama-3', 'o200k_base', 'qwen', 'smollm2']
+    >>> get_tokenizer("cl100k_base").encode("hello world")
+    [15339, 1917]
+
+Other names: ``hf:<hub id>`` (needs the Hub), ``gguf:<path>``, ``file:<tokenizer.json>``.
+"""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Callable
 
 from lab.core.errors import InputError
+from lab.core.once import once
 from lab.tokenization.backend_hf import _from_tokenizer_json, _load_hub, _load_llama3
 from lab.tokenization.backend_llamacpp import LlamaCppTokenizer, _load_smollm2
 from lab.tokenization.backend_tiktoken import _load_qwen, _load_tiktoken
 from lab.tokenization.pieces import Tokenizer
-
 
 BUILTIN: dict[str, tuple[str, str, Callable[[str], Tokenizer]]] = {
     # name: (source shown to the learner, the asset it needs, loader(source))
@@ -26,9 +33,6 @@ BUILTIN: dict[str, tuple[str, str, Callable[[str], Tokenizer]]] = {
 }
 PREFIXES = {"hf:": "any Hugging Face Hub tokenizer (needs the Hub)", "gguf:": "the vocabulary inside a local GGUF file",
             "file:": "a local tokenizer.json (Hugging Face tokenizers)"}
-_CACHE: dict[str, Tokenizer] = {}
-_BUILDING: dict[str, threading.Lock] = {}
-_LOCK = threading.Lock()
 
 
 def list_tokenizers() -> list[dict]:
@@ -40,17 +44,12 @@ def list_tokenizers() -> list[dict]:
 
 def get_tokenizer(name: str) -> Tokenizer:
     """The tokenizer called ``name`` (built once, shared: all adapters are safe to call from many threads)."""
-    name = (name or "").strip()
-    if name in _CACHE:
-        return _CACHE[name]
-    with _LOCK:  # one lock per name: a slow Hub download must not block the other tokenizers
-        lock = _BUILDING.setdefault(name, threading.Lock())
-    with lock:
-        if name not in _CACHE:
-            _CACHE[name] = _build(name)   # a failure is not cached: fix the cause and try again
-    return _CACHE[name]
+    # lab.core.once: one lock per name (a slow Hub download does not block the other tokenizers), and a failure is
+    # not cached (fix the cause and try again).
+    return _build((name or "").strip())
 
 
+@once
 def _build(name: str) -> Tokenizer:
     if name in BUILTIN:
         return BUILTIN[name][2](BUILTIN[name][0])

@@ -1,4 +1,15 @@
-"""TODO doc for lab.tools.constrained"""
+"""Tool calls from a model that has no tool support: decode under a JSON schema instead.
+
+SmolLM2's chat template ignores ``tools``. So the lab describes the tools in the system prompt and asks for
+``{"tool": NAME, "arguments": {...}}`` or ``{"answer": TEXT}``; llama.cpp turns that schema into a grammar, so
+every reply parses, and the registry's pydantic models then judge whether the arguments make sense.
+
+    >>> parse_constrained('{"answer": "It costs $899."}', "call_0")
+    ('It costs $899.', [])
+    >>> text, calls = parse_constrained('{"tool": "get_ticket_price", "arguments": {"destination": "Paris"}}', "call_0")
+    >>> calls[0].name, calls[0].arguments
+    ('get_ticket_price', '{"destination": "Paris"}')
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,39 @@
-"""TODO doc for lab.tools.loop"""
+"""The tool loop: ask, run what the model asked for, append the result, ask again. A typed Python function becomes a JSON schema, and a loop runs what the model asks for.
+
+A model cannot run code. It can only *ask*: "call get_ticket_price with {"destination": "Paris"}". The lab
+validates that request, runs the function, appends the result as a ``tool`` message and asks again, until
+the model answers in words or a round limit stops it. Worked example with a scripted model:
+
+    >>> from typing import Annotated
+    >>> from pydantic import Field
+    >>> def get_ticket_price(destination: Annotated[str, Field(description="City to fly to")]) -> str:
+    ...     '''Price of a return ticket to a city.'''
+    ...     return {"paris": "$899"}.get(destination.lower(), "unknown")
+    >>> from lab.tools.schema import function_schema
+    >>> function_schema(get_ticket_price)["function"]["parameters"]
+    {'additionalProperties': False, 'properties': {'destination': {'description': 'City to fly to', 'type': 'string'}}, 'required': ['destination'], 'type': 'object'}
+    >>> from lab.llm.fake import FakeProvider
+    >>> model = FakeProvider([{"tool_calls": [("get_ticket_price", {"destination": "Paris"})]}, "It costs $899."])
+    >>> from lab.tools.registry import ToolRegistry
+    >>> result = run_tools(model, [{"role": "user", "content": "Price to Paris?"}], ToolRegistry([get_ticket_price]))
+    >>> [m["role"] for m in result.messages], result.answer
+    (['user', 'assistant', 'tool', 'assistant'], 'It costs $899.')
+    >>> result.messages[2]
+    {'role': 'tool', 'tool_call_id': 'call_0', 'content': '$899'}
+
+Two strategies, both ending in the same OpenAI-shaped trace:
+- **native**: the provider's own tool API (OpenAI ``tools``/``tool_calls``, Anthropic ``tool_use`` blocks,
+  Ollama ``tools``), translated by ``lab.llm``. Several calls may arrive in one turn.
+- **constrained**, for the local SmolLM2: its GGUF chat template has no tool support at all (it ignores
+  ``tools`` and renders ``message['content']`` only), and llama-cpp-python's ``chatml-function-calling``
+  handler would need the shared ``Llama`` built with another ``chat_format`` (lab/llm/local.py builds one
+  model for every lab) and does its own multi-pass prompting that a 135M model follows poorly. So the lab asks
+  for JSON under a schema instead: llama.cpp turns ``{"tool": NAME, "arguments": {...}} | {"answer": TEXT}``
+  into a grammar, so every reply *parses*, and pydantic then checks whether the arguments make sense. The
+  conversation is shown to the model as plain turns (its JSON as the assistant turn, a tool result as a user
+  turn), because a ``tool`` role is something it never saw in training. One call per round; once the
+  calls succeeded, the next request may only answer (SmolLM2 otherwise repeats its call until the limit).
+"""
 
 from __future__ import annotations
 

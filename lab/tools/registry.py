@@ -1,4 +1,20 @@
-"""TODO doc for lab.tools.registry"""
+"""The tool registry: the functions a model may call, how a call is run, and the record of every call.
+
+``ToolRegistry([fn, ...])`` turns each typed function into a ``Tool`` (name, schema, arguments model) and
+``execute(tool_call)`` runs one request from a model: an unknown tool, JSON that does not parse,
+arguments that fail the schema, or a function that raises all become a ``CallRecord`` whose ``content`` is the
+message the model reads next - never an exception in the loop.
+
+    >>> def add(a: int, b: int) -> str:
+    ...     '''Add two integers.'''
+    ...     return str(a + b)
+    >>> from lab.llm.base import ToolCall
+    >>> reg = ToolRegistry([add])
+    >>> reg.execute(ToolCall("c1", "add", '{"a": 2, "b": 3}')).content
+    '5'
+    >>> reg.execute(ToolCall("c2", "add", '{"a": "two"}')).status
+    'invalid_arguments'
+"""
 
 from __future__ import annotations
 

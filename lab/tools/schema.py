@@ -1,4 +1,21 @@
-"""TODO doc for lab.tools.schema"""
+"""A typed Python function becomes the JSON schema a model sees, and the same types check what it sends back.
+
+The signature is the single source of truth: pydantic builds a model of the arguments from it (``Annotated``
+descriptions become the schema's descriptions), the schema goes to the provider, and a call the model makes is
+validated by the same model before anything runs. Argument rules (``not_blank``, dates in a window) are types too.
+
+    >>> from typing import Annotated
+    >>> from pydantic import Field
+    >>> def get_ticket_price(destination: Annotated[str, Field(description="City to fly to")]) -> str:
+    ...     '''Price of a return ticket to a city.'''
+    ...     return "$899"
+    >>> function_schema(get_ticket_price)["function"]["name"]
+    'get_ticket_price'
+    >>> arguments_model(get_ticket_price).model_validate({"destination": "Paris"}).destination
+    'Paris'
+    >>> not_blank("  Ada Lovelace ")
+    'Ada Lovelace'
+"""
 
 from __future__ import annotations
 

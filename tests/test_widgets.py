@@ -1,0 +1,61 @@
+"""The one pydantic-to-widget builder (ui.widgets.field_widget): help = the field's description, limits = its bounds."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ui.widgets import field_widget, model_widgets
+
+
+class Knobs(BaseModel):
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="How random.")
+    dropout: float = Field(0.1, ge=0.0, le=0.5, description="Adapter dropout.")
+    top_k: int = Field(40, ge=1, le=500, description="Candidates kept.")
+    width: int = Field(512, ge=64, le=1024, multiple_of=8, description="Pixels.")
+    seed: int | None = Field(None, ge=0, description="Empty = random.")
+    mode: Literal["a", "b"] = Field("b", description="Which one.")
+    fast: bool = Field(False, description="Go fast.")
+    name: str = Field("x", description="A name.")
+
+
+class Recorder:
+    """Stands in for ``st`` / a column: records each widget call and returns its first value (or a typed one)."""
+
+    def __init__(self, typed: dict | None = None):
+        self.calls: list[tuple[str, tuple, dict]] = []
+        self.typed = typed or {}
+
+    def __getattr__(self, kind):
+        def widget(label, *args, **kw):
+            self.calls.append((kind, args, kw))
+            if kind == "selectbox":
+                return args[0][kw["index"]]
+            if kind == "slider":
+                return args[2]
+            return self.typed.get(kw["key"], kw.get("value"))
+        return widget
+
+
+def test_each_kind_of_field_gets_its_widget_with_help_and_limits():
+    where = Recorder(typed={"k.Knobs.seed": " 7 "})
+    values = model_widgets(Knobs, list(Knobs.model_fields), where=where, key="k.", top_k_max=100)
+    kinds = {kw["key"].split(".")[-1]: (kind, args, kw) for kind, args, kw in where.calls}
+    assert {name: k for name, (k, _, _) in kinds.items()} == {
+        "temperature": "slider", "dropout": "slider", "top_k": "number_input", "width": "number_input",
+        "seed": "text_input", "mode": "selectbox", "fast": "checkbox", "name": "text_input"}
+    assert all(kw["help"] == Knobs.model_fields[n].description for n, (_, _, kw) in kinds.items())
+    assert kinds["temperature"][1] == (0.0, 2.0, 0.7)
+    top_k = kinds["top_k"][2]
+    assert (top_k["min_value"], top_k["max_value"], top_k["step"], top_k["value"]) == (1, 100, 1, 40)  # lowered max
+    assert kinds["width"][2]["step"] == 8                                                        # multiple_of
+    assert values == {"temperature": 0.7, "dropout": 0.1, "top_k": 40, "width": 512, "seed": 7, "mode": "b",
+                      "fast": False, "name": "x"}
+
+
+def test_the_form_style_keeps_floats_as_number_inputs():
+    where = Recorder()
+    assert field_widget(Knobs, "dropout", 0.2, where=where, key="ft.dropout", float_slider=False) == 0.2
+    kind, _, kw = where.calls[0]
+    assert kind == "number_input" and kw["min_value"] == 0.0 and kw["max_value"] == 0.5 and kw["step"] == 0.01

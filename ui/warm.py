@@ -1,0 +1,51 @@
+"""The app's warm-up steps: which labs' heavy objects load in the background, registered with the classroom layer.
+
+``lab.classroom.warmup`` runs steps but knows no lab; this module names them, in the order they run, and Home.py
+calls ``register_steps()`` before ``warmup.start``. Each step fills the same per-process cache its page reads
+(``get_tokenizer``, the local model or llama-server, ``load_minilm``, ``get_index``), so the first student to
+open a lab does not wait. The labs are imported inside the steps, in the warm-up thread: Home's first paint
+imports no model library.
+
+    >>> register_steps(); [name for name, _ in warmup.steps()]
+    ['tokenizers', 'local model', 'MiniLM embedder', 'RAG indexes']
+"""
+
+from __future__ import annotations
+
+from lab.classroom import warmup
+
+
+def tokenizers() -> None:
+    from lab.tokenization.registry import BUILTIN, get_tokenizer
+
+    for name in BUILTIN:   # the Tokenization page shows all of them side by side by default
+        get_tokenizer(name)
+
+
+def local_model() -> None:
+    from lab.llm.local import warm_up
+
+    warm_up()   # the managed llama-server when that is the engine, else the model in-process
+
+
+def embedder() -> None:
+    from lab.rag.embeddings import load_minilm
+
+    load_minilm()
+
+
+def rag_indexes() -> None:
+    from lab.rag.retrieval import get_index
+
+    for kind in ("chroma", "faiss"):
+        get_index(kind)
+
+
+STEPS = (("tokenizers", tokenizers), ("local model", local_model), ("MiniLM embedder", embedder),
+         ("RAG indexes", rag_indexes))
+
+
+def register_steps() -> None:
+    """Register the app's steps (idempotent: Home.py calls it on every page run, before ``warmup.start``)."""
+    for name, step in STEPS:
+        warmup.register(name, step)
