@@ -14,18 +14,18 @@ from ui.labs import available
 from ui.session import apply_secrets, keep_seen
 from ui.warm import register_steps
 
-imports.serialize_heavy_imports()   # page threads import torch/transformers one at a time (see lab/core/imports.py)
+imports.serialize_heavy_imports()  # page threads import torch/transformers one at a time (see lab/core/imports.py)
 
 st.set_page_config(page_title="LLM Engineering Lab", page_icon="🧭", layout="wide")
 apply_secrets()
-keep_seen()   # an open session's folder is not swept while it is open (cheap: at most every 5 min)
-if st.runtime.exists() and type(st.runtime.Runtime.instance()) is st.runtime.Runtime:   # served, not AppTest
+keep_seen()  # an open session's folder is not swept while it is open (cheap: at most every 5 min)
+if st.runtime.exists() and type(st.runtime.Runtime.instance()) is st.runtime.Runtime:  # served, not AppTest
     from lab.llm.local import use_app_defaults
 
-    use_app_defaults()   # LAB_LOCAL_ENGINE=auto: the managed llama-server when built (README, "Bigger classes")
+    use_app_defaults()  # LAB_LOCAL_ENGINE=auto: the managed llama-server when built (README, "Bigger classes")
 if get_settings().warm_up:
-    register_steps()          # the labs' heavy objects, named in ui/warm.py
-    warmup.start(delay_s=3)   # once per process, in the background: heavy models load before students ask
+    register_steps()  # the labs' heavy objects, named in ui/warm.py
+    warmup.start(delay_s=3)  # once per process, in the background: heavy models load before students ask
 
 sections: dict[str, list] = {"": [st.Page(home_view, title="Home", icon="🏠", default=True)]}
 for lab in available():

@@ -18,8 +18,17 @@ opts = U.sampling_options(temperature=0.3, max_tokens=256)
 window = memory.context_window(choice.provider, choice.model)
 if choice.provider == "local":
     st.caption("SmolLM2-135M is tiny: it follows short, plain instructions and gets facts wrong. That is the lesson.")
-tabs = st.tabs(["Chat & system prompts", "Shots", "Memory", "Structured output", "Compare models", "Brochure",
-                "Next-token probabilities"])
+tabs = st.tabs(
+    [
+        "Chat & system prompts",
+        "Shots",
+        "Memory",
+        "Structured output",
+        "Compare models",
+        "Brochure",
+        "Next-token probabilities",
+    ]
+)
 
 
 with tabs[0]:
@@ -33,12 +42,20 @@ with tabs[0]:
         show_messages(msgs)
 
 with tabs[1]:
-    style = st.radio("Examples go", list(messages.SHOT_STYLES), format_func=messages.SHOT_STYLES.get, horizontal=True,
-                     key="shots.style")
+    style = st.radio(
+        "Examples go",
+        list(messages.SHOT_STYLES),
+        format_func=messages.SHOT_STYLES.get,
+        horizontal=True,
+        key="shots.style",
+    )
     shots = U.shots_editor(messages.EXAMPLE_SHOTS, key="shots.table")
     n = st.slider("Examples used", 0, max(1, len(shots)), min(1, len(shots)), key="shots.n")
-    system = st.text_area("System prompt", "Classify the sentiment of the message as positive, negative or "
-                          "neutral. Answer with one word.", key="shots.system")
+    system = st.text_area(
+        "System prompt",
+        "Classify the sentiment of the message as positive, negative or neutral. Answer with one word.",
+        key="shots.system",
+    )
     user = st.text_input("Message", "The colour faded after one wash.", key="shots.user")
     msgs = messages.build_messages(system, user, shots=shots[:n], style=style)
     st.caption(f"{messages.shots_label(min(n, len(shots)))}, examples {messages.SHOT_STYLES[style]}")
@@ -69,12 +86,21 @@ with tabs[2]:
 
 with tabs[3]:
     kind = st.radio("Schema", ["Deal / DealSelection (course)", "Your own fields"], horizontal=True, key="so.kind")
-    st.caption("The local model decodes under the schema (llama.cpp grammar): the *shape* is guaranteed, the "
-               "*values* are not - check them.")
+    st.caption(
+        "The local model decodes under the schema (llama.cpp grammar): the *shape* is guaranteed, the "
+        "*values* are not - check them."
+    )
     with U.explained():
         if kind.startswith("Deal"):
-            schema, sys_default, user_default = structured.Schema.from_model(structured.DealSelection), structured.DEAL_SYSTEM_PROMPT, structured.DEAL_EXAMPLE
-            st.code(inspect.getsource(structured.Deal) + "\n\n" + inspect.getsource(structured.DealSelection), language="python")
+            schema, sys_default, user_default = (
+                structured.Schema.from_model(structured.DealSelection),
+                structured.DEAL_SYSTEM_PROMPT,
+                structured.DEAL_EXAMPLE,
+            )
+            st.code(
+                inspect.getsource(structured.Deal) + "\n\n" + inspect.getsource(structured.DealSelection),
+                language="python",
+            )
         else:
             fields = st.text_area("Fields (`name: type  # description`)", structured.EXAMPLE_FIELDS, key="so.fields")
             schema = structured.Schema.from_fields(fields)
@@ -83,11 +109,20 @@ with tabs[3]:
         user = st.text_area("User prompt", user_default, key=f"so.user.{kind}")
         with st.expander("JSON Schema sent"):
             st.json(schema.json_schema)
-        describe = st.checkbox("Also paste the schema into the system prompt", key="so.describe",
-                               help="For servers without structured output. SmolLM2 then copies the schema's text.")
+        describe = st.checkbox(
+            "Also paste the schema into the system prompt",
+            key="so.describe",
+            help="For servers without structured output. SmolLM2 then copies the schema's text.",
+        )
         if st.button("Ask for structured output", type="primary", key="so.send"):
-            result = structured.structured(choice.build(), messages.build_messages(system, user), schema, model=choice.model_arg,
-                                  options=Options(**opts), describe=describe)
+            result = structured.structured(
+                choice.build(),
+                messages.build_messages(system, user),
+                schema,
+                model=choice.model_arg,
+                options=Options(**opts),
+                describe=describe,
+            )
             U.show_structured(result)
             show_usage(result.usage[-1])
 
@@ -98,9 +133,12 @@ with tabs[4]:
     if st.button("Compare", type="primary", key="cmp.send") and targets:
         with U.explained():
             outs = [U.Streamer(col) for col, _ in targets]
-            outcomes = compare.compare([compare.Target(f"{c.provider}/{c.model or 'SmolLM2'}", c.build, c.model_arg)
-                                  for _, c in targets], messages.build_messages(messages.PRESETS["Brief and factual"], user),
-                                 Options(**opts), on_text=lambda i, t: outs[i](t))
+            outcomes = compare.compare(
+                [compare.Target(f"{c.provider}/{c.model or 'SmolLM2'}", c.build, c.model_arg) for _, c in targets],
+                messages.build_messages(messages.PRESETS["Brief and factual"], user),
+                Options(**opts),
+                on_text=lambda i, t: outs[i](t),
+            )
             for (col, _), out, o in zip(targets, outs, outcomes):
                 out.done(o.text)
                 if o.error:
@@ -109,17 +147,25 @@ with tabs[4]:
 
 with tabs[5]:
     allow = get_settings().allow_private_urls
-    st.caption(f"Private, loopback and link-local addresses are {'ALLOWED' if allow else 'refused'} "
-               "(LAB_ALLOW_PRIVATE_URLS); cloud metadata addresses always are.")
+    st.caption(
+        f"Private, loopback and link-local addresses are {'ALLOWED' if allow else 'refused'} "
+        "(LAB_ALLOW_PRIVATE_URLS); cloud metadata addresses always are."
+    )
     url = st.text_input("Company website", "https://huggingface.co", key="bro.url")
     company = st.text_input("Company name (default: the page title)", "", key="bro.company")
     c1, c2 = st.columns(2)
     if c1.button("Make a brochure", type="primary", key="bro.send"):
         with U.explained():
             out, steps = U.Streamer(), st.status("Working", expanded=True)
-            material, reply = make_brochure(url, choice.build(), company=company or None, model=choice.model_arg,
-                                            options=Options(**opts | {"max_tokens": max(opts["max_tokens"], 400)}),
-                                            on_text=out, on_step=steps.write)
+            material, reply = make_brochure(
+                url,
+                choice.build(),
+                company=company or None,
+                model=choice.model_arg,
+                options=Options(**opts | {"max_tokens": max(opts["max_tokens"], 400)}),
+                on_text=out,
+                on_step=steps.write,
+            )
             steps.update(label=f"Read {1 + len(material.pages)} pages", state="complete")
             out.done(reply.text)
             st.json({"links picked": material.links, "skipped": material.skipped}, expanded=False)
@@ -138,7 +184,12 @@ with tabs[6]:
     steps = st.slider("Tokens to generate", 1, 20, 6, key="nt.steps")
     if st.button("Show next tokens", type="primary", key="nt.send"):
         with U.explained():
-            reply, rows = next_token.next_tokens(choice.build(), messages.build_messages(DEFAULT_SYSTEM, prompt),
-                                        k=k, steps=steps, options=Options(**opts))
+            reply, rows = next_token.next_tokens(
+                choice.build(),
+                messages.build_messages(DEFAULT_SYSTEM, prompt),
+                k=k,
+                steps=steps,
+                options=Options(**opts),
+            )
             st.markdown(f"**Generated:** {reply.text}")
             U.show_next_tokens(rows, k)

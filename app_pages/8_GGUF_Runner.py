@@ -22,8 +22,10 @@ if info is None:
 gpu = runtime.gpu_backend()
 settings = U.load_settings(gpu, info.facts["layers"] or 0)
 est = fit.estimate(info, settings.n_ctx, n_batch=settings.n_batch, n_gpu_layers=settings.n_gpu_layers)
-st.caption(f"**{path.name}** · memory: {est.line()} · {'✅ fits' if est.fits else '❌ does not fit'} · "
-           f"{'GPU backend available' if gpu.available else 'CPU-only llama.cpp build'}")
+st.caption(
+    f"**{path.name}** · memory: {est.line()} · {'✅ fits' if est.fits else '❌ does not fit'} · "
+    f"{'GPU backend available' if gpu.available else 'CPU-only llama.cpp build'}"
+)
 tabs = st.tabs(["Inspect", "Chat", "Steps", "Benchmark", "Serve", "Quantization ladder"])
 
 
@@ -40,8 +42,12 @@ with tabs[1]:
     st.caption("Temperature 0 (greedy) gives a 135M model its best answers; raise it to see sampling at work.")
     params, chat_format = U.sampling()
     history = st.session_state.setdefault("gguf.history", [])
-    system = st.text_input("System prompt", DEFAULT_SYSTEM, key="gguf.system",
-                           help="A 135M model needs a short, plain system prompt to stay on topic.")
+    system = st.text_input(
+        "System prompt",
+        DEFAULT_SYSTEM,
+        key="gguf.system",
+        help="A 135M model needs a short, plain system prompt to stay on topic.",
+    )
     for m in history:
         st.chat_message(m["role"]).markdown(m["content"])
     said = st.text_input("Your message", "What is the capital of France?", key="gguf.user")
@@ -50,12 +56,19 @@ with tabs[1]:
         history.clear()
         st.rerun()
     if c1.button("Send", type="primary", key="gguf.send"):
-        msgs = ([{"role": "system", "content": system}] if system else []) + history + [{"role": "user", "content": said}]
+        msgs = (
+            ([{"role": "system", "content": system}] if system else []) + history + [{"role": "user", "content": said}]
+        )
         st.chat_message("user").markdown(said)
         with U.explained():
             box, text = st.chat_message("assistant").empty(), []
-            reply = runtime.run_chat(model(), msgs, params, chat_format,
-                                     on_text=lambda t: (text.append(t), box.markdown("".join(text) + " ▌")))
+            reply = runtime.run_chat(
+                model(),
+                msgs,
+                params,
+                chat_format,
+                on_text=lambda t: (text.append(t), box.markdown("".join(text) + " ▌")),
+            )
             box.markdown(reply.text)
             history += [{"role": "user", "content": said}, {"role": "assistant", "content": reply.text}]
             U.show_metrics(reply.usage)
@@ -72,8 +85,10 @@ with tabs[2]:
             U.show_steps(steps.run_steps(model(), prompt, n_steps=n_steps, top=top, temperature=temp))
 
 with tabs[3]:
-    st.caption("pp = prompt processing (tokens evaluated together, matrix-matrix: fast); tg = text generation "
-               "(one token at a time, bound by memory bandwidth: slow). Median of the runs.")
+    st.caption(
+        "pp = prompt processing (tokens evaluated together, matrix-matrix: fast); tg = text generation "
+        "(one token at a time, bound by memory bandwidth: slow). Median of the runs."
+    )
     c1, c2, c3 = st.columns(3)
     n_prompt = c1.slider("Prompt tokens", 16, 512, 128, 16, key="gguf.b.np")
     n_gen = c2.slider("Generated tokens", 4, 128, 32, 4, key="gguf.b.ng")
@@ -84,13 +99,24 @@ with tabs[3]:
     if gpu.available and st.button("n_gpu_layers sweep", key="gguf.b.sweep"):
         n = (info.facts["layers"] or 0) + 1
         with U.explained(), st.spinner("Sweeping..."):
-            U.show_sweep(bench.sweep(path, sorted({0, n // 4, n // 2, 3 * n // 4, n}), n_ctx=settings.n_ctx,
-                                     n_threads=settings.n_threads, n_prompt=n_prompt, n_gen=n_gen, repeats=repeats))
+            U.show_sweep(
+                bench.sweep(
+                    path,
+                    sorted({0, n // 4, n // 2, 3 * n // 4, n}),
+                    n_ctx=settings.n_ctx,
+                    n_threads=settings.n_threads,
+                    n_prompt=n_prompt,
+                    n_gen=n_gen,
+                    repeats=repeats,
+                )
+            )
 
 with tabs[4]:
-    st.caption("llama-cpp-python's own server, in a child process on this machine (loopback only). Other labs "
-               "reach it with the provider **openai-compatible** and the base URL below.")
-    U.serve_section(path, settings)   # this session's servers only; at most LAB_MAX_SERVERS on the machine
+    st.caption(
+        "llama-cpp-python's own server, in a child process on this machine (loopback only). Other labs "
+        "reach it with the provider **openai-compatible** and the base URL below."
+    )
+    U.serve_section(path, settings)  # this session's servers only; at most LAB_MAX_SERVERS on the machine
 
 with tabs[5]:
-    render_ladder_section()   # convert -> quantize -> measure every rung (issue 13)
+    render_ladder_section()  # convert -> quantize -> measure every rung (issue 13)

@@ -8,7 +8,9 @@ import bench
 
 failed = 0
 SEPARATE = {"load"}  # `make load`: 30 sessions for 5 minutes, run on its own
-for mod in sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_") and m.name not in SEPARATE):
+for mod in sorted(
+    m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_") and m.name not in SEPARATE
+):
     print(f"\n=== bench.{mod}", flush=True)
     try:
         importlib.import_module(f"bench.{mod}").main()

@@ -17,8 +17,12 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-PROMPTS = ["Write a short story about a lighthouse keeper.", "Explain how rain forms, step by step.",
-           "List ten fruits and describe each in one sentence.", "Describe a walk through a busy market."]
+PROMPTS = [
+    "Write a short story about a lighthouse keeper.",
+    "Explain how rain forms, step by step.",
+    "List ten fruits and describe each in one sentence.",
+    "Describe a walk through a busy market.",
+]
 
 
 def _msgs(i: int) -> list[dict]:
@@ -33,8 +37,8 @@ def single(max_tokens: int, reps: int) -> dict:
     p = local.LocalProvider()
     out = {}
     for eng in ("inprocess", "server"):
-        local.engine = (lambda e=eng: e)          # this process only: pick the path under test
-        run(p, _msgs(0), options=opts)            # warm: model loaded / server started
+        local.engine = lambda e=eng: e  # this process only: pick the path under test
+        run(p, _msgs(0), options=opts)  # warm: model loaded / server started
         speeds = [run(p, _msgs(i), options=opts).usage.tokens_per_s or 0.0 for i in range(reps)]
         out[f"{eng}_tok_s"] = round(statistics.median(speeds), 1)
     out["ratio"] = round(out["server_tok_s"] / out["inprocess_tok_s"], 2) if out["inprocess_tok_s"] else None
@@ -55,28 +59,37 @@ def sweep(levels: list[int], n_requests: int, max_tokens: int) -> list[dict]:
     threads = s.n_threads or max(1, os.cpu_count() or 1)
     rows = []
     for par in levels:
-        srv = ManagedServer([str(server_binary()), *server_args(local.default_model_path(), parallel=par,
-                                                                n_ctx=s.n_ctx, threads=threads)])
+        srv = ManagedServer(
+            [
+                str(server_binary()),
+                *server_args(local.default_model_path(), parallel=par, n_ctx=s.n_ctx, threads=threads),
+            ]
+        )
         try:
             base = srv.ensure()
             client = local._client(base, srv.api_key)
             opts = Options(temperature=0.7, seed=1, max_tokens=max_tokens)
 
-            def one(i: int) -> tuple[int, float, float]:
-                t0 = time.perf_counter()
+            def one(i: int, client=client, opts=opts) -> tuple[int, float, float]:
                 chunks = list(client.stream(_msgs(i), "m", opts, "m"))
                 u = chunks[-1].usage
                 return u.completion_tokens, (u.ttft_s or 0) * 1000, u.tokens_per_s or 0.0
 
-            list(ThreadPoolExecutor(par).map(one, range(par)))      # warm the slots
+            list(ThreadPoolExecutor(par).map(one, range(par)))  # warm the slots
             t0 = time.perf_counter()
-            with ThreadPoolExecutor(par) as pool:                   # the queue in front lets `par` run at once
+            with ThreadPoolExecutor(par) as pool:  # the queue in front lets `par` run at once
                 res = list(pool.map(one, range(n_requests)))
             wall = time.perf_counter() - t0
-            rows.append({"parallel": par, "requests": n_requests, "tok_s": round(sum(r[0] for r in res) / wall, 1),
-                         "ttft_p50_ms": round(statistics.median(r[1] for r in res)),
-                         "per_stream_tok_s": round(statistics.median(r[2] for r in res), 1),
-                         "wall_s": round(wall, 1)})
+            rows.append(
+                {
+                    "parallel": par,
+                    "requests": n_requests,
+                    "tok_s": round(sum(r[0] for r in res) / wall, 1),
+                    "ttft_p50_ms": round(statistics.median(r[1] for r in res)),
+                    "per_stream_tok_s": round(statistics.median(r[2] for r in res), 1),
+                    "wall_s": round(wall, 1),
+                }
+            )
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         finally:
             srv.stop()

@@ -26,9 +26,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROUNDS = 5
 MAX_TOKENS = 96
 N_CTX = 2048
-MESSAGES = [{"role": "system", "content": "You are a storyteller."},
-            {"role": "user", "content": "Write a long story about a lighthouse keeper and a storm."}]
-SAMPLING = {"temperature": 0.0, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "repeat_penalty": 1.1, "max_tokens": MAX_TOKENS}
+MESSAGES = [
+    {"role": "system", "content": "You are a storyteller."},
+    {"role": "user", "content": "Write a long story about a lighthouse keeper and a storm."},
+]
+SAMPLING = {
+    "temperature": 0.0,
+    "top_k": 40,
+    "top_p": 0.95,
+    "min_p": 0.05,
+    "repeat_penalty": 1.1,
+    "max_tokens": MAX_TOKENS,
+}
 
 
 def _tg(stamps: list[float]) -> float:
@@ -63,8 +72,11 @@ def main() -> dict:
 
     path = default_model_path()
     threads = get_settings().n_threads or max(1, os.cpu_count() or 1)
-    print(f"model {path.name}, {threads} threads, n_ctx {N_CTX}, {MAX_TOKENS} tokens greedy, {ROUNDS} rounds, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}", flush=True)
+    print(
+        f"model {path.name}, {threads} threads, n_ctx {N_CTX}, {MAX_TOKENS} tokens greedy, {ROUNDS} rounds, "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}",
+        flush=True,
+    )
     # Same constructor arguments as lab.llm.local.load_llama uses for the runner's shared model.
     raw = Llama(model_path=str(path), n_ctx=N_CTX, n_gpu_layers=0, n_threads=threads, verbose=False)
     model = load(LoadSettings(n_ctx=N_CTX, n_threads=threads), path)
@@ -80,8 +92,10 @@ def main() -> dict:
     r, m = statistics.median(raws), statistics.median(runs)
     ratio = m / r if r else 0.0
     print(f"raw llama-cpp-python  tg {r:6.1f} tok/s  (runs: {' '.join(f'{x:.1f}' for x in raws)}; {n_raw} pieces)")
-    print(f"lab runner            tg {m:6.1f} tok/s  (runs: {' '.join(f'{x:.1f}' for x in runs)}; {n_run} pieces)"
-          f"   self-reported tg {statistics.median(selfs):.1f} tok/s")
+    print(
+        f"lab runner            tg {m:6.1f} tok/s  (runs: {' '.join(f'{x:.1f}' for x in runs)}; {n_run} pieces)"
+        f"   self-reported tg {statistics.median(selfs):.1f} tok/s"
+    )
     print(f"ratio runner/raw (generation tok/s): {ratio:.2f}  (goal >= 0.95)")
     return {"raw_tg_tps": r, "runner_tg_tps": m, "ratio": ratio, "threads": threads}
 

@@ -48,8 +48,13 @@ from bench import appserver
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = "the model reads tokens not letters so counting the r in strawberry is hard for it".split()
-QUESTIONS = ["Who owns the GreenPath Energy Optimizer?", "When was Rainfold founded?", "What does FlowSense cost?",
-             "Who is the CTO?", "Which office is in Pune?"]
+QUESTIONS = [
+    "Who owns the GreenPath Energy Optimizer?",
+    "When was Rainfold founded?",
+    "What does FlowSense cost?",
+    "Who is the CTO?",
+    "Which office is in Pune?",
+]
 PROMPTS = ["What is the capital of France?", "Name a colour.", "Say hello in French."]
 
 # action -> (page URL path, widgets to set, text that must appear in the run's output)
@@ -58,16 +63,16 @@ ACTIONS = {
     "tokenize": ("Tokenization", lambda r: {"text": " ".join(r.choices(WORDS, k=60))}, "characters per token"),
     "rag_search": ("RAG", lambda r: {"rag.search.q": r.choice(QUESTIONS), "rag.search.go": True}, "Top-k agreement"),
 }
-IMPATIENT = 0.1   # share of chat turns where the student clicks Send again after a second (leaves the line)
+IMPATIENT = 0.1  # share of chat turns where the student clicks Send again after a second (leaves the line)
 
 
 class Stats:
     def __init__(self) -> None:
-        self.lat: dict[str, list[tuple[float, float]]] = defaultdict(list)   # action -> [(finished at, ms)]
+        self.lat: dict[str, list[tuple[float, float]]] = defaultdict(list)  # action -> [(finished at, ms)]
         self.errors: list[str] = []
         self.lock = threading.Lock()
 
-        self.chat: list[tuple[float, int, float]] = []   # (finished at, tokens out, ms to the first token)
+        self.chat: list[tuple[float, int, float]] = []  # (finished at, tokens out, ms to the first token)
 
     def add(self, action: str, ms: float) -> None:
         with self.lock:
@@ -92,7 +97,7 @@ def _last_metric(texts: list[str], label: str) -> float | None:
     for t in reversed(texts):
         if t.startswith(label + ": "):
             try:
-                return float(t[len(label) + 2:].split()[0].replace(",", ""))
+                return float(t[len(label) + 2 :].split()[0].replace(",", ""))
             except (ValueError, IndexError):
                 return None
     return None
@@ -173,18 +178,24 @@ def tree_rss(pid: int) -> int:
 def summary(ms: list[float], seconds: float) -> dict | None:
     if not ms:
         return None
-    return {"n": len(ms), "per_min": round(len(ms) / seconds * 60, 1), "p50_ms": round(statistics.median(ms)),
-            "p95_ms": round(sorted(ms)[min(len(ms) - 1, math.ceil(0.95 * len(ms)) - 1)])}   # nearest rank
+    return {
+        "n": len(ms),
+        "per_min": round(len(ms) / seconds * 60, 1),
+        "p50_ms": round(statistics.median(ms)),
+        "p95_ms": round(sorted(ms)[min(len(ms) - 1, math.ceil(0.95 * len(ms)) - 1)]),
+    }  # nearest rank
 
 
 def chat_figures(stats: Stats, start: float, seconds: float) -> dict:
     """The class-wide chat figures of the second half of the run."""
     half = [(out, ttft) for t, out, ttft in stats.chat if t >= start + seconds / 2]
     span = seconds / 2
-    return {"chat_tok_s": round(sum(o for o, _ in half) / span, 1) if half else 0.0,
-            "chat_ttft_p50_ms": round(statistics.median(t for _, t in half)) if half else None,
-            "chat_turns_per_min": round(len(half) / span * 60, 1),
-            "reply_tokens_mean": round(statistics.mean(o for o, _ in half), 1) if half else None}
+    return {
+        "chat_tok_s": round(sum(o for o, _ in half) / span, 1) if half else 0.0,
+        "chat_ttft_p50_ms": round(statistics.median(t for _, t in half)) if half else None,
+        "chat_turns_per_min": round(len(half) / span * 60, 1),
+        "reply_tokens_mean": round(statistics.mean(o for o, _ in half), 1) if half else None,
+    }
 
 
 def run_load(n: int, seconds: int, n_browsers: int, think_s: float, log: Path, engine: str | None = None) -> dict:
@@ -197,8 +208,7 @@ def run_load(n: int, seconds: int, n_browsers: int, think_s: float, log: Path, e
     rss: list[tuple[float, int]] = []
     start = time.time()
     deadline = start + seconds
-    threads = [threading.Thread(target=student, args=(i, url, deadline, think_s, stats), daemon=True)
-               for i in range(n)]
+    threads = [threading.Thread(target=student, args=(i, url, deadline, think_s, stats), daemon=True) for i in range(n)]
     threads.append(threading.Thread(target=browsers, args=(n_browsers, url, deadline, stats), daemon=True))
     try:
         for t in threads:
@@ -212,7 +222,7 @@ def run_load(n: int, seconds: int, n_browsers: int, think_s: float, log: Path, e
     finally:
         server.terminate()
         server.wait(timeout=30)
-    for line in log.read_text(errors="replace").splitlines():   # what the server logged counts too
+    for line in log.read_text(errors="replace").splitlines():  # what the server logged counts too
         if line.startswith("Traceback") or " ERROR " in line:
             stats.error(f"server log: {line}")
     q = max(1.0, (time.time() - start) / 4)
@@ -224,13 +234,30 @@ def run_load(n: int, seconds: int, n_browsers: int, think_s: float, log: Path, e
     half = {a: summary([ms for t, ms in v if t >= start + seconds / 2], seconds / 2) for a, v in stats.lat.items()}
     for e in stats.errors[:10]:
         print("error:", e, file=sys.stderr)
-    print(json.dumps({"engine": engine or os.environ.get("LAB_LOCAL_ENGINE", "auto"),
-                      "latency": p, "latency_second_half": {a: v for a, v in half.items() if v}, "think_s": think_s, "browsers": n_browsers, "server_log": str(log),
-                      "rss_peak_second_quarter": early, "rss_peak_last_quarter": late}, indent=2))
-    return {"sessions": n, "seconds": seconds, "errors": len(stats.errors),
-            "p95_ms": {a: v["p95_ms"] for a, v in p.items()},
-            "peak_rss_bytes": max((b for _, b in rss), default=0),
-            "engine": engine or os.environ.get("LAB_LOCAL_ENGINE", "auto"), **chat_figures(stats, start, seconds)}
+    print(
+        json.dumps(
+            {
+                "engine": engine or os.environ.get("LAB_LOCAL_ENGINE", "auto"),
+                "latency": p,
+                "latency_second_half": {a: v for a, v in half.items() if v},
+                "think_s": think_s,
+                "browsers": n_browsers,
+                "server_log": str(log),
+                "rss_peak_second_quarter": early,
+                "rss_peak_last_quarter": late,
+            },
+            indent=2,
+        )
+    )
+    return {
+        "sessions": n,
+        "seconds": seconds,
+        "errors": len(stats.errors),
+        "p95_ms": {a: v["p95_ms"] for a, v in p.items()},
+        "peak_rss_bytes": max((b for _, b in rss), default=0),
+        "engine": engine or os.environ.get("LAB_LOCAL_ENGINE", "auto"),
+        **chat_figures(stats, start, seconds),
+    }
 
 
 def main() -> None:
@@ -251,7 +278,8 @@ def main() -> None:
     out = {"engines": results}
     if "inprocess" in results and "server" in results and results["inprocess"]["chat_tok_s"]:
         out["chat_tok_s_ratio_server_vs_inprocess"] = round(
-            results["server"]["chat_tok_s"] / results["inprocess"]["chat_tok_s"], 2)
+            results["server"]["chat_tok_s"] / results["inprocess"]["chat_tok_s"], 2
+        )
     print(json.dumps(out))
 
 

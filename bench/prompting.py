@@ -13,8 +13,8 @@ import os
 import statistics
 
 from lab.llm import DEFAULT_SYSTEM, Options, get_provider, run
-from lab.prompting.structured import DEAL_EXAMPLE, DEAL_SYSTEM_PROMPT, DealSelection, Schema, structured
 from lab.prompting.messages import build_messages
+from lab.prompting.structured import DEAL_EXAMPLE, DEAL_SYSTEM_PROMPT, DealSelection, Schema, structured
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 CITY = Schema.from_fields("city: str\ncountry: str")
@@ -40,25 +40,40 @@ def _logprobs():
 
 
 def _city():
-    return structured(get_provider("local"), build_messages("", _fresh("Give the capital of France as JSON.")), CITY,
-                      options=Options(temperature=0, max_tokens=60)).usage
+    return structured(
+        get_provider("local"),
+        build_messages("", _fresh("Give the capital of France as JSON.")),
+        CITY,
+        options=Options(temperature=0, max_tokens=60),
+    ).usage
 
 
 def _deals():
-    return structured(get_provider("local"), build_messages(DEAL_SYSTEM_PROMPT, _fresh(DEAL_EXAMPLE)),
-                      Schema.from_model(DealSelection), options=Options(temperature=0, max_tokens=300)).usage
+    return structured(
+        get_provider("local"),
+        build_messages(DEAL_SYSTEM_PROMPT, _fresh(DEAL_EXAMPLE)),
+        Schema.from_model(DealSelection),
+        options=Options(temperature=0, max_tokens=300),
+    ).usage
 
 
 def measure(fn) -> tuple[float, float, int]:
     fn()  # warm-up: model load, grammar compile
     runs = [fn()[-1] for _ in range(REPEATS)]
-    return (statistics.median(u.ttft_s * 1000 for u in runs), statistics.median(u.tokens_per_s or 0 for u in runs),
-            runs[-1].completion_tokens)
+    return (
+        statistics.median(u.ttft_s * 1000 for u in runs),
+        statistics.median(u.tokens_per_s or 0 for u in runs),
+        runs[-1].completion_tokens,
+    )
 
 
 def main() -> None:
-    cases = {"plain (reference)": _plain, "logprobs top-5": _logprobs, "JSON schema: city": _city,
-             "JSON schema: DealSelection": _deals}
+    cases = {
+        "plain (reference)": _plain,
+        "logprobs top-5": _logprobs,
+        "JSON schema: city": _city,
+        "JSON schema: DealSelection": _deals,
+    }
     ref = None
     print(f"{'case':28} {'ttft ms':>8} {'tok/s':>7} {'out tok':>7} {'tok/s vs ref':>12}")
     for name, fn in cases.items():

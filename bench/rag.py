@@ -21,7 +21,7 @@ import numpy as np
 
 
 def _time_queries(store, queries: np.ndarray, k: int = 5) -> tuple[float, list[list[str]]]:
-    store.query(queries[0], k)                       # warm-up: first-call costs are not the store's speed
+    store.query(queries[0], k)  # warm-up: first-call costs are not the store's speed
     times, ids = [], []
     for q in queries:
         t0 = time.perf_counter()
@@ -34,8 +34,15 @@ def _time_queries(store, queries: np.ndarray, k: int = 5) -> tuple[float, list[l
 KINDS = ("faiss-flat", "faiss-hnsw", "faiss-ivf", "chroma")
 
 
-def compare(name: str, ids: list[str], vectors: np.ndarray, texts: list[str], metas: list[dict],
-            queries: np.ndarray, kinds=KINDS) -> dict:
+def compare(
+    name: str,
+    ids: list[str],
+    vectors: np.ndarray,
+    texts: list[str],
+    metas: list[dict],
+    queries: np.ndarray,
+    kinds=KINDS,
+) -> dict:
     """Build every store from the same vectors; recall@5 of each against FAISS flat (exact)."""
     from lab.rag.stores import ChromaStore, FaissStore, _forget_chroma_system
 
@@ -46,8 +53,11 @@ def compare(name: str, ids: list[str], vectors: np.ndarray, texts: list[str], me
         path = Path(tmp) / "chroma"
         for kind in kinds:
             t0 = time.perf_counter()
-            store = (ChromaStore("bench", dim, path=path, url="") if kind == "chroma"
-                     else FaissStore(dim, kind.split("-", 1)[1]))
+            store = (
+                ChromaStore("bench", dim, path=path, url="")
+                if kind == "chroma"
+                else FaissStore(dim, kind.split("-", 1)[1])
+            )
             store.add(ids, vectors, texts, metas)
             r = {"build_s": time.perf_counter() - t0}
             r["query_ms_p50"], found[kind] = _time_queries(store, queries)
@@ -68,8 +78,10 @@ def print_row(r: dict) -> None:
     chroma = r["stores"].get("chroma")
     for kind, s in r["stores"].items():
         ratio = f"  build / Chroma's {s['build_s'] / chroma['build_s']:.3f}" if chroma and kind != "chroma" else ""
-        print(f"  {kind:11} build {s['build_s']:8.3f} s   query p50 {s['query_ms_p50']:7.3f} ms   "
-              f"recall@5 {s['recall_at_5']:.3f}   {s['bytes'] / 1e6:7.1f} MB{ratio}")
+        print(
+            f"  {kind:11} build {s['build_s']:8.3f} s   query p50 {s['query_ms_p50']:7.3f} ms   "
+            f"recall@5 {s['recall_at_5']:.3f}   {s['bytes'] / 1e6:7.1f} MB{ratio}"
+        )
 
 
 def synthetic(n: int, queries: int, data: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-kb", action="store_true", help="Only the synthetic case (no embedding model loaded).")
     ap.add_argument("--stores", nargs="+", choices=KINDS, default=list(KINDS))
     args = ap.parse_args(argv)
-    kinds = ["faiss-flat"] + [k for k in args.stores if k != "faiss-flat"]   # flat is the exact reference
+    kinds = ["faiss-flat"] + [k for k in args.stores if k != "faiss-flat"]  # flat is the exact reference
 
     if not args.skip_kb:
         from lab.rag.chunking import ChunkOptions, split_documents
@@ -110,25 +122,38 @@ def main(argv: list[str] | None = None) -> None:
         vectors = embedder.embed([c.page_content for c in chunks])
         print(f"knowledge base: {len(chunks)} chunks embedded (or read from cache) in {time.perf_counter() - t0:.2f} s")
         questions = [q.question for q in load_questions()]
-        embed_queries(embedder, ["warm up"])   # load the model outside the timing
+        embed_queries(embedder, ["warm up"])  # load the model outside the timing
         times = []
         for q in questions:
             t0 = time.perf_counter()
             embed_queries(embedder, [q])
             times.append((time.perf_counter() - t0) * 1000)
         qv = embed_queries(embedder, questions)
-        print(f"MiniLM query embedding: {statistics.median(times):.1f} ms per question (median; this, not the store, "
-              f"dominates a query on the knowledge base)")
-        print_row(compare("knowledge base (MiniLM)", [c.metadata["id"] for c in chunks], vectors,
-                          [c.page_content for c in chunks], [c.metadata for c in chunks], qv, kinds))
+        print(
+            f"MiniLM query embedding: {statistics.median(times):.1f} ms per question (median; this, not the store, "
+            f"dominates a query on the knowledge base)"
+        )
+        print_row(
+            compare(
+                "knowledge base (MiniLM)",
+                [c.metadata["id"] for c in chunks],
+                vectors,
+                [c.page_content for c in chunks],
+                [c.metadata for c in chunks],
+                qv,
+                kinds,
+            )
+        )
 
     v, q = synthetic(args.n, args.queries, args.data)
     ids = [f"s{i}" for i in range(args.n)]
     metas = [{"source": f"synthetic/{i // 100}.md", "doc_type": "synthetic"} for i in range(args.n)]
     texts = [f"chunk {i}" for i in range(args.n)]
     print_row(compare(f"synthetic ({args.data} unit vectors, 384-d)", ids, v, texts, metas, q, kinds))
-    print("\nFAISS flat compares the query with every vector (exact, time grows with n); HNSW walks a graph "
-          "(approximate: recall@5 < 1 means it missed some true neighbours). Chroma's index is HNSW too.")
+    print(
+        "\nFAISS flat compares the query with every vector (exact, time grows with n); HNSW walks a graph "
+        "(approximate: recall@5 < 1 means it missed some true neighbours). Chroma's index is HNSW too."
+    )
 
 
 if __name__ == "__main__":

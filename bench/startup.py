@@ -29,8 +29,12 @@ HEAVY = ("torch", "transformers", "chromadb", "faiss", "llama_cpp", "sentence_tr
 
 def home_imports() -> dict:
     """Cumulative import time (s) of Home's modules, and whether a heavy library is imported on that path."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import ui.home, ui.labs, ui.session"],
-                         cwd=ROOT, capture_output=True, text=True).stderr
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import ui.home, ui.labs, ui.session"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stderr
     mods = {m.group(2).strip(): int(m.group(1)) for m in re.finditer(r"import time:\s+\d+ \|\s+(\d+) \|(.*)", out)}
     heavy = sorted({m.split(".")[0] for m in mods if m.strip().split(".")[0] in HEAVY})
     return {"import_s": round(max(mods.values()) / 1e6, 3), "heavy_imports": heavy}
@@ -39,8 +43,8 @@ def home_imports() -> dict:
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     from bench import appserver
-    from bench.stclient import StClient
     from bench.appserver import CHROME_ARGS, CHROMIUM
+    from bench.stclient import StClient
     from ui.labs import available
 
     report = home_imports()
@@ -67,16 +71,21 @@ def main() -> None:
                 with StClient(url) as s:
                     visits.append(s.open(slug))
             errors = [e for v in visits for e in v.errors]
-            pages[lab.title] = {"first_widget_s": round(visits[0].first_widget_s or -1, 2),
-                                "first_s": round(visits[0].seconds, 2), "second_s": round(visits[1].seconds, 2),
-                                **({"errors": errors} if errors else {})}
+            pages[lab.title] = {
+                "first_widget_s": round(visits[0].first_widget_s or -1, 2),
+                "first_s": round(visits[0].seconds, 2),
+                "second_s": round(visits[1].seconds, 2),
+                **({"errors": errors} if errors else {}),
+            }
         report["pages"] = pages
     finally:
         server.terminate()
         server.wait(timeout=30)
     print(json.dumps(report, indent=2))
-    print(f"home first paint: {report.get('home_first_paint_s', 'n/a (no chromium)')} s (goal <= 2 s); "
-          f"heavy imports on Home's path: {report['heavy_imports'] or 'none'}")
+    print(
+        f"home first paint: {report.get('home_first_paint_s', 'n/a (no chromium)')} s (goal <= 2 s); "
+        f"heavy imports on Home's path: {report['heavy_imports'] or 'none'}"
+    )
 
 
 if __name__ == "__main__":

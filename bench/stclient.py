@@ -33,20 +33,27 @@ from websockets.sync.client import connect
 
 _VALUE_FIELD = {"text_input": "string_value", "text_area": "string_value", "checkbox": "bool_value"}
 _TRIGGERS = {"button"}
-_TEXT_FIELDS = {"markdown": "body", "text": "body", "heading": "body", "alert": "body", "code": "code_text",
-                "exception": "message", "spinner": "text"}
+_TEXT_FIELDS = {
+    "markdown": "body",
+    "text": "body",
+    "heading": "body",
+    "alert": "body",
+    "code": "code_text",
+    "exception": "message",
+    "spinner": "text",
+}
 
 
 @dataclass
 class Run:
     """What one script run sent back."""
 
-    seconds: float = 0.0                    # from sending the rerun to script_finished
-    first_element_s: float | None = None    # from sending the rerun to the first element (something painted)
-    first_widget_s: float | None = None     # ... to the first widget (the student can start working)
-    kinds: list[str] = field(default_factory=list)     # element types in arrival order ("markdown", "button", ...)
-    texts: list[str] = field(default_factory=list)     # markdown, alerts, code, exceptions, "metric: value"...
-    errors: list[str] = field(default_factory=list)    # exceptions and st.error alerts, as the student sees them
+    seconds: float = 0.0  # from sending the rerun to script_finished
+    first_element_s: float | None = None  # from sending the rerun to the first element (something painted)
+    first_widget_s: float | None = None  # ... to the first widget (the student can start working)
+    kinds: list[str] = field(default_factory=list)  # element types in arrival order ("markdown", "button", ...)
+    texts: list[str] = field(default_factory=list)  # markdown, alerts, code, exceptions, "metric: value"...
+    errors: list[str] = field(default_factory=list)  # exceptions and st.error alerts, as the student sees them
 
     @property
     def text(self) -> str:
@@ -58,13 +65,18 @@ class StClient:
 
     def __init__(self, base_url: str, timeout: float = 600.0) -> None:
         self.timeout = timeout
-        self.ws = connect(base_url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream",
-                          subprotocols=["streamlit"], max_size=None, open_timeout=60, close_timeout=5)
+        self.ws = connect(
+            base_url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream",
+            subprotocols=["streamlit"],
+            max_size=None,
+            open_timeout=60,
+            close_timeout=5,
+        )
         self.page_hash = ""
-        self.sections: list[str] = []                     # the sidebar's navigation sections, as last sent
-        self.widgets: dict[str, tuple[str, str]] = {}   # user key -> (widget id, element type)
-        self._values: dict[str, WidgetState] = {}       # widget id -> last value set (sent on every rerun)
-        self._triggers: list[WidgetState] = []           # one-shot button presses for the next rerun
+        self.sections: list[str] = []  # the sidebar's navigation sections, as last sent
+        self.widgets: dict[str, tuple[str, str]] = {}  # user key -> (widget id, element type)
+        self._values: dict[str, WidgetState] = {}  # widget id -> last value set (sent on every rerun)
+        self._triggers: list[WidgetState] = []  # one-shot button presses for the next rerun
 
     def __enter__(self) -> StClient:
         return self
@@ -91,7 +103,9 @@ class StClient:
             elif kind in _VALUE_FIELD:
                 self._values[wid] = WidgetState(id=wid, **{_VALUE_FIELD[kind]: value})
             else:
-                raise TypeError(f"{key!r} is a {kind}; this client sets only {sorted(_VALUE_FIELD) + sorted(_TRIGGERS)}")
+                raise TypeError(
+                    f"{key!r} is a {kind}; this client sets only {sorted(_VALUE_FIELD) + sorted(_TRIGGERS)}"
+                )
         return self
 
     def rerun(self, wait: bool = True) -> Run | None:

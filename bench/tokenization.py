@@ -23,7 +23,7 @@ from lab.core import assets
 from lab.tokenization import analysis, registry
 
 ROOT = Path(__file__).resolve().parent.parent
-SIZE = 1_000_000      # characters of text (about 1 MB: the knowledge base is mostly ASCII)
+SIZE = 1_000_000  # characters of text (about 1 MB: the knowledge base is mostly ASCII)
 REPEATS = 2
 
 
@@ -42,12 +42,15 @@ def raw_callers() -> dict[str, tuple[str, object]]:
     llama3 = Tokenizer.from_file(str(assets.path_of("llama3-tokenizer-json")))
     with contextlib.redirect_stderr(io.StringIO()):
         smol = Llama(model_path=str(assets.smollm2_gguf()), vocab_only=True, verbose=False)
-    qwen = registry.get_tokenizer("qwen").enc   # the same tiktoken Encoding, called without the adapter
+    qwen = registry.get_tokenizer("qwen").enc  # the same tiktoken Encoding, called without the adapter
     cl, o200 = tiktoken.get_encoding("cl100k_base"), tiktoken.get_encoding("o200k_base")
     return {
         "cl100k_base": ("tiktoken encode_ordinary (whole text)", lambda t: cl.encode_ordinary(t)),
         "o200k_base": ("tiktoken encode_ordinary (whole text)", lambda t: o200.encode_ordinary(t)),
-        "llama-3": ("tokenizers Tokenizer.encode (whole text)", lambda t: llama3.encode(t, add_special_tokens=False).ids),
+        "llama-3": (
+            "tokenizers Tokenizer.encode (whole text)",
+            lambda t: llama3.encode(t, add_special_tokens=False).ids,
+        ),
         "smollm2": ("llama.cpp Llama.tokenize (whole text)", lambda t: smol.tokenize(t.encode(), add_bos=False)),
         "qwen": ("tiktoken Encoding.encode_ordinary (whole text)", lambda t: qwen.encode_ordinary(t)),
     }
@@ -69,11 +72,14 @@ def main() -> None:
     print(f"{'tokenizer':12} {'tokens':>10} {'lab tok/s':>12} {'raw tok/s':>12} {'lab/raw':>8}  raw call")
     for name, (what, call) in raw.items():
         analysis.analyse(name, text[:1000])  # load and warm up outside the timing
-        t_lab, a = best(lambda: analysis.analyse(name, text, max_pieces=analysis.MAX_RENDER))
-        t_raw, ids = best(lambda: call(text))
+        t_lab, a = best(lambda name=name: analysis.analyse(name, text, max_pieces=analysis.MAX_RENDER))
+        t_raw, ids = best(lambda call=call: call(text))
         assert a.count == len(ids), f"{name}: lab counted {a.count}, the reference {len(ids)}"
-        print(f"{name:12} {a.count:>10,} {a.count / t_lab:>12,.0f} {len(ids) / t_raw:>12,.0f} "
-              f"{t_raw / t_lab:>7.2f}x  {what}", flush=True)
+        print(
+            f"{name:12} {a.count:>10,} {a.count / t_lab:>12,.0f} {len(ids) / t_raw:>12,.0f} "
+            f"{t_raw / t_lab:>7.2f}x  {what}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

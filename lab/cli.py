@@ -23,19 +23,19 @@ import sys
 from pydantic import ValidationError
 
 from lab.core.errors import LabError
-from lab.llm.base import DEFAULT_SYSTEM   # the chat's default system prompt: a 135M model needs it (base says why)
+from lab.llm.base import DEFAULT_SYSTEM  # the chat's default system prompt: a 135M model needs it (base says why)
 
 LAB_COMMANDS = [
-    "lab.prompting.cli",      # brochure
-    "lab.tokenization.cli",   # tokens
-    "lab.tools.cli",          # tools ask|prices
-    "lab.pipelines.cli",      # pipeline, diffuse
-    "lab.rag.cli",            # rag index|search|ask|eval
-    "lab.pricer.cli",         # pricer data|baselines|llm
-    "lab.finetune.cli",       # finetune plan|run|eval|modal
-    "lab.gguf.cli",           # gguf inspect|bench|serve
-    "lab.agents.cli",         # agents run|scan|price|memory|modal|score
-    "lab.evaluate.cli",       # evaluate run|arena|battle|vote|rungs|leaderboards
+    "lab.prompting.cli",  # brochure
+    "lab.tokenization.cli",  # tokens
+    "lab.tools.cli",  # tools ask|prices
+    "lab.pipelines.cli",  # pipeline, diffuse
+    "lab.rag.cli",  # rag index|search|ask|eval
+    "lab.pricer.cli",  # pricer data|baselines|llm
+    "lab.finetune.cli",  # finetune plan|run|eval|modal
+    "lab.gguf.cli",  # gguf inspect|bench|serve
+    "lab.agents.cli",  # agents run|scan|price|memory|modal|score
+    "lab.evaluate.cli",  # evaluate run|arena|battle|vote|rungs|leaderboards
 ]
 
 
@@ -43,23 +43,31 @@ def add_provider_args(p: argparse.ArgumentParser) -> None:
     """The provider flags every model-calling command shares."""
     from lab.llm import PROVIDERS
 
-    p.add_argument("--provider", default="local", choices=PROVIDERS, help="Which backend answers (default: local llama.cpp).")
-    p.add_argument("--base-url", default=None, help="Server URL (openai-compatible, ollama, or to point openai/anthropic elsewhere).")
+    p.add_argument(
+        "--provider", default="local", choices=PROVIDERS, help="Which backend answers (default: local llama.cpp)."
+    )
+    p.add_argument(
+        "--base-url",
+        default=None,
+        help="Server URL (openai-compatible, ollama, or to point openai/anthropic elsewhere).",
+    )
     p.add_argument("--model", default=None, help="Model id (default: the provider's default; a .gguf path for local).")
 
 
 def provider_from_args(args: argparse.Namespace):
     from lab.llm import get_provider
 
-    if args.provider == "local" and getattr(args, "model", None):   # a typed path: said now if no GGUF, not ignored
+    if args.provider == "local" and getattr(args, "model", None):  # a typed path: said now if no GGUF, not ignored
         from pathlib import Path
 
-        from lab.core.gguf_check import check_gguf_file
         from lab.core.errors import InputError
+        from lab.core.gguf_check import check_gguf_file
 
         if not args.model.endswith(".gguf"):
-            raise InputError(f"--model {args.model}: the local provider runs a .gguf file; give its path, or leave "
-                             "--model out for the bundled SmolLM2 (python -m lab gguf list shows the ones here)")
+            raise InputError(
+                f"--model {args.model}: the local provider runs a .gguf file; give its path, or leave "
+                "--model out for the bundled SmolLM2 (python -m lab gguf list shows the ones here)"
+            )
         check_gguf_file(Path(args.model).expanduser())
     return get_provider(args.provider, base_url=args.base_url, model=args.model)
 
@@ -88,8 +96,8 @@ def _assets(args: argparse.Namespace) -> int:
 def _chat(args: argparse.Namespace) -> int:
     from lab.core.errors import InputError
     from lab.llm import Options, run
-    from lab.prompting.structured import Schema, structured
     from lab.prompting.messages import build_messages, load_shots
+    from lab.prompting.structured import Schema, structured
 
     provider = provider_from_args(args)
     shots = load_shots(args.shots) if args.shots else []
@@ -101,8 +109,10 @@ def _chat(args: argparse.Namespace) -> int:
         for u in result.usage:
             print(u.line(), file=sys.stderr)
         if not result.ok:
-            raise InputError(f"The reply did not validate against {args.json_schema}, even after one repair attempt: "
-                             f"{result.errors[-1]}. Last reply: {result.attempts[-1][:300]!r}")
+            raise InputError(
+                f"The reply did not validate against {args.json_schema}, even after one repair attempt: "
+                f"{result.errors[-1]}. Last reply: {result.attempts[-1][:300]!r}"
+            )
         print_json(result.value)
         return 0
     reply = run(provider, messages, model=model, options=options, on_text=lambda t: print(t, end="", flush=True))
@@ -122,19 +132,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="Ask a model; the answer streams to stdout, then one line of usage.")
     add_provider_args(p)
-    p.add_argument("--system", default=DEFAULT_SYSTEM,
-                   help=f"System prompt (default: {DEFAULT_SYSTEM!r}; a 135M model needs the nudge to stay on topic; "
-                        "pass '' for none).")
+    p.add_argument(
+        "--system",
+        default=DEFAULT_SYSTEM,
+        help=f"System prompt (default: {DEFAULT_SYSTEM!r}; a 135M model needs the nudge to stay on topic; "
+        "pass '' for none).",
+    )
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default, reproducible).")
     p.add_argument("--max-tokens", type=int, default=512)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--usage-stderr", action="store_true", help="Print the usage line to stderr instead of stdout.")
-    p.add_argument("--json-schema", default=None, metavar="FILE",
-                   help="A JSON Schema file: the reply is parsed and validated (one repair attempt), then printed as JSON.")
-    p.add_argument("--shots", default=None, metavar="FILE",
-                   help='A JSON list of example turns: [{"user": "...", "assistant": "..."}] or alternating role/content.')
-    p.add_argument("--shot-style", default="turns", choices=["turns", "system"],
-                   help="Send the shots as fictitious user/assistant turns (default) or inside the system prompt.")
+    p.add_argument(
+        "--json-schema",
+        default=None,
+        metavar="FILE",
+        help="A JSON Schema file: the reply is parsed and validated (one repair attempt), then printed as JSON.",
+    )
+    p.add_argument(
+        "--shots",
+        default=None,
+        metavar="FILE",
+        help='A JSON list of example turns: [{"user": "...", "assistant": "..."}] or alternating role/content.',
+    )
+    p.add_argument(
+        "--shot-style",
+        default="turns",
+        choices=["turns", "system"],
+        help="Send the shots as fictitious user/assistant turns (default) or inside the system prompt.",
+    )
     p.add_argument("prompt", help="The user prompt.")
     p.set_defaults(func=_chat)
 
@@ -161,8 +186,15 @@ def _input_errors() -> tuple[type[BaseException], ...]:
 
 # A malformed URL that reached an HTTP library: each has its own class, none a ValueError (httpx's InvalidURL,
 # requests' InvalidSchema, urllib3's LocationParseError...); matched by name so no SDK is imported to say so.
-URL_ERROR_NAMES = {"InvalidURL", "UnsupportedProtocol", "InvalidSchema", "MissingSchema", "InvalidHeader",
-                   "LocationParseError", "LocationValueError"}
+URL_ERROR_NAMES = {
+    "InvalidURL",
+    "UnsupportedProtocol",
+    "InvalidSchema",
+    "MissingSchema",
+    "InvalidHeader",
+    "LocationParseError",
+    "LocationValueError",
+}
 
 
 def _is_input_error(e: BaseException) -> bool:
@@ -186,8 +218,8 @@ def describe_error(e: BaseException) -> str:
         text = f"{e.strerror}{target} (check the path: a file was expected)" if e.filename else e.strerror
     else:
         text = str(e) or type(e).__name__
-    text = " ".join(text.split())          # one line, whatever the library wrote
-    if not isinstance(e, LabError) and len(text) > 400:   # the lab's own messages are worded to be read whole
+    text = " ".join(text.split())  # one line, whatever the library wrote
+    if not isinstance(e, LabError) and len(text) > 400:  # the lab's own messages are worded to be read whole
         text = text[:400] + "..."
     return redact(text)
 
@@ -198,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     import os
 
-    args = build_parser().parse_args(argv)   # argparse's own errors: usage + one line, exit 2
+    args = build_parser().parse_args(argv)  # argparse's own errors: usage + one line, exit 2
     try:
         return int(args.func(args) or 0)
     except LabError as e:
@@ -216,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         if _is_input_error(e):
             print(f"error: {describe_error(e)}", file=sys.stderr)
             return 2
-        print(f"error: unexpected {type(e).__name__}: {describe_error(e)} (a bug in the lab: rerun with LAB_DEBUG=1 "
-              "to see the traceback, and report it)", file=sys.stderr)
+        print(
+            f"error: unexpected {type(e).__name__}: {describe_error(e)} (a bug in the lab: rerun with LAB_DEBUG=1 "
+            "to see the traceback, and report it)",
+            file=sys.stderr,
+        )
         return 1

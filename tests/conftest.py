@@ -24,8 +24,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # chromadb
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")      # llama.cpp's OpenMP threads: don't spin (see lab/llm/local.py)
-os.environ.setdefault("LAB_WARM_UP", "0")               # no background model loading in tests (tests/test_warmup.py)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # llama.cpp's OpenMP threads: don't spin (see lab/llm/local.py)
+os.environ.setdefault("LAB_WARM_UP", "0")  # no background model loading in tests (tests/test_warmup.py)
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def tiny_dir(tmp_path_factory) -> Path:
 def smollm2_dir() -> Path:
     from lab.core import assets
 
-    return assets.smollm2_hf_dir()          # the real data dir's copy, made once by `python -m lab assets --prepare`
+    return assets.smollm2_hf_dir()  # the real data dir's copy, made once by `python -m lab assets --prepare`
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ ACME_SITE = {
         <a href="/gone">Old page</a> <a href="https://twitter.example/acme">Twitter</a></body></html>""",
     "/about": "<html><title>About Acme</title><body><p>Founded in 2019 in Toulouse by two engineers.</p></body></html>",
     "/careers": "<html><title>Careers</title><body><p>We are hiring propulsion engineers. Remote friendly.</p>"
-                "</body></html>",
+    "</body></html>",
     "/privacy": "<html><title>Privacy</title><body><p>We store cookies.</p></body></html>",
 }
 

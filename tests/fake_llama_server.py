@@ -47,8 +47,12 @@ def main(argv: list[str]) -> None:
             if self.path in ("/health", "/v1/health"):
                 return self._send(200, b'{"status": "ok"}')
             if self.path == "/v1/models" and self._authorized():
-                return self._send(200, json.dumps({"object": "list", "data": [
-                    {"id": "fake-model", "object": "model", "owned_by": "test"}]}).encode())
+                return self._send(
+                    200,
+                    json.dumps(
+                        {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "test"}]}
+                    ).encode(),
+                )
             self._send(404, b'{"error": {"message": "not found"}}')
 
         def do_POST(self):
@@ -61,11 +65,25 @@ def main(argv: list[str]) -> None:
             pieces = [f"port={args.port}", " schema=" + ("yes" if schema else "no"), " ok"]
             usage = {"prompt_tokens": 7, "completion_tokens": len(pieces), "total_tokens": 7 + len(pieces)}
             if not body.get("stream"):
-                return self._send(200, json.dumps({
-                    "id": "c1", "object": "chat.completion", "created": 0, "model": body.get("model"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": "".join(pieces)}}],
-                    "usage": usage}).encode())
+                return self._send(
+                    200,
+                    json.dumps(
+                        {
+                            "id": "c1",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": body.get("model"),
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": "".join(pieces)},
+                                }
+                            ],
+                            "usage": usage,
+                        }
+                    ).encode(),
+                )
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")

@@ -16,8 +16,15 @@ from pathlib import Path
 
 # ---------------------------------------------------------------------------------------------- fine-tune
 # hidden 64, 4 heads of 16, 2 KV heads (k/v project to 32), MLP 128, 2 layers, tied embeddings
-TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-            max_position_embeddings=512, tie_word_embeddings=True)
+TINY = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=512,
+    tie_word_embeddings=True,
+)
 _LOCK = threading.Lock()
 _DIR: list[Path] = []
 
@@ -33,8 +40,13 @@ def tiny_model_dir(root: Path) -> Path:
         from lab.core import assets
 
         tok = AutoTokenizer.from_pretrained(str(assets.smollm2_hf_dir()))
-        cfg = LlamaConfig(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                          pad_token_id=tok.pad_token_id, **TINY)
+        cfg = LlamaConfig(
+            vocab_size=len(tok),
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+            **TINY,
+        )
         torch.manual_seed(0)
         model = LlamaForCausalLM(cfg)
         out = root / "tiny-llama"
@@ -46,13 +58,27 @@ def tiny_model_dir(root: Path) -> Path:
 
 def pairs(n: int = 24) -> list[dict]:
     """Inline prompt/completion pairs shaped like the pricer's (the prompt ends with 'Price is $')."""
-    items = [("USB-C charger 65W", 39), ("4K monitor 27 inch", 329), ("Wireless earbuds", 129), ("Laptop stand", 45),
-             ("Mechanical keyboard", 89), ("Webcam 1080p", 59), ("Portable SSD 1TB", 109), ("Smart speaker", 99)]
+    items = [
+        ("USB-C charger 65W", 39),
+        ("4K monitor 27 inch", 329),
+        ("Wireless earbuds", 129),
+        ("Laptop stand", 45),
+        ("Mechanical keyboard", 89),
+        ("Webcam 1080p", 59),
+        ("Portable SSD 1TB", 109),
+        ("Smart speaker", 99),
+    ]
     out = []
     for i in range(n):
         title, price = items[i % len(items)]
-        out.append({"prompt": f"What does this cost to the nearest dollar?\n\n{title} (model {i})\n\nPrice is $",
-                    "completion": f"{price}.00", "price": float(price), "title": title})
+        out.append(
+            {
+                "prompt": f"What does this cost to the nearest dollar?\n\n{title} (model {i})\n\nPrice is $",
+                "completion": f"{price}.00",
+                "price": float(price),
+                "title": title,
+            }
+        )
     return out
 
 
@@ -106,16 +132,21 @@ def doubles_agent(log=None):
     from lab.agents.ensemble import EnsembleAgent
     from lab.pricer.ensemble import Ensemble
 
-    agent = EnsembleAgent([Double("specialist", lambda d: 100.0 + len(d) % 50), Double("frontier", lambda d: 200.0),
-                           Double("random_forest", lambda d: 150.0 + len(d) % 30)], log)
+    agent = EnsembleAgent(
+        [
+            Double("specialist", lambda d: 100.0 + len(d) % 50),
+            Double("frontier", lambda d: 200.0),
+            Double("random_forest", lambda d: 150.0 + len(d) % 30),
+        ],
+        log,
+    )
     a, b, c = [100.0, 120, 140, 160, 180, 130], [200.0, 210, 190, 220, 205, 215], [150.0, 170, 160, 175, 165, 155]
-    agent.ensemble = Ensemble().fit({"specialist": a, "frontier": b, "random_forest": c},
-                                    [x * 2 + 10 for x in a])
+    agent.ensemble = Ensemble().fit({"specialist": a, "frontier": b, "random_forest": c}, [x * 2 + 10 for x in a])
     return agent
 
 
 # ---------------------------------------------------------------------------------------------- the OpenAI tab
-OPENAI_SID = "5e" * 16   # a uuid4().hex-shaped session id, set before the first run so records can be seeded for it
+OPENAI_SID = "5e" * 16  # a uuid4().hex-shaped session id, set before the first run so records can be seeded for it
 
 
 def _openai_tab():

@@ -26,13 +26,13 @@ def test_bundled_feeds_have_enough_varied_deals():
     deals, problems = F.read_feeds(F.bundled_feeds())
     assert problems == []
     distinct = {d.key: d for d in deals}
-    assert len(deals) == 51 and len(distinct) == 47          # 4 deals are listed in two feeds
+    assert len(deals) == 51 and len(distinct) == 47  # 4 deals are listed in two feeds
     assert len({d.category for d in deals}) >= 5
     # repeated deals carry different tracking tails, the same canonical URL
     sony = [d.url for d in deals if "sony-wh1000xm5" in d.url or "airpods" in d.url]
     assert len(set(sony)) > len({canonical_url(u) for u in sony})
     unclear = [d for d in distinct.values() if S.title_price(d) is None]
-    assert len(unclear) >= 5                                  # "$40 off", "price drops in cart", "up to 35% off"...
+    assert len(unclear) >= 5  # "$40 off", "price drops in cart", "up to 35% off"...
     assert all(len(d.summary) > 40 and "<div" not in d.summary for d in deals)
 
 
@@ -42,8 +42,10 @@ def test_a_failing_feed_is_skipped_with_a_log_line(tmp_path):
     atom = tmp_path / "atom.xml"
     atom.write_text("<feed xmlns='http://www.w3.org/2005/Atom'><title>x</title></feed>")
     bomb = tmp_path / "bomb.xml"
-    bomb.write_text('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
-                    "<rss><channel><item><title>&b;</title></item></channel></rss>")
+    bomb.write_text(
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+        "<rss><channel><item><title>&b;</title></item></channel></rss>"
+    )
     log = Log()
     scanner = S.ScannerAgent(log, sources=[bad, *F.bundled_feeds()[:1], atom, bomb, tmp_path / "missing.xml"])
     result = S.ScanResult()
@@ -60,21 +62,34 @@ def test_a_failing_feed_is_skipped_with_a_log_line(tmp_path):
 def test_scanner_keeps_only_prices_found_in_the_deal_text():
     deals, _ = F.read_feeds(F.bundled_feeds())
     url = {d.key.rsplit("/", 1)[-1]: d.url for d in deals}
-    picks = {"deals": [
-        {"product_description": "Poly 21.5-inch meeting display with webcam.", "price": 30, "url": url["poly-studio-p21.html"]},
-        {"product_description": "Sony headphones.", "price": 249.0, "url": url["sony-wh1000xm5.html"]},      # not in text
-        {"product_description": "Anker power bank.", "price": 40, "url": url["anker-powerbank.html"]},        # a discount
-        {"product_description": "Poly again.", "price": 30, "url": url["poly-studio-p21.html"]},              # twice
-    ]}
+    picks = {
+        "deals": [
+            {
+                "product_description": "Poly 21.5-inch meeting display with webcam.",
+                "price": 30,
+                "url": url["poly-studio-p21.html"],
+            },
+            {
+                "product_description": "Sony headphones.",
+                "price": 249.0,
+                "url": url["sony-wh1000xm5.html"],
+            },  # not in text
+            {"product_description": "Anker power bank.", "price": 40, "url": url["anker-powerbank.html"]},  # a discount
+            {"product_description": "Poly again.", "price": 30, "url": url["poly-studio-p21.html"]},  # twice
+        ]
+    }
     fake = FakeProvider([json.dumps(picks)])
     log = Log()
     result = S.ScannerAgent(log).scan(fake, n=5)
     reasons = {d["reason"] for d in result.dropped}
-    assert {"its price $249.00 is not in its text", "$40.00 is a discount ('$40 off'), not a price",
-            "picked twice"} <= reasons
+    assert {
+        "its price $249.00 is not in its text",
+        "$40.00 is a discount ('$40 off'), not a price",
+        "picked twice",
+    } <= reasons
     assert [(d.price, d.source) for d in result.deals[:1]] == [(30.0, "model")]
-    assert len(result.deals) == 5 and all(d.source == "rule" for d in result.deals[1:])   # topped up, labelled
-    for d in result.deals:   # every price shown is a number of its own deal's text
+    assert len(result.deals) == 5 and all(d.source == "rule" for d in result.deals[1:])  # topped up, labelled
+    for d in result.deals:  # every price shown is a number of its own deal's text
         entry = next(e for e in deals if e.key == canonical_url(d.url))
         assert S.check_pick(entry, d.price) == ""
     # the schema sent narrows url to the deals shown: a model cannot invent a link
@@ -92,7 +107,7 @@ def test_scanner_skips_what_memory_knows_and_survives_an_invalid_reply():
     result = S.ScannerAgent(Log()).scan(fake, known=known, n=3)
     assert sum(d["reason"] == "already surfaced" for d in result.dropped) == len(known)
     assert not {canonical_url(d.url) for d in result.deals} & known
-    assert [d.source for d in result.deals] == ["rule"] * 3 and len(fake.calls) == 2   # one repair attempt
+    assert [d.source for d in result.deals] == ["rule"] * 3 and len(fake.calls) == 2  # one repair attempt
 
 
 # ---------------------------------------------------------------------------------------------- memory and cycles
@@ -100,7 +115,7 @@ def test_three_cycles_surface_no_deal_twice(tmp_settings, tmp_path):
     from lab.agents.cycle import run_cycle
 
     seen: list[str] = []
-    for i in range(3):
+    for _ in range(3):
         fake = FakeProvider(default='{"deals": []}')
         out = run_cycle("fixed", fake, folder=tmp_path / "state", ensemble=doubles_agent(), threshold=-1e9)
         urls = [canonical_url(o["url"]) for o in out.opportunities]
@@ -124,7 +139,7 @@ def test_memory_reads_a_damaged_file_as_empty(tmp_path):
     m = Memory(path)
     assert m.load() == []
     assert m.add([{"title": "a", "url": "https://x.example/a?iref=1"}]) == 1
-    assert m.add([{"title": "a", "url": "https://x.example/a?iref=2"}]) == 0     # same deal, other feed
+    assert m.add([{"title": "a", "url": "https://x.example/a?iref=2"}]) == 0  # same deal, other feed
 
 
 # ---------------------------------------------------------------------------------------------- ensemble
@@ -134,9 +149,13 @@ def test_ensemble_weights_recover_a_known_truth(tmp_settings):
     prices = [20.0 + 37.0 * i for i in range(40)]
     items = [Item(f"item {i}", "x", p, f"product number {i} of the test", 0) for i, p in enumerate(prices)]
     truth = {it.text: it.price for it in items}
-    agent = EnsembleAgent([Double("specialist", lambda d: truth.get(d)),
-                           Double("frontier", lambda d: truth.get(d, 0) * (1 + 0.3 * math.sin(truth.get(d, 0)))),
-                           Double("random_forest", lambda d: 10 * math.sqrt(truth.get(d, 0)))])
+    agent = EnsembleAgent(
+        [
+            Double("specialist", lambda d: truth.get(d)),
+            Double("frontier", lambda d: truth.get(d, 0) * (1 + 0.3 * math.sin(truth.get(d, 0)))),
+            Double("random_forest", lambda d: 10 * math.sqrt(truth.get(d, 0))),
+        ]
+    )
     agent.fit(items=items)
     w = agent.weights()
     assert w["specialist"] == pytest.approx(1.0, abs=1e-6)
@@ -165,13 +184,14 @@ def test_cli_memory_and_help(tmp_settings, capsys):
     from lab.cli import main
 
     Memory(tmp_settings.data_dir / "agents" / "memory.json").add(
-        [{"title": "t", "url": "https://d.example/t", "price": 1.0, "estimate": 2.0}])
+        [{"title": "t", "url": "https://d.example/t", "price": 1.0, "estimate": 2.0}]
+    )
     assert main(["agents", "memory", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [r["title"] for r in out["memory"]] == ["t"]
     assert main(["agents", "memory", "--clear", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["cleared"] == 1
-    assert main(["agents", "modal", "--print"]) == 2          # no fine-tune run: explained, exit 2
+    assert main(["agents", "modal", "--print"]) == 2  # no fine-tune run: explained, exit 2
     assert "No fine-tune run with an adapter" in capsys.readouterr().err
 
 

@@ -22,7 +22,7 @@ PAGE = str(ROOT / "app_pages" / "9_Agents.py")
 def loopback_allowed(monkeypatch):
     from lab.core.settings import get_settings
 
-    monkeypatch.setenv("LAB_ALLOW_PRIVATE_URLS", "1")   # the page's typed base URL points at the loopback wire server
+    monkeypatch.setenv("LAB_ALLOW_PRIVATE_URLS", "1")  # the page's typed base URL points at the loopback wire server
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
@@ -47,10 +47,17 @@ def test_page_runs_a_cycle_and_keeps_memory_and_inbox(wire, tmp_settings, no_key
     assert not at.exception, at.exception
 
     logs = " ".join(h.proto.body for h in at.get("html"))
-    assert "[Scanner Agent]" in logs and "[Ensemble Agent]" in logs and "#00dddd" in logs   # coloured, per agent
+    assert "[Scanner Agent]" in logs and "[Ensemble Agent]" in logs and "#00dddd" in logs  # coloured, per agent
     table = at.dataframe[0].value
-    assert {"deal", "price", "estimate", "discount", "specialist guess", "frontier guess",
-            "random_forest guess"} <= set(table.columns)
+    assert {
+        "deal",
+        "price",
+        "estimate",
+        "discount",
+        "specialist guess",
+        "frontier guess",
+        "random_forest guess",
+    } <= set(table.columns)
     assert len(table) == 5 and "Poly Studio P21" in " ".join(table["deal"])
     assert any("Notified (inbox)" in s.value for s in at.success)
     memory = at.dataframe[3].value
@@ -77,17 +84,19 @@ def test_page_draws_the_products_store(tmp_settings, no_keys):
     vectors = rng.normal(size=(12, 384))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     cats = ["Televisions", "Laptops", "Audio"]
-    get_store().collection.add(ids=[f"p{i}" for i in range(12)], embeddings=vectors.tolist(),
-                               documents=[f"product {i}" for i in range(12)],
-                               metadatas=[{"price": 10.0 * i + 5, "category": cats[i % 3], "title": f"product {i}"}
-                                          for i in range(12)])
+    get_store().collection.add(
+        ids=[f"p{i}" for i in range(12)],
+        embeddings=vectors.tolist(),
+        documents=[f"product {i}" for i in range(12)],
+        metadatas=[{"price": 10.0 * i + 5, "category": cats[i % 3], "title": f"product {i}"} for i in range(12)],
+    )
     at = AppTest.from_file(PAGE, default_timeout=120)
     at.run()
     at.radio(key="agents.dims").set_value(3)
     at.button(key="agents.map").click().run()
     assert not at.exception, at.exception
     spec = at.get("plotly_chart")[0].proto.spec.replace(" ", "")
-    assert spec.count('"type":"scatter3d"') == 3          # one trace per category
+    assert spec.count('"type":"scatter3d"') == 3  # one trace per category
     assert any("12 products" in c.value for c in at.caption)
 
 
@@ -97,9 +106,9 @@ def test_run_every_n_minutes_runs_a_cycle_in_a_fragment(wire, tmp_settings, no_k
     at.run()
     at.selectbox(key="provider").set_value("openai-compatible").run()
     at.text_input(key="base_url_openai-compatible").set_value(wire.url + "/v1")
-    at.number_input(key="agents.every").set_value(5).run()      # due at once: the fragment runs the first cycle
+    at.number_input(key="agents.every").set_value(5).run()  # due at once: the fragment runs the first cycle
     assert not at.exception, at.exception
     assert len(at.dataframe[0].value) == 5 and len(wire.requests) == 2
-    at.run()                                                      # 5 minutes not yet passed: nothing runs again
+    at.run()  # 5 minutes not yet passed: nothing runs again
     assert len(wire.requests) == 2 and any("Next automatic cycle" in c.value for c in at.caption)
-    assert len(at.dataframe[0].value) == 5                        # the last cycle stays on show
+    assert len(at.dataframe[0].value) == 5  # the last cycle stays on show

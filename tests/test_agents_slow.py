@@ -22,7 +22,7 @@ def test_three_offline_cycles_with_every_member(lab_data, tmp_path):
 
     provider = get_provider("local")
     seen, times = [], []
-    for i in range(3):
+    for _ in range(3):
         t0 = time.perf_counter()
         out = run_cycle("fixed", provider, folder=tmp_path / "state", threshold=0.0)
         times.append(time.perf_counter() - t0)
@@ -31,7 +31,7 @@ def test_three_offline_cycles_with_every_member(lab_data, tmp_path):
         for o in out.opportunities:
             assert set(o["members"]) == {"specialist", "frontier", "random_forest"}
             assert o["members"]["random_forest"] is not None and o["estimate"] >= 0
-        assert "NOT fine-tuned" in out.members["specialist"]          # said, never hidden
+        assert "NOT fine-tuned" in out.members["specialist"]  # said, never hidden
         assert out.notified and out.notified[0]["channels"] == ["inbox"]
         seen += [canonical_url(o["url"]) for o in out.opportunities]
     assert len(seen) == len(set(seen)) == 15

@@ -30,15 +30,20 @@ def test_autonomous_planner_runs_the_agents_as_tools(wire, tmp_settings, tmp_pat
     assert out.answer == "OK" and len(wire.requests) == 6
     planner_turns = [wire.requests[i].json for i in (0, 2, 3, 5)]
     assert [t["function"]["name"] for t in planner_turns[0]["tools"]] == [
-        "scan_the_internet_for_bargains", "estimate_true_value", "notify_user_of_deal"]
+        "scan_the_internet_for_bargains",
+        "estimate_true_value",
+        "notify_user_of_deal",
+    ]
     # the scanner's own request (structured output) went out while the scan tool ran
     scan_req = wire.requests[1].json
     assert scan_req["response_format"]["type"] == "json_schema"
     # what the scan tool returned to the model: the checked deals only (Sony's invented price, Anker's discount gone)
     tool_result = json.loads(next(m["content"] for m in planner_turns[1]["messages"] if m["role"] == "tool"))
     urls = [canonical_url(d["url"]) for d in tool_result["deals"]]
-    assert urls[:2] == ["https://deals.example.com/products/poly-studio-p21.html",
-                        "https://deals.example.com/products/samsung-65-qled.html"]
+    assert urls[:2] == [
+        "https://deals.example.com/products/poly-studio-p21.html",
+        "https://deals.example.com/products/samsung-65-qled.html",
+    ]
     assert not any("sony-wh1000xm5" in u or "anker" in u for u in urls)
     reasons = [d["reason"] for d in out.scan["dropped"]]
     assert "its price $249.00 is not in its text" in reasons and any("discount" in r for r in reasons)
@@ -46,7 +51,9 @@ def test_autonomous_planner_runs_the_agents_as_tools(wire, tmp_settings, tmp_pat
     (opp,) = out.opportunities
     assert opp["price"] == 30.0 and opp["estimate"] != 999.0
     (note,) = out.notified
-    assert note["text"].startswith("A 21.5-inch meeting display with a webcam, for the price of lunch! $30.00 (estimate $")
+    assert note["text"].startswith(
+        "A 21.5-inch meeting display with a webcam, for the price of lunch! $30.00 (estimate $"
+    )
     log = [ln.message for ln in out.log]
     assert any("the model said $999.00; the ensemble said" in m for m in log)
     # remembered: the next cycle will not surface it again

@@ -30,7 +30,10 @@ def test_tiktoken_offline_reproduces_official_files():
     assets.prepare_tiktoken_cache()
     import tiktoken
 
-    for name, text, ids in [("cl100k_base", "hello world", [15339, 1917]), ("o200k_base", "hello world", [24912, 2375])]:
+    for name, text, ids in [
+        ("cl100k_base", "hello world", [15339, 1917]),
+        ("o200k_base", "hello world", [24912, 2375]),
+    ]:
         enc = tiktoken.get_encoding(name)
         assert enc.encode(text) == ids
 
@@ -38,7 +41,15 @@ def test_tiktoken_offline_reproduces_official_files():
 def test_quicktok_reader_round_trip(tmp_path):
     import struct
 
-    blob = struct.pack("<I", 2) + struct.pack("<H", 2) + b"ab" + struct.pack("<I", 1) + struct.pack("<H", 1) + b"c" + struct.pack("<I", 0)
+    blob = (
+        struct.pack("<I", 2)
+        + struct.pack("<H", 2)
+        + b"ab"
+        + struct.pack("<I", 1)
+        + struct.pack("<H", 1)
+        + b"c"
+        + struct.pack("<I", 0)
+    )
     p = tmp_path / "t.vocab"
     p.write_bytes(blob)
     pairs = assets.read_quicktok_vocab(p)
@@ -60,7 +71,11 @@ def test_smollm2_transformers_copy_generates():
     path = assets.smollm2_hf_dir()
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path)
-    ids = tok.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
-                                  add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    ids = tok.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of France?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     out = model.generate(**ids, max_new_tokens=12, do_sample=False)
-    assert "Paris" in tok.decode(out[0][ids["input_ids"].shape[1]:])
+    assert "Paris" in tok.decode(out[0][ids["input_ids"].shape[1] :])

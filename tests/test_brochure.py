@@ -13,13 +13,22 @@ import sys
 
 import pytest
 
-from lab.prompting.brochure import LINK_SYSTEM_PROMPT, SUMMARY_SYSTEM_PROMPT, candidates, gather, link_schema, make_brochure, pick_links, summarize
+from lab.core.netguard import URLRefused
 from lab.llm import Options
 from lab.llm.fake import FakeProvider
-from lab.core.netguard import URLRefused
+from lab.prompting.brochure import (
+    LINK_SYSTEM_PROMPT,
+    SUMMARY_SYSTEM_PROMPT,
+    candidates,
+    gather,
+    link_schema,
+    make_brochure,
+    pick_links,
+    summarize,
+)
 from lab.prompting.web import scrape
 
-LOOPBACK = {"allow_private": False, "allow_networks": ["127.0.0.0/8"]}   # the ``acme`` site (conftest.py)
+LOOPBACK = {"allow_private": False, "allow_networks": ["127.0.0.0/8"]}  # the ``acme`` site (conftest.py)
 
 
 def links_reply(*pairs):
@@ -28,14 +37,21 @@ def links_reply(*pairs):
 
 def test_pipeline_picks_links_fetches_them_and_streams_the_brochure(acme):
     base = acme.url
-    fake = FakeProvider([
-        links_reply(("about page", f"{base}/about"), ("careers page", "/careers"),  # relative is fine
-                    ("invented page", f"{base}/team"), ("about page", f"{base}/about")),  # invented, repeated
-        "# Acme Rockets\n\nReusable rockets from Toulouse. **Hiring** propulsion engineers.",
-    ])
+    fake = FakeProvider(
+        [
+            links_reply(
+                ("about page", f"{base}/about"),
+                ("careers page", "/careers"),  # relative is fine
+                ("invented page", f"{base}/team"),
+                ("about page", f"{base}/about"),
+            ),  # invented, repeated
+            "# Acme Rockets\n\nReusable rockets from Toulouse. **Hiring** propulsion engineers.",
+        ]
+    )
     pieces, steps = [], []
-    material, reply = make_brochure(base + "/", fake, on_text=pieces.append, on_step=steps.append,
-                                    options=Options(max_tokens=300), **LOOPBACK)
+    material, reply = make_brochure(
+        base + "/", fake, on_text=pieces.append, on_step=steps.append, options=Options(max_tokens=300), **LOOPBACK
+    )
     # call 1: the course's one-shot link prompt, the page's links, JSON constrained to those links
     link_call, brochure_call = fake.calls
     assert link_call["messages"][0]["content"] == LINK_SYSTEM_PROMPT
@@ -44,8 +60,10 @@ def test_pipeline_picks_links_fetches_them_and_streams_the_brochure(acme):
     url_enum = link_call["options"].json_schema["$defs"]["Link"]["properties"]["url"]["enum"]
     assert url_enum[:4] == [f"{base}/about", f"{base}/careers", f"{base}/privacy", f"{base}/gone"]
     # only real, unrepeated links were fetched
-    assert material.links == [{"type": "about page", "url": f"{base}/about"},
-                              {"type": "careers page", "url": f"{base}/careers"}]
+    assert material.links == [
+        {"type": "about page", "url": f"{base}/about"},
+        {"type": "careers page", "url": f"{base}/careers"},
+    ]
     assert acme.hits == ["/", "/about", "/careers"]
     # call 2: the brochure prompt carries every page's text; the answer streamed piece by piece
     sent = brochure_call["messages"][1]["content"]
@@ -64,7 +82,9 @@ def test_summarize_one_page_in_one_call(acme):
     assert page.title == "Acme Rockets" and reply.text.startswith("Acme: rockets") and len(pieces) > 3
     (call,) = fake.calls
     assert call["messages"][0]["content"] == SUMMARY_SYSTEM_PROMPT
-    assert "titled Acme Rockets" in call["messages"][1]["content"] and "small satellites" in call["messages"][1]["content"]
+    assert (
+        "titled Acme Rockets" in call["messages"][1]["content"] and "small satellites" in call["messages"][1]["content"]
+    )
     assert acme.hits == ["/"]
 
 
@@ -105,8 +125,13 @@ def test_loopback_is_refused_without_permission_before_any_model_call(acme):
 
 
 def lab_cli(*args):
-    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, timeout=120,
-                          env={**__import__("os").environ, "LAB_ALLOW_PRIVATE_URLS": "0"})
+    return subprocess.run(
+        [sys.executable, "-m", "lab", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "LAB_ALLOW_PRIVATE_URLS": "0"},
+    )
 
 
 def test_cli_refuses_loopback_without_allow_private(acme):
@@ -118,10 +143,22 @@ def test_cli_refuses_loopback_without_allow_private(acme):
 
 def test_cli_brochure_end_to_end_with_allow_private(acme, wire):
     wire.queue("prompting_links.sse").queue("prompting_brochure.sse")
-    out = lab_cli("brochure", acme.url + "/", "--allow-private", "--provider", "openai-compatible",
-                  "--base-url", wire.url + "/v1", "--model", "gpt-4o-mini")
+    out = lab_cli(
+        "brochure",
+        acme.url + "/",
+        "--allow-private",
+        "--provider",
+        "openai-compatible",
+        "--base-url",
+        wire.url + "/v1",
+        "--model",
+        "gpt-4o-mini",
+    )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "# Acme Rockets\n\nAcme builds reusable rockets in Toulouse.\n\n## Careers\n\nWe are hiring engineers."
+    assert (
+        out.stdout.strip()
+        == "# Acme Rockets\n\nAcme builds reusable rockets in Toulouse.\n\n## Careers\n\nWe are hiring engineers."
+    )
     assert acme.hits == ["/", "/about", "/careers"]  # the invented link was not fetched
     links_req, brochure_req = (r.json for r in wire.requests)
     assert links_req["response_format"]["type"] == "json_schema"

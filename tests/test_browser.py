@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.browser   # skipped with the reason when Chromium or Playwright is missing (conftest.py)
+pytestmark = pytest.mark.browser  # skipped with the reason when Chromium or Playwright is missing (conftest.py)
 
 
 def test_home_in_a_real_browser(app_url, browser, artifacts):

@@ -19,19 +19,19 @@ Q = [{"role": "user", "content": "one two three"}]  # the fake counts 3 prompt t
 def test_budget_charges_usage_and_refuses_past_the_session_limit():
     budget = TokenBudget(per_session=10, total=0)
     p = BudgetedProvider(FakeProvider(["a b c", "d e f", "never sent"]), budget, "alice")
-    run(p, Q)                                  # 3 in + 3 out
+    run(p, Q)  # 3 in + 3 out
     assert budget.used("alice") == 6
-    run(p, Q)                                  # crosses the line: 12; a request already started completes
+    run(p, Q)  # crosses the line: 12; a request already started completes
     with pytest.raises(BudgetExceeded, match="12 of its 10 tokens"):
         run(p, Q)
-    assert len(p.inner.calls) == 2             # the refused request never reached the provider
+    assert len(p.inner.calls) == 2  # the refused request never reached the provider
 
 
 def test_budget_global_pool_stops_everyone_but_sessions_are_separate():
     budget = TokenBudget(per_session=100, total=10)
     alice = BudgetedProvider(FakeProvider(["a b c d e f g"]), budget, "alice")
     bob = BudgetedProvider(FakeProvider(["x"]), budget, "bob")
-    run(alice, Q)                              # 3 + 7 = 10: the pool is spent
+    run(alice, Q)  # 3 + 7 = 10: the pool is spent
     assert budget.used("bob") == 0
     with pytest.raises(BudgetExceeded, match="The class has used 10 of the 10"):
         run(bob, Q)
@@ -71,7 +71,9 @@ def test_queue_caps_concurrency_and_reports_positions():
 
     def student(i):
         try:
-            p = QueuedProvider(SlowFake(default="hello"), queue, lambda pos, i=i: positions.setdefault(i, []).append(pos))
+            p = QueuedProvider(
+                SlowFake(default="hello"), queue, lambda pos, i=i: positions.setdefault(i, []).append(pos)
+            )
             run(p, Q)
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
@@ -80,10 +82,10 @@ def test_queue_caps_concurrency_and_reports_positions():
     [t.start() for t in threads]
     [t.join(timeout=30) for t in threads]
     assert not errors
-    assert SlowFake.peak == 2                                   # never more than the limit at once
-    assert all(p[-1] == 0 for p in positions.values())          # each was told when its turn came
+    assert SlowFake.peak == 2  # never more than the limit at once
+    assert all(p[-1] == 0 for p in positions.values())  # each was told when its turn came
     waited = [p for p in positions.values() if len(p) > 1]
-    assert waited and all(p[0] >= 1 for p in waited)            # those who waited saw a place in line
+    assert waited and all(p[0] >= 1 for p in waited)  # those who waited saw a place in line
     assert all(p[:-1] == sorted(p[:-1], reverse=True) for p in waited)  # and it only moved forward
     assert queue.waiting() == 0
 
@@ -138,7 +140,7 @@ def test_a_student_who_leaves_the_line_does_not_block_the_ones_behind():
     with pytest.raises(Rerun):
         with queue.slot(leaver):
             pass
-    assert queue.waiting() == 0                     # the ticket left with its student
+    assert queue.waiting() == 0  # the ticket left with its student
 
     def later():
         with queue.slot():
@@ -154,9 +156,9 @@ def test_a_student_who_leaves_the_line_does_not_block_the_ones_behind():
 
 def test_queue_estimates_the_wait_from_recent_turns():
     queue = GenerationQueue(concurrency=2)
-    assert queue.estimate_s(1) is None              # nothing to go on yet
+    assert queue.estimate_s(1) is None  # nothing to go on yet
     for _ in range(3):
         with queue.slot():
             time.sleep(0.05)
-    assert 0.04 <= queue.estimate_s(1) <= 0.5       # one turn's worth ahead (two run at once)
+    assert 0.04 <= queue.estimate_s(1) <= 0.5  # one turn's worth ahead (two run at once)
     assert queue.estimate_s(4) == pytest.approx(2 * queue.estimate_s(1), abs=0.11)

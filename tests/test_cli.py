@@ -29,8 +29,10 @@ def test_chat_answers_offline_with_paris():
 def test_chat_errors_are_one_clear_line(no_keys):
     out = lab("chat", "--provider", "openai", "hi")
     assert out.returncode == 2
-    assert out.stderr.strip() == ("error: The openai provider needs an API key: set OPENAI_API_KEY in the environment "
-                                  "(or .streamlit/secrets.toml), or paste one in the sidebar.")
+    assert out.stderr.strip() == (
+        "error: The openai provider needs an API key: set OPENAI_API_KEY in the environment "
+        "(or .streamlit/secrets.toml), or paste one in the sidebar."
+    )
 
 
 def test_chat_rejects_empty_prompt():

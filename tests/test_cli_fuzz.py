@@ -33,8 +33,8 @@ from hypothesis import strategies as st
 from lab.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES: Counter = Counter()          # subcommand -> cases run (the closing note's counts)
-KINDS: Counter = Counter()          # kind of malformation -> cases run
+CASES: Counter = Counter()  # subcommand -> cases run (the closing note's counts)
+KINDS: Counter = Counter()  # kind of malformation -> cases run
 SLOWEST: list[tuple[float, str]] = []
 
 
@@ -69,8 +69,8 @@ def positionals(parser) -> list[argparse.Action]:
 @pytest.fixture(scope="module", autouse=True)
 def isolated(tmp_path_factory):
     """No keys, a private data dir, no network access allowed to private addresses, the Hub offline (conftest)."""
-    from lab.core.settings import get_settings
     from lab.core.keys import ENV_VARS
+    from lab.core.settings import get_settings
 
     saved = dict(os.environ)
     for var in [*ENV_VARS.values(), "LAB_ALLOW_PRIVATE_URLS", "LAB_DEBUG", "LAB_GGUF_API_KEY", "MODAL_TOKEN_SECRET"]:
@@ -91,9 +91,9 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(argv)
-        except SystemExit as e:   # argparse: usage + one line, exit 2
+        except SystemExit as e:  # argparse: usage + one line, exit 2
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except BaseException:     # noqa: BLE001 - exactly what the test exists to catch
+        except BaseException:  # noqa: BLE001 - exactly what the test exists to catch
             code, err = 99, io.StringIO(traceback.format_exc())
     SLOWEST.append((time.perf_counter() - t0, " ".join(argv)[:120]))
     return code, out.getvalue() + err.getvalue()
@@ -101,7 +101,9 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
 
 def check(argv: list[str], kind: str) -> str:
     """Run one malformed case; it must exit non-zero with a message and no traceback."""
-    leaf = next(n for n in sorted(NAMES, key=len, reverse=True) if " ".join(argv).startswith(n + " ") or " ".join(argv) == n)
+    leaf = next(
+        n for n in sorted(NAMES, key=len, reverse=True) if " ".join(argv).startswith(n + " ") or " ".join(argv) == n
+    )
     code, output = run_cli(argv)
     CASES[leaf] += 1
     KINDS[kind] += 1
@@ -149,8 +151,12 @@ ARGPARSE_CASES = argparse_cases()
 @pytest.mark.parametrize("name", NAMES)
 def test_argparse_level(name):
     """All the argparse-level cases of one subcommand (one test item per subcommand keeps pytest's overhead low)."""
-    mine = [(argv, kind) for argv, kind in ARGPARSE_CASES if tuple(argv[: len(name.split())]) == tuple(name.split())
-            and max((n for n in NAMES if tuple(argv[: len(n.split())]) == tuple(n.split())), key=len) == name]
+    mine = [
+        (argv, kind)
+        for argv, kind in ARGPARSE_CASES
+        if tuple(argv[: len(name.split())]) == tuple(name.split())
+        and max((n for n in NAMES if tuple(argv[: len(n.split())]) == tuple(n.split())), key=len) == name
+    ]
     assert mine
     for argv, kind in mine:
         out = check(argv, kind)
@@ -163,7 +169,7 @@ def test_every_subcommand_has_argparse_cases():
 
 
 # ---------------------------------------------------------------------------------------------- 2. files and paths
-MALFORMED = {   # name -> bytes of the file (None: a special path, made in `bad_paths`)
+MALFORMED = {  # name -> bytes of the file (None: a special path, made in `bad_paths`)
     "empty": b"",
     "binary": bytes(range(256)) * 4,
     "nul": b"lora_r: 8\x00\x00",
@@ -182,9 +188,9 @@ MALFORMED = {   # name -> bytes of the file (None: a special path, made in `bad_
 APPLIES = {
     "yaml": set(MALFORMED),
     "json": set(MALFORMED),
-    "jsonl": set(MALFORMED) - {"empty", "/dev/null"},   # validate reports "0 examples", exit 1: still covered below
+    "jsonl": set(MALFORMED) - {"empty", "/dev/null"},  # validate reports "0 examples", exit 1: still covered below
     "gguf": set(MALFORMED),
-    "sqlite": set(MALFORMED) - {"empty", "/dev/null", "missing"},   # a missing --db is created and seeded
+    "sqlite": set(MALFORMED) - {"empty", "/dev/null", "missing"},  # a missing --db is created and seeded
     "text": {"binary", "nul", "directory", "missing", "latin-1 text"},
     "model": {"empty", "binary", "directory", "/dev/null", "missing", "path-looking content"},
     "run": {"directory", "missing", "/dev/null", "binary"},
@@ -207,7 +213,7 @@ FILE_ARGS = [
     ("gguf steps", "--model", "gguf", ["hi"]),
     ("gguf bench", "--model", "gguf", []),
     ("gguf sweep", "--model", "gguf", []),
-    ("gguf serve", "--model", "gguf", ["--port", "1"]),   # port 1 is refused first on most machines: either way fast
+    ("gguf serve", "--model", "gguf", ["--port", "1"]),  # port 1 is refused first on most machines: either way fast
     ("gguf quantize", None, "gguf", ["--type", "Q4_0", "--out", "{tmp}/out.gguf"]),
     ("gguf convert", None, "model", ["--out", "{tmp}/out.gguf"]),
     ("pipeline text-generation", "--model", "model", ["hi"]),
@@ -225,8 +231,16 @@ def leaf_argv(name: str) -> list[str]:
     return name.split()
 
 
-EXT = {"yaml": ".yaml", "json": ".json", "jsonl": ".jsonl", "gguf": ".gguf", "sqlite": ".db", "text": ".md",
-       "model": "", "run": ""}
+EXT = {
+    "yaml": ".yaml",
+    "json": ".json",
+    "jsonl": ".jsonl",
+    "gguf": ".gguf",
+    "sqlite": ".db",
+    "text": ".md",
+    "model": "",
+    "run": "",
+}
 
 
 @pytest.fixture(scope="module")
@@ -242,16 +256,26 @@ def bad_paths(tmp_path_factory) -> dict[tuple[str, str], str]:
                 p.write_bytes(data)
                 paths[name, kind] = str(p)
         (d / f"a-folder{ext}").mkdir(exist_ok=True)
-        paths |= {("directory", kind): str(d / f"a-folder{ext}"), ("/dev/null", kind): os.devnull,
-                  ("missing", kind): str(d / f"no-such-file{ext}")}
+        paths |= {
+            ("directory", kind): str(d / f"a-folder{ext}"),
+            ("/dev/null", kind): os.devnull,
+            ("missing", kind): str(d / f"no-such-file{ext}"),
+        }
     return paths
 
 
 def file_cases():
     for name, opt, kind, extra in FILE_ARGS:
         for mal in sorted(APPLIES[kind]):
-            yield pytest.param(name, opt, kind, extra, mal, id=f"{name} {opt or '<arg>'} {mal}",
-                               marks=[pytest.mark.slow] if name == "diffuse" else [])   # diffuse imports torch first
+            yield pytest.param(
+                name,
+                opt,
+                kind,
+                extra,
+                mal,
+                id=f"{name} {opt or '<arg>'} {mal}",
+                marks=[pytest.mark.slow] if name == "diffuse" else [],
+            )  # diffuse imports torch first
 
 
 @pytest.mark.parametrize("name,opt,kind,extra,mal", list(file_cases()))
@@ -260,7 +284,7 @@ def test_malformed_files(name, opt, kind, extra, mal, bad_paths, tmp_path):
     extra = [e.replace("{tmp}", str(tmp_path)) for e in extra]
     argv = leaf_argv(name)
     argv += [opt, path, *extra] if opt else [path, *extra]
-    if name == "pipeline text-generation":   # TASK is a positional: options go after it
+    if name == "pipeline text-generation":  # TASK is a positional: options go after it
         argv = ["pipeline", "text-generation", opt, path, *extra]
     check(argv, f"file: {mal}")
 
@@ -280,9 +304,22 @@ def test_empty_jsonl_is_refused(bad_paths):
 
 
 # ---------------------------------------------------------------------------------------------- 3. URLs and hosts
-BAD_URLS = ["http://[::1", "http://[::1]:99999/", "ht!tp://x", "http://", "file:///etc/passwd", "://nohost",
-            "http://exa mple.com/", "http://%zz/", "javascript:alert(1)", "http://169.254.169.254/latest/meta-data/",
-            "http://127.0.0.1:1/", "http://[::ffff:127.0.0.1]/", "\x00http://x/", "http://" + "a" * 5000 + ".com/"]
+BAD_URLS = [
+    "http://[::1",
+    "http://[::1]:99999/",
+    "ht!tp://x",
+    "http://",
+    "file:///etc/passwd",
+    "://nohost",
+    "http://exa mple.com/",
+    "http://%zz/",
+    "javascript:alert(1)",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://127.0.0.1:1/",
+    "http://[::ffff:127.0.0.1]/",
+    "\x00http://x/",
+    "http://" + "a" * 5000 + ".com/",
+]
 
 URL_ARGS = [
     ("brochure", [], "{url}"),
@@ -310,7 +347,7 @@ def test_gguf_serve_refuses_bad_or_unguarded_hosts(host):
 
 
 # ---------------------------------------------------------------------------------------------- 4. numbers
-NUMBERS = [   # out-of-bounds numbers that are refused before anything loads
+NUMBERS = [  # out-of-bounds numbers that are refused before anything loads
     ["chat", "--temperature", "nan", "hi"],
     ["chat", "--temperature", "-1", "hi"],
     ["chat", "--temperature", "inf", "hi"],
@@ -354,23 +391,28 @@ def test_out_of_bounds_numbers(argv, tmp_path):
 
 # ---------------------------------------------------------------------------------------------- 5. hypothesis
 BLOBS = st.one_of(
-    st.binary(max_size=4096).map(lambda b: b"\x80" + b),                    # never UTF-8
-    st.text(max_size=400).map(lambda t: ("- " + t).encode("utf-8", "surrogatepass")),   # a YAML list, or no YAML
+    st.binary(max_size=4096).map(lambda b: b"\x80" + b),  # never UTF-8
+    st.text(max_size=400).map(lambda t: ("- " + t).encode("utf-8", "surrogatepass")),  # a YAML list, or no YAML
     st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300).map(
-        lambda t: ("{" + t).encode()),                                       # an unclosed JSON object / YAML flow map
+        lambda t: ("{" + t).encode()
+    ),  # an unclosed JSON object / YAML flow map
 )
 HYPO_TARGETS = [t for t in FILE_ARGS if t[2] in ("yaml", "json", "jsonl", "gguf", "sqlite")]
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(target=st.sampled_from(HYPO_TARGETS), blob=BLOBS)
 def test_random_file_contents(target, blob, tmp_path_factory):
     name, opt, kind, extra = target
     if kind == "jsonl" and blob.startswith(b"{"):
-        blob = b"- " + blob          # '{' + text can be one valid JSON object: not a malformed case
+        blob = b"- " + blob  # '{' + text can be one valid JSON object: not a malformed case
     if kind == "sqlite":
-        blob = (blob * (1024 // max(1, len(blob)) + 1))[:1024]   # SQLite takes a file under ~100 bytes for an empty db
+        blob = (blob * (1024 // max(1, len(blob)) + 1))[:1024]  # SQLite takes a file under ~100 bytes for an empty db
     d = tmp_path_factory.mktemp("hyp", numbered=True)
     p = d / f"input{EXT[kind]}"
     p.write_bytes(blob)
@@ -394,7 +436,7 @@ def test_python_m_lab_entry_point(tmp_path):
     secret = tmp_path / "server-secrets.yaml"
     secret.write_text("lora_r: 8\napi_key: sk-fuzz-secret-0123456789\n")
     looks_like_path = tmp_path / "upload.yaml"
-    looks_like_path.write_text(str(secret) + "\n")     # content that looks like a path is content, never opened
+    looks_like_path.write_text(str(secret) + "\n")  # content that looks like a path is content, never opened
     env = {k: v for k, v in os.environ.items() if k != "LAB_DEBUG"}
     cases = [
         ["finetune", "plan", "--config", str(binary)],
@@ -406,24 +448,29 @@ def test_python_m_lab_entry_point(tmp_path):
         ["brochure", "http://[::1"],
     ]
     for argv in cases:
-        r = subprocess.run([sys.executable, "-m", "lab", *argv], capture_output=True, text=True, timeout=120,
-                           cwd=ROOT, env=env)
+        r = subprocess.run(
+            [sys.executable, "-m", "lab", *argv], capture_output=True, text=True, timeout=120, cwd=ROOT, env=env
+        )
         leaf = next(n for n in sorted(NAMES, key=len, reverse=True) if " ".join(argv).startswith(n + " "))
         CASES[leaf] += 1
         KINDS["subprocess"] += 1
         assert r.returncode != 0 and "Traceback" not in r.stderr + r.stdout, (argv, r.stderr)
         assert "sk-fuzz-secret" not in r.stderr + r.stdout
-        assert r.stderr.strip().splitlines()[-1].startswith("error:"), (argv, r.stderr)   # progress lines may precede
+        assert r.stderr.strip().splitlines()[-1].startswith("error:"), (argv, r.stderr)  # progress lines may precede
 
 
 # ---------------------------------------------------------------------------------------------- summary
 def test_zz_summary(artifacts):
     """Last: every subcommand got cases; the counts are the closing note's (printed with -s, saved as JSON)."""
     missing = [n for n in NAMES if CASES[n] < 2]
-    summary = {"total": sum(CASES.values()), "subcommands": len(NAMES), "per_subcommand": dict(sorted(CASES.items())),
-               "per_kind": dict(KINDS.most_common()),
-               "slowest": [{"seconds": round(s, 2), "argv": a} for s, a in sorted(SLOWEST, reverse=True)[:8]]}
+    summary = {
+        "total": sum(CASES.values()),
+        "subcommands": len(NAMES),
+        "per_subcommand": dict(sorted(CASES.items())),
+        "per_kind": dict(KINDS.most_common()),
+        "slowest": [{"seconds": round(s, 2), "argv": a} for s, a in sorted(SLOWEST, reverse=True)[:8]],
+    }
     (artifacts / "cli-fuzz-summary.json").write_text(json.dumps(summary, indent=2))
     print("\nCLI fuzz:", json.dumps(summary, indent=2))
-    if len(CASES) > 10:   # only when the whole file ran (not a -k selection)
+    if len(CASES) > 10:  # only when the whole file ran (not a -k selection)
         assert not missing, f"subcommands with fewer than 2 cases: {missing}"

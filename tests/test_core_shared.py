@@ -49,12 +49,12 @@ def test_a_slow_key_does_not_block_another_and_a_failure_is_not_cached():
     t = threading.Thread(target=cache, args=("slow",))
     t.start()
     started.wait(5)
-    assert cache("fast") == "FAST"            # answered while "slow" is still building
+    assert cache("fast") == "FAST"  # answered while "slow" is still building
     gate.set()
     t.join(5)
     with pytest.raises(OSError):
         cache("bad")
-    assert cache("bad") == "BAD" and attempts["bad"] == 2   # the failure was not remembered
+    assert cache("bad") == "BAD" and attempts["bad"] == 2  # the failure was not remembered
     assert "slow" in cache and "bad" in cache and "never" not in cache
     cache.cache_clear()
     assert "fast" not in cache
@@ -67,12 +67,23 @@ def test_once_with_a_key_function():
 
 
 # ---------------------------------------------------------------------------------------------- Hub status
-@pytest.mark.parametrize("value, offline", [("1", True), ("true", True), ("True", True), ("YES", True), ("on", True),
-                                            ("0", False), ("false", False), ("", False)])
+@pytest.mark.parametrize(
+    "value, offline",
+    [
+        ("1", True),
+        ("true", True),
+        ("True", True),
+        ("YES", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("", False),
+    ],
+)
 def test_every_spelling_huggingface_hub_accepts_switches_the_hub_off(monkeypatch, value, offline):
     from huggingface_hub import constants
 
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)   # as if imported without the variable
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # as if imported without the variable
     for var in hub.OFFLINE_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", value)
@@ -105,10 +116,13 @@ def test_both_labs_count_a_chat_prompt_the_same_way():
     from lab.finetune import openai_data
     from lab.prompting import memory
 
-    msgs = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "hello world", "name": "bo"},
-            {"role": "assistant", "content": None, "tool_calls": [{"id": "x"}]}]
+    msgs = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "hello world", "name": "bo"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "x"}]},
+    ]
     enc = tiktoken_encoding("o200k_base")
     by_hand = 3 + (3 + 1 + len(enc.encode("You are terse."))) + (3 + 1 + 2 + len(enc.encode("bo")) + 1) + (3 + 1)
     assert memory.count_tokens(msgs) == openai_data.count_tokens(msgs) == count_chat_tokens(msgs) == by_hand
-    assert openai_data.encoding() is enc                      # one encoding object per process
-    assert count_chat_tokens([{"role": "user", "content": "<|endoftext|>"}]) > 3 + 3 + 1 + 1   # plain text here
+    assert openai_data.encoding() is enc  # one encoding object per process
+    assert count_chat_tokens([{"role": "user", "content": "<|endoftext|>"}]) > 3 + 3 + 1 + 1  # plain text here

@@ -11,12 +11,12 @@ import time
 
 import pytest
 
+from lab.core.errors import InputError
 from lab.evaluate import arena, ratings
 from lab.evaluate.models import ModelSpec
-from lab.core.errors import InputError
 from lab.llm.fake import FakeProvider
 
-VOTERS, VOTES_EACH = 30, 10        # the goal: 30 voters; each casts 10 votes as fast as it can (no think time)
+VOTERS, VOTES_EACH = 30, 10  # the goal: 30 voters; each casts 10 votes as fast as it can (no think time)
 
 
 def _voter(path: str, voter: int, n: int, start, seconds: float = 0.0) -> None:
@@ -99,7 +99,7 @@ def simulate(true: dict[str, float], n: int, seed: int = 0, tie_rate: float = 0.
     return out
 
 
-TRUE = {"strong": 1200.0, "middle": 1000.0, "weak": 800.0}     # mean 1000, as the fit centres its ratings
+TRUE = {"strong": 1200.0, "middle": 1000.0, "weak": 800.0}  # mean 1000, as the fit centres its ratings
 
 
 def test_bradley_terry_recovers_known_ratings_with_intervals_covering_the_truth():

@@ -25,23 +25,42 @@ def run_cli(capsys, *argv) -> tuple[int, str, str]:
 
 
 def test_run_json_shape(capsys, monkeypatch, tmp_settings):
-    monkeypatch.setattr(ModelSpec, "build", lambda self, api_key=None: FakeProvider(default="Paris" if "one" in self.label else "?"))
-    rc, out, err = run_cli(capsys, "evaluate", "run", "--models", "fake:one,fake:two", "--suite", "general,json",
-                           "--n", "2", "--json")
+    monkeypatch.setattr(
+        ModelSpec, "build", lambda self, api_key=None: FakeProvider(default="Paris" if "one" in self.label else "?")
+    )
+    rc, out, err = run_cli(
+        capsys, "evaluate", "run", "--models", "fake:one,fake:two", "--suite", "general,json", "--n", "2", "--json"
+    )
     assert rc == 0, err
     rows = json.loads(out)["rows"]
-    assert [(r["model"], r["task"]) for r in rows] == [("fake:one", "general"), ("fake:one", "json"),
-                                                       ("fake:two", "general"), ("fake:two", "json")]
+    assert [(r["model"], r["task"]) for r in rows] == [
+        ("fake:one", "general"),
+        ("fake:one", "json"),
+        ("fake:two", "general"),
+        ("fake:two", "json"),
+    ]
     assert all(set(r) == {"model", "task", "score", "latency_ms_p50", "tok_s", "bytes"} for r in rows)
-    assert rows[0]["score"] == 0.5 and rows[2]["score"] == 0.0      # "Paris" is right for France only
-    assert rows[1]["score"] == 0.0                                  # "Paris" is not JSON
-    assert "[2/8] fake:one" in err                                  # progress on stderr
+    assert rows[0]["score"] == 0.5 and rows[2]["score"] == 0.0  # "Paris" is right for France only
+    assert rows[1]["score"] == 0.0  # "Paris" is not JSON
+    assert "[2/8] fake:one" in err  # progress on stderr
 
 
 def test_run_details_and_text_table(capsys, monkeypatch, tmp_settings):
     monkeypatch.setattr(ModelSpec, "build", lambda self, api_key=None: FakeProvider(default="Paris"))
-    rc, out, _ = run_cli(capsys, "evaluate", "run", "--models", "fake:x", "--suite", "general", "--n", "1",
-                         "--json", "--details", "--quiet")
+    rc, out, _ = run_cli(
+        capsys,
+        "evaluate",
+        "run",
+        "--models",
+        "fake:x",
+        "--suite",
+        "general",
+        "--n",
+        "1",
+        "--json",
+        "--details",
+        "--quiet",
+    )
     row = json.loads(out)["rows"][0]
     assert row["n"] == 1 and row["cost_usd"] == 0.0 and row["cases"][0]["got"] == "Paris"
     rc, out, _ = run_cli(capsys, "evaluate", "run", "--models", "fake:x", "--suite", "general", "--n", "1", "--quiet")
@@ -88,12 +107,25 @@ def test_leaderboards_json(capsys):
 def test_one_real_local_task_and_the_rungs(tmp_path):
     """The real SmolLM2 on three general-knowledge questions, and a Q8_0 rung made from the shipped Q4_1."""
     env = {**os.environ, "LAB_DATA_DIR": str(tmp_path)}
-    cmd = [sys.executable, "-m", "lab", "evaluate", "run", "--models", "local,rung:Q8_0", "--suite", "general",
-           "--n", "3", "--json", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lab",
+        "evaluate",
+        "run",
+        "--models",
+        "local,rung:Q8_0",
+        "--suite",
+        "general",
+        "--n",
+        "3",
+        "--json",
+        "--quiet",
+    ]
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     rows = json.loads(p.stdout)["rows"]
     assert [r["model"] for r in rows] == ["SmolLM2-135M-Instruct.Q4_1.gguf", "SmolLM2-135M-Instruct.Q4_1-Q8_0.gguf"]
-    assert rows[0]["score"] >= 1 / 3                # "The capital of France is Paris." at least
-    assert rows[1]["bytes"] > rows[0]["bytes"]      # Q8_0 is bigger than Q4_1
+    assert rows[0]["score"] >= 1 / 3  # "The capital of France is Paris." at least
+    assert rows[1]["bytes"] > rows[0]["bytes"]  # Q8_0 is bigger than Q4_1
     assert all(r["tok_s"] and r["latency_ms_p50"] for r in rows)

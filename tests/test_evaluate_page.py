@@ -13,7 +13,10 @@ from lab.llm.fake import FakeProvider
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "app_pages" / "10_Evaluate.py")
-SPECS = [ModelSpec("alpha.gguf", "fake", "alpha", bytes=100_000_000), ModelSpec("beta.gguf", "fake", "beta", bytes=50_000_000)]
+SPECS = [
+    ModelSpec("alpha.gguf", "fake", "alpha", bytes=100_000_000),
+    ModelSpec("beta.gguf", "fake", "beta", bytes=50_000_000),
+]
 REPLIES = {"alpha.gguf": "Paris, of course.", "beta.gguf": "I think it is Lyon."}
 
 
@@ -55,7 +58,7 @@ def test_page_battle_is_blind_then_reveals_and_counts_the_vote(scripted):
     shown = " ".join(m.value for m in at.markdown)
     assert "**Model A**" in shown and "**Model B**" in shown
     assert "Paris, of course." in shown and "I think it is Lyon." in shown
-    assert "**Model A**: alpha.gguf" not in shown and "**Model A**: beta.gguf" not in shown    # blind
+    assert "**Model A**: alpha.gguf" not in shown and "**Model A**: beta.gguf" not in shown  # blind
     at.button(key="evaluate.vote_a").click().run()
     assert not at.exception
     assert "Vote recorded. Model A was" in at.success[0].value

@@ -16,11 +16,21 @@ def _json(capsys, argv) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.slow   # trains the tiny Llama, then evaluates it
+@pytest.mark.slow  # trains the tiny Llama, then evaluates it
 def test_cli_plan_run_eval_modal(tiny_dir, ft_settings, tmp_path, capsys, monkeypatch):
     cfg_path = tmp_path / "tiny.yaml"
-    cfg_path.write_text(yaml.safe_dump({"base_model": str(tiny_dir), "batch_size": 2, "train_size": 6,
-                                        "logging_steps": 1, "learning_rate": 0.003, "max_steps": 50}))
+    cfg_path.write_text(
+        yaml.safe_dump(
+            {
+                "base_model": str(tiny_dir),
+                "batch_size": 2,
+                "train_size": 6,
+                "logging_steps": 1,
+                "learning_rate": 0.003,
+                "max_steps": 50,
+            }
+        )
+    )
     plan = _json(capsys, ["finetune", "plan", "--config", str(cfg_path), "--json", "--device", "cpu"])
     assert plan["trainable_params"] == 3_584 and plan["total_params"] > plan["trainable_params"]
     assert plan["estimated_peak_bytes"] > plan["weights_bytes"] > 0

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from lab.finetune.config import (PRESETS, RunConfig, bnb_config, check_device, lora_config, resolve_dtype,
-                                 sft_config)
 from lab.core.errors import InputError
+from lab.finetune.config import PRESETS, RunConfig, bnb_config, check_device, lora_config, resolve_dtype, sft_config
 
 
 def _msg(**kw) -> str:
@@ -25,7 +24,7 @@ def test_bad_hyperparameters_are_refused_with_the_fix():
     assert "not layer names" in _msg(target_modules=["q_proj; rm -rf"])
     assert "greater than or equal to 1" in _msg(lora_r=0)
     assert "less than or equal to 0.5" in _msg(lora_dropout=0.9)
-    assert "Extra inputs" in _msg(lora_rank=8)           # a typo is refused, not ignored
+    assert "Extra inputs" in _msg(lora_rank=8)  # a typo is refused, not ignored
 
 
 def test_every_field_has_a_description_for_the_form():
@@ -59,18 +58,21 @@ def test_yaml_text_is_content_never_a_path(tmp_path, monkeypatch):
             assert SECRET not in str(e.value) and "api_key" not in str(e.value)
 
 
-@pytest.mark.parametrize("data,match", [
-    (b"", "empty"),
-    (b"# only a comment\n", "empty"),
-    (bytes(range(256)), "not UTF-8"),
-    (b"lora_r: 8\x00", "binary"),
-    (b"lora_r: [8,\n\tlora_alpha: : :\n", "not valid YAML at line"),
-    (b"42", "not a single value|not a run config"),
-    (b"- a\n- b\n", "not a list|mapping"),
-    (b"1: 2\n", "field names must be words"),
-    (b"a" * 70_000, "at most"),
-    (b"[" * 5000, "nested too deeply|not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "data,match",
+    [
+        (b"", "empty"),
+        (b"# only a comment\n", "empty"),
+        (bytes(range(256)), "not UTF-8"),
+        (b"lora_r: 8\x00", "binary"),
+        (b"lora_r: [8,\n\tlora_alpha: : :\n", "not valid YAML at line"),
+        (b"42", "not a single value|not a run config"),
+        (b"- a\n- b\n", "not a list|mapping"),
+        (b"1: 2\n", "field names must be words"),
+        (b"a" * 70_000, "at most"),
+        (b"[" * 5000, "nested too deeply|not valid YAML"),
+    ],
+)
 def test_malformed_yaml_is_one_input_error(data, match):
     with pytest.raises(InputError, match=match):
         RunConfig.from_yaml_text(data)
@@ -100,8 +102,11 @@ def test_a_typo_suggests_the_field():
 
 
 def test_config_file_paths_are_checked(tmp_path):
-    for path, match in ((tmp_path, "is a folder"), ("/dev/null", "not a regular file"),
-                        (tmp_path / "nope.yaml", "not found")):
+    for path, match in (
+        (tmp_path, "is a folder"),
+        ("/dev/null", "not a regular file"),
+        (tmp_path / "nope.yaml", "not found"),
+    ):
         with pytest.raises(InputError, match=match):
             RunConfig.from_file(path)
     big = tmp_path / "big.yaml"
@@ -117,7 +122,12 @@ def test_presets_are_the_course_settings():
     assert (full.lora_r, full.lora_alpha, full.batch_size, full.epochs) == (256, 512, 256, 3)
     assert set(full.target_modules) == {"q_proj", "v_proj", "k_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
     for p in (lite, full):
-        assert (p.quantization, p.optimizer, p.lr_scheduler, p.learning_rate) == ("4bit", "paged_adamw_32bit", "cosine", 1e-4)
+        assert (p.quantization, p.optimizer, p.lr_scheduler, p.learning_rate) == (
+            "4bit",
+            "paged_adamw_32bit",
+            "cosine",
+            1e-4,
+        )
         assert p.base_model == "smollm2" and p.max_steps == 0
     assert RunConfig.preset("lite", lora_r=8).lora_r == 8
     with pytest.raises(InputError, match="unknown preset"):
@@ -125,35 +135,66 @@ def test_presets_are_the_course_settings():
     assert set(PRESETS) == {"lite", "full"}
 
 
-@pytest.mark.slow   # imports peft (and torch)
+@pytest.mark.slow  # imports peft (and torch)
 def test_lora_config_translation():
     lc = lora_config(RunConfig(lora_r=32, lora_alpha=64, lora_dropout=0.1, target_modules=["q_proj", "o_proj"]))
     assert (lc.r, lc.lora_alpha, lc.lora_dropout, lc.bias) == (32, 64, 0.1, "none")
-    assert set(lc.target_modules) == {"q_proj", "o_proj"} and str(getattr(lc.task_type, "value", lc.task_type)) == "CAUSAL_LM"
+    assert (
+        set(lc.target_modules) == {"q_proj", "o_proj"}
+        and str(getattr(lc.task_type, "value", lc.task_type)) == "CAUSAL_LM"
+    )
 
 
-@pytest.mark.slow   # imports torch
+@pytest.mark.slow  # imports torch
 def test_bitsandbytes_translation():
     import torch
 
     assert bnb_config(RunConfig()) is None
     q4 = bnb_config(RunConfig(quantization="4bit"))
     assert q4.load_in_4bit and not q4.load_in_8bit
-    assert (q4.bnb_4bit_quant_type, q4.bnb_4bit_use_double_quant, q4.bnb_4bit_compute_dtype) == ("nf4", True, torch.bfloat16)
+    assert (q4.bnb_4bit_quant_type, q4.bnb_4bit_use_double_quant, q4.bnb_4bit_compute_dtype) == (
+        "nf4",
+        True,
+        torch.bfloat16,
+    )
     q8 = bnb_config(RunConfig(quantization="8bit"))
     assert q8.load_in_8bit and not q8.load_in_4bit
 
 
-@pytest.mark.slow   # imports trl (and torch, transformers)
+@pytest.mark.slow  # imports trl (and torch, transformers)
 def test_sft_config_translation(tmp_path):
-    cfg = RunConfig(epochs=2, max_steps=0, batch_size=8, grad_accum=4, train_size=100, learning_rate=1e-4,
-                    lr_scheduler="linear", warmup_ratio=0.05, max_seq_length=96, weight_decay=0.01,
-                    max_grad_norm=0.5, logging_steps=3, save_steps=7, eval_steps=9, seed=7)
+    cfg = RunConfig(
+        epochs=2,
+        max_steps=0,
+        batch_size=8,
+        grad_accum=4,
+        train_size=100,
+        learning_rate=1e-4,
+        lr_scheduler="linear",
+        warmup_ratio=0.05,
+        max_seq_length=96,
+        weight_decay=0.01,
+        max_grad_norm=0.5,
+        logging_steps=3,
+        save_steps=7,
+        eval_steps=9,
+        seed=7,
+    )
     s = sft_config(cfg, tmp_path, device="cpu", has_eval=True)
     assert s.completion_only_loss is True and s.max_length == 96
-    assert (s.num_train_epochs, s.max_steps, s.per_device_train_batch_size, s.gradient_accumulation_steps) == (2, -1, 8, 4)
-    assert (s.learning_rate, str(s.lr_scheduler_type.value), s.weight_decay, s.max_grad_norm) == (1e-4, "linear", 0.01, 0.5)
-    assert s.warmup_steps == 0.05          # transformers 5: a float below 1 is a ratio of the total steps
+    assert (s.num_train_epochs, s.max_steps, s.per_device_train_batch_size, s.gradient_accumulation_steps) == (
+        2,
+        -1,
+        8,
+        4,
+    )
+    assert (s.learning_rate, str(s.lr_scheduler_type.value), s.weight_decay, s.max_grad_norm) == (
+        1e-4,
+        "linear",
+        0.01,
+        0.5,
+    )
+    assert s.warmup_steps == 0.05  # transformers 5: a float below 1 is a ratio of the total steps
     assert (s.logging_steps, s.save_steps, s.eval_steps, s.seed) == (3, 7, 9, 7)
     assert str(s.eval_strategy.value) == "steps" and s.use_cpu and not s.bf16 and s.report_to == []
     assert str(s.optim.value) == "adamw_torch"
@@ -161,13 +202,13 @@ def test_sft_config_translation(tmp_path):
     assert str(sft_config(RunConfig(), tmp_path).eval_strategy.value) == "no"
 
 
-@pytest.mark.slow   # imports torch (and trl)
+@pytest.mark.slow  # imports torch (and trl)
 def test_device_rules():
     with pytest.raises(InputError, match="needs CUDA"):
         check_device(RunConfig(optimizer="paged_adamw_32bit"), "cpu")
     with pytest.raises(InputError, match="needs CUDA"):
         sft_config(RunConfig.preset("lite"), "/tmp/x", device="cpu")
-    check_device(RunConfig(optimizer="paged_adamw_32bit"), "cuda")     # fine on a GPU (Modal)
+    check_device(RunConfig(optimizer="paged_adamw_32bit"), "cuda")  # fine on a GPU (Modal)
     assert resolve_dtype(RunConfig(), "cpu") == "float32"
     assert resolve_dtype(RunConfig(quantization="4bit"), "cpu") == "bfloat16"
     assert resolve_dtype(RunConfig(dtype="bfloat16"), "cpu") == "bfloat16"
@@ -184,20 +225,20 @@ def test_modal_app_defines_offline(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     src = modal_app.source(RunConfig(lora_r=16, lora_alpha=32), gpu="A10G", secrets=["huggingface-secret"])
     assert 'GPU = "A10G"' in src and "lora_r: 16" in src and "HuggingFaceTB/SmolLM2-135M-Instruct" in src
-    assert '"trl==1.16.0"' in src and '"torch==2.13.0"' in src            # pinned, CPU tag dropped
+    assert '"trl==1.16.0"' in src and '"torch==2.13.0"' in src  # pinned, CPU tag dropped
     assert 'modal.Secret.from_name("huggingface-secret")' in src
     run_dir = tmp_path / "20260101-000000-abcd"
     run_dir.mkdir()
     (run_dir / "modal_app.py").write_text(src)
     spec = importlib.util.spec_from_file_location("generated_modal_app", run_dir / "modal_app.py")
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)                  # defines the app and its function: no network, no token
+    spec.loader.exec_module(mod)  # defines the app and its function: no network, no token
     assert isinstance(mod.app, modal.App) and mod.app.name == "lab-finetune"
     assert isinstance(mod.train, modal.Function) and mod.RUN_ID == run_dir.name
     assert RunConfig.from_yaml(mod.CONFIG_YAML).lora_r == 16
     with pytest.raises(InputError, match="not one of"):
         modal_app.source(RunConfig(), gpu="TPU")
-    monkeypatch.setenv("HOME", str(tmp_path))     # no ~/.modal.toml either
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.modal.toml either
     if not modal_app.token_configured():
         from lab.core.errors import MissingKeyError
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.finetune import openai_data as D
 from lab.core.errors import InputError, LabError
+from lab.finetune import openai_data as D
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +32,7 @@ def lines(path) -> list[dict]:
     return [json.loads(x) for x in Path(path).read_text().splitlines()]
 
 
-@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
+@pytest.mark.slow  # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
 def test_prepare_builds_the_course_examples_from_the_pricer_split(prepared):
     from lab.pricer.data import prompt_completion
 
@@ -41,11 +41,15 @@ def test_prepare_builds_the_course_examples_from_the_pricer_split(prepared):
     assert (len(train), len(val), prepared.examples, prepared.validation_examples) == (20, 10, 20, 10)
     for ex, row in zip(train + val, rows[:30]):  # train = items 0..19, validation = the next 10
         system, user, answer = ex["messages"]
-        assert system == {"role": "system", "content": "You estimate prices of items. Reply only with the price, no explanation"}
+        assert system == {
+            "role": "system",
+            "content": "You estimate prices of items. Reply only with the price, no explanation",
+        }
         assert user["role"] == "user" and user["content"].startswith("How much does this cost?\n\n")
         assert "to the nearest dollar" not in user["content"] and not user["content"].endswith("Price is $")
-        assert user["content"] == row["prompt"].replace("How much does this cost to the nearest dollar?",
-                                                        "How much does this cost?").removesuffix("\n\nPrice is $")
+        assert user["content"] == row["prompt"].replace(
+            "How much does this cost to the nearest dollar?", "How much does this cost?"
+        ).removesuffix("\n\nPrice is $")
         assert answer == {"role": "assistant", "content": f"Price is ${round(row['price'])}.00"}
     assert not {e["messages"][1]["content"] for e in train} & {e["messages"][1]["content"] for e in val}
     # the figures prepare reports are those of the file it wrote
@@ -55,7 +59,7 @@ def test_prepare_builds_the_course_examples_from_the_pricer_split(prepared):
     assert not list(Path(prepared.train).parent.glob("*.tmp*"))  # written atomically, no leftovers
 
 
-@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
+@pytest.mark.slow  # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
 def test_prepare_refuses_what_openai_or_the_split_cannot_take(tmp_path):
     with pytest.raises(InputError, match="at least 10"):
         D.prepare(5, 5, tmp_path)
@@ -85,14 +89,23 @@ BROKEN = [
     '{"messages": [{"role": "system", "content": "Be brief"}, {"role": "user", "content": "A kettle"}]}',
     '{"messages": [{"role": "user", "content": "A kettle"}, {"role": "assistant", "content": "Price is $30.00"}], "price": 30}',
     '{"messages": [{"role": "user", "content": "A kettle", "price": 30}, {"role": "assistant", "content": "Price is $30.00"}]}',
-    '',
+    "",
     '{"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "Price is $30.00"}]}',
     '{"prompt": "A kettle", "completion": "30.00"}',
 ]
-EXPECTED = {2: "not valid JSON", 3: "JSON list", 4: "no 'messages' list", 5: "unknown role 'human'",
-            6: "content must be a string, not int", 7: "no assistant message", 8: "unexpected key 'price'",
-            9: "message 1: unexpected key 'price'", 10: "blank line", 11: "message 1: content is empty",
-            12: "legacy format"}
+EXPECTED = {
+    2: "not valid JSON",
+    3: "JSON list",
+    4: "no 'messages' list",
+    5: "unknown role 'human'",
+    6: "content must be a string, not int",
+    7: "no assistant message",
+    8: "unexpected key 'price'",
+    9: "message 1: unexpected key 'price'",
+    10: "blank line",
+    11: "message 1: content is empty",
+    12: "legacy format",
+}
 
 
 def write(tmp_path, rows, name="broken.jsonl") -> Path:
@@ -125,7 +138,9 @@ def test_whole_file_limits_too_few_too_big_too_long(tmp_path):
     big = D.validate(write(tmp_path, [good] * 10), max_bytes=500)
     assert big.errors[0]["line"] == 0 and "at most" in big.errors[0]["error"] and big.examples == 0
     long = D.validate(write(tmp_path, [good] * 10), max_tokens=12)
-    assert [e["line"] for e in long.errors] == list(range(1, 11)) and "over the 12-token limit" in long.errors[0]["error"]
+    assert [e["line"] for e in long.errors] == list(range(1, 11)) and "over the 12-token limit" in long.errors[0][
+        "error"
+    ]
     assert long.tokens == 10 * 12  # billed tokens are capped at the limit, as OpenAI truncates
     nosys = D.validate(write(tmp_path, [good] * 10))
     assert any("no system message" in w for w in nosys.warnings)
@@ -141,7 +156,7 @@ def test_cost_table_and_auto_epochs():
     assert (D.auto_epochs(10), D.auto_epochs(200), D.auto_epochs(20_000)) == (10, 3, 1)
 
 
-@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
+@pytest.mark.slow  # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
 def test_broken_copy_demo_is_caught(prepared, tmp_path):
     r = D.validate(D.broken_copy(prepared.train, tmp_path / "b.jsonl"))
     assert sorted({e["line"] for e in r.errors}) == [2, 3, 4, 5, 6, 7]
@@ -166,7 +181,7 @@ def harness(argv: list[str]) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
+@pytest.mark.slow  # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers)
 def test_cli_prepare_and_validate_contract(tmp_path):
     code, out = harness(["prepare", "--n", "12", "--n-val", "3", "--out", str(tmp_path), "--json"])
     res = json.loads(out)
@@ -194,18 +209,27 @@ def _registered() -> bool:
     return True
 
 
-needs_wiring = pytest.mark.skipif(not _registered(), reason="`finetune openai` is not wired into lab/finetune/cli.py "
-                                  "yet (the lead adds add_openai_parser); the harness tests above cover the handlers")
+needs_wiring = pytest.mark.skipif(
+    not _registered(),
+    reason="`finetune openai` is not wired into lab/finetune/cli.py "
+    "yet (the lead adds add_openai_parser); the harness tests above cover the handlers",
+)
 
 
 @needs_wiring
-@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers); 77 s measured
+@pytest.mark.slow  # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers); 77 s measured
 def test_python_m_lab_finetune_openai_prepare_and_validate(tmp_path):
     env = os.environ | {"LAB_DATA_DIR": str(tmp_path)}
 
     def lab(*argv):
-        return subprocess.run([sys.executable, "-m", "lab", "finetune", "openai", *argv], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "lab", "finetune", "openai", *argv],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     p = lab("prepare", "--n", "12", "--n-val", "3", "--out", str(tmp_path / "oa"), "--json")
     assert p.returncode == 0, p.stderr

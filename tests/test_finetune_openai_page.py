@@ -32,7 +32,7 @@ def _metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
 
 
-@pytest.mark.slow   # preparing the examples tokenizes the pricer's data with SmolLM2's tokenizer (transformers); 19 s measured
+@pytest.mark.slow  # preparing the examples tokenizes the pricer's data with SmolLM2's tokenizer (transformers); 19 s measured
 def test_prepare_then_validate_a_broken_file_without_a_key(tmp_settings, no_keys):
     at = _app().run()
     assert not at.exception, at.exception
@@ -69,8 +69,11 @@ def test_follow_a_recorded_job_and_its_losses(tmp_settings, wire, monkeypatch):
     from lab.finetune import openai_jobs as J
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # a placeholder the loopback server accepts
-    J.remember({"id": "ftjob-abc123", "status": "running", "model": "gpt-4o-mini-2024-07-18", "created_at": 1},
-               base_url=wire.url + "/v1", records_dir=_records_dir())
+    J.remember(
+        {"id": "ftjob-abc123", "status": "running", "model": "gpt-4o-mini-2024-07-18", "created_at": 1},
+        base_url=wire.url + "/v1",
+        records_dir=_records_dir(),
+    )
     wire.queue("ft_openai_job_failed.json").queue("ft_openai_events_failed.json")
     at = _app(SID).run()
     assert not at.exception, at.exception
@@ -83,14 +86,23 @@ def test_follow_a_recorded_job_and_its_losses(tmp_settings, wire, monkeypatch):
     assert {r.headers["authorization"] for r in wire.requests} == {"Bearer not-needed"}
 
 
-@pytest.mark.slow   # preparing the examples tokenizes the pricer's data with SmolLM2's tokenizer (transformers)
+@pytest.mark.slow  # preparing the examples tokenizes the pricer's data with SmolLM2's tokenizer (transformers)
 def test_use_it_scores_the_fine_tuned_model_beside_its_base(tmp_settings, wire, monkeypatch):
     from lab.finetune import openai_jobs as J
 
     ft = "ft:gpt-4o-mini-2024-07-18:org-lab:pricer:AbC123xy"
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    J.remember({"id": "ftjob-abc123", "status": "succeeded", "model": "gpt-4o-mini-2024-07-18",
-                "fine_tuned_model": ft, "created_at": 1}, base_url=wire.url + "/v1", records_dir=_records_dir())
+    J.remember(
+        {
+            "id": "ftjob-abc123",
+            "status": "succeeded",
+            "model": "gpt-4o-mini-2024-07-18",
+            "fine_tuned_model": ft,
+            "created_at": 1,
+        },
+        base_url=wire.url + "/v1",
+        records_dir=_records_dir(),
+    )
     monkeypatch.setenv("OPENAI_BASE_URL", wire.url + "/v1")  # the SDK's own variable: scoring talks to the wire server
     wire.queue("ft_openai_job_succeeded.json").queue("ft_openai_events.json")  # the follow view polls first
     wire.queue(body=b"step,train_loss,valid_loss\n1,2.0,\n", content_type="text/csv")
@@ -109,7 +121,7 @@ def test_use_it_scores_the_fine_tuned_model_beside_its_base(tmp_settings, wire, 
     assert any("barely" in i.value for i in at.info)  # the course's conclusion beside the figures
 
 
-@pytest.mark.slow   # preparing the examples tokenizes the pricer's data with SmolLM2's tokenizer (transformers)
+@pytest.mark.slow  # preparing the examples tokenizes the pricer's data with SmolLM2's tokenizer (transformers)
 def test_launch_from_the_tab_after_validation(tmp_settings, wire, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     at = _app().run()
@@ -131,4 +143,4 @@ def test_launch_from_the_tab_after_validation(tmp_settings, wire, monkeypatch):
     from lab.finetune import openai_jobs as J
 
     assert list(J.records(_records_dir(at.session_state["_session_id"]))) == ["ftjob-abc123"]
-    assert J.records() == {}                                  # the CLI's shared records are not where the tab writes
+    assert J.records() == {}  # the CLI's shared records are not where the tab writes

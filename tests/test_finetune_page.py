@@ -21,7 +21,7 @@ def _metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
 
 
-@pytest.mark.slow   # launches a training run of the tiny Llama from the page
+@pytest.mark.slow  # launches a training run of the tiny Llama from the page
 def test_page_plans_shows_the_mask_launches_and_plots(tiny_dir, ft_settings):
     at = AppTest.from_file(PAGE, default_timeout=180).run()
     assert not at.exception and at.title[0].value.startswith("🎛️ Fine-tune")
@@ -52,8 +52,8 @@ def test_page_plans_shows_the_mask_launches_and_plots(tiny_dir, ft_settings):
     run_id = at.session_state["ft.run"]
     from lab.classroom import sessions
 
-    run_dir = sessions.session_dir(at.session_state["_session_id"], "runs") / run_id   # the session's own runs
-    assert runner.run_path(run_dir) and runner.list_runs() == []                          # not the CLI's root
+    run_dir = sessions.session_dir(at.session_state["_session_id"], "runs") / run_id  # the session's own runs
+    assert runner.run_path(run_dir) and runner.list_runs() == []  # not the CLI's root
     st = runner.wait(run_dir, timeout=240)
     assert st["state"] == "finished", st
     at.run()

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from lab.core.errors import InputError
 from lab.finetune import runner
 from lab.finetune.config import RunConfig
-from lab.core.errors import InputError
 from tests.helpers import pairs
 
 
@@ -25,10 +25,18 @@ def _until(pred, timeout=240.0):
     raise AssertionError("timed out")
 
 
-@pytest.mark.slow   # trains the tiny Llama in a background process
+@pytest.mark.slow  # trains the tiny Llama in a background process
 def test_background_lifecycle(tiny_dir, ft_settings):
-    cfg = RunConfig(base_model=str(tiny_dir), max_steps=100_000, batch_size=4, train_size=24, learning_rate=1e-3,
-                    logging_steps=1, save_steps=100_000, max_seq_length=64)
+    cfg = RunConfig(
+        base_model=str(tiny_dir),
+        max_steps=100_000,
+        batch_size=4,
+        train_size=24,
+        learning_rate=1e-3,
+        logging_steps=1,
+        save_steps=100_000,
+        max_seq_length=64,
+    )
     run_dir = runner.launch(cfg, train=pairs(24))
     assert run_dir.parent == ft_settings.data_dir / "runs"
     assert (run_dir / "config.yaml").exists() and len((run_dir / "train.jsonl").read_text().splitlines()) == 24
@@ -53,11 +61,11 @@ def test_background_lifecycle(tiny_dir, ft_settings):
 
     cfg.model_copy(update={"max_steps": stopped_at + 2}).save(run_dir / "config.yaml")
     assert runner.command(run_dir, resume=True)[-3:] == ["lab.finetune.trainer", str(run_dir), "--resume"]
-    assert trainer.main([str(run_dir), "--resume"]) == 0       # what runner.resume() starts in the background
+    assert trainer.main([str(run_dir), "--resume"]) == 0  # what runner.resume() starts in the background
     st2 = runner.status(run_dir)
     assert st2["state"] == "finished" and st2["step"] == stopped_at + 2 and st2["resumed"] is True
     steps = [r["step"] for r in runner.progress(run_dir) if "loss" in r]
-    assert steps[-2:] == [stopped_at + 1, stopped_at + 2]       # no step trained twice, none skipped
+    assert steps[-2:] == [stopped_at + 1, stopped_at + 2]  # no step trained twice, none skipped
     assert runner.status(run_dir)["adapter"]
     listed = runner.list_runs()
     assert listed[0]["run_id"] == run_dir.name and listed[0]["state"] == "finished" and listed[0]["last_loss"]
@@ -66,7 +74,7 @@ def test_background_lifecycle(tiny_dir, ft_settings):
 def test_killed_run_reads_as_interrupted_and_can_resume(ft_settings):
     cfg = RunConfig(train_size=8, batch_size=2)
     run_dir = runner.prepare(cfg, train=pairs(8), check=False)
-    runner.write_status(run_dir, state="running", pid=2**22 + 12345, step=7)   # a pid that does not exist
+    runner.write_status(run_dir, state="running", pid=2**22 + 12345, step=7)  # a pid that does not exist
     (run_dir / "checkpoints" / "checkpoint-5").mkdir(parents=True)
     st = runner.status(run_dir)
     assert st["state"] == "interrupted" and st["checkpoint"].endswith("checkpoint-5")
@@ -82,33 +90,56 @@ def test_killed_run_reads_as_interrupted_and_can_resume(ft_settings):
         runner.resume(run_dir)
 
 
-@pytest.mark.slow   # trains the tiny Llama, then evaluates it
+@pytest.mark.slow  # trains the tiny Llama, then evaluates it
 def test_foreground_run_loss_falls_then_eval(tiny_dir, ft_settings):
     from lab.finetune.evaluate import evaluate
 
-    cfg = RunConfig(base_model=str(tiny_dir), max_steps=8, batch_size=4, train_size=8, learning_rate=3e-3,
-                    lora_r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
-                    logging_steps=2, save_steps=4, max_seq_length=64, warmup_ratio=0.0, lr_scheduler="constant",
-                    val_size=4, eval_steps=4)
+    cfg = RunConfig(
+        base_model=str(tiny_dir),
+        max_steps=8,
+        batch_size=4,
+        train_size=8,
+        learning_rate=3e-3,
+        lora_r=8,
+        lora_alpha=16,
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+        logging_steps=2,
+        save_steps=4,
+        max_seq_length=64,
+        warmup_ratio=0.0,
+        lr_scheduler="constant",
+        val_size=4,
+        eval_steps=4,
+    )
     rows = pairs(8)
     res = runner.run_foreground(cfg, train=rows, val=pairs(12)[8:])
     assert res["state"] == "finished" and res["steps"] == 8
     assert len(res["losses"]) == 4 and res["losses"][-1] < res["losses"][0]
     assert len(res["eval_losses"]) == 2
-    assert (res["run_dir"] and os.path.exists(os.path.join(res["run_dir"], "adapter", "adapter_config.json")))
+    assert res["run_dir"] and os.path.exists(os.path.join(res["run_dir"], "adapter", "adapter_config.json"))
     assert json.loads(open(os.path.join(res["run_dir"], "adapter", "adapter_config.json")).read())["r"] == 8
     r = evaluate(res["run_dir"], items=rows[:3])
-    assert r["n"] == 3 and {"mae", "rmsle", "hit_rate", "colors"} <= r["base"].keys() <= r["adapter"].keys() | {"colors"}
+    assert r["n"] == 3 and {"mae", "rmsle", "hit_rate", "colors"} <= r["base"].keys() <= r["adapter"].keys() | {
+        "colors"
+    }
     assert len(r["rows"]) == 3 and all("adapter_text" in x for x in r["rows"])
 
 
-@pytest.mark.slow   # trains the tiny Llama in 4-bit (bitsandbytes)
+@pytest.mark.slow  # trains the tiny Llama in 4-bit (bitsandbytes)
 def test_qlora_4bit_on_cpu(tiny_dir, ft_settings):
-    cfg = RunConfig(base_model=str(tiny_dir), quantization="4bit", max_steps=3, batch_size=2, train_size=8,
-                    learning_rate=3e-3, logging_steps=1, max_seq_length=64)
+    cfg = RunConfig(
+        base_model=str(tiny_dir),
+        quantization="4bit",
+        max_steps=3,
+        batch_size=2,
+        train_size=8,
+        learning_rate=3e-3,
+        logging_steps=1,
+        max_seq_length=64,
+    )
     res = runner.run_foreground(cfg, train=pairs(8))
     assert res["state"] == "finished" and len(res["losses"]) == 3
-    assert all(loss == loss and loss > 0 for loss in res["losses"])     # finite, not NaN
+    assert all(loss == loss and loss > 0 for loss in res["losses"])  # finite, not NaN
 
 
 @pytest.mark.slow
@@ -117,10 +148,19 @@ def test_qlora_4bit_on_cpu(tiny_dir, ft_settings):
 def test_qlora_on_cuda_plan_vs_measured(ft_settings):
     from lab.finetune.plan import plan
 
-    cfg = RunConfig(quantization="4bit", optimizer="paged_adamw_32bit", max_steps=10, batch_size=8,
-                    logging_steps=1, lora_r=32, lora_alpha=64)
+    cfg = RunConfig(
+        quantization="4bit",
+        optimizer="paged_adamw_32bit",
+        max_steps=10,
+        batch_size=8,
+        logging_steps=1,
+        lora_r=32,
+        lora_alpha=64,
+    )
     p = plan(cfg)
     res = runner.run_foreground(cfg)
     assert res["state"] == "finished" and res["losses"][-1] < res["losses"][0]
-    print(f"QLoRA on CUDA: estimated {p.estimated_peak_bytes / 2**20:.0f} MiB, measured {res['peak_bytes'] / 2**20:.0f} MiB")
+    print(
+        f"QLoRA on CUDA: estimated {p.estimated_peak_bytes / 2**20:.0f} MiB, measured {res['peak_bytes'] / 2**20:.0f} MiB"
+    )
     assert 0.25 < res["peak_bytes"] / p.estimated_peak_bytes < 4

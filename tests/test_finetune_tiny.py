@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.slow   # builds a transformers model (imports torch)
+pytestmark = pytest.mark.slow  # builds a transformers model (imports torch)
 
 
 def test_tiny_model_loads_and_speaks_smollm2_tokens(tiny_dir):

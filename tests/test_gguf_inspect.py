@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 
-from lab.core import assets
 from lab.cli import main
+from lab.core import assets
+from lab.core.errors import InputError
 from lab.core.gguf_check import check_gguf_file
 from lab.gguf.inspect import read_gguf
-from lab.core.errors import InputError
 from tests.helpers import write_tiny_gguf
 
 SMOL = assets.smollm2_gguf()
@@ -104,24 +104,24 @@ def test_truncated_body(tiny, tmp_path):
 
 def test_corrupted_header(tiny, tmp_path):
     data = bytearray(tiny.read_bytes())
-    data[4:8] = (99).to_bytes(4, "little")         # an unknown GGUF version
+    data[4:8] = (99).to_bytes(4, "little")  # an unknown GGUF version
     p = tmp_path / "bad.gguf"
     p.write_bytes(bytes(data))
     with pytest.raises(InputError, match="damaged"):
         read_gguf(p)
     data = bytearray(tiny.read_bytes())
-    data[24:64] = b"\xff" * 40                      # garbage over the first key's length and name
+    data[24:64] = b"\xff" * 40  # garbage over the first key's length and name
     p.write_bytes(bytes(data))
     with pytest.raises(InputError, match="damaged|truncated"):
         read_gguf(p)
 
 
-@pytest.mark.slow   # copies and parses the real SmolLM2 header twice (17-30 s measured here)
+@pytest.mark.slow  # copies and parses the real SmolLM2 header twice (17-30 s measured here)
 @needs_smol
 def test_truncated_real_model_is_refused_before_llama_cpp(tmp_path):
     p = tmp_path / "smol-cut.gguf"
     with open(SMOL, "rb") as src, open(p, "wb") as dst:
-        dst.write(src.read(3_000_000))              # the whole header, a sliver of the weights
+        dst.write(src.read(3_000_000))  # the whole header, a sliver of the weights
     with pytest.raises(InputError, match="damaged|truncated"):
         check_gguf_file(p)
     from lab.gguf.runtime import LoadSettings, load
@@ -141,6 +141,6 @@ def test_cli_inspect_bad_file_exits_2_with_a_message(tmp_path, capsys):
 def test_a_checked_file_is_not_reread_but_a_changed_one_is(tiny):
     check_gguf_file(tiny)
     shutil.copy(tiny, tiny.with_suffix(".bak"))
-    tiny.write_bytes(b"GGUF" + b"\x00" * 10)        # same path, new content and mtime
+    tiny.write_bytes(b"GGUF" + b"\x00" * 10)  # same path, new content and mtime
     with pytest.raises(InputError):
         check_gguf_file(tiny)

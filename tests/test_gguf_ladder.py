@@ -53,7 +53,7 @@ def smol_f16(tmp_path_factory, script, smol_hf) -> Path:
     out = tmp_path_factory.mktemp("f16") / "smollm2-F16.gguf"
     r = convert(smol_hf, out, "f16", script=script)
     assert r.architecture == "LlamaForCausalLM" and r.n_tensors == 272
-    assert r.chat_template and "<|im_start|>" in r.chat_template      # the chat template carried over
+    assert r.chat_template and "<|im_start|>" in r.chat_template  # the chat template carried over
     return out
 
 
@@ -64,9 +64,18 @@ def tiny_model(tmp_path_factory, smol_hf) -> Path:
 
     d = tmp_path_factory.mktemp("tiny") / "tiny-llama"
     tok = AutoTokenizer.from_pretrained(smol_hf)
-    cfg = LlamaConfig(vocab_size=49152, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=256,
-                      tie_word_embeddings=True, bos_token_id=1, eos_token_id=2)
+    cfg = LlamaConfig(
+        vocab_size=49152,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=256,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     torch.manual_seed(0)
     LlamaForCausalLM(cfg).save_pretrained(d)
     tok.save_pretrained(d)
@@ -98,13 +107,15 @@ def test_extract_takes_only_the_converter_files(tmp_path):
     from lab.gguf.sdist import extract
 
     top = "llama_cpp_python-9.9.9/"
-    files = {"vendor/llama.cpp/convert_hf_to_gguf.py": b"print('converter')\n",
-             "vendor/llama.cpp/conversion/llama.py": b"# arch\n",
-             "vendor/llama.cpp/gguf-py/gguf/__init__.py": b"# gguf\n",
-             "vendor/llama.cpp/models/templates/x.jinja": b"{{ x }}",
-             "vendor/llama.cpp/ggml/src/ggml.c": b"int main;",             # the C sources stay in the archive
-             "vendor/llama.cpp/models/ggml-vocab-qwen2.gguf": b"GGUF",      # vocab zoo: not needed to convert
-             "llama_cpp/llama.py": b"# binding"}
+    files = {
+        "vendor/llama.cpp/convert_hf_to_gguf.py": b"print('converter')\n",
+        "vendor/llama.cpp/conversion/llama.py": b"# arch\n",
+        "vendor/llama.cpp/gguf-py/gguf/__init__.py": b"# gguf\n",
+        "vendor/llama.cpp/models/templates/x.jinja": b"{{ x }}",
+        "vendor/llama.cpp/ggml/src/ggml.c": b"int main;",  # the C sources stay in the archive
+        "vendor/llama.cpp/models/ggml-vocab-qwen2.gguf": b"GGUF",  # vocab zoo: not needed to convert
+        "llama_cpp/llama.py": b"# binding",
+    }
     sdist = tmp_path / "llama_cpp_python-9.9.9.tar.gz"
     with tarfile.open(sdist, "w:gz") as tf:
         for name, data in files.items():
@@ -113,8 +124,13 @@ def test_extract_takes_only_the_converter_files(tmp_path):
             tf.addfile(info, io.BytesIO(data))
     dest = extract(sdist, tmp_path / "llama.cpp-9.9.9")
     got = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
-    assert got == [".complete", "conversion/llama.py", "convert_hf_to_gguf.py", "gguf-py/gguf/__init__.py",
-                   "models/templates/x.jinja"]
+    assert got == [
+        ".complete",
+        "conversion/llama.py",
+        "convert_hf_to_gguf.py",
+        "gguf-py/gguf/__init__.py",
+        "models/templates/x.jinja",
+    ]
     assert not list(tmp_path.glob("*.tmp*"))
 
 
@@ -159,7 +175,7 @@ def test_hub_id_offline_says_so(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*.gguf*"))
 
 
-@pytest.mark.slow   # the tiny_model fixture builds a transformers Llama (torch)
+@pytest.mark.slow  # the tiny_model fixture builds a transformers Llama (torch)
 def test_too_little_disk_is_refused_with_the_numbers(tiny_model, tmp_path):
     from lab.gguf.convert import convert
 
@@ -253,8 +269,8 @@ def test_finetune_run_is_merged_then_converted(tiny_model, tmp_path, script):
     t = next(t for t in GGUFReader(str(r.path)).tensors if t.name == "blk.0.attn_v.weight")
     got = np.asarray(t.data, dtype=np.float32).reshape(expected.shape)
     assert np.allclose(got, expected, atol=2e-3)
-    assert not np.allclose(got, w.numpy(), atol=2e-3)          # the adapter really was merged
-    assert not list(tmp_path.glob("merge-*"))                   # the merged temp folder is gone
+    assert not np.allclose(got, w.numpy(), atol=2e-3)  # the adapter really was merged
+    assert not list(tmp_path.glob("merge-*"))  # the merged temp folder is gone
 
 
 def test_run_without_final_adapter_is_refused(tmp_path):
@@ -282,9 +298,9 @@ def test_f16_perplexity_matches_transformers_loss(smol_f16, smol_hf):
     model = AutoModelForCausalLM.from_pretrained(smol_hf, dtype=torch.float32)
     x = torch.tensor([ids])
     with torch.no_grad():
-        loss = model(input_ids=x, labels=x).loss.item()      # mean NLL over the same 127 predictions
+        loss = model(input_ids=x, labels=x).loss.item()  # mean NLL over the same 127 predictions
     assert q.ppl == pytest.approx(math.exp(loss), rel=0.01)
-    assert 2 < q.ppl < 200                                   # a real language model on English, not noise
+    assert 2 < q.ppl < 200  # a real language model on English, not noise
 
 
 def test_score_by_hand():
@@ -296,7 +312,7 @@ def test_score_by_hand():
     other = log_softmax(np.log(np.array([[0.25, 0.5, 0.25], [0.1, 0.8, 0.1]], dtype=np.float32)))
     s = score(other, [0, 0, 1], reference=ref)
     assert s.ppl == pytest.approx(math.exp(-(math.log(0.25) + math.log(0.8)) / 2), rel=1e-5)
-    assert s.top1_agree == 0.5                              # position 0: argmax 1 vs 0; position 1: both 1
+    assert s.top1_agree == 0.5  # position 0: argmax 1 vs 0; position 1: both 1
     kl0 = 0.5 * math.log(0.5 / 0.25) + 0.25 * math.log(0.25 / 0.5)
     assert s.kl == pytest.approx(kl0 / 2, rel=1e-4)
     assert score(ref, [0, 0, 1], reference=ref).kl == pytest.approx(0, abs=1e-6)
@@ -335,8 +351,10 @@ def test_quantize_explains_fallbacks_and_refuses_requantizing(smol_f16, tmp_path
 def test_killed_quantize_never_leaves_the_final_name(smol_f16, tmp_path):
     """A job killed half-way (kill -9: no cleanup code runs) leaves at most a .partial file, never OUT."""
     out = tmp_path / "killed-Q8_0.gguf"
-    code = ("import sys; from lab.gguf.quantize import quantize; "
-            f"quantize({str(smol_f16)!r}, {str(out)!r}, 'Q8_0', n_threads=1)")
+    code = (
+        "import sys; from lab.gguf.quantize import quantize; "
+        f"quantize({str(smol_f16)!r}, {str(out)!r}, 'Q8_0', n_threads=1)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)})
     try:
         deadline = time.monotonic() + 120
@@ -367,8 +385,24 @@ def _parser():
 @pytest.mark.slow
 def test_ladder_json(smol_f16, in_ladder_data, capsys):
     """`gguf ladder --source F16 --types Q8_0,Q4_K_M --json`: F16 first, the contract's keys, quality falls with bits."""
-    args = _parser().parse_args(["gguf", "ladder", "--source", str(smol_f16), "--types", "Q8_0,q4_k_m",
-                                 "--max-tokens", "64", "--n-prompt", "16", "--n-gen", "4", "--quiet", "--json"])
+    args = _parser().parse_args(
+        [
+            "gguf",
+            "ladder",
+            "--source",
+            str(smol_f16),
+            "--types",
+            "Q8_0,q4_k_m",
+            "--max-tokens",
+            "64",
+            "--n-prompt",
+            "16",
+            "--n-gen",
+            "4",
+            "--quiet",
+            "--json",
+        ]
+    )
     assert args.func(args) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["type"] for r in rows] == ["F16", "Q8_0", "Q4_K_M"]
@@ -401,8 +435,24 @@ def test_cli_quantize_unknown_type_via_lab(tmp_path):
         build_parser().parse_args(["gguf", "quantize", "x.gguf", "--type", "Q4_0", "--out", "y.gguf"])
     except SystemExit:
         pytest.skip("`gguf quantize` is not registered in lab/gguf/cli.py yet (add_ladder_commands not wired)")
-    r = subprocess.run([sys.executable, "-m", "lab", "gguf", "quantize", str(tmp_path / "in.gguf"), "--type", "Q9",
-                        "--out", str(tmp_path / "out.gguf")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab",
+            "gguf",
+            "quantize",
+            str(tmp_path / "in.gguf"),
+            "--type",
+            "Q9",
+            "--out",
+            str(tmp_path / "out.gguf"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "Unknown quantization type 'Q9'" in r.stderr
 
 
@@ -436,7 +486,7 @@ def test_ladder_section_apptest(smol_f16, in_ladder_data):
     assert table["MB"].iloc[0] > table["MB"].iloc[1] and table["top-1 agree"].iloc[1] > 0.5
     assert at.get("plotly_chart")
     said = " ".join(m.value for m in at.markdown)
-    assert "super-blocks of 256" in said and "576 long" in said     # the fallbacks, in plain words
+    assert "super-blocks of 256" in said and "576 long" in said  # the fallbacks, in plain words
 
 
 def test_ladder_section_explains_a_bad_source(in_ladder_data, tmp_path):

@@ -7,9 +7,9 @@ import io
 import pytest
 
 from lab.core import assets
+from lab.core.errors import InputError, ProviderUnavailable
 from lab.gguf import fit, models
 from lab.gguf.inspect import read_gguf
-from lab.core.errors import InputError, ProviderUnavailable
 from tests.helpers import write_tiny_gguf
 
 SMOL = assets.smollm2_gguf()
@@ -37,7 +37,7 @@ def test_list_models_bundled_first_then_the_folder(tmp_settings, tmp_path):
 def test_upload_is_streamed_checked_and_renamed(tmp_settings, tmp_path):
     data = write_tiny_gguf(tmp_path / "src.gguf").read_bytes()
     target = models.save_upload(io.BytesIO(data), "../../My Model.gguf")
-    assert target == tmp_settings.gguf_dir / "My_Model.gguf"     # base name only, safe characters
+    assert target == tmp_settings.gguf_dir / "My_Model.gguf"  # base name only, safe characters
     assert target.read_bytes() == data
     assert leftovers(tmp_settings.gguf_dir) == ["My_Model.gguf"]  # no .part left behind
     assert read_gguf(target).metadata["general.name"] == "tiny-test"
@@ -80,8 +80,8 @@ def test_estimate_matches_llama_cpp_for_smollm2():
     assert est.kv_bytes == 45 * MiB
     assert 99 * MiB <= est.compute_bytes <= 1.15 * 99.38 * MiB
     big = fit.estimate(info, 8192, available_bytes=8 * 2**30)
-    assert big.kv_bytes == 4 * est.kv_bytes                          # the KV cache is linear in n_ctx
-    assert 160 * MiB <= big.compute_bytes <= 1.15 * 166.38 * MiB       # llama.cpp: 166.38 MiB
+    assert big.kv_bytes == 4 * est.kv_bytes  # the KV cache is linear in n_ctx
+    assert 160 * MiB <= big.compute_bytes <= 1.15 * 166.38 * MiB  # llama.cpp: 166.38 MiB
     assert est.fits and big.fits
 
 
@@ -103,7 +103,7 @@ def test_load_refuses_before_llama_cpp_when_memory_is_short():
     before = len(_MODELS)
     with pytest.raises(InputError, match="will not fit"):
         load(LoadSettings(n_ctx=32768), SMOL, available_bytes=500 * MiB)
-    assert len(_MODELS) == before                                    # nothing was built
+    assert len(_MODELS) == before  # nothing was built
 
 
 def test_gpu_offload_moves_weights_off_the_host(tmp_path):

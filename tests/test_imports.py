@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SCRIPT = r'''
+SCRIPT = r"""
 import sys, threading
 from lab.core.imports import LOCK, serialize_heavy_imports
 assert serialize_heavy_imports() is True and serialize_heavy_imports() is False
@@ -30,10 +30,10 @@ threads = [threading.Thread(target=importer) for _ in range(4)]
 [t.start() for t in threads]; [t.join(300) for t in threads]
 assert len(box) == 4 and all(b is box[0] for b in box)
 print("ok")
-'''
+"""
 
 
-@pytest.mark.slow   # a fresh interpreter imports transformers
+@pytest.mark.slow  # a fresh interpreter imports transformers
 def test_a_heavy_import_waits_for_the_one_in_progress_and_libraries_still_import():
     out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]

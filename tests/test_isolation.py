@@ -37,7 +37,7 @@ def test_pasted_key_stays_in_its_session(no_keys):
     assert "_pasted_key_openai" not in bob.session_state or not bob.session_state["_pasted_key_openai"]
     import os
 
-    assert "sk-alice-only-123456" not in os.environ.values()   # never moved into the shared environment
+    assert "sk-alice-only-123456" not in os.environ.values()  # never moved into the shared environment
 
 
 def test_flightai_bookings_are_per_session(no_keys, tmp_settings):
@@ -49,7 +49,7 @@ def test_flightai_bookings_are_per_session(no_keys, tmp_settings):
     ids = a.session_state["_session_id"], b.session_state["_session_id"]
     assert ids[0] != ids[1]
     paths = [tmp_settings.data_dir / "sessions" / i / "flightai.db" for i in ids]
-    assert all(p.exists() for p in paths)                       # the page made each session's own database
+    assert all(p.exists() for p in paths)  # the page made each session's own database
     db_a, db_b = FlightDB(paths[0]), FlightDB(paths[1])
     db_a.book_flight("Ada Lovelace", "London", "Paris", datetime.date(2030, 5, 1))
     assert len(db_a.bookings()) == 1 and db_b.bookings() == []
@@ -90,10 +90,12 @@ def test_gguf_uploads_and_servers_belong_to_their_session(tmp_settings, tmp_path
     assert not alice.exception and not bob.exception
     # AppTest cannot drive st.file_uploader: save as the page does, into Alice's session folder
     data = write_tiny_gguf(tmp_path / "src.gguf").read_bytes()
-    saved = models.save_upload(io.BytesIO(data), "alice-private.gguf", folder=sessions.session_dir(_sid(alice), "models"))
+    saved = models.save_upload(
+        io.BytesIO(data), "alice-private.gguf", folder=sessions.session_dir(_sid(alice), "models")
+    )
     assert saved.parent == tmp_settings.data_dir / "sessions" / _sid(alice) / "models"
-    assert not list(tmp_settings.gguf_dir.glob("*.gguf"))        # nothing in the shared models folder
-    with pytest.raises(Exception, match="over the upload cap"):   # a failed upload leaves no file, not even a .part
+    assert not list(tmp_settings.gguf_dir.glob("*.gguf"))  # nothing in the shared models folder
+    with pytest.raises(Exception, match="over the upload cap"):  # a failed upload leaves no file, not even a .part
         models.save_upload(io.BytesIO(data), "big.gguf", max_bytes=4096, folder=saved.parent)
     assert sorted(p.name for p in saved.parent.iterdir()) == ["alice-private.gguf"]
     alice.run()
@@ -140,12 +142,20 @@ def test_openai_finetune_jobs_and_model_ids_stay_in_their_session(tmp_settings, 
     from tests.helpers import openai_records_dir as _records_dir
     from tests.helpers import openai_tab_app as _app
 
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")              # a deployment key: the tab would list and follow jobs
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # a deployment key: the tab would list and follow jobs
     ft = "ft:gpt-4o-mini-2024-07-18:org-lab:pricer:Alice0001"
     alice_id, bob_id = "a1ce" * 8, "b0b0" * 8
-    J.remember({"id": "ftjob-alice01", "status": "succeeded", "model": "gpt-4o-mini-2024-07-18",
-                "fine_tuned_model": ft, "created_at": 1}, base_url="http://127.0.0.1:9/v1",
-               records_dir=_records_dir(alice_id))
+    J.remember(
+        {
+            "id": "ftjob-alice01",
+            "status": "succeeded",
+            "model": "gpt-4o-mini-2024-07-18",
+            "fine_tuned_model": ft,
+            "created_at": 1,
+        },
+        base_url="http://127.0.0.1:9/v1",
+        records_dir=_records_dir(alice_id),
+    )
     J.remember({"id": "ftjob-cli0001", "status": "succeeded", "fine_tuned_model": ft + "-cli", "created_at": 2})
     bob = _app(bob_id).run()
     assert not bob.exception, bob.exception
@@ -153,10 +163,10 @@ def test_openai_finetune_jobs_and_model_ids_stay_in_their_session(tmp_settings, 
     assert "ftjob-alice01" not in text and ft not in text and "ftjob-cli0001" not in text
     assert "No jobs launched from this session yet." in text and not [s for s in bob.selectbox if s.key == "oa.follow"]
     assert not [s for s in bob.selectbox if s.key == "oa.ft_model"]
-    alice = _app(alice_id).run()                                  # her own job is listed (followed: unreachable here)
+    alice = _app(alice_id).run()  # her own job is listed (followed: unreachable here)
     assert [s for s in alice.selectbox if s.key == "oa.follow"][0].options == ["ftjob-alice01"]
     assert alice.selectbox(key="oa.ft_model").options == [ft]
-    assert not (tmp_settings.data_dir / "sessions" / bob_id).exists()   # reading made no folder for Bob
+    assert not (tmp_settings.data_dir / "sessions" / bob_id).exists()  # reading made no folder for Bob
 
     # the sidebar's provider picker lists only this session's fine-tuned ids
     for sid, sees in ((alice_id, True), (bob_id, False)):
@@ -186,9 +196,9 @@ def test_finetune_runs_are_listed_and_controlled_by_their_session_only(ft_settin
     run_dir = runner.prepare(RunConfig(train_size=8, batch_size=2), train=pairs(8), check=False, root=root_a)
     alice.run()
     bob.run()
-    assert run_dir.name in _page_text(alice)                     # the check below can see a run id when shown
+    assert run_dir.name in _page_text(alice)  # the check below can see a run id when shown
     assert run_dir.name not in _page_text(bob) and "No runs yet." in _page_text(bob)
-    assert runner.list_runs() == []                              # the CLI's root is not where the page writes
+    assert runner.list_runs() == []  # the CLI's root is not where the page writes
 
     runner.write_status(run_dir, state="running", pid=os.getpid(), step=3, max_steps=10)  # Alice's run trains now
     try:
@@ -201,10 +211,11 @@ def test_finetune_runs_are_listed_and_controlled_by_their_session_only(ft_settin
         assert told and "step 3 of 10" in told[0] and "launch again when it ends" in told[0]
         text = _page_text(bob)
         assert run_dir.name not in text and str(root_a) not in text and _sid(alice) not in text
-        assert not [m for m in bob.metric if m.label == "State"]   # no status, losses or config of Alice's run
-        with pytest.raises(InputError) as e:                      # a launch racing past the disabled button
-            runner.launch(RunConfig(train_size=8, batch_size=2), train=pairs(8),
-                          root=sessions.session_dir(_sid(bob), "runs"))
+        assert not [m for m in bob.metric if m.label == "State"]  # no status, losses or config of Alice's run
+        with pytest.raises(InputError) as e:  # a launch racing past the disabled button
+            runner.launch(
+                RunConfig(train_size=8, batch_size=2), train=pairs(8), root=sessions.session_dir(_sid(bob), "runs")
+            )
         assert "Another session's run" in str(e.value) and run_dir.name not in str(e.value)
         assert runner.list_runs(sessions.session_dir(_sid(bob), "runs")) == []
     finally:
@@ -218,5 +229,5 @@ def test_pricer_export_lands_in_the_session_folder(tmp_settings, no_keys):
     at.button(key="pricer.export").click().run()
     assert not at.exception
     folder = tmp_settings.data_dir / "sessions" / _sid(at) / "pricer-dataset"
-    assert (folder / "dataset_dict.json").exists()                 # datasets.DatasetDict.save_to_disk's layout
-    assert not (tmp_settings.data_dir / "pricer" / "dataset").exists()   # not the shared folder any more
+    assert (folder / "dataset_dict.json").exists()  # datasets.DatasetDict.save_to_disk's layout
+    assert not (tmp_settings.data_dir / "pricer" / "dataset").exists()  # not the shared folder any more

@@ -17,10 +17,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB = ROOT / "lab"
-LOWER = {"core": 0, "llm": 1, "classroom": 2}          # the platform layers, bottom up
-SDKS = ("openai", "anthropic", "ollama", "llama_cpp", "transformers", "chromadb", "faiss", "torch", "diffusers",
-        "peft", "trl", "sentence_transformers", "langchain", "langchain_core", "langchain_chroma", "sklearn", "modal",
-        "bitsandbytes", "tiktoken", "tokenizers", "datasets")
+LOWER = {"core": 0, "llm": 1, "classroom": 2}  # the platform layers, bottom up
+SDKS = (
+    "openai",
+    "anthropic",
+    "ollama",
+    "llama_cpp",
+    "transformers",
+    "chromadb",
+    "faiss",
+    "torch",
+    "diffusers",
+    "peft",
+    "trl",
+    "sentence_transformers",
+    "langchain",
+    "langchain_core",
+    "langchain_chroma",
+    "sklearn",
+    "modal",
+    "bitsandbytes",
+    "tiktoken",
+    "tokenizers",
+    "datasets",
+)
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:
@@ -80,8 +100,10 @@ def test_arrows_point_down_only():
             if here is None or there is None or there == here:
                 continue
             if here in LOWER and (there not in LOWER or LOWER[there] > LOWER[here]):
-                bad.append(f"{f.relative_to(ROOT)}:{line} ({here}) imports {mod} ({there}): a lower layer "
-                           "must not know a higher one")
+                bad.append(
+                    f"{f.relative_to(ROOT)}:{line} ({here}) imports {mod} ({there}): a lower layer "
+                    "must not know a higher one"
+                )
     assert not bad, "\n".join(bad)
 
 
@@ -112,7 +134,8 @@ def test_labs_do_not_import_each_other_in_a_circle():
     for name in labs():
         cyc = cycle_from(name)
         assert cyc is None, "lab packages import each other in a circle: " + " -> ".join(
-            f"{a} ({where[(a, b)]})" for a, b in zip(cyc, cyc[1:]))
+            f"{a} ({where[(a, b)]})" for a, b in zip(cyc, cyc[1:])
+        )
 
 
 @pytest.mark.parametrize("folder", ["ui", "app_pages"])
@@ -129,8 +152,10 @@ def test_views_go_through_lab_and_name_what_they_import(folder):
                 if full.split(".")[0] in SDKS:
                     bad.append(f"{f.relative_to(ROOT)}:{node.lineno} imports the SDK {full}: go through lab/")
                 if a.asname and len(a.asname) <= 2 and full.split(".")[0] == "lab":
-                    bad.append(f"{f.relative_to(ROOT)}:{node.lineno} imports {a.name} as {a.asname!r}: "
-                               "name the lab's module by its own name")
+                    bad.append(
+                        f"{f.relative_to(ROOT)}:{node.lineno} imports {a.name} as {a.asname!r}: "
+                        "name the lab's module by its own name"
+                    )
     assert not bad, "\n".join(bad)
 
 

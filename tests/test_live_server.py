@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def _cl100k_caption(text: str) -> str:
-    prepare_tiktoken_cache()   # the official cl100k file from the offline asset package, as the app uses it
+    prepare_tiktoken_cache()  # the official cl100k file from the offline asset package, as the app uses it
     n = len(tiktoken.get_encoding("cl100k_base").encode(text))
     return f"{len(text) / n:.2f} characters per token · {len(text.split()) / n:.2f} words per token"
 
@@ -48,7 +48,7 @@ def test_concurrent_sessions_each_get_their_own_result(app_url):
     def student(i: int) -> None:
         with StClient(app_url) as s:
             s.open("Tokenization")
-            for _ in range(3):   # rerun a few times so the sessions' runs overlap on the server
+            for _ in range(3):  # rerun a few times so the sessions' runs overlap on the server
                 run = s.set(text=texts[i]).rerun()
             got[i] = run.texts + run.errors
 
@@ -65,9 +65,9 @@ def test_a_second_click_before_the_first_run_ends_is_answered_once_each(app_url)
     with StClient(app_url) as s:
         s.open("Tokenization")
         assert s.set(text="first text").rerun(wait=False) is None
-        run = s.set(text="the second text wins").rerun()     # reads the first run's end too
+        run = s.set(text="the second text wins").rerun()  # reads the first run's end too
         assert _cl100k_caption("the second text wins") in run.texts
-        run = s.set(text="and a third").rerun()              # nothing left over from the earlier two
+        run = s.set(text="and a third").rerun()  # nothing left over from the earlier two
     assert run.texts.count(_cl100k_caption("and a third")) >= 1
     assert _cl100k_caption("the second text wins") not in run.texts
 
@@ -78,7 +78,7 @@ def test_a_direct_visit_to_a_lab_runs_home_first(tmp_path):
     from bench.appserver import ROOT
 
     assert not (ROOT / "pages").exists()
-    with app_server(tmp_path / "server.log") as url, StClient(url) as s:   # a fresh server: nobody opened Home
+    with app_server(tmp_path / "server.log") as url, StClient(url) as s:  # a fresh server: nobody opened Home
         run = s.open("Tools")
     assert not run.errors
     assert "Talk to models" in s.sections

@@ -23,8 +23,17 @@ def test_empty_and_oversized_prompts_are_refused():
         validate_messages([{"role": "wizard", "content": "hi"}])
 
 
-@pytest.mark.parametrize("bad", [{"temperature": 2.5}, {"top_p": 0}, {"max_tokens": 0}, {"stop": [""]},
-                                 {"stop": ["a", "b", "c", "d", "e"]}, {"nonsense": 1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"temperature": 2.5},
+        {"top_p": 0},
+        {"max_tokens": 0},
+        {"stop": [""]},
+        {"stop": ["a", "b", "c", "d", "e"]},
+        {"nonsense": 1},
+    ],
+)
 def test_options_are_bounded(bad):
     with pytest.raises(ValidationError):
         Options(**bad)
@@ -54,7 +63,10 @@ def test_fake_tool_calls_and_assistant_message():
     fake = FakeProvider([{"tool_calls": [("get_ticket_price", {"destination_city": "Tokyo"})]}])
     reply = run(fake, [{"role": "user", "content": "How much to Tokyo?"}])
     msg = reply.assistant_message()
-    assert msg["tool_calls"][0]["function"] == {"name": "get_ticket_price", "arguments": '{"destination_city": "Tokyo"}'}
+    assert msg["tool_calls"][0]["function"] == {
+        "name": "get_ticket_price",
+        "arguments": '{"destination_city": "Tokyo"}',
+    }
 
 
 def test_fake_without_script_says_so():
@@ -105,9 +117,13 @@ def test_registry_lists_every_provider_and_builds_each_lazily():
         get_provider(None)
     assert get_provider("fake", replies=["4"]).replies == ["4"]
     # naming the providers imports no SDK: a module is imported when its provider is asked for
-    code = ("import sys, lab.llm; print(sorted(m for m in ('openai', 'anthropic', 'ollama', 'llama_cpp') "
-            "if m in sys.modules))")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    code = (
+        "import sys, lab.llm; print(sorted(m for m in ('openai', 'anthropic', 'ollama', 'llama_cpp') "
+        "if m in sys.modules))"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
 
 
 def test_begin_is_the_shared_opening_of_stream():
@@ -122,7 +138,7 @@ def test_begin_is_the_shared_opening_of_stream():
         begin([{"role": "user", "content": " "}])
     fake = FakeProvider(["Paris."])
     run(fake, msgs)
-    assert fake.calls[0]["options"] is None      # the fake records what it was given
+    assert fake.calls[0]["options"] is None  # the fake records what it was given
 
 
 def test_one_openai_client_factory(tmp_settings):
@@ -132,4 +148,4 @@ def test_one_openai_client_factory(tmp_settings):
     assert (c.max_retries, c.timeout, str(c.base_url)) == (1, tmp_settings.request_timeout_s, "http://127.0.0.1:9/v1/")
     assert openai_client(api_key="k", timeout=5, max_retries=0).timeout == 5
     with pytest.raises(TypeError):
-        openai_client(api_key="k")            # the retry count is each caller's decision: always said at the call
+        openai_client(api_key="k")  # the retry count is each caller's decision: always said at the call

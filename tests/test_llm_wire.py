@@ -40,8 +40,9 @@ def test_reply_text_and_usage(wire, name, stream):
     make, sse, js, (pt, ct) = CASES[name]
     wire.queue(sse if stream else js)
     pieces = []
-    reply = run(make(wire), Q, options=Options(temperature=0.2, max_tokens=50, seed=7, stream=stream),
-                on_text=pieces.append)
+    reply = run(
+        make(wire), Q, options=Options(temperature=0.2, max_tokens=50, seed=7, stream=stream), on_text=pieces.append
+    )
     assert reply.text == "The capital of France is Paris."
     assert len(pieces) == (3 if name != "anthropic" else 2) if stream else len(pieces) == 1
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (pt, ct)
@@ -51,8 +52,12 @@ def test_reply_text_and_usage(wire, name, stream):
 
 def test_openai_request_body(wire):
     wire.queue("openai_chat_stream.sse")
-    run(openai(wire), Q, model="gpt-4o-mini", options=Options(temperature=0.2, top_p=0.9, max_tokens=50, seed=7,
-                                                                stop=["\n\n"], json_mode=True))
+    run(
+        openai(wire),
+        Q,
+        model="gpt-4o-mini",
+        options=Options(temperature=0.2, top_p=0.9, max_tokens=50, seed=7, stop=["\n\n"], json_mode=True),
+    )
     req = wire.requests[-1]
     assert req.path == "/v1/chat/completions"
     assert req.headers["authorization"] == "Bearer sk-test"
@@ -94,24 +99,46 @@ def test_ollama_request_body(wire):
 
 def test_openai_tool_call_fragments_are_assembled(wire):
     wire.queue("openai_tool_stream.sse")
-    tools = [{"type": "function", "function": {"name": "get_ticket_price", "description": "Price of a ticket",
-                                                "parameters": {"type": "object", "properties": {"destination_city": {"type": "string"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_ticket_price",
+                "description": "Price of a ticket",
+                "parameters": {"type": "object", "properties": {"destination_city": {"type": "string"}}},
+            },
+        }
+    ]
     reply = run(openai(wire), Q, tools=tools)
-    assert [(c.id, c.name, c.arguments) for c in reply.tool_calls] == [("call_Xa1", "get_ticket_price", '{"destination_city": "Paris"}')]
+    assert [(c.id, c.name, c.arguments) for c in reply.tool_calls] == [
+        ("call_Xa1", "get_ticket_price", '{"destination_city": "Paris"}')
+    ]
     assert wire.requests[-1].json["tools"] == tools
 
 
 def test_anthropic_tool_use_blocks(wire):
     wire.queue("anthropic_tool_stream.sse")
-    tools = [{"type": "function", "function": {"name": "get_ticket_price", "description": "Price of a ticket",
-                                                "parameters": {"type": "object", "properties": {"destination_city": {"type": "string"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_ticket_price",
+                "description": "Price of a ticket",
+                "parameters": {"type": "object", "properties": {"destination_city": {"type": "string"}}},
+            },
+        }
+    ]
     reply = run(anthropic(wire), Q, tools=tools)
     assert reply.text == "Let me check."
-    assert [(c.id, c.name, c.arguments) for c in reply.tool_calls] == [("toolu_01A", "get_ticket_price", '{"destination_city": "Paris"}')]
+    assert [(c.id, c.name, c.arguments) for c in reply.tool_calls] == [
+        ("toolu_01A", "get_ticket_price", '{"destination_city": "Paris"}')
+    ]
     assert wire.requests[-1].json["tools"][0]["input_schema"]["properties"] == {"destination_city": {"type": "string"}}
 
 
-@pytest.mark.parametrize("name,fixture", [("openai", "openai_error_401.json"), ("anthropic", "anthropic_error_401.json")])
+@pytest.mark.parametrize(
+    "name,fixture", [("openai", "openai_error_401.json"), ("anthropic", "anthropic_error_401.json")]
+)
 def test_wrong_key_is_an_auth_error_naming_the_variable(wire, name, fixture):
     wire.queue(fixture, status=401)
     with pytest.raises(AuthError) as e:
@@ -128,9 +155,11 @@ def test_server_error_keeps_its_message(wire):
 @pytest.mark.parametrize("name", ["openai", "anthropic", "ollama"])
 def test_server_down_is_unavailable(name):
     # port 9 on loopback: nothing listens there
-    make = {"openai": lambda: get_provider("openai", api_key="k", base_url="http://127.0.0.1:9/v1"),
-            "anthropic": lambda: get_provider("anthropic", api_key="k", base_url="http://127.0.0.1:9"),
-            "ollama": lambda: get_provider("ollama", base_url="http://127.0.0.1:9")}[name]
+    make = {
+        "openai": lambda: get_provider("openai", api_key="k", base_url="http://127.0.0.1:9/v1"),
+        "anthropic": lambda: get_provider("anthropic", api_key="k", base_url="http://127.0.0.1:9"),
+        "ollama": lambda: get_provider("ollama", base_url="http://127.0.0.1:9"),
+    }[name]
     with pytest.raises(ProviderUnavailable, match="127.0.0.1:9"):
         run(make(), Q)
 

@@ -33,22 +33,40 @@ def test_build_command_lines_are_portable_static_and_offline(tmp_settings, monke
     from lab.gguf import build
 
     flags = build.cmake_flags("")
-    for f in ("-DGGML_NATIVE=OFF", "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
-              "-DLLAMA_BUILD_SERVER=ON", "-DLLAMA_USE_PREBUILT_UI=OFF", "-DBUILD_SHARED_LIBS=OFF"):
+    for f in (
+        "-DGGML_NATIVE=OFF",
+        "-DLLAMA_CURL=OFF",
+        "-DLLAMA_BUILD_TESTS=OFF",
+        "-DLLAMA_BUILD_EXAMPLES=OFF",
+        "-DLLAMA_BUILD_SERVER=ON",
+        "-DLLAMA_USE_PREBUILT_UI=OFF",
+        "-DBUILD_SHARED_LIBS=OFF",
+    ):
         assert f in flags
     cuda = build.cmake_flags("-DGGML_NATIVE=OFF -DGGML_CUDA=on")
-    assert cuda[-1] == "-DGGML_CUDA=on" and cuda.count("-DGGML_NATIVE=OFF") == 1      # CMAKE_ARGS adds, once
-    assert build.build_key("0.3.36", flags) != build.build_key("0.3.36", cuda)          # cached per flags
-    assert build.build_key("0.3.36", flags) != build.build_key("0.3.37", flags)         # and per version
+    assert cuda[-1] == "-DGGML_CUDA=on" and cuda.count("-DGGML_NATIVE=OFF") == 1  # CMAKE_ARGS adds, once
+    assert build.build_key("0.3.36", flags) != build.build_key("0.3.36", cuda)  # cached per flags
+    assert build.build_key("0.3.36", flags) != build.build_key("0.3.37", flags)  # and per version
     b = build.build_dir("0.3.36", flags)
     assert b.parent == tmp_settings.data_dir / "llama.cpp-build"
     conf = build.configure_command("cmake", Path("/src"), b, flags)
     assert conf[:5] == ["cmake", "-S", "/src", "-B", str(b)] and conf[5:] == flags
     cmd = build.build_command("cmake", b, ["llama-server", "llama-bench"], 2)
-    assert cmd == ["cmake", "--build", str(b), "--config", "Release", "-j", "2", "--target", "llama-server", "llama-bench"]
+    assert cmd == [
+        "cmake",
+        "--build",
+        str(b),
+        "--config",
+        "Release",
+        "-j",
+        "2",
+        "--target",
+        "llama-server",
+        "llama-bench",
+    ]
     monkeypatch.setenv("CMAKE_ARGS", "-DGGML_CUDA=on")
     assert "-DGGML_CUDA=on" in build.cmake_flags()
-    assert build.server_binary() is None                                                # nothing built in tmp
+    assert build.server_binary() is None  # nothing built in tmp
 
 
 def test_build_says_what_is_missing_without_cmake(tmp_settings, monkeypatch):
@@ -69,13 +87,16 @@ def test_a_build_counts_only_when_complete(tmp_settings):
     d = build.build_dir()
     (d / "bin").mkdir(parents=True)
     (d / "bin" / "llama-server").write_text("#!/bin/sh\n")
-    assert build.server_binary() is None                       # no .complete: an interrupted build
+    assert build.server_binary() is None  # no .complete: an interrupted build
     (d / ".complete").write_text('{"targets": ["llama-server"]}')
     assert build.server_binary() == d / "bin" / "llama-server"
     assert build.binary("llama-bench") is None
     from lab.core import llamacpp_build  # the lookup lives in core (the local provider asks it there)
 
-    assert build.server_binary is llamacpp_build.server_binary and llamacpp_build.server_binary() == d / "bin" / "llama-server"
+    assert (
+        build.server_binary is llamacpp_build.server_binary
+        and llamacpp_build.server_binary() == d / "bin" / "llama-server"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- selection
@@ -86,21 +107,21 @@ def test_engine_selection(tmp_settings, monkeypatch):
 
     monkeypatch.setattr(local, "_APP_DEFAULTS", False)
     built = {"path": None}
-    monkeypatch.setattr(llamacpp_build, "server_binary", lambda: built["path"])   # where the provider asks
-    assert local.engine() == "inprocess"                          # nothing built
+    monkeypatch.setattr(llamacpp_build, "server_binary", lambda: built["path"])  # where the provider asks
+    assert local.engine() == "inprocess"  # nothing built
     built["path"] = Path("/x/llama-server")
-    assert local.engine() == "inprocess"                          # built, but the CLI stays in-process by default
+    assert local.engine() == "inprocess"  # built, but the CLI stays in-process by default
     local.use_app_defaults()
-    assert local.engine() == "server"                             # the app: the server when built
+    assert local.engine() == "server"  # the app: the server when built
     monkeypatch.setenv("LAB_LOCAL_ENGINE", "inprocess")
     get_settings.cache_clear()
     assert local.engine() == "inprocess"
     local.use_app_defaults(False)
     monkeypatch.setenv("LAB_LOCAL_ENGINE", "server")
     get_settings.cache_clear()
-    assert local.engine() == "server"                             # asked for explicitly, CLI included
+    assert local.engine() == "server"  # asked for explicitly, CLI included
     built["path"] = None
-    assert local.engine() == "inprocess"                          # ...but not built: in-process, and it says so
+    assert local.engine() == "inprocess"  # ...but not built: in-process, and it says so
     assert "in-process" in local.engine_status()["detail"]
     monkeypatch.setenv("LAB_LOCAL_BASE_URLS", "http://10.0.0.5:8080/v1, http://10.0.0.6:8080/v1")
     get_settings.cache_clear()
@@ -115,10 +136,10 @@ def test_features_only_in_process_stay_in_process(tmp_settings):
 
     p = LocalProvider()
     assert p._wire_ok(None, Options(), None)
-    assert p._wire_ok(None, Options(json_schema={"type": "object"}), None)      # structured output: through the server
-    assert not p._wire_ok(None, Options(logprobs=3), None)                      # next-token probabilities
-    assert not p._wire_ok(None, Options(), [{"type": "function"}])              # tools=
-    assert not p._wire_ok(Path("/other/model.gguf"), Options(), None)           # another GGUF
+    assert p._wire_ok(None, Options(json_schema={"type": "object"}), None)  # structured output: through the server
+    assert not p._wire_ok(None, Options(logprobs=3), None)  # next-token probabilities
+    assert not p._wire_ok(None, Options(), [{"type": "function"}])  # tools=
+    assert not p._wire_ok(Path("/other/model.gguf"), Options(), None)  # another GGUF
 
 
 def test_server_args_match_the_brief():
@@ -126,8 +147,8 @@ def test_server_args_match_the_brief():
 
     a = server_args("/m/SmolLM2.gguf", parallel=4, n_ctx=4096, threads=2)
     assert a[a.index("--parallel") + 1] == "4" and "--cont-batching" in a and "--no-ui" in a
-    assert a[a.index("--ctx-size") + 1] == str(4 * 4096) and "--no-kv-unified" in a      # n_ctx per slot
-    assert "--api-key" not in a and "--host" not in a                                    # added by the supervisor
+    assert a[a.index("--ctx-size") + 1] == str(4 * 4096) and "--no-kv-unified" in a  # n_ctx per slot
+    assert "--api-key" not in a and "--host" not in a  # added by the supervisor
 
 
 # ---------------------------------------------------------------------------------------------- supervisor
@@ -144,22 +165,22 @@ def test_managed_server_starts_lazily_answers_restarts_and_stops(fake_server):
     from lab.llm import local
     from lab.llm.llama_server import http_status
 
-    assert fake_server.proc is None                                       # lazily: nothing before the first use
+    assert fake_server.proc is None  # lazily: nothing before the first use
     base = fake_server.ensure()
     assert base.startswith("http://127.0.0.1:") and base.endswith("/v1") and fake_server.healthy()
     key_file = Path(fake_server.proc.args[-1])
     assert key_file.read_text() == fake_server.api_key and oct(key_file.stat().st_mode & 0o777) == "0o600"
-    assert fake_server.api_key not in " ".join(fake_server.proc.args)     # never on the command line
-    assert http_status(base + "/models") == 401                           # the random key is required
+    assert fake_server.api_key not in " ".join(fake_server.proc.args)  # never on the command line
+    assert http_status(base + "/models") == 401  # the random key is required
     chunks = list(local._client(base, fake_server.api_key).stream(MSGS, "m", Options(), "label"))
     assert "".join(c.text for c in chunks).startswith("port=")
     assert chunks[-1].usage.completion_tokens == 3 and chunks[-1].usage.ttft_s is not None
 
     first_pid = fake_server.proc.pid
-    os.killpg(first_pid, signal.SIGKILL)                                  # the server dies
+    os.killpg(first_pid, signal.SIGKILL)  # the server dies
     fake_server.proc.wait(timeout=10)
     assert not fake_server.alive()
-    base2 = fake_server.ensure()                                          # the next request restarts it
+    base2 = fake_server.ensure()  # the next request restarts it
     assert fake_server.proc.pid != first_pid and fake_server.restarts == 1 and fake_server.healthy()
     assert list(local._client(base2, fake_server.api_key).stream(MSGS, "m", Options(), "label"))
 
@@ -180,12 +201,12 @@ def test_local_provider_streams_through_the_managed_server_and_survives_a_crash(
     assert r.text.endswith("schema=no ok") and r.usage.provider == "local" and r.usage.prompt_tokens == 7
     assert r.usage.model.endswith(".gguf")
     r = run(p, MSGS, options=Options(json_schema={"type": "object", "properties": {"a": {"type": "string"}}}))
-    assert "schema=yes" in r.text                                          # response_format json_schema on the wire
+    assert "schema=yes" in r.text  # response_format json_schema on the wire
     r = run(p, MSGS, options=Options(stream=False))
     assert r.text.endswith("ok") and r.usage.completion_tokens == 3
     os.killpg(fake_server.proc.pid, signal.SIGKILL)
     fake_server.proc.wait(timeout=10)
-    assert run(p, MSGS).text.endswith("ok") and fake_server.restarts == 1   # restarted, the student saw nothing
+    assert run(p, MSGS).text.endswith("ok") and fake_server.restarts == 1  # restarted, the student saw nothing
 
 
 def test_a_server_that_cannot_start_falls_back_in_process(tmp_path, monkeypatch):
@@ -205,7 +226,9 @@ def test_a_server_that_cannot_start_falls_back_in_process(tmp_path, monkeypatch)
 def two_engines(tmp_path):
     from lab.llm.llama_server import ManagedServer
 
-    servers = [ManagedServer(FAKE + ["--delay", "0.05"], log_dir=tmp_path / str(i), startup_timeout_s=30) for i in (0, 1)]
+    servers = [
+        ManagedServer(FAKE + ["--delay", "0.05"], log_dir=tmp_path / str(i), startup_timeout_s=30) for i in (0, 1)
+    ]
     for s in servers:
         s.ensure()
     yield servers
@@ -220,14 +243,14 @@ def test_router_picks_the_least_busy_engine_and_skips_a_dead_one(two_engines):
     r = Router([a, b], retry_s=60)
     e1 = r.acquire()
     e2 = r.acquire()
-    assert {e1.base_url, e2.base_url} == {a.base_url, b.base_url}          # one busy: the other is chosen
+    assert {e1.base_url, e2.base_url} == {a.base_url, b.base_url}  # one busy: the other is chosen
     r.release(e1)
-    assert r.acquire() is e1                                                # e1 is free again, e2 is still busy
+    assert r.acquire() is e1  # e1 is free again, e2 is still busy
     r.release(e1)
     r.release(e2)
-    r.mark_down(a)                                                          # a failed: skipped for retry_s
+    r.mark_down(a)  # a failed: skipped for retry_s
     assert all(r.acquire() is b for _ in range(3))
-    two_engines[1].stop()                                                   # b dies too: a is rechecked and used
+    two_engines[1].stop()  # b dies too: a is rechecked and used
     a.down_until = 0.0
     assert r.acquire() is a
 
@@ -240,7 +263,7 @@ def test_local_provider_routes_over_lab_local_base_urls(two_engines, tmp_setting
     from lab.llm.local import LocalProvider
 
     key = two_engines[0].api_key
-    two_engines[1].api_key = key      # one deployment key for both engines (LAB_LOCAL_API_KEY)
+    two_engines[1].api_key = key  # one deployment key for both engines (LAB_LOCAL_API_KEY)
     two_engines[1].stop()
     two_engines[1].ensure()
     ports = [str(s.port) for s in two_engines]
@@ -252,11 +275,11 @@ def test_local_provider_routes_over_lab_local_base_urls(two_engines, tmp_setting
     with ThreadPoolExecutor(4) as pool:
         texts = list(pool.map(lambda _: run(p, MSGS).text, range(8)))
     seen = {t.split()[0].removeprefix("port=") for t in texts}
-    assert seen == set(ports)                                               # both engines served
-    assert run(p, MSGS).usage.model == "fake-model"                         # the engine's own model id
-    two_engines[0].stop()                                                   # one engine goes away
+    assert seen == set(ports)  # both engines served
+    assert run(p, MSGS).usage.model == "fake-model"  # the engine's own model id
+    two_engines[0].stop()  # one engine goes away
     texts = [run(p, MSGS).text for _ in range(4)]
-    assert all(t.startswith(f"port={ports[1]}") for t in texts)             # no error: the other answers
+    assert all(t.startswith(f"port={ports[1]}") for t in texts)  # no error: the other answers
 
 
 # ---------------------------------------------------------------------------------------------- the real binary
@@ -271,18 +294,30 @@ def test_real_llama_server_streams_a_reply_when_built():
     srv = llama_server.managed_server()
     try:
         base = srv.ensure()
-        chunks = list(local._client(base, srv.api_key).stream(
-            [{"role": "system", "content": DEFAULT_SYSTEM},
-             {"role": "user", "content": "What is the capital of France?"}], "local", Options(temperature=0, max_tokens=24),
-            "SmolLM2"))
+        chunks = list(
+            local._client(base, srv.api_key).stream(
+                [
+                    {"role": "system", "content": DEFAULT_SYSTEM},
+                    {"role": "user", "content": "What is the capital of France?"},
+                ],
+                "local",
+                Options(temperature=0, max_tokens=24),
+                "SmolLM2",
+            )
+        )
         text = "".join(c.text for c in chunks)
         assert "Paris" in text and chunks[-1].usage.completion_tokens > 0 and chunks[-1].usage.ttft_s < 30
         schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-        chunks = list(local._client(base, srv.api_key).stream(
-            [{"role": "user", "content": "Capital of France as JSON"}], "local",
-            Options(temperature=0, max_tokens=40, json_schema=schema), "SmolLM2"))
+        chunks = list(
+            local._client(base, srv.api_key).stream(
+                [{"role": "user", "content": "Capital of France as JSON"}],
+                "local",
+                Options(temperature=0, max_tokens=40, json_schema=schema),
+                "SmolLM2",
+            )
+        )
         import json
 
-        assert isinstance(json.loads("".join(c.text for c in chunks))["city"], str)   # decoded under the schema
+        assert isinstance(json.loads("".join(c.text for c in chunks))["city"], str)  # decoded under the schema
     finally:
         srv.stop()

@@ -15,9 +15,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_capital_of_france():
-    reply = run(get_provider("local"), [{"role": "system", "content": DEFAULT_SYSTEM},
-                                        {"role": "user", "content": "What is the capital of France?"}],
-                options=Options(temperature=0, max_tokens=40))
+    reply = run(
+        get_provider("local"),
+        [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": "What is the capital of France?"}],
+        options=Options(temperature=0, max_tokens=40),
+    )
     assert "Paris" in reply.text
     u = reply.usage
     assert u.provider == "local" and u.completion_tokens > 0 and u.prompt_tokens > 5 and u.cost_usd == 0.0
@@ -32,10 +34,16 @@ def test_streaming_and_non_streaming_agree_at_temperature_zero():
 
 
 def test_json_schema_constrained_decoding_gives_valid_json():
-    schema = {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
-              "required": ["city", "country"]}
-    reply = run(get_provider("local"), [{"role": "user", "content": "Give the capital of France as JSON."}],
-                options=Options(temperature=0, max_tokens=60, json_schema=schema))
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+        "required": ["city", "country"],
+    }
+    reply = run(
+        get_provider("local"),
+        [{"role": "user", "content": "Give the capital of France as JSON."}],
+        options=Options(temperature=0, max_tokens=60, json_schema=schema),
+    )
     data = json.loads(reply.text)
     assert set(data) == {"city", "country"}
 
@@ -53,8 +61,13 @@ def test_shared_model_is_safe_across_threads():
 
     def ask():
         try:
-            results.append(run(get_provider("local"), [{"role": "user", "content": "Say hi."}],
-                               options=Options(temperature=0, max_tokens=8)).text)
+            results.append(
+                run(
+                    get_provider("local"),
+                    [{"role": "user", "content": "Say hi."}],
+                    options=Options(temperature=0, max_tokens=8),
+                ).text
+            )
         except Exception as e:  # pragma: no cover - the assertion below reports it
             errors.append(e)
 

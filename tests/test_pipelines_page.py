@@ -11,8 +11,10 @@ from lab.core import assets
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "app_pages" / "4_Pipelines.py")
-pytestmark = [pytest.mark.skipif(assets.minilm_dir() is None, reason="MiniLM asset missing (tiny tokenizers)"),
-              pytest.mark.slow]   # every test runs transformers or diffusers pipelines (torch)
+pytestmark = [
+    pytest.mark.skipif(assets.minilm_dir() is None, reason="MiniLM asset missing (tiny tokenizers)"),
+    pytest.mark.slow,
+]  # every test runs transformers or diffusers pipelines (torch)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -37,9 +39,9 @@ def test_offline_task_explains_and_tiny_mode_runs_labelled():
     assert not at.exception
     assert any("UNTRAINED" in w.value for w in at.warning)
     assert at.json and isinstance(at.json[0].value, str) and "entity_group" in at.json[0].value
-    assert any("-background[" in m.value for m in at.markdown)      # highlighted entities
+    assert any("-background[" in m.value for m in at.markdown)  # highlighted entities
     assert any("Memory footprint" == m.label for m in at.metric)
-    at.button(key="pl_quant").click().run()                           # CPU: estimated, and says why
+    at.button(key="pl_quant").click().run()  # CPU: estimated, and says why
     assert not at.exception and any("GPU" in c.value for c in at.caption)
 
 

@@ -14,15 +14,20 @@ CFG = dict(tokenizer="cl100k_base", min_chars=10)
 
 
 def raw(n: int = 10, cats=("A", "B")) -> pd.DataFrame:
-    return pd.DataFrame({"title": [f"Product number {i}" for i in range(n)],
-                         "description": [f"A useful gadget of kind {i} with features" for i in range(n)],
-                         "price": [10.0 + 10 * i for i in range(n)], "category": [cats[i % len(cats)] for i in range(n)],
-                         "price_text": [""] * n})
+    return pd.DataFrame(
+        {
+            "title": [f"Product number {i}" for i in range(n)],
+            "description": [f"A useful gadget of kind {i} with features" for i in range(n)],
+            "price": [10.0 + 10 * i for i in range(n)],
+            "category": [cats[i % len(cats)] for i in range(n)],
+            "price_text": [""] * n,
+        }
+    )
 
 
 def test_shop_price_text():
     assert D.shop_price("$1,499.99 ") == 1499.99
-    assert D.shop_price("$299.99through-$449.99") is None       # a range is ambiguous: dropped
+    assert D.shop_price("$299.99through-$449.99") is None  # a range is ambiguous: dropped
     assert D.shop_price(float("nan")) is None and D.shop_price("call") is None and D.shop_price(12) == 12.0
     assert D.shop_price("-443") is None and D.shop_price("1e3") == 1000.0 and D.shop_price("12,5") == 12.5
 
@@ -36,7 +41,7 @@ def test_offline_data_counts_and_reasons():
     assert s["rejected_by_reason"]["price is a range"] == 14 and s["rejected_by_reason"]["price is missing"] == 1
     assert s["rejected_by_reason"]["duplicate title"] > 0
     assert 1.0 <= s["price"]["min"] and s["price"]["max"] <= 999.49
-    assert len({i.title for i in ds.items}) == len(ds.items)     # no product in both train and test
+    assert len({i.title for i in ds.items}) == len(ds.items)  # no product in both train and test
 
 
 def test_split_is_seeded_disjoint_and_sized():
@@ -78,12 +83,16 @@ def test_nothing_left_is_a_clear_error():
 
 
 def test_upload_csv_and_jsonl():
-    csv = b"Title,Description,Price,Category\nDesk lamp,LED lamp with dimmer and USB port,$39.99,Home\n" \
-          b"Office chair,Mesh office chair with lumbar support,\"$1,199.00\",Home\n"
+    csv = (
+        b"Title,Description,Price,Category\nDesk lamp,LED lamp with dimmer and USB port,$39.99,Home\n"
+        b'Office chair,Mesh office chair with lumbar support,"$1,199.00",Home\n'
+    )
     df = D.read_upload("shop.csv", csv)
     assert list(df["price"]) == [39.99, 1199.0] and list(df["category"]) == ["Home", "Home"]
-    lines = "\n".join(json.dumps({"title": f"Item {i}", "description": "A thing with many words in it",
-                                  "price": 5 + i}) for i in range(4)).encode()
+    lines = "\n".join(
+        json.dumps({"title": f"Item {i}", "description": "A thing with many words in it", "price": 5 + i})
+        for i in range(4)
+    ).encode()
     df = D.read_upload("items.jsonl", lines)
     assert len(df) == 4 and df["price"].tolist() == [5.0, 6.0, 7.0, 8.0]
     assert len(D.build(df, D.DataConfig(**CFG, test_items=1)).train) == 3
@@ -106,7 +115,7 @@ def test_amazon_says_the_hub_is_off(monkeypatch):
         D.load_amazon("Shoes")
 
 
-@pytest.mark.slow   # the offline data is tokenized with SmolLM2's tokenizer (transformers)
+@pytest.mark.slow  # the offline data is tokenized with SmolLM2's tokenizer (transformers)
 def test_prompt_completion_contract():
     rows = D.prompt_completion("train", n=5)
     assert len(rows) == 5 and rows == D.prompt_completion("train", n=5, seed=42)
@@ -149,7 +158,7 @@ def test_price_weighted_sample_prefers_dear_items():
     ds = D.build(df, D.DataConfig(**CFG, weighted_sample=10))
     assert len(ds.items) == 10 and ds.rejected["price-weighted sample"] == 30
     prices = sorted(i.price for i in ds.items)
-    assert sum(prices) / 10 > sum(df["price"]) / 40 + 50        # dear items are drawn far more often
+    assert sum(prices) / 10 > sum(df["price"]) / 40 + 50  # dear items are drawn far more often
     assert [i.title for i in D.build(df, D.DataConfig(**CFG, weighted_sample=10)).items] == [i.title for i in ds.items]
     from lab.pricer.items import Item
 
@@ -160,9 +169,18 @@ def test_price_weighted_sample_prefers_dear_items():
 
 
 def test_course_rows_map_the_hub_items():
-    rows = [{"title": "Widget", "category": "Toys_and_Games", "price": 19.99, "full": "Widget long scraped text",
-             "summary": "Title: Widget\nBrand: Acme\nDescription: a widget", "weight": 1.0, "id": 1},
-            {"title": "Gizmo", "category": "Electronics", "price": -5, "full": "x", "summary": None}]
+    rows = [
+        {
+            "title": "Widget",
+            "category": "Toys_and_Games",
+            "price": 19.99,
+            "full": "Widget long scraped text",
+            "summary": "Title: Widget\nBrand: Acme\nDescription: a widget",
+            "weight": 1.0,
+            "id": 1,
+        },
+        {"title": "Gizmo", "category": "Electronics", "price": -5, "full": "x", "summary": None},
+    ]
     df = D.course_rows(rows)
     assert df.loc[0, "description"] == "Brand: Acme\nDescription: a widget" and df.loc[0, "price"] == 19.99
     assert df.loc[1, "description"] == "x" and df.loc[1, "price_problem"] == "price is negative"

@@ -37,7 +37,7 @@ def test_constant_and_random_baselines(small):
     rnd = B.predict(B.fit("random", train, seed=3), test)
     lo, hi = min(i.price for i in train), max(i.price for i in train)
     assert all(lo <= p <= hi for p in rnd) and len(set(rnd)) == 10
-    assert rnd == B.predict(B.fit("random", train, seed=3), test)      # seeded
+    assert rnd == B.predict(B.fit("random", train, seed=3), test)  # seeded
 
 
 def test_bag_of_words_learns_the_priced_words(small):
@@ -45,7 +45,7 @@ def test_bag_of_words_learns_the_priced_words(small):
     truth = [i.price for i in test]
     bow = B.predict(B.fit("bag of words + LR", train), test)
     const = B.predict(B.fit("constant (train mean)", train), test)
-    mae = lambda p: np.mean(np.abs(np.array(p) - truth))   # noqa: E731
+    mae = lambda p: np.mean(np.abs(np.array(p) - truth))  # noqa: E731
     assert mae(bow) < mae(const) / 3
 
 
@@ -80,7 +80,7 @@ def test_ensemble_hand_worked():
         assert w[x] + w[y] == pytest.approx(0.5, abs=1e-6)
     assert w["intercept"] == pytest.approx(0.0, abs=1e-6)
     assert ens.predict({"a": a, "b": b}) == pytest.approx(truth)
-    assert ens.predict({"a": [None], "b": [40.0]}) == pytest.approx([40.0])   # a missing guess takes the others' mean
+    assert ens.predict({"a": [None], "b": [40.0]}) == pytest.approx([40.0])  # a missing guess takes the others' mean
 
 
 def test_ensemble_uses_min_and_max():
@@ -104,6 +104,7 @@ def test_ensemble_bad_input():
 def test_ensemble_from_baselines_scores_the_test_split(small):
     class DS:
         train, test = small[:32], small[32:]
+
     ens, preds, result = from_baselines(DS, ["bag of words + LR", "features + LR"], seed=1)
     assert len(preds) == 8 and result["n"] == 8 and set(ens.weights()) >= {"min", "max"}
 
@@ -113,7 +114,7 @@ def test_llm_pricer_parses_and_counts_a_reply_without_a_number_as_a_miss(small):
     run = L.price_items(fake, small[:3])
     assert run.preds == [58.0, None, 1050.0]
     assert run.result["colors"][1] == "red" and run.result["misses"] == 1
-    assert run.guesses[1].reply == "I'm not sure, sorry."          # shown as it came, never invented
+    assert run.guesses[1].reply == "I'm not sure, sorry."  # shown as it came, never invented
     sent = fake.calls[0]["messages"]
     assert sent[0]["content"] == L.SYSTEM
     assert "to the nearest dollar" not in sent[1]["content"] and not sent[1]["content"].endswith("Price is $")
@@ -132,8 +133,12 @@ def test_llm_pricer_errors_are_raised_not_scored(small):
 
 @pytest.mark.slow
 def test_rag_prompt_shows_similar_training_items_with_prices(tmp_settings):
-    train = [item(0, 999.0, "Samsung 65 inch QLED 4K smart TV"), item(1, 25.0, "AA alkaline batteries 8 pack"),
-             item(2, 899.0, "LG 65 inch OLED 4K television"), item(3, 30.0, "USB-C charging cable 2 m")]
+    train = [
+        item(0, 999.0, "Samsung 65 inch QLED 4K smart TV"),
+        item(1, 25.0, "AA alkaline batteries 8 pack"),
+        item(2, 899.0, "LG 65 inch OLED 4K television"),
+        item(3, 30.0, "USB-C charging cable 2 m"),
+    ]
     similar = L.SimilarItems(train)
     query = item(9, 700.0, "Sony 65 inch 4K LED TV")
     found = similar.find(query, k=2)
@@ -169,8 +174,24 @@ def test_cli_baselines_json_best_first(capsys, tmp_settings):
 
     # the quicker models (the forests, boosting and the network have tests of their own)
     names = [n for n in B.NAMES if "forest" not in n and "boost" not in n.lower() and "network" not in n]
-    assert main(["pricer", "baselines", "--seed", "42", "--json", "--tokenizer", "cl100k_base", "--eval", "split",
-                 "--models", *names]) == 0
+    assert (
+        main(
+            [
+                "pricer",
+                "baselines",
+                "--seed",
+                "42",
+                "--json",
+                "--tokenizer",
+                "cl100k_base",
+                "--eval",
+                "split",
+                "--models",
+                *names,
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert {r["name"] for r in rows} == set(names) and all(r["n"] == 70 and r["eval"] == "split" for r in rows)
     assert [r["mae"] for r in rows] == sorted(r["mae"] for r in rows)
@@ -178,15 +199,24 @@ def test_cli_baselines_json_best_first(capsys, tmp_settings):
     assert all(r["mae_ci"][0] <= r["mae"] <= r["mae_ci"][1] for r in rows)
     by = {r["name"]: r for r in rows}
     assert by["bag of words + LR"]["mae"] < by["constant (train mean)"]["mae"] < by["random"]["mae"]
-    assert sorted(B.saved()) == sorted(B._slug(n) for n in names)          # every model persisted
+    assert sorted(B.saved()) == sorted(B._slug(n) for n in names)  # every model persisted
 
 
-@pytest.mark.slow   # the offline data is tokenized with SmolLM2's tokenizer (transformers)
+@pytest.mark.slow  # the offline data is tokenized with SmolLM2's tokenizer (transformers)
 def test_cli_baselines_cross_validated_scores_every_item(capsys, tmp_settings):
     from lab.cli import main
 
-    args = ["pricer", "baselines", "--json", "--tokenizer", "cl100k_base", "--models", "constant (train mean)",
-            "bag of words + LR", "TF-IDF + ridge"]
+    args = [
+        "pricer",
+        "baselines",
+        "--json",
+        "--tokenizer",
+        "cl100k_base",
+        "--models",
+        "constant (train mean)",
+        "bag of words + LR",
+        "TF-IDF + ridge",
+    ]
     assert main(args) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows][-1] == "constant (train mean)"
@@ -199,7 +229,9 @@ def test_cross_validate_prices_every_item_once(small):
     class DS:
         items = small
         from lab.pricer.data import DataConfig
+
         config = DataConfig()
+
     runs = B.cross_validate(DS, ["constant (train mean)", "bag of words + LR"], folds=4, persist=False)
     assert [r.name for r in runs] == ["bag of words + LR", "constant (train mean)"]
     for r in runs:
@@ -218,7 +250,7 @@ def test_tfidf_and_random_forest_on_words_learn(small):
         assert np.mean(np.abs(np.array(B.predict(B.fit(name, train), test)) - truth)) < const / 2, name
 
 
-@pytest.mark.slow   # trains a torch network
+@pytest.mark.slow  # trains a torch network
 def test_residual_network_learns_streams_its_loss_and_pickles(small, tmp_settings):
     from lab.pricer.network import ResidualNetPricer
 
@@ -251,11 +283,12 @@ def test_extra_ensembles_hook():
 
     class DS:
         test = [item(0, 10.0), item(1, 20.0)]
+
     entry = E.register_ensemble("agents: specialist + frontier + forest", lambda ds: ([12.0] * len(ds.test), {"w": 1}))
     try:
         found = {e.name: e for e in E.extra_ensembles()}
         assert found["agents: specialist + frontier + forest"].run(DS) == ([12.0, 12.0], {"w": 1})
-        E.register_ensemble(entry.name, lambda ds: ([], {}))           # same name replaces, not duplicates
+        E.register_ensemble(entry.name, lambda ds: ([], {}))  # same name replaces, not duplicates
         assert [e.name for e in E.EXTRA_ENSEMBLES].count(entry.name) == 1
     finally:
         E.EXTRA_ENSEMBLES[:] = [e for e in E.EXTRA_ENSEMBLES if e.name != entry.name]

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "6_Pricer.py")
-pytestmark = pytest.mark.slow   # the page tokenizes its offline data with SmolLM2's tokenizer (transformers)
+pytestmark = pytest.mark.slow  # the page tokenizes its offline data with SmolLM2's tokenizer (transformers)
 
 
 def test_data_baselines_scoreboard_and_leaderboard(tmp_settings, no_keys):
@@ -17,14 +17,14 @@ def test_data_baselines_scoreboard_and_leaderboard(tmp_settings, no_keys):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Items"] == "349" and metrics["Train / test"] == "279 / 70"
     assert "price is a range (14)" in " ".join(c.value for c in at.caption)
-    assert at.info and any("Train a baseline" in i.value for i in at.info)      # the scoreboard waits for a run
+    assert at.info and any("Train a baseline" in i.value for i in at.info)  # the scoreboard waits for a run
 
     at.multiselect(key="pricer.baselines").set_value(["constant (train mean)", "bag of words + LR"])
     at.button(key="pricer.train").click().run()
     assert not at.exception and not at.error
     table = next(d.value for d in at.dataframe if "MAE 95% CI" in d.value.columns)
-    assert list(table["name"]) == ["bag of words + LR (k-fold)", "constant (train mean) (k-fold)"]     # best first
-    assert table["mae"].iloc[0] < table["mae"].iloc[1] and (table["items"] == 349).all()      # every item scored
+    assert list(table["name"]) == ["bag of words + LR (k-fold)", "constant (train mean) (k-fold)"]  # best first
+    assert table["mae"].iloc[0] < table["mae"].iloc[1] and (table["items"] == 349).all()  # every item scored
     # the scoreboard tab now charts a run, and the leaderboard file has both
     assert at.selectbox(key="pricer.chart").options == ["bag of words + LR (k-fold)", "constant (train mean) (k-fold)"]
     labels = {m.label for m in at.metric}
@@ -61,7 +61,7 @@ def test_beat_the_model_joins_the_leaderboard(tmp_settings, no_keys):
     for j in range(3):
         at.number_input(key=f"pricer.guess{j}").set_value(400.0)
     at.text_input(key="pricer.who").set_value("Ada")
-    next(b for b in at.button if b.label == "Score me").click().run()       # the form's submit button
+    next(b for b in at.button if b.label == "Score me").click().run()  # the form's submit button
     assert not at.exception
     assert at.success and at.success[0].value.startswith("you: Ada: MAE $")
     from lab.pricer.metrics import load_leaderboard

@@ -11,11 +11,21 @@ import pytest
 from lab.core.errors import InputError, MissingKeyError, ProviderUnavailable
 from lab.llm import Options, Usage
 from lab.llm.fake import FakeProvider
-from lab.prompting.messages import DEFAULT_RULES, EXAMPLE_SHOTS, PRESETS, Rule, Shot, build_messages, inject_context, load_shots, shots_label
-from lab.prompting.memory import Conversation, check_fits, count_tokens
-from lab.prompting.structured import Deal, DealSelection, Schema, parse_json, structured
 from lab.prompting.compare import Target, compare, compare_table
+from lab.prompting.memory import Conversation, check_fits, count_tokens
+from lab.prompting.messages import (
+    DEFAULT_RULES,
+    EXAMPLE_SHOTS,
+    PRESETS,
+    Rule,
+    Shot,
+    build_messages,
+    inject_context,
+    load_shots,
+    shots_label,
+)
 from lab.prompting.next_token import candidate_rows, next_tokens
+from lab.prompting.structured import Deal, DealSelection, Schema, parse_json, structured
 
 SYS = "Classify the sentiment."
 
@@ -105,8 +115,11 @@ def test_conversation_resends_everything_and_records_provider_counts():
     conv.record("Do you sell hats?", run(fake, first))
     second = conv.messages("And belts?", DEFAULT_RULES)
     conv.record("And belts?", run(fake, second))
-    assert fake.calls[1]["messages"] == first + [{"role": "assistant", "content": "We have lovely hats."},
-                                                 second[-2], {"role": "user", "content": "And belts?"}]
+    assert fake.calls[1]["messages"] == first + [
+        {"role": "assistant", "content": "We have lovely hats."},
+        second[-2],
+        {"role": "user", "content": "And belts?"},
+    ]
     assert second[-2]["role"] == "system" and "belts" in second[-2]["content"]  # injected mid-conversation
     assert len(conv.turns) == 4 and len(conv.prompt_tokens) == 2
     assert conv.prompt_tokens[1] > conv.prompt_tokens[0]  # the illusion of memory costs tokens
@@ -138,10 +151,17 @@ def test_parse_json_tolerates_fences_and_chatter_but_not_broken_json():
 
 def test_structured_output_repairs_a_broken_reply_once():
     fake = FakeProvider([BROKEN, GOOD])
-    result = structured(fake, build_messages("Find deals.", "Deals: ..."), Schema.from_model(DealSelection),
-                        options=Options(temperature=0), describe=True)
+    result = structured(
+        fake,
+        build_messages("Find deals.", "Deals: ..."),
+        Schema.from_model(DealSelection),
+        options=Options(temperature=0),
+        describe=True,
+    )
     assert result.ok and result.repaired
-    assert result.value == {"deals": [{"product_description": "Sony headphones", "price": 279.99, "url": "https://s/1"}]}
+    assert result.value == {
+        "deals": [{"product_description": "Sony headphones", "price": 279.99, "url": "https://s/1"}]
+    }
     assert "not valid JSON" in result.errors[0] and result.errors[1] == ""
     first, second = fake.calls
     assert first["options"].json_schema == DealSelection.model_json_schema()  # constrains local decoding
@@ -198,11 +218,15 @@ def test_compare_keeps_going_when_one_model_fails():
     ok = FakeProvider(["A token is a piece of text."])
     broken = FakeProvider([("A token", ProviderUnavailable("Cannot reach ollama at http://127.0.0.1:11434."))])
     seen = []
+
     def no_key():
         raise MissingKeyError("The openai provider needs an API key: set OPENAI_API_KEY ...")
 
-    outcomes = compare([Target("fake-1", ok), Target("ollama", broken), Target("openai", no_key)],
-                       build_messages("", "What is a token?"), on_text=lambda i, t: seen.append(i))
+    outcomes = compare(
+        [Target("fake-1", ok), Target("ollama", broken), Target("openai", no_key)],
+        build_messages("", "What is a token?"),
+        on_text=lambda i, t: seen.append(i),
+    )
     assert outcomes[0].text == "A token is a piece of text." and not outcomes[0].error
     assert outcomes[1].text == "A token" and "Cannot reach ollama" in outcomes[1].error  # what streamed is kept
     assert "OPENAI_API_KEY" in outcomes[2].error and outcomes[2].text == ""  # a factory's error stays in its column
@@ -215,8 +239,15 @@ def test_compare_keeps_going_when_one_model_fails():
 
 # ---------------------------------------------------------------------------------------------- next token
 def test_candidate_rows_turn_logprobs_into_sorted_probabilities():
-    rows = candidate_rows([{"token": " Paris", "logprob": math.log(0.8),
-                            "top": {" Lyon": math.log(0.05), " Paris": math.log(0.8), " the": math.log(0.1)}}])
+    rows = candidate_rows(
+        [
+            {
+                "token": " Paris",
+                "logprob": math.log(0.8),
+                "top": {" Lyon": math.log(0.05), " Paris": math.log(0.8), " the": math.log(0.1)},
+            }
+        ]
+    )
     assert rows[0]["step"] == 1 and rows[0]["chosen"] == " Paris" and rows[0]["p"] == pytest.approx(0.8)
     assert [t for t, _ in rows[0]["candidates"]] == [" Paris", " the", " Lyon"]
 

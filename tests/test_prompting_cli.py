@@ -9,8 +9,11 @@ import sys
 
 import pytest
 
-CITY_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
-               "required": ["city", "country"]}
+CITY_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+    "required": ["city", "country"],
+}
 SHOTS = [{"user": "Capital of Italy?", "assistant": '{"city": "Rome", "country": "Italy"}'}]
 
 

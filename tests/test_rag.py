@@ -91,27 +91,31 @@ def test_recursive_chunks_fit_and_overlap_repeats_text():
     assert all(len(c.page_content) <= 200 for c in chunks) and len(chunks) > 5
     for a, b in zip(chunks, chunks[1:]):
         rep = chunking.overlap_between(a.page_content, b.page_content)
-        assert 20 <= len(rep) <= 50    # the overlap repeats whole words, at most chunk_overlap characters
+        assert 20 <= len(rep) <= 50  # the overlap repeats whole words, at most chunk_overlap characters
     assert [c.metadata["chunk"] for c in chunks] == list(range(len(chunks)))
     assert chunks[3].metadata["id"] == "knowledge-base/t/a.md#3"
-    assert text[chunks[3].metadata["start"]:].startswith(chunks[3].page_content)
+    assert text[chunks[3].metadata["start"] :].startswith(chunks[3].page_content)
     none = chunking.split_documents([_doc(text)], ChunkOptions(chunk_size=200, chunk_overlap=0, add_title=False))
     assert len(none) < len(chunks)
 
 
 def test_character_splitter_keeps_long_paragraph_whole():
-    long_para = "x " * 400                                  # 800 characters, no blank line inside
+    long_para = "x " * 400  # 800 characters, no blank line inside
     text = f"Intro.\n\n{long_para}\n\nOutro."
-    char = chunking.split_documents([_doc(text)], ChunkOptions(splitter="character", chunk_size=300,
-                                                               chunk_overlap=0, add_title=False))
-    rec = chunking.split_documents([_doc(text)], ChunkOptions(splitter="recursive", chunk_size=300,
-                                                              chunk_overlap=0, add_title=False))
-    assert max(len(c.page_content) for c in char) > 300     # the character splitter cannot cut it
+    char = chunking.split_documents(
+        [_doc(text)], ChunkOptions(splitter="character", chunk_size=300, chunk_overlap=0, add_title=False)
+    )
+    rec = chunking.split_documents(
+        [_doc(text)], ChunkOptions(splitter="recursive", chunk_size=300, chunk_overlap=0, add_title=False)
+    )
+    assert max(len(c.page_content) for c in char) > 300  # the character splitter cannot cut it
     assert max(len(c.page_content) for c in rec) <= 300
 
 
 def test_title_header_and_option_bounds():
-    chunks = chunking.split_documents([_doc("# A\n\nfirst part. " + "more text " * 60)], ChunkOptions(chunk_size=100, chunk_overlap=0))
+    chunks = chunking.split_documents(
+        [_doc("# A\n\nfirst part. " + "more text " * 60)], ChunkOptions(chunk_size=100, chunk_overlap=0)
+    )
     assert chunks[0].page_content.startswith("# A") and all(c.page_content.startswith(("A\n", "# A")) for c in chunks)
     with pytest.raises(ValueError, match="chunk_overlap"):
         ChunkOptions(chunk_size=100, chunk_overlap=100)
@@ -136,8 +140,12 @@ def test_store_query_matches_numpy_reference(kind, chroma_path):
     hits = store.query(q, 5)
     assert [h.id for h in hits] == [f"c{i}" for i in want]
     assert np.allclose([h.score for h in hits], (v @ q)[want], atol=1e-4)
-    assert hits[0].to_dict() == {"source": meta(want[0])["source"], "doc_type": "t",
-                                 "score": pytest.approx(float((v @ q)[want[0]]), abs=1e-4), "text": f"text {want[0]}"}
+    assert hits[0].to_dict() == {
+        "source": meta(want[0])["source"],
+        "doc_type": "t",
+        "score": pytest.approx(float((v @ q)[want[0]]), abs=1e-4),
+        "text": f"text {want[0]}",
+    }
     assert store.count() == 300 and store.size_bytes() > 300 * 384 * 4 * 0.9
 
 
@@ -156,10 +164,10 @@ def test_both_stores_same_results_on_same_vectors(chroma_path):
 @pytest.mark.parametrize("kind", ["faiss", "chroma"])
 def test_store_upsert_delete_and_bad_input(kind, chroma_path):
     store = FaissStore(3) if kind == "faiss" else ChromaStore("t-upd", 3, path=chroma_path, url="")
-    assert store.query(np.array([1, 0, 0], np.float32), 3) == []      # empty index: no hits, no crash
+    assert store.query(np.array([1, 0, 0], np.float32), 3) == []  # empty index: no hits, no crash
     eye = np.eye(3, dtype=np.float32)
     store.add(["a", "b", "c"], eye, ["A", "B", "C"], [{"source": s, "doc_type": "t", "sha256": s} for s in "xyz"])
-    store.add(["a"], eye[1:2], ["A2"], [{"source": "x", "doc_type": "t", "sha256": "x2"}])   # upsert
+    store.add(["a"], eye[1:2], ["A2"], [{"source": "x", "doc_type": "t", "sha256": "x2"}])  # upsert
     assert store.count() == 3
     top = store.query(np.array([0, 1, 0], np.float32), 2)
     assert {h.id for h in top} == {"a", "b"} and store.file_hashes()["x"] == "x2"
@@ -195,7 +203,7 @@ def test_incremental_reindex_embeds_only_changed_files(kind, tmp_path):
     third = stores.sync(store, loading.load_documents(kb), emb, opts)
     assert third.embedded_files == ["knowledge-base/products/aqualedger.md"]
     assert third.removed_files == ["knowledge-base/products/canopyvision.md"]
-    assert all("AquaLedger" in t for t in emb.embedded)                      # only that file's chunks
+    assert all("AquaLedger" in t for t in emb.embedded)  # only that file's chunks
     assert "knowledge-base/products/canopyvision.md" not in store.file_hashes()
     hit = store.query(emb.embed(["Zorbulon water-rights registry"])[0], 1)[0]
     assert hit.source == "knowledge-base/products/aqualedger.md" and "Zorbulon" in hit.text
@@ -208,7 +216,7 @@ def test_cached_embedder_never_embeds_a_text_twice(tmp_path):
     cached = CachedEmbedder(inner, tmp_path)
     a = cached.embed(["one", "two", "one"])
     assert inner.embedded == ["one", "two"] and np.allclose(a[0], a[2])
-    again = CachedEmbedder(HashEmbedder(), tmp_path)          # a new process: read from disk
+    again = CachedEmbedder(HashEmbedder(), tmp_path)  # a new process: read from disk
     assert np.allclose(again.embed(["two"]), a[1:2]) and again.misses == 0 and again.inner.embedded == []
 
 
@@ -221,7 +229,7 @@ def test_corrupted_chroma_dir_clear_error_then_rebuild(tmp_path):
     with pytest.raises(IndexUnavailable, match=r"corrupted.*--rebuild.*knowledge-base/ is not touched"):
         ChromaStore("t-bad", 3, path=path, url="")
     stores.reset_chroma_dir(path)
-    store = ChromaStore("t-bad", 3, path=path, url="")                     # same path, same process: works again
+    store = ChromaStore("t-bad", 3, path=path, url="")  # same path, same process: works again
     store.add(["a"], np.eye(3, dtype=np.float32)[:1], ["A"], [{"source": "s", "doc_type": "t"}])
     assert store.query(np.eye(3, dtype=np.float32)[0], 1)[0].id == "a"
     assert {p: p.read_bytes() for p in (ROOT / "knowledge-base").rglob("*.md")} == kb_before
@@ -253,14 +261,16 @@ def test_concurrent_queries_while_indexing(kind, chroma_path):
         try:
             for i, q in enumerate(queries):
                 hits = store.query(q, 3)
-                if hits[0].id != f"c{i}":                      # each stored vector is its own best match
+                if hits[0].id != f"c{i}":  # each stored vector is its own best match
                     wrong.append((i, hits[0].id))
         except Exception as e:  # pragma: no cover - recorded so the assertion below names it
             errors.append(e)
 
     def writer():
         for j in range(200, 400, 20):
-            store.add([f"c{i}" for i in range(j, j + 20)], v[j:j + 20], ["t"] * 20, [meta(i) for i in range(j, j + 20)])
+            store.add(
+                [f"c{i}" for i in range(j, j + 20)], v[j : j + 20], ["t"] * 20, [meta(i) for i in range(j, j + 20)]
+            )
 
     threads = [threading.Thread(target=reader) for _ in range(6)] + [threading.Thread(target=writer)]
     for t in threads:
@@ -283,21 +293,30 @@ def test_metrics_hand_worked():
     assert evaluation.ndcg_at_k(["x", "y", "a.md"], {"a.md"}, 5) == pytest.approx(0.5)
     # a.md at 2, c.md at 4 (the repeat of a.md at 3 gains nothing): (1/log2(3) + 1/log2(5)) / (1 + 1/log2(3))
     assert evaluation.ndcg_at_k(ranked, {"a.md", "c.md"}, 5) == pytest.approx(
-        (1 / np.log2(3) + 1 / np.log2(5)) / (1 + 1 / np.log2(3)))
+        (1 / np.log2(3) + 1 / np.log2(5)) / (1 + 1 / np.log2(3))
+    )
     # outside the top k counts nothing
     assert evaluation.ndcg_at_k(ranked, {"d.md"}, 4) == 0.0
-    assert evaluation.keyword_coverage(["The FlowSense 64 Pro costs $3,250."], ["$3,250", "flowsense", "warranty"]) == pytest.approx(2 / 3)
+    assert evaluation.keyword_coverage(
+        ["The FlowSense 64 Pro costs $3,250."], ["$3,250", "flowsense", "warranty"]
+    ) == pytest.approx(2 / 3)
     assert [evaluation.colour(x) for x in (0.95, 0.9, 0.8, 0.75, 0.5)] == ["green", "green", "amber", "amber", "red"]
 
 
 def test_evaluate_store_on_a_tiny_index():
     store = FaissStore(3)
     eye = np.eye(3, dtype=np.float32)
-    store.add(["a#0", "b#0", "c#0"], eye, ["alpha apples", "beta bananas", "gamma grapes"],
-              [{"source": s, "doc_type": "t"} for s in ("a.md", "b.md", "c.md")])
-    qs = [evaluation.EvalQuestion(question="q1", expected_sources=["a.md"], keywords=["apples"], doc_type="t"),
-          evaluation.EvalQuestion(question="q2", expected_sources=["c.md"], keywords=["grapes", "kiwi"], doc_type="t")]
-    qv = np.array([[1, 0.1, 0], [0, 1, 0.5]], np.float32)    # q2's best is b (wrong), then c
+    store.add(
+        ["a#0", "b#0", "c#0"],
+        eye,
+        ["alpha apples", "beta bananas", "gamma grapes"],
+        [{"source": s, "doc_type": "t"} for s in ("a.md", "b.md", "c.md")],
+    )
+    qs = [
+        evaluation.EvalQuestion(question="q1", expected_sources=["a.md"], keywords=["apples"], doc_type="t"),
+        evaluation.EvalQuestion(question="q2", expected_sources=["c.md"], keywords=["grapes", "kiwi"], doc_type="t"),
+    ]
+    qv = np.array([[1, 0.1, 0], [0, 1, 0.5]], np.float32)  # q2's best is b (wrong), then c
     qv /= np.linalg.norm(qv, axis=1, keepdims=True)
     r = evaluation.evaluate_store(store, qv, qs, k=2)
     assert [row.rank for row in r.rows] == [1, 2]
@@ -337,11 +356,14 @@ def test_openai_embedder_over_the_wire(wire):
     wire.queue("rag_openai_embeddings.json")
     e = OpenAIEmbedder(api_key="sk-test", base_url=wire.url + "/v1", dim=4)
     v = e.embed(["first text", "second text"])
-    assert np.allclose(v, [[0.6, 0, 0.8, 0], [0, 0.6, 0, 0.8]])       # put back in input order, unit length
+    assert np.allclose(v, [[0.6, 0, 0.8, 0], [0, 0.6, 0, 0.8]])  # put back in input order, unit length
     req = wire.requests[-1]
     assert req.path == "/v1/embeddings" and req.headers["authorization"] == "Bearer sk-test"
-    assert req.json == {"model": "text-embedding-3-small", "input": ["first text", "second text"],
-                        "encoding_format": "float"}
+    assert req.json == {
+        "model": "text-embedding-3-small",
+        "input": ["first text", "second text"],
+        "encoding_format": "float",
+    }
 
 
 def test_openai_embedder_errors_name_the_fix(wire, no_keys):
@@ -350,7 +372,9 @@ def test_openai_embedder_errors_name_the_fix(wire, no_keys):
 
     with pytest.raises(MissingKeyError, match="OPENAI_API_KEY"):
         get_embedder("openai")
-    wire.queue(status=401, body=b'{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}')
+    wire.queue(
+        status=401, body=b'{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}'
+    )
     with pytest.raises(AuthError, match="OPENAI_API_KEY"):
         OpenAIEmbedder(api_key="sk-bad", base_url=wire.url + "/v1").embed(["x"])
     with pytest.raises(InputError):
@@ -377,14 +401,14 @@ def test_chroma_manifest_detects_overwritten_hnsw_file_and_rebuilds(tmp_path):
         want = [h.id for h in retrieval.search(idx, question, 5)]
         retrieval.forget_indexes("chroma")
 
-        again = _build_chroma(path, emb)                     # untouched: trusted, nothing re-embedded
+        again = _build_chroma(path, emb)  # untouched: trusted, nothing re-embedded
         assert again.notice is None and again.report.chunks_embedded == 0
         retrieval.forget_indexes("chroma")
 
         hnsw = [p for p in path.rglob("data_level0.bin")]
         assert hnsw, "the HNSW file is persisted"
         size = hnsw[0].stat().st_size
-        hnsw[0].write_bytes(np.random.default_rng(0).bytes(size))    # same size, random content
+        hnsw[0].write_bytes(np.random.default_rng(0).bytes(size))  # same size, random content
         assert any("data_level0.bin" in p for p in manifest.check_manifest(path))
 
         fixed = _build_chroma(path, emb)
@@ -401,13 +425,16 @@ def test_manifest_reports_size_missing_and_unreadable(tmp_path):
 
     (tmp_path / "a.bin").write_bytes(b"1234")
     (tmp_path / "b.bin").write_bytes(b"x")
-    assert manifest.check_manifest(tmp_path) is None           # none yet
+    assert manifest.check_manifest(tmp_path) is None  # none yet
     manifest.write_manifest(tmp_path)
     (tmp_path / "a.bin").write_bytes(b"12345")
     (tmp_path / "b.bin").unlink()
     (tmp_path / "c.bin").write_bytes(b"new")
-    assert manifest.check_manifest(tmp_path) == ["a.bin: size 5 bytes, manifest says 4", "b.bin: missing",
-                                                 "c.bin: not in the manifest"]
+    assert manifest.check_manifest(tmp_path) == [
+        "a.bin: size 5 bytes, manifest says 4",
+        "b.bin: missing",
+        "c.bin: not in the manifest",
+    ]
     (tmp_path / manifest.MANIFEST).write_text("{not json")
     assert "unreadable" in manifest.check_manifest(tmp_path)[0]
 
@@ -417,8 +444,11 @@ def test_bm25_finds_exact_words_and_nothing_for_unrelated_words():
     from lab.rag.lexical import BM25Index, tokenize
 
     assert tokenize("The growers' policies were owned") == ["grower", "policy", "own"]
-    bm = BM25Index(["a", "b", "c"], ["AquaLedger keeps records for 10 years.", "FlowSense valves cost $3,250.",
-                                     "Sprout Week is a hackathon."], [{"source": s} for s in "abc"])
+    bm = BM25Index(
+        ["a", "b", "c"],
+        ["AquaLedger keeps records for 10 years.", "FlowSense valves cost $3,250.", "Sprout Week is a hackathon."],
+        [{"source": s} for s in "abc"],
+    )
     assert [h.id for h in bm.search("how much do the valves cost", 3)] == ["b"]
     assert bm.search("zebra giraffe", 3) == []
     assert [h.id for h in bm.search("$3,250", 3)] == ["b"]
@@ -428,26 +458,38 @@ def test_rrf_and_interleave_hand_worked():
     from lab.rag import fusion
     from lab.rag.stores import Hit
 
-    dense = [Hit("a", .9, ""), Hit("b", .8, ""), Hit("c", .7, "")]
+    dense = [Hit("a", 0.9, ""), Hit("b", 0.8, ""), Hit("c", 0.7, "")]
     bm25 = [Hit("c", 12.0, ""), Hit("a", 9.0, "")]
     fused = fusion.rrf([dense, bm25])
     assert [h.id for h in fused] == ["a", "c", "b"]
     assert fused[0].score == pytest.approx(1 / 61 + 1 / 62)
-    assert [h.id for h in fusion.rrf([dense, bm25], [1.0, 0.0])] == ["a", "b", "c"]   # weight 0 = dense only
+    assert [h.id for h in fusion.rrf([dense, bm25], [1.0, 0.0])] == ["a", "b", "c"]  # weight 0 = dense only
     assert [h.id for h in fusion.interleave([dense, bm25, [Hit("d", 1, "")]], 4)] == ["a", "c", "d", "b"]
 
 
-@pytest.mark.parametrize("question, parts", [
-    ("Who owns AquaLedger, and what does the GlassHouse Climate Hub cost?",
-     ["Who owns AquaLedger", "what does the GlassHouse Climate Hub cost?"]),
-    ("What do Desert Bloom Farms and Tulpenhof Bloemen each pay over their contracts?",
-     ["What do Desert Bloom Farms each pay over their contracts?", "What do Tulpenhof Bloemen each pay over their contracts?"]),
-    ("What is Sprout Week, and how much parental leave does Rainfold give?",
-     ["What is Sprout Week", "how much parental leave does Rainfold give?"]),
-    ("How much irrigation water did Rainfold customers save in 2024?", []),
-    ("Does Rainfold match 401(k) contributions, and by how much?", []),      # 'by how much' is no question of its own
-    ("Who got the Customer Champion Award in 2022, and what was it for?", []),   # 'what was it for' names nothing
-])
+@pytest.mark.parametrize(
+    "question, parts",
+    [
+        (
+            "Who owns AquaLedger, and what does the GlassHouse Climate Hub cost?",
+            ["Who owns AquaLedger", "what does the GlassHouse Climate Hub cost?"],
+        ),
+        (
+            "What do Desert Bloom Farms and Tulpenhof Bloemen each pay over their contracts?",
+            [
+                "What do Desert Bloom Farms each pay over their contracts?",
+                "What do Tulpenhof Bloemen each pay over their contracts?",
+            ],
+        ),
+        (
+            "What is Sprout Week, and how much parental leave does Rainfold give?",
+            ["What is Sprout Week", "how much parental leave does Rainfold give?"],
+        ),
+        ("How much irrigation water did Rainfold customers save in 2024?", []),
+        ("Does Rainfold match 401(k) contributions, and by how much?", []),  # 'by how much' is no question of its own
+        ("Who got the Customer Champion Award in 2022, and what was it for?", []),  # 'what was it for' names nothing
+    ],
+)
 def test_sub_queries(question, parts):
     from lab.rag.fusion import sub_queries
 
@@ -463,7 +505,7 @@ def test_best_fuses_sharper_than_hybrid_hand_worked():
     from lab.rag import modes
     from lab.rag.stores import Hit
 
-    names = [chr(ord("a") + i) for i in range(20)]          # a..t
+    names = [chr(ord("a") + i) for i in range(20)]  # a..t
 
     class Store:
         def query(self, vector, k):
@@ -473,15 +515,15 @@ def test_best_fuses_sharper_than_hybrid_hand_worked():
         def search(self, q, k):
             return [Hit(n, 10.0 - i, n, {"source": f"{n}.md"}) for i, n in enumerate(["t", "s", "x"])][:k]
 
-    plan = lambda mode: modes.Plan("q", mode, ["q"], np.zeros((1, 3), dtype="float32"))   # noqa: E731
+    plan = lambda mode: modes.Plan("q", mode, ["q"], np.zeros((1, 3), dtype="float32"))  # noqa: E731
     hybrid = modes.run(plan("hybrid"), Store(), BM25(), k=20)
     best = modes.run(plan("best"), Store(), BM25(), k=20)
     assert [h.id for h in hybrid][:3] == ["s", "t", "a"]
-    assert "x" not in [h.id for h in hybrid]                          # 21st: outside the top 20
+    assert "x" not in [h.id for h in hybrid]  # 21st: outside the top 20
     assert [h.id for h in best][:4] == ["a", "b", "c", "t"]
     by_id = {h.id: h.score for h in best}
     assert by_id["a"] == pytest.approx(1 / 6) and by_id["t"] == pytest.approx(1 / 25 + 0.5 / 6)
-    assert by_id["x"] == pytest.approx(0.5 / 8) and by_id["x"] > by_id["l"]        # ahead of the dense 12th (1/17)
+    assert by_id["x"] == pytest.approx(0.5 / 8) and by_id["x"] > by_id["l"]  # ahead of the dense 12th (1/17)
 
 
 def test_document_prior_hand_worked_and_cards_from_heading_paths():
@@ -491,19 +533,26 @@ def test_document_prior_hand_worked_and_cards_from_heading_paths():
     from lab.rag import fusion, modes
     from lab.rag.stores import Hit
 
-    hits = [Hit("a#0", .200, "", {"source": "a.md"}), Hit("b#3", .199, "", {"source": "b.md"}),
-            Hit("c#1", .150, "", {"source": "c.md"})]
+    hits = [
+        Hit("a#0", 0.200, "", {"source": "a.md"}),
+        Hit("b#3", 0.199, "", {"source": "b.md"}),
+        Hit("c#1", 0.150, "", {"source": "c.md"}),
+    ]
     out = fusion.add_doc_prior(hits, {"b.md": 1, "a.md": 5}, 0.1, k0=5)
     assert [h.id for h in out] == ["b#3", "a#0", "c#1"]
-    assert out[0].score == pytest.approx(.199 + .1 / 6) and out[2].score == pytest.approx(.150)   # c unranked
-    assert hits[0].score == .200                                                                    # inputs untouched
+    assert out[0].score == pytest.approx(0.199 + 0.1 / 6) and out[2].score == pytest.approx(0.150)  # c unranked
+    assert hits[0].score == 0.200  # inputs untouched
 
-    metas = [{"source": "k/p.md", "chunk": 2, "headings": "FlowSense > Models and list pricing (2025)"},
-             {"source": "k/p.md", "chunk": 0, "headings": "FlowSense"},
-             {"source": "k/p.md", "chunk": 1, "headings": "FlowSense > Key facts"},
-             {"source": "k/e.md", "chunk": 0, "headings": "Wei Zhang > Summary"}]
-    assert modes.card_texts(metas) == {"k/e.md": "Wei Zhang: Summary",
-                                       "k/p.md": "FlowSense: Key facts; Models and list pricing (2025)"}
+    metas = [
+        {"source": "k/p.md", "chunk": 2, "headings": "FlowSense > Models and list pricing (2025)"},
+        {"source": "k/p.md", "chunk": 0, "headings": "FlowSense"},
+        {"source": "k/p.md", "chunk": 1, "headings": "FlowSense > Key facts"},
+        {"source": "k/e.md", "chunk": 0, "headings": "Wei Zhang > Summary"},
+    ]
+    assert modes.card_texts(metas) == {
+        "k/e.md": "Wei Zhang: Summary",
+        "k/p.md": "FlowSense: Key facts; Models and list pricing (2025)",
+    }
     emb = HashEmbedder()
     cards = modes.doc_cards(metas, emb)
     assert cards.sources == ["k/e.md", "k/p.md"] and cards.vectors.shape == (2, 384)
@@ -524,11 +573,11 @@ def test_best_mode_ranks_with_document_cards_built_once_per_index():
     before = len(emb.embedded)
     hits = modes.run(p, store, bm25, 5)
     cards = modes.cards_for(bm25, emb)
-    assert len(cards.sources) == len({m["source"] for m in metas})              # one card per document
-    assert len(emb.embedded) == before + len(cards.sources)                        # embedded once...
+    assert len(cards.sources) == len({m["source"] for m in metas})  # one card per document
+    assert len(emb.embedded) == before + len(cards.sources)  # embedded once...
     modes.run(p, store, bm25, 5)
-    assert len(emb.embedded) == before + len(cards.sources)                        # ...and reused
-    assert "knowledge-base/products/aqualedger.md" in {h.source for h in hits}   # (a hashing embedder is no e5)
+    assert len(emb.embedded) == before + len(cards.sources)  # ...and reused
+    assert "knowledge-base/products/aqualedger.md" in {h.source for h in hits}  # (a hashing embedder is no e5)
     # without an embedder on the plan (or for hybrid) there is no document prior: scores are plain RRF
     bare = modes.Plan(p.question, "best", p.queries, p.vectors)
     assert [h.score for h in modes.run(bare, store, bm25, 5)] != [h.score for h in hits]
@@ -555,8 +604,10 @@ def test_modes_on_the_knowledge_base_with_a_hashing_embedder():
         assert 1 <= len(hits) <= 5 and len({h.id for h in hits}) == len(hits)
         assert (p.vectors is None) == (mode == "bm25") and (len(p.queries) == 3) == (mode == "best")
     best = {h.source for h in modes.run(modes.plan(q, "best", emb), store, bm25, 5)}
-    assert {"knowledge-base/contracts/contract-with-desert-bloom-farms.md",
-            "knowledge-base/contracts/contract-with-tulpenhof-bloemen.md"} <= best
+    assert {
+        "knowledge-base/contracts/contract-with-desert-bloom-farms.md",
+        "knowledge-base/contracts/contract-with-tulpenhof-bloemen.md",
+    } <= best
     with pytest.raises(InputError, match="mode"):
         modes.plan(q, "magic", emb)
 
@@ -567,14 +618,14 @@ def test_faiss_index_types_find_the_exact_neighbours_on_small_data(index_type):
     v = unit(rng, 400)
     store = FaissStore(384, index_type)
     store.add([f"c{i}" for i in range(400)], v, ["t"] * 400, [meta(i) for i in range(400)])
-    for i in range(0, 400, 40):                                          # every vector finds itself first
+    for i in range(0, 400, 40):  # every vector finds itself first
         assert store.query(v[i], 1)[0].id == f"c{i}"
-    if index_type != "ivf":   # IVF scans only the nearest cells: on random points the exact top 5 is not promised
+    if index_type != "ivf":  # IVF scans only the nearest cells: on random points the exact top 5 is not promised
         for q in unit(rng, 10):
             assert [h.id for h in store.query(q, 5)] == [f"c{i}" for i in np.argsort(-(v @ q))[:5]]
     ids, vecs, _, _ = store.all_vectors()
     assert ids[:2] == ["c0", "c1"] and np.allclose(vecs[:2], v[:2], atol=1e-6)
-    store.add(["c0"], v[1:2], ["moved"], [meta(0)])                        # upsert on HNSW rebuilds the graph
+    store.add(["c0"], v[1:2], ["moved"], [meta(0)])  # upsert on HNSW rebuilds the graph
     assert store.count() == 400 and store.query(v[1], 2)[1].id in {"c0", "c1"}
     assert store.delete_sources([meta(3)["source"]]) > 0 and store.count() < 400
     with pytest.raises(InputError, match="index type"):
@@ -588,10 +639,20 @@ def test_cli_eval_contract_on_any_question_file(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(embeddings, "get_embedder", lambda name="minilm", **kw: HashEmbedder())
     qfile = tmp_path / "held-out.jsonl"
-    rows = [{"question": "How much does a FlowSense 64 Pro controller cost?", "keywords": ["$3,250"],
-             "expected_sources": ["knowledge-base/products/flowsense-valve-controller.md"], "source_note": "ignored"},
-            {"question": "zebra giraffe walrus", "expected_sources": ["knowledge-base/products/aqualedger.md"],
-             "keywords": [], "kind": "paraphrase"}]
+    rows = [
+        {
+            "question": "How much does a FlowSense 64 Pro controller cost?",
+            "keywords": ["$3,250"],
+            "expected_sources": ["knowledge-base/products/flowsense-valve-controller.md"],
+            "source_note": "ignored",
+        },
+        {
+            "question": "zebra giraffe walrus",
+            "expected_sources": ["knowledge-base/products/aqualedger.md"],
+            "keywords": [],
+            "kind": "paraphrase",
+        },
+    ]
     qfile.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     assert main(["rag", "eval", "--questions", str(qfile), "--mode", "hybrid", "--k", "5", "--json", "--rows"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -610,13 +671,21 @@ def test_cli_eval_contract_on_any_question_file(tmp_path, monkeypatch, capsys):
 
 # ---------------------------------------------------------------------------------------------- headings, parents
 def test_chunks_carry_their_heading_path_and_section():
-    text = "# AquaLedger\n\nIntro.\n\n## Tiers and pricing (2025)\n\n" + "Essentials costs $1,800 per farm. " * 20 + "\n\n## Data retention\n\nTen years."
-    chunks = chunking.split_documents([_doc(text, "knowledge-base/t/a.md")], ChunkOptions(chunk_size=200, chunk_overlap=0, add_headings=True))
+    text = (
+        "# AquaLedger\n\nIntro.\n\n## Tiers and pricing (2025)\n\n"
+        + "Essentials costs $1,800 per farm. " * 20
+        + "\n\n## Data retention\n\nTen years."
+    )
+    chunks = chunking.split_documents(
+        [_doc(text, "knowledge-base/t/a.md")], ChunkOptions(chunk_size=200, chunk_overlap=0, add_headings=True)
+    )
     tiers = [c for c in chunks if "$1,800" in c.page_content]
     assert tiers and all(c.metadata["headings"] == "AquaLedger > Tiers and pricing (2025)" for c in tiers)
     assert tiers[-1].page_content.startswith("AquaLedger > Tiers and pricing (2025)\n")
     section = chunking.parent_text(text, tiers[-1].metadata)
-    assert section.startswith("## Tiers and pricing") and "Data retention" not in section and section.count("$1,800") == 20
+    assert (
+        section.startswith("## Tiers and pricing") and "Data retention" not in section and section.count("$1,800") == 20
+    )
     assert chunks[-1].metadata["headings"] == "AquaLedger > Data retention"
     assert ChunkOptions(add_headings=True).tag().endswith("-h")
 
@@ -632,11 +701,26 @@ def test_plain_pipeline_retrieves_the_same_chunks_and_builds_the_same_prompt(tmp
     retrieval.forget_indexes()
     try:
         idx = _build_chroma(tmp_path / "chroma", emb)
-        history = [{"role": "user", "content": "Tell me about AquaLedger."}, {"role": "assistant", "content": "Water software."}]
+        history = [
+            {"role": "user", "content": "Tell me about AquaLedger."},
+            {"role": "assistant", "content": "Water software."},
+        ]
         opts = ChatOptions(k=4, min_score=0.0)
-        chained = ask(idx, "And the Agency tier price?", history=history, provider=FakeProvider(["What does the AquaLedger Agency tier cost?", "From $38,000."]), options=opts)
-        plain = ask_plain("And the Agency tier price?", idx.store.collection, emb.embed, FakeProvider(["What does the AquaLedger Agency tier cost?", "From $38,000."]),
-                          history=history, options=opts)
+        chained = ask(
+            idx,
+            "And the Agency tier price?",
+            history=history,
+            provider=FakeProvider(["What does the AquaLedger Agency tier cost?", "From $38,000."]),
+            options=opts,
+        )
+        plain = ask_plain(
+            "And the Agency tier price?",
+            idx.store.collection,
+            emb.embed,
+            FakeProvider(["What does the AquaLedger Agency tier cost?", "From $38,000."]),
+            history=history,
+            options=opts,
+        )
         assert plain.standalone_question == chained.standalone_question
         assert [c["id"] for c in plain.chunks] == [d.id for d in chained.chunks]
         assert plain.prompt == chained.prompt and plain.answer == chained.answer == "From $38,000."
@@ -649,10 +733,21 @@ def test_judge_parses_grades_and_survives_a_bad_judge():
     from lab.llm.fake import FakeProvider
     from lab.rag import judge
 
-    q = evaluation.EvalQuestion(question="What does the Agency tier cost?", expected_sources=["x"], keywords=["$38,000", "Agency"])
-    good = judge.judge_answer(q, "The Agency tier is from $38,000 a year.", FakeProvider(
-        ['{"accuracy": 5, "completeness": 9, "relevance": 4, "reason": "Right."}']))
-    assert (good.accuracy, good.completeness, good.relevance, good.reason, good.keyword_coverage) == (5, 5, 4, "Right.", 1.0)
+    q = evaluation.EvalQuestion(
+        question="What does the Agency tier cost?", expected_sources=["x"], keywords=["$38,000", "Agency"]
+    )
+    good = judge.judge_answer(
+        q,
+        "The Agency tier is from $38,000 a year.",
+        FakeProvider(['{"accuracy": 5, "completeness": 9, "relevance": 4, "reason": "Right."}']),
+    )
+    assert (good.accuracy, good.completeness, good.relevance, good.reason, good.keyword_coverage) == (
+        5,
+        5,
+        4,
+        "Right.",
+        1.0,
+    )
     bad = judge.judge_answer(q, "No idea.", FakeProvider(["I think it is fine"]))
     assert bad.accuracy is None and "did not reply with JSON" in bad.reason and bad.keyword_coverage == 0.0
     msgs = judge.judge_messages(q, "ans")
@@ -665,11 +760,12 @@ def test_llm_rewrite_and_rerank_with_a_scripted_model():
     from lab.rag import llm_steps
     from lab.rag.stores import Hit
 
-    assert llm_steps.rewrite("Who runs the Dutch office?", FakeProvider(["1. Who leads Wageningen?\n- EMEA office head\n\n"])) == \
-        ["Who leads Wageningen?", "EMEA office head"]
-    hits = [Hit("a", .9, "alpha"), Hit("b", .8, "beta"), Hit("c", .7, "gamma")]
+    assert llm_steps.rewrite(
+        "Who runs the Dutch office?", FakeProvider(["1. Who leads Wageningen?\n- EMEA office head\n\n"])
+    ) == ["Who leads Wageningen?", "EMEA office head"]
+    hits = [Hit("a", 0.9, "alpha"), Hit("b", 0.8, "beta"), Hit("c", 0.7, "gamma")]
     fake = FakeProvider(['{"order": [3, 1, 9]}'])
-    assert [h.id for h in llm_steps.rerank("q", hits, fake)] == ["c", "a", "b"]     # 9 ignored, b kept after
+    assert [h.id for h in llm_steps.rerank("q", hits, fake)] == ["c", "a", "b"]  # 9 ignored, b kept after
     assert "[2] beta" in fake.calls[0]["messages"][-1]["content"]
     assert [h.id for h in llm_steps.rerank("q", hits, FakeProvider(["no json"]))] == ["a", "b", "c"]
 
@@ -683,7 +779,11 @@ def test_chain_with_multi_query_and_rerank(tmp_path):
     idx = retrieval.Index(FaissStore(384), emb, ChunkOptions())
     idx.refresh()
     fake = FakeProvider(["AquaLedger Agency tier price", '{"order": [2, 1]}', "From $38,000."])
-    r = ask(idx, "What does the AquaLedger Agency tier cost?", provider=fake,
-            options=ChatOptions(k=3, min_score=0.0, multi_query=True, rerank=True))
+    r = ask(
+        idx,
+        "What does the AquaLedger Agency tier cost?",
+        provider=fake,
+        options=ChatOptions(k=3, min_score=0.0, multi_query=True, rerank=True),
+    )
     assert len(fake.calls) == 3 and r.answer == "From $38,000." and len(r.chunks) == 3
     assert "Passages:" in fake.calls[1]["messages"][-1]["content"]

@@ -16,7 +16,7 @@ from lab.core.errors import InputError
 from lab.llm.fake import FakeProvider
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.slow   # loads all-MiniLM-L6-v2 and embeds ~500 chunks once
+pytestmark = pytest.mark.slow  # loads all-MiniLM-L6-v2 and embeds ~500 chunks once
 
 
 @pytest.fixture(scope="module")
@@ -57,19 +57,24 @@ def test_retriever_returns_ranked_documents(index):
 def test_chain_condenses_follow_up_and_prompt_holds_the_chunks(index):
     from lab.rag.chain import SYSTEM_PROMPT, ask
 
-    history = [{"role": "user", "content": "Tell me about the GreenPath Energy Optimizer."},
-               {"role": "assistant", "content": "It cuts greenhouse energy use."}]
+    history = [
+        {"role": "user", "content": "Tell me about the GreenPath Energy Optimizer."},
+        {"role": "assistant", "content": "It cuts greenhouse energy use."},
+    ]
     fake = FakeProvider(["Who owns the GreenPath Energy Optimizer product?", "Jonas Weber owns it."])
     r = ask(index, "And who owns it?", history=history, provider=fake)
 
     condense_msgs, answer_msgs = fake.calls[0]["messages"], fake.calls[1]["messages"]
-    assert "GreenPath Energy Optimizer" in condense_msgs[-1]["content"] and "And who owns it?" in condense_msgs[-1]["content"]
+    assert (
+        "GreenPath Energy Optimizer" in condense_msgs[-1]["content"]
+        and "And who owns it?" in condense_msgs[-1]["content"]
+    )
     assert r.standalone_question == "Who owns the GreenPath Energy Optimizer product?"
-    assert answer_msgs == r.prompt                                  # the prompt shown is exactly what was sent
+    assert answer_msgs == r.prompt  # the prompt shown is exactly what was sent
     assert r.prompt[0] == {"role": "system", "content": SYSTEM_PROMPT} and "I don't know" in SYSTEM_PROMPT
     user = r.prompt[-1]["content"]
     assert user.endswith("Question: Who owns the GreenPath Energy Optimizer product?")
-    assert "And who owns it?" not in user                           # retrieval and answer use the condensed question
+    assert "And who owns it?" not in user  # retrieval and answer use the condensed question
     assert len(r.chunks) == 4 and all(d.page_content in user and d.metadata["source"] in user for d in r.chunks)
     assert "knowledge-base/products/greenpath-energy-optimizer.md" in r.sources[:2]
     assert r.answer == "Jonas Weber owns it."
@@ -83,9 +88,13 @@ def test_chain_first_turn_and_append_mode_skip_the_condense_call(index):
     assert len(fake.calls) == 1 and r.standalone_question == "What is Sprout Week?"
     assert r.sources[0] == "knowledge-base/company/culture-and-values.md"
     fake = FakeProvider(["Answer."])
-    r = ask(index, "how long does it last?", history=[{"role": "user", "content": "What is Sprout Week?"},
-                                                       {"role": "assistant", "content": "A hackathon."}],
-            provider=fake, options=ChatOptions(condense="append"))
+    r = ask(
+        index,
+        "how long does it last?",
+        history=[{"role": "user", "content": "What is Sprout Week?"}, {"role": "assistant", "content": "A hackathon."}],
+        provider=fake,
+        options=ChatOptions(condense="append"),
+    )
     assert len(fake.calls) == 1 and r.standalone_question == "What is Sprout Week? how long does it last?"
 
 
@@ -93,7 +102,7 @@ def test_no_relevant_chunk_says_it_does_not_know_without_calling_the_model(index
     from lab.rag.chain import NO_CONTEXT_ANSWER, ask
 
     fake = FakeProvider(["invented answer"])
-    r = ask(index, "What is the boiling point of tungsten on Mars?", provider=fake)   # default guard
+    r = ask(index, "What is the boiling point of tungsten on Mars?", provider=fake)  # default guard
     assert r.answer == NO_CONTEXT_ANSWER and r.prompt == [] and r.chunks == [] and fake.calls == []
 
 
@@ -115,10 +124,13 @@ def test_chroma_and_faiss_agree_on_the_knowledge_base(index):
 
     chroma = get_index("chroma")
     assert chroma.store.count() == index.store.count()
-    assert chroma.report.chunks_embedded == chroma.store.count()    # built into this module's fresh directory
-    assert get_index("chroma", refresh=True).report.chunks_embedded == 0   # unchanged markdown: nothing re-embedded
-    for q in ["Who is the independent director on Rainfold's board?", "What does the AquaLedger Agency tier cost?",
-              "How much notice is needed to stop the Cascade Hop Growers contract from renewing?"]:
+    assert chroma.report.chunks_embedded == chroma.store.count()  # built into this module's fresh directory
+    assert get_index("chroma", refresh=True).report.chunks_embedded == 0  # unchanged markdown: nothing re-embedded
+    for q in [
+        "Who is the independent director on Rainfold's board?",
+        "What does the AquaLedger Agency tier cost?",
+        "How much notice is needed to stop the Cascade Hop Growers contract from renewing?",
+    ]:
         a, b = search(chroma, q, 5), search(index, q, 5)
         assert [h.id for h in a] == [h.id for h in b]
         assert [round(h.score, 3) for h in a] == [round(h.score, 3) for h in b]
@@ -127,9 +139,11 @@ def test_chroma_and_faiss_agree_on_the_knowledge_base(index):
 def test_concurrent_sessions_query_one_shared_index(index):
     from lab.rag.retrieval import search
 
-    questions = {"What is the street address of the Wageningen office?": "offices-and-locations.md",
-                 "What is the Tulare Ridge Water Agency contract worth?": "contract-with-tulare-ridge-water-agency.md",
-                 "How many patents is Tomás Ibarra a named inventor on?": "tomas-ibarra.md"}
+    questions = {
+        "What is the street address of the Wageningen office?": "offices-and-locations.md",
+        "What is the Tulare Ridge Water Agency contract worth?": "contract-with-tulare-ridge-water-agency.md",
+        "How many patents is Tomás Ibarra a named inventor on?": "tomas-ibarra.md",
+    }
     results, errors = [], []
 
     def session(q):
@@ -153,7 +167,9 @@ def test_cli_search_json_contract(index, capsys):
     assert main(["rag", "search", "--store", "faiss", "--k", "3", "--json", "What does GlassHouse Standard cost?"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 3 and all(set(r) == {"source", "doc_type", "score", "text"} for r in rows)
-    assert rows[0]["source"] == "knowledge-base/products/glasshouse-climate-hub.md" and rows[0]["doc_type"] == "products"
+    assert (
+        rows[0]["source"] == "knowledge-base/products/glasshouse-climate-hub.md" and rows[0]["doc_type"] == "products"
+    )
     assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
     assert main(["rag", "search", "--store", "chroma", "--json", ""]) == 2
     assert "empty" in capsys.readouterr().err
@@ -198,8 +214,15 @@ def test_rag_page(index):
     at = AppTest.from_file(str(ROOT / "app_pages" / "5_RAG.py"), default_timeout=120).run()
     assert not at.exception
     assert at.title[0].value.startswith("📚 RAG")
-    assert [t.label for t in at.tabs] == ["Load & chunk", "Embed", "Index side by side", "See the space", "Ask",
-                                          "Evaluate", "Judge"]
+    assert [t.label for t in at.tabs] == [
+        "Load & chunk",
+        "Embed",
+        "Index side by side",
+        "See the space",
+        "Ask",
+        "Evaluate",
+        "Judge",
+    ]
     # Load & chunk: pick a document, shrink the chunks, see more of them
     at.selectbox(key="rag.doc").set_value("knowledge-base/products/aqualedger.md").run()
     before = next(c.value for c in at.caption if "chunks; sizes" in c.value)
@@ -218,7 +241,7 @@ def test_rag_page(index):
     assert frames[0]["source"].iloc[0] == frames[1]["source"].iloc[0] == "knowledge-base/products/aqualedger.md"
     assert any(m.label.startswith("Top-k agreement") for m in at.metric)
     assert any(m.label.startswith("Query embedding (once, shared)") for m in at.metric)
-    assert sum("search " in c.value and "warm" in c.value for c in at.caption) == 2   # each store timed alone
+    assert sum("search " in c.value and "warm" in c.value for c in at.caption) == 2  # each store timed alone
 
     # The retrieval modes side by side (dense, bm25, hybrid, best)
     at.button(key="rag.modes.go").click().run()
@@ -244,8 +267,9 @@ def test_rag_page(index):
 
 
 def test_rag_page_ask_with_local_smollm2(index):
-    from lab.core import assets
     from streamlit.testing.v1 import AppTest
+
+    from lab.core import assets
 
     if assets.smollm2_gguf() is None:
         pytest.skip(assets.fix_for("smollm2-gguf"))

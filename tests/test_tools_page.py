@@ -50,8 +50,11 @@ def test_page_shows_the_loop_step_by_step_and_the_booking(wire, tmp_settings, no
     bubbles = [m.markdown[0].value for m in at.chat_message]
     assert bubbles[-1].startswith("A return ticket to Paris is $899")
     labels = [e.label for e in at.expander]
-    assert labels[:3] == ["Round 1: model asked for get_ticket_price",
-                          "Round 2: model asked for get_ticket_price, book_flight", "Round 3: model answered"]
+    assert labels[:3] == [
+        "Round 1: model asked for get_ticket_price",
+        "Round 2: model asked for get_ticket_price, book_flight",
+        "Round 3: model answered",
+    ]
     assert "Full trace: 8 OpenAI-shaped messages" in labels
     ran = " ".join(m.value for m in at.markdown)
     assert "Lab ran** `book_flight` ✅ `ok`" in ran
@@ -95,7 +98,9 @@ def test_page_schemas_sources_prices_and_local_honesty(tmp_settings, no_keys):
     assert not at.exception
     assert "135M" in at.info[0].value and "JSON schema" in at.info[0].value
     sources = [c.value for c in at.code]
-    assert any(s.lstrip().startswith("def get_ticket_price(self, origin: Origin, destination: Destination)") for s in sources)
+    assert any(
+        s.lstrip().startswith("def get_ticket_price(self, origin: Origin, destination: Destination)") for s in sources
+    )
     at.multiselect(key="tools.extras").set_value(["convert_currency"]).run()
     assert any("def convert_currency(" in c.value for c in at.code)
     at.button(key="tools.save_prices").click().run()

@@ -12,7 +12,7 @@ import pytest
 
 from ui.labs import available
 
-pytestmark = pytest.mark.browser   # skipped with the reason when Chromium or Playwright is missing (conftest.py)
+pytestmark = pytest.mark.browser  # skipped with the reason when Chromium or Playwright is missing (conftest.py)
 
 
 def _click(page, text: str) -> None:
@@ -47,7 +47,7 @@ def pipelines(page):
 def rag(page):
     _tab(page, "Index side by side")
     _click(page, "Index and search both")
-    page.get_by_text("Top-k agreement").first.wait_for(timeout=400_000)   # both stores answered
+    page.get_by_text("Top-k agreement").first.wait_for(timeout=400_000)  # both stores answered
 
 
 def pricer(page):
@@ -55,7 +55,7 @@ def pricer(page):
     _click(page, "Train and score")
     page.get_by_text("Training (MiniLM").first.wait_for(state="detached", timeout=400_000)
     _tab(page, "Scoreboard")
-    page.get_by_text("Mean abs. error").first.wait_for(timeout=60_000)   # the course's Tester metrics
+    page.get_by_text("Mean abs. error").first.wait_for(timeout=60_000)  # the course's Tester metrics
 
 
 def fine_tune(page):
@@ -64,7 +64,7 @@ def fine_tune(page):
 
 
 def gguf_runner(page):
-    page.get_by_text("Tensors").first.wait_for(timeout=120_000)     # the inspection, read from the header
+    page.get_by_text("Tensors").first.wait_for(timeout=120_000)  # the inspection, read from the header
     _tab(page, "Chat")
     _click(page, "Send")
     page.get_by_text(re.compile("Paris")).first.wait_for(timeout=240_000)
@@ -72,7 +72,7 @@ def gguf_runner(page):
 
 def agents(page):
     _tab(page, "Products map")
-    _click(page, "Draw the products store")     # the store is built once from the Pricer's data (MiniLM)
+    _click(page, "Draw the products store")  # the store is built once from the Pricer's data (MiniLM)
     page.get_by_text(re.compile("products \\(the Pricer's data")).first.wait_for(timeout=400_000)
 
 
@@ -81,9 +81,18 @@ def evaluate(page):
     page.get_by_text(re.compile("LLM-Perf Leaderboard")).first.wait_for(timeout=60_000)
 
 
-ACTIONS = {"Prompting": prompting, "Tokenization": tokenization, "Tools": tools, "Pipelines": pipelines,
-           "RAG": rag, "Pricer": pricer, "Fine-tune": fine_tune, "GGUF Runner": gguf_runner, "Agents": agents,
-           "Evaluate": evaluate}
+ACTIONS = {
+    "Prompting": prompting,
+    "Tokenization": tokenization,
+    "Tools": tools,
+    "Pipelines": pipelines,
+    "RAG": rag,
+    "Pricer": pricer,
+    "Fine-tune": fine_tune,
+    "GGUF Runner": gguf_runner,
+    "Agents": agents,
+    "Evaluate": evaluate,
+}
 
 
 @pytest.mark.parametrize("lab", available(), ids=lambda lab: lab.title)

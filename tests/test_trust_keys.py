@@ -19,9 +19,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab.core.errors import InputError, MissingKeyError
-from lab.llm import get_provider, run
 from lab.core.keys import clean_key, redact, register_secret, resolve_key
 from lab.core.netguard import URLRefused, check_base_url, check_url
+from lab.llm import get_provider, run
 from lab.prompting.web import scrape
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ def prompting_on(wire, url: str | None = None, provider: str = "openai-compatibl
 
 
 def test_prompting_page_never_sends_the_deployment_key_to_a_typed_base_url(wire, deployment_keys, private):
-    private(True)                                   # loopback allowed: the request is really made
+    private(True)  # loopback allowed: the request is really made
     at = prompting_on(wire)
     assert any("not sent to a base URL typed here" in c.value for c in at.sidebar.caption)
     wire.queue("openai_chat_stream.sse")
@@ -88,7 +88,7 @@ def test_prompting_page_never_sends_the_deployment_key_to_a_typed_base_url(wire,
     assert wire.requests[0].headers["authorization"] == "Bearer not-needed"
 
     # a key the student pasted is theirs: it goes to the server they typed
-    at.text_input(key="_pasted_key_openai-compatible").set_value(PASTED + "\n").run()   # with its newline
+    at.text_input(key="_pasted_key_openai-compatible").set_value(PASTED + "\n").run()  # with its newline
     wire.queue("openai_chat_stream.sse")
     at.button(key="chat.send").click().run()
     assert not at.exception and not at.error
@@ -97,13 +97,13 @@ def test_prompting_page_never_sends_the_deployment_key_to_a_typed_base_url(wire,
 
 
 def test_prompting_page_refuses_a_typed_loopback_url_before_any_request(wire, deployment_keys, private):
-    private(False)                                  # a shared deployment's setting
+    private(False)  # a shared deployment's setting
     at = prompting_on(wire)
     at.button(key="chat.send").click().run()
     assert not at.exception
     shown = at.tabs[0].error[0].value
     assert "Refused" in shown and "loopback" in shown and "LAB_ALLOW_PRIVATE_URLS=1" in shown
-    assert wire.requests == []                      # refused before anything was sent
+    assert wire.requests == []  # refused before anything was sent
 
 
 def test_prompting_page_refuses_a_typed_ollama_host_on_loopback(wire, deployment_keys, private):
@@ -116,12 +116,12 @@ def test_prompting_page_refuses_a_typed_ollama_host_on_loopback(wire, deployment
 def test_the_deployment_configured_base_url_gets_the_deployment_key(wire, deployment_keys, private, monkeypatch):
     from lab.core.settings import get_settings
 
-    private(False)                                  # the operator's own address is trusted, loopback or not
+    private(False)  # the operator's own address is trusted, loopback or not
     monkeypatch.setenv("LAB_OPENAI_COMPATIBLE_BASE_URL", wire.url + "/v1")
     get_settings.cache_clear()
     at = AppTest.from_file(PROMPTING, default_timeout=120).run()
     at.selectbox(key="provider").set_value("openai-compatible").run()
-    assert at.text_input(key="base_url_openai-compatible").value == wire.url + "/v1"   # pre-filled from the setting
+    assert at.text_input(key="base_url_openai-compatible").value == wire.url + "/v1"  # pre-filled from the setting
     wire.queue("openai_chat_stream.sse")
     at.button(key="chat.send").click().run()
     assert not at.exception and not at.error
@@ -132,13 +132,13 @@ def test_a_pasted_key_echoed_in_an_error_body_is_redacted_on_the_page(wire, no_k
     private(True)
     at = prompting_on(wire)
     at.text_input(key="_pasted_key_openai-compatible").set_value(PASTED).run()
-    echo = b'{"error": {"message": "Upstream rejected key ' + PASTED.encode() + b'\\u001b[31m' + b"x" * 3000 + b'"}}'
+    echo = b'{"error": {"message": "Upstream rejected key ' + PASTED.encode() + b"\\u001b[31m" + b"x" * 3000 + b'"}}'
     wire.queue(status=500, body=echo)
     at.button(key="chat.send").click().run()
     assert not at.exception
     shown = at.tabs[0].error[0].value
     assert "HTTP 500" in shown and "***" in shown and PASTED not in shown
-    assert "\x1b" not in shown and len(shown) < 400    # a short, sanitized excerpt of the body
+    assert "\x1b" not in shown and len(shown) < 400  # a short, sanitized excerpt of the body
 
 
 # ---------------------------------------------------------------------------------------------- Fine-tune tab
@@ -164,28 +164,29 @@ def launch_from_tab(wire, pasted: str | None = None) -> AppTest:
     _widget(at, "checkbox", "oa.agree").check().run()
     assert not _widget(at, "button", "oa.launch").disabled
     wire.queue("ft_openai_file_train.json").queue("ft_openai_file_validation.json").queue("ft_openai_job_created.json")
-    wire.queue("ft_openai_job_running.json").queue("ft_openai_events.json")   # then the live view polls
+    wire.queue("ft_openai_job_running.json").queue("ft_openai_events.json")  # then the live view polls
     at.button(key="oa.launch").click().run()
     return at
 
 
 @pytest.mark.parametrize("pasted", [None, PASTED], ids=["no-key-pasted", "key-pasted"])
-@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers) for the tab's examples
-def test_finetune_tab_never_sends_the_deployment_key_to_a_typed_base_url(wire, tmp_settings, deployment_keys,
-                                                                          private, pasted):
+@pytest.mark.slow  # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers) for the tab's examples
+def test_finetune_tab_never_sends_the_deployment_key_to_a_typed_base_url(
+    wire, tmp_settings, deployment_keys, private, pasted
+):
     private(True)
     at = launch_from_tab(wire, pasted)
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert at.session_state["oa.job"] == "ftjob-abc123"
     paths = [r.path for r in wire.requests]
-    assert paths[:3] == ["/v1/files", "/v1/files", "/v1/fine_tuning/jobs"] and len(paths) >= 5   # and it followed
+    assert paths[:3] == ["/v1/files", "/v1/files", "/v1/fine_tuning/jobs"] and len(paths) >= 5  # and it followed
     assert DEPLOY_OPENAI not in headers_seen(wire)
     want = f"Bearer {pasted}" if pasted else "Bearer not-needed"
     assert {r.headers["authorization"] for r in wire.requests} == {want}
 
 
-@pytest.mark.slow   # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers) for the tab's examples
+@pytest.mark.slow  # the pricer's offline data is tokenized with SmolLM2's tokenizer (transformers) for the tab's examples
 def test_finetune_tab_refuses_a_typed_loopback_url_before_any_request(wire, tmp_settings, deployment_keys, private):
     private(False)
     at = launch_from_tab(wire)
@@ -197,18 +198,19 @@ def test_finetune_tab_refuses_a_typed_loopback_url_before_any_request(wire, tmp_
 
 
 # ---------------------------------------------------------------------------------------------- scoping, lab level
-def test_typed_base_url_gets_only_an_explicit_key_while_the_cli_keeps_the_environment_key(wire, deployment_keys,
-                                                                                        private):
+def test_typed_base_url_gets_only_an_explicit_key_while_the_cli_keeps_the_environment_key(
+    wire, deployment_keys, private
+):
     private(True)
     url = wire.url + "/v1"
     wire.queue("openai_chat_stream.sse").queue("openai_chat_stream.sse").queue("openai_chat_stream.sse")
-    run(get_provider("openai-compatible", base_url=url, typed_base_url=True), Q)           # a page, no key pasted
-    run(get_provider("openai-compatible", base_url=url, typed_base_url=True, api_key=PASTED), Q)   # pasted
-    run(get_provider("openai-compatible", base_url=url), Q)   # the CLI's --base-url: the operator's own tool
+    run(get_provider("openai-compatible", base_url=url, typed_base_url=True), Q)  # a page, no key pasted
+    run(get_provider("openai-compatible", base_url=url, typed_base_url=True, api_key=PASTED), Q)  # pasted
+    run(get_provider("openai-compatible", base_url=url), Q)  # the CLI's --base-url: the operator's own tool
     auth = [r.headers["authorization"] for r in wire.requests]
     assert auth == ["Bearer not-needed", f"Bearer {PASTED}", f"Bearer {DEPLOY_COMPAT}"]
     with pytest.raises(MissingKeyError, match="never to a base URL typed in a page"):
-        get_provider("openai", base_url=url, typed_base_url=True)   # openai needs a key: it must be pasted
+        get_provider("openai", base_url=url, typed_base_url=True)  # openai needs a key: it must be pasted
 
 
 def test_finetune_client_with_a_typed_base_url_sends_no_deployment_key(wire, deployment_keys, private):
@@ -217,7 +219,7 @@ def test_finetune_client_with_a_typed_base_url_sends_no_deployment_key(wire, dep
     private(True)
     wire.queue("ft_openai_jobs_list.json").queue("ft_openai_jobs_list.json")
     J.list_jobs(base_url=wire.url + "/v1", typed_base_url=True)
-    J.list_jobs(base_url=wire.url + "/v1")                         # `lab finetune openai jobs --base-url ...`
+    J.list_jobs(base_url=wire.url + "/v1")  # `lab finetune openai jobs --base-url ...`
     assert [r.headers["authorization"] for r in wire.requests] == ["Bearer not-needed", f"Bearer {DEPLOY_OPENAI}"]
 
 
@@ -227,36 +229,39 @@ def test_the_cli_may_use_loopback_base_urls_but_a_typed_one_may_not(private):
     with pytest.raises(URLRefused, match="loopback"):
         check_base_url("http://127.0.0.1:8080/v1", provider="openai-compatible", typed=True)
     with pytest.raises(URLRefused, match="private"):
-        check_base_url("10.0.0.7:11434", provider="ollama", typed=True)   # host:port, as Ollama hosts are written
+        check_base_url("10.0.0.7:11434", provider="ollama", typed=True)  # host:port, as Ollama hosts are written
 
 
 # ---------------------------------------------------------------------------------------------- the address guard
-@pytest.mark.parametrize("url, why", [
-    ("http://[::ffff:127.0.0.1]/", "loopback"),          # IPv4-mapped
-    ("http://[::ffff:7f00:1]/", "loopback"),             # the same, in hex
-    ("http://[64:ff9b::a00:1]/", "private"),             # NAT64 of 10.0.0.1
-    ("http://[64:ff9b::7f00:1]/", "loopback"),           # NAT64 of 127.0.0.1
-    ("http://[64:ff9b:1::a00:1]/", "NAT64"),             # local-use NAT64
-    ("http://[2002:a00:1::1]/", "private"),              # 6to4 of 10.0.0.1
-    ("http://[::127.0.0.1]/", "loopback"),               # IPv4-compatible (deprecated)
-    ("http://0.0.0.0:8080/", "unspecified"),
-    ("http://[::]/", "unspecified"),
-    ("http://127.1/", "loopback"),                       # short form, resolved by getaddrinfo
-    ("http://2130706433/", "loopback"),                  # decimal
-    ("http://0x7f000001/", "loopback"),                  # hexadecimal
-    ("http://0177.0.0.1/", "loopback"),                  # octal
-    ("http://[::1]:11434/", "loopback"),
-    ("http://169.254.169.254/latest/meta-data/", "metadata"),
-    ("http://[::ffff:169.254.169.254]/", "metadata"),
-    ("http://[64:ff9b::a9fe:a9fe]/", "metadata"),
-    ("http://100.64.0.1/", "reserved/non-public"),       # carrier-grade NAT
-])
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("http://[::ffff:127.0.0.1]/", "loopback"),  # IPv4-mapped
+        ("http://[::ffff:7f00:1]/", "loopback"),  # the same, in hex
+        ("http://[64:ff9b::a00:1]/", "private"),  # NAT64 of 10.0.0.1
+        ("http://[64:ff9b::7f00:1]/", "loopback"),  # NAT64 of 127.0.0.1
+        ("http://[64:ff9b:1::a00:1]/", "NAT64"),  # local-use NAT64
+        ("http://[2002:a00:1::1]/", "private"),  # 6to4 of 10.0.0.1
+        ("http://[::127.0.0.1]/", "loopback"),  # IPv4-compatible (deprecated)
+        ("http://0.0.0.0:8080/", "unspecified"),
+        ("http://[::]/", "unspecified"),
+        ("http://127.1/", "loopback"),  # short form, resolved by getaddrinfo
+        ("http://2130706433/", "loopback"),  # decimal
+        ("http://0x7f000001/", "loopback"),  # hexadecimal
+        ("http://0177.0.0.1/", "loopback"),  # octal
+        ("http://[::1]:11434/", "loopback"),
+        ("http://169.254.169.254/latest/meta-data/", "metadata"),
+        ("http://[::ffff:169.254.169.254]/", "metadata"),
+        ("http://[64:ff9b::a9fe:a9fe]/", "metadata"),
+        ("http://100.64.0.1/", "reserved/non-public"),  # carrier-grade NAT
+    ],
+)
 def test_every_spelling_of_a_non_public_address_is_refused(url, why):
     with pytest.raises(URLRefused, match=why) as e:
         check_url(url, allow_private=False)
     msg = str(e.value)
     assert isinstance(e.value, InputError) and msg.startswith("Refused ")
-    assert "metadata" in msg or "LAB_ALLOW_PRIVATE_URLS=1" in msg   # says how an operator allows it
+    assert "metadata" in msg or "LAB_ALLOW_PRIVATE_URLS=1" in msg  # says how an operator allows it
 
 
 def test_metadata_stays_refused_when_private_addresses_are_allowed():
@@ -271,29 +276,30 @@ def test_public_addresses_and_their_nat64_form_pass():
     assert check_url("http://[64:ff9b::5db8:d70e]/", allow_private=False) == ["64:ff9b::5db8:d70e"]
 
 
-@pytest.mark.parametrize("url", ["http://[::1", "http://[zz]/", "http://[::1/x", "http://example.com:99999/",
-                                 "http://example.com:port/"])
+@pytest.mark.parametrize(
+    "url", ["http://[::1", "http://[zz]/", "http://[::1/x", "http://example.com:99999/", "http://example.com:port/"]
+)
 def test_a_malformed_url_is_an_input_error_not_a_crash(url):
     with pytest.raises(URLRefused, match="not a well-formed URL"):
         check_url(url, allow_private=False)
     with pytest.raises(InputError):
-        get_provider("openai-compatible", base_url=url)       # even the CLI's own base URL is checked for form
+        get_provider("openai-compatible", base_url=url)  # even the CLI's own base URL is checked for form
 
 
 def test_malformed_links_on_a_page_are_skipped():
-    html = (b"<a href='http://[::1'>a</a><a href='http://[zz]/'>b</a><a href='/ok'>ok</a>"
-            b"<a href='http://h:99999/'>c</a>")
+    html = b"<a href='http://[::1'>a</a><a href='http://[zz]/'>b</a><a href='/ok'>ok</a><a href='http://h:99999/'>c</a>"
     assert scrape(html, "https://acme.test/").links == ["https://acme.test/ok"]
 
 
 def test_a_malformed_url_picked_by_the_model_is_dropped():
-    from lab.prompting.brochure import pick_links
     from lab.llm.fake import FakeProvider
+    from lab.prompting.brochure import pick_links
     from lab.prompting.web import Page
 
     page = Page("https://acme.test/", "Acme", "Hi", ["https://acme.test/about"])
-    fake = FakeProvider(['{"links": [{"type": "x", "url": "http://[::1"}, '
-                         '{"type": "about page", "url": "https://acme.test/about"}]}'])
+    fake = FakeProvider(
+        ['{"links": [{"type": "x", "url": "http://[::1"}, {"type": "about page", "url": "https://acme.test/about"}]}']
+    )
     picked, _ = pick_links(fake, page)
     assert picked == [{"type": "about page", "url": "https://acme.test/about"}]
 
@@ -317,7 +323,7 @@ def test_a_deployment_key_with_a_trailing_newline_reaches_its_server(wire, no_ke
     from lab.core.settings import get_settings
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-deployment-nl-123456\n")
-    monkeypatch.setenv("OPENAI_BASE_URL", wire.url + "/v1")          # the deployment's own endpoint
+    monkeypatch.setenv("OPENAI_BASE_URL", wire.url + "/v1")  # the deployment's own endpoint
     get_settings.cache_clear()
     wire.queue("openai_chat_stream.sse")
     reply = run(get_provider("openai", typed_base_url=True), Q)
@@ -327,11 +333,11 @@ def test_a_deployment_key_with_a_trailing_newline_reaches_its_server(wire, no_ke
 
 def test_every_known_key_is_redacted_pasted_cli_and_environment(monkeypatch, no_keys):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-env-0123456789")
-    resolve_key("openai", explicit="sk-pasted-redact-0123456789")        # a key pasted in a sidebar
-    register_secret("lab-gguf-cli-flag-0123456789")                       # a key from a CLI flag
+    resolve_key("openai", explicit="sk-pasted-redact-0123456789")  # a key pasted in a sidebar
+    register_secret("lab-gguf-cli-flag-0123456789")  # a key from a CLI flag
     text = "a sk-pasted-redact-0123456789 b sk-ant-env-0123456789 c lab-gguf-cli-flag-0123456789 d"
     assert redact(text) == "a *** b *** c *** d"
-    assert redact("short abc stays") == "short abc stays"                 # only keys, never ordinary words
+    assert redact("short abc stays") == "short abc stays"  # only keys, never ordinary words
 
 
 def test_log_lines_are_redacted(caplog):
@@ -349,7 +355,7 @@ def test_error_bodies_become_short_sanitized_excerpts(wire, no_keys):
     from lab.core.errors import ProviderError
 
     register_secret(PASTED)
-    body = b'{"error": {"message": "bad gateway ' + PASTED.encode() + b'\\n\\u0007' + b"y" * 5000 + b'"}}'
+    body = b'{"error": {"message": "bad gateway ' + PASTED.encode() + b"\\n\\u0007" + b"y" * 5000 + b'"}}'
     wire.queue(status=502, body=body)
     with pytest.raises(ProviderError) as e:
         run(get_provider("openai-compatible", base_url=wire.url + "/v1", api_key=PASTED), Q)

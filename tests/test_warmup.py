@@ -17,7 +17,7 @@ def test_steps_run_once_in_order_and_a_failure_is_reported_not_raised():
     w = WarmUp([("a", lambda: order.append("a")), ("broken", lambda: 1 / 0), ("b", lambda: order.append("b"))])
     assert w.state() == {"a": "waiting", "broken": "waiting", "b": "waiting"}
     assert w.start(delay_s=0) is True
-    assert w.start(delay_s=0) is False          # once per process
+    assert w.start(delay_s=0) is False  # once per process
     w.wait(5)
     assert order == ["a", "b"]
     st = w.state()
@@ -28,7 +28,7 @@ def test_steps_run_once_in_order_and_a_failure_is_reported_not_raised():
 def test_start_returns_at_once_and_state_shows_progress():
     gate = threading.Event()
     w = WarmUp([("slow", lambda: gate.wait(5))])
-    w.start(delay_s=0)                           # returns while the step is still blocked: the page is not held up
+    w.start(delay_s=0)  # returns while the step is still blocked: the page is not held up
     for _ in range(200):
         if w.state()["slow"] == "running":
             break
@@ -51,11 +51,11 @@ def test_the_process_runs_what_was_registered_in_order_once(fresh_registry):
     warmup.register("a", lambda: order.append("a"))
     warmup.register("broken", lambda: 1 / 0)
     warmup.register("b", lambda: order.append("b"))
-    warmup.register("a", lambda: order.append("a again"))      # registered again: replaced in place, not added
+    warmup.register("a", lambda: order.append("a again"))  # registered again: replaced in place, not added
     assert [name for name, _ in warmup.steps()] == ["a", "broken", "b"]
-    assert warmup.state() == {"a": "waiting", "broken": "waiting", "b": "waiting"}   # before start
+    assert warmup.state() == {"a": "waiting", "broken": "waiting", "b": "waiting"}  # before start
     assert warmup.start(delay_s=0) is True
-    assert warmup.start(delay_s=0) is False                    # once per process
+    assert warmup.start(delay_s=0) is False  # once per process
     warmup._PROCESS.wait(5)
     assert order == ["a again", "b"]
     assert warmup.state()["broken"] == "failed: ZeroDivisionError: division by zero"
@@ -65,7 +65,7 @@ def test_the_app_registers_the_same_steps_in_the_same_order(fresh_registry):
     from ui import warm
 
     warm.register_steps()
-    warm.register_steps()                                      # every page run: idempotent
+    warm.register_steps()  # every page run: idempotent
     assert [name for name, _ in warmup.steps()] == ["tokenizers", "local model", "MiniLM embedder", "RAG indexes"]
 
 
@@ -75,15 +75,15 @@ def test_the_real_steps_fill_the_caches_the_pages_use(lab_data, monkeypatch, fre
     from lab.tokenization import registry
     from ui.warm import register_steps
 
-    registry._build.cache_clear()                     # start cold, whatever earlier tests loaded
+    registry._build.cache_clear()  # start cold, whatever earlier tests loaded
     embeddings.load_minilm.cache_clear()
     monkeypatch.setattr(retrieval, "_INDEXES", {})
-    register_steps()                                  # as Home.py does, before warmup.start
+    register_steps()  # as Home.py does, before warmup.start
     w = WarmUp(warmup.steps())
     w.start(delay_s=0)
     w.wait(600)
     assert all(v.startswith("done") for v in w.state().values()), w.state()
     assert all(name in registry._build for name in registry.BUILTIN)
-    assert () in embeddings.load_minilm                       # the page's first query embeds without loading
+    assert () in embeddings.load_minilm  # the page's first query embeds without loading
     kinds = {key[0] for key in retrieval._INDEXES}
-    assert {"chroma", "faiss"} <= kinds                        # the page's get_index finds both built
+    assert {"chroma", "faiss"} <= kinds  # the page's get_index finds both built

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from lab.core.errors import InputError, ProviderTimeout
-from lab.prompting.web import FetchError, fetch, fetch_page, scrape
 from lab.core.netguard import URLRefused, check_url
+from lab.prompting.web import FetchError, fetch, fetch_page, scrape
 
 LOOPBACK = ["127.0.0.0/8"]  # the tests' exception to the private-address refusal
 
@@ -37,7 +37,11 @@ class Site:
                     return route(self)
                 status, headers, body = route or (404, {}, b"not found")
                 self.send_response(status)
-                for k, v in {"Content-Type": "text/html; charset=utf-8", "Content-Length": str(len(body)), **headers}.items():
+                for k, v in {
+                    "Content-Type": "text/html; charset=utf-8",
+                    "Content-Length": str(len(body)),
+                    **headers,
+                }.items():
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(body)
@@ -72,18 +76,21 @@ PAGE = b"""<html><head><title>Acme Rockets</title><style>.x{}</style></head>
 
 
 # ---------------------------------------------------------------------------------------------- refusals
-@pytest.mark.parametrize("url, why", [
-    ("http://127.0.0.1:9/", "loopback"),
-    ("http://[::1]/", "loopback"),
-    ("http://10.0.0.5/admin", "private"),
-    ("http://192.168.1.1/", "private"),
-    ("http://172.16.4.4/", "private"),
-    ("http://169.254.169.254/latest/meta-data/", "metadata"),
-    ("http://169.254.10.10/", "link-local"),
-    ("http://[::ffff:10.0.0.1]/", "private"),
-    ("http://metadata.google.internal/computeMetadata/v1/", "metadata"),
-    ("http://0.0.0.0/", "unspecified"),
-])
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("http://127.0.0.1:9/", "loopback"),
+        ("http://[::1]/", "loopback"),
+        ("http://10.0.0.5/admin", "private"),
+        ("http://192.168.1.1/", "private"),
+        ("http://172.16.4.4/", "private"),
+        ("http://169.254.169.254/latest/meta-data/", "metadata"),
+        ("http://169.254.10.10/", "link-local"),
+        ("http://[::ffff:10.0.0.1]/", "private"),
+        ("http://metadata.google.internal/computeMetadata/v1/", "metadata"),
+        ("http://0.0.0.0/", "unspecified"),
+    ],
+)
 def test_private_loopback_link_local_and_metadata_addresses_are_refused(url, why):
     with pytest.raises(URLRefused, match=why) as e:
         check_url(url, allow_private=False)
@@ -98,8 +105,11 @@ def test_non_http_schemes_are_refused(url):
 
 def test_host_names_are_checked_after_dns_resolution():
     # a friendly name that resolves to a private address is refused for what it resolves to
-    resolver = {"intranet.acme.test": ["10.1.2.3"], "mixed.acme.test": ["93.184.215.14", "192.168.0.7"],
-                "www.acme.test": ["93.184.215.14"]}.get
+    resolver = {
+        "intranet.acme.test": ["10.1.2.3"],
+        "mixed.acme.test": ["93.184.215.14", "192.168.0.7"],
+        "www.acme.test": ["93.184.215.14"],
+    }.get
     with pytest.raises(URLRefused, match="10.1.2.3 is a private address"):
         check_url("http://intranet.acme.test/", allow_private=False, resolver=resolver)
     with pytest.raises(URLRefused, match="192.168.0.7"):  # one bad address among good ones is enough
@@ -137,8 +147,12 @@ def test_loopback_site_is_refused_before_any_request_without_permission(site):
 
 
 def test_a_redirect_to_a_private_address_is_refused(site):
-    s = site({"/": (302, {"Location": "http://10.0.0.5/admin"}, b""),
-              "/meta": (301, {"Location": "http://169.254.169.254/latest/meta-data/"}, b"")})
+    s = site(
+        {
+            "/": (302, {"Location": "http://10.0.0.5/admin"}, b""),
+            "/meta": (301, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
+        }
+    )
     with pytest.raises(URLRefused, match="10.0.0.5 is a private address"):
         fetch(s.url + "/", allow_private=False, allow_networks=LOOPBACK)
     with pytest.raises(URLRefused, match="metadata"):  # even with private addresses allowed
@@ -148,7 +162,9 @@ def test_a_redirect_to_a_private_address_is_refused(site):
 
 def test_a_redirect_to_a_malformed_or_nat64_url_is_refused_not_a_crash(site):
     # a hostile site answers with a Location the URL parser chokes on, or an IPv6 spelling of a private address
-    s = site({"/": (302, {"Location": "http://[::1"}, b""), "/nat64": (302, {"Location": "http://[64:ff9b::a00:5]/"}, b"")})
+    s = site(
+        {"/": (302, {"Location": "http://[::1"}, b""), "/nat64": (302, {"Location": "http://[64:ff9b::a00:5]/"}, b"")}
+    )
     with pytest.raises(URLRefused, match="malformed|not a well-formed"):
         fetch(s.url + "/", allow_private=False, allow_networks=LOOPBACK)
     with pytest.raises(URLRefused, match=r"IPv6 spelling of 10\.0\.0\.5"):
@@ -157,16 +173,19 @@ def test_a_redirect_to_a_malformed_or_nat64_url_is_refused_not_a_crash(site):
 
 
 def test_a_page_with_malformed_links_still_scrapes():
-    page = scrape(b"<title>T</title><a href='http://[::1'>x</a><a href='http://[zz]/y'>y</a><a href='/z'>z</a>",
-                  "https://acme.test/")
+    page = scrape(
+        b"<title>T</title><a href='http://[::1'>x</a><a href='http://[zz]/y'>y</a><a href='/z'>z</a>",
+        "https://acme.test/",
+    )
     assert page.links == ["https://acme.test/z"]
 
 
 def test_a_redirect_to_a_name_that_resolves_private_is_refused(site):
     s = site({"/": (307, {"Location": "http://intranet.acme.test/"}, b"")})
     with pytest.raises(URLRefused, match="10.9.9.9"):
-        fetch(s.url + "/", allow_private=False, allow_networks=LOOPBACK,
-              resolver={"intranet.acme.test": ["10.9.9.9"]}.get)
+        fetch(
+            s.url + "/", allow_private=False, allow_networks=LOOPBACK, resolver={"intranet.acme.test": ["10.9.9.9"]}.get
+        )
 
 
 def test_dns_rebinding_is_caught_by_checking_where_the_socket_connected(site):

@@ -35,6 +35,7 @@ class Recorder:
             if kind == "slider":
                 return args[2]
             return self.typed.get(kw["key"], kw.get("value"))
+
         return widget
 
 
@@ -43,15 +44,30 @@ def test_each_kind_of_field_gets_its_widget_with_help_and_limits():
     values = model_widgets(Knobs, list(Knobs.model_fields), where=where, key="k.", top_k_max=100)
     kinds = {kw["key"].split(".")[-1]: (kind, args, kw) for kind, args, kw in where.calls}
     assert {name: k for name, (k, _, _) in kinds.items()} == {
-        "temperature": "slider", "dropout": "slider", "top_k": "number_input", "width": "number_input",
-        "seed": "text_input", "mode": "selectbox", "fast": "checkbox", "name": "text_input"}
+        "temperature": "slider",
+        "dropout": "slider",
+        "top_k": "number_input",
+        "width": "number_input",
+        "seed": "text_input",
+        "mode": "selectbox",
+        "fast": "checkbox",
+        "name": "text_input",
+    }
     assert all(kw["help"] == Knobs.model_fields[n].description for n, (_, _, kw) in kinds.items())
     assert kinds["temperature"][1] == (0.0, 2.0, 0.7)
     top_k = kinds["top_k"][2]
     assert (top_k["min_value"], top_k["max_value"], top_k["step"], top_k["value"]) == (1, 100, 1, 40)  # lowered max
-    assert kinds["width"][2]["step"] == 8                                                        # multiple_of
-    assert values == {"temperature": 0.7, "dropout": 0.1, "top_k": 40, "width": 512, "seed": 7, "mode": "b",
-                      "fast": False, "name": "x"}
+    assert kinds["width"][2]["step"] == 8  # multiple_of
+    assert values == {
+        "temperature": 0.7,
+        "dropout": 0.1,
+        "top_k": 40,
+        "width": 512,
+        "seed": 7,
+        "mode": "b",
+        "fast": False,
+        "name": "x",
+    }
 
 
 def test_the_form_style_keeps_floats_as_number_inputs():

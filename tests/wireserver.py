@@ -29,8 +29,8 @@ class Reply:
     body: bytes = b""
     content_type: str = "application/json"
     headers: dict = field(default_factory=dict)
-    delay_s: float = 0.0          # before the first byte (to test timeouts)
-    chunk_delay_s: float = 0.0    # between chunks of a stream
+    delay_s: float = 0.0  # before the first byte (to test timeouts)
+    chunk_delay_s: float = 0.0  # between chunks of a stream
     cut_after: int | None = None  # close the connection after this many chunks (a stream that breaks)
 
 
@@ -61,8 +61,14 @@ class WireServer:
             def _serve(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                server.requests.append(Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                reply = server.replies.popleft() if server.replies else Reply(500, b'{"error": {"message": "no reply queued"}}')
+                server.requests.append(
+                    Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
+                reply = (
+                    server.replies.popleft()
+                    if server.replies
+                    else Reply(500, b'{"error": {"message": "no reply queued"}}')
+                )
                 time.sleep(reply.delay_s)
                 streaming = reply.content_type != "application/json"
                 self.send_response(reply.status)
@@ -102,8 +108,15 @@ class WireServer:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def queue(self, fixture: str | None = None, *, status: int = 200, body: bytes | None = None,
-              content_type: str | None = None, **kw) -> "WireServer":
+    def queue(
+        self,
+        fixture: str | None = None,
+        *,
+        status: int = 200,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        **kw,
+    ) -> "WireServer":
         if fixture:
             path = WIRE / fixture
             body = path.read_bytes()

@@ -26,8 +26,12 @@ def build(spec: models.ModelSpec):
 def key_fields() -> None:
     with st.sidebar.expander("API keys (this session only)"):
         for name in ("openai", "anthropic"):
-            st.text_input(ENV_VARS[name], type="password", key=f"_pasted_key_{name}",
-                          help="Kept in this browser session's memory only; a key set by the deployment also works.")
+            st.text_input(
+                ENV_VARS[name],
+                type="password",
+                key=f"_pasted_key_{name}",
+                help="Kept in this browser session's memory only; a key set by the deployment also works.",
+            )
 
 
 def pick_models(key: str, uploads: bool = True) -> list[models.ModelSpec]:
@@ -36,13 +40,26 @@ def pick_models(key: str, uploads: bool = True) -> list[models.ModelSpec]:
     local = {m.label: m for m in models.local_candidates(session_path("models") if uploads else None)}
     rung_labels = [k for k in local if "-F16" in k or "-Q8_0" in k or "-Q4_K_M" in k]
     c1, c2 = st.columns([3, 2])
-    chosen = c1.multiselect("Local models (GGUF)", list(local), default=rung_labels[:3] or list(local)[:1],
-                            key=f"{key}.local", format_func=lambda k: f"{k} ({local[k].bytes / 1e6:,.0f} MB)",
-                            help="The bundled SmolLM2, files in the models folder, and the quantization ladder's rungs.")
-    remote = c2.text_input("API models", "", key=f"{key}.remote", placeholder="openai:gpt-4o-mini, anthropic:claude-haiku-4-5",
-                           help="provider:model, comma-separated. Needs the provider's key (sidebar) or server.")
-    if not rung_labels and c1.button("Make the rungs F16, Q8_0, Q4_K_M", key=f"{key}.rungs",
-                                     help="Quantizes the bundled Q4_1 with llama.cpp (allow_requantize), ~1 s each."):
+    chosen = c1.multiselect(
+        "Local models (GGUF)",
+        list(local),
+        default=rung_labels[:3] or list(local)[:1],
+        key=f"{key}.local",
+        format_func=lambda k: f"{k} ({local[k].bytes / 1e6:,.0f} MB)",
+        help="The bundled SmolLM2, files in the models folder, and the quantization ladder's rungs.",
+    )
+    remote = c2.text_input(
+        "API models",
+        "",
+        key=f"{key}.remote",
+        placeholder="openai:gpt-4o-mini, anthropic:claude-haiku-4-5",
+        help="provider:model, comma-separated. Needs the provider's key (sidebar) or server.",
+    )
+    if not rung_labels and c1.button(
+        "Make the rungs F16, Q8_0, Q4_K_M",
+        key=f"{key}.rungs",
+        help="Quantizes the bundled Q4_1 with llama.cpp (allow_requantize), ~1 s each.",
+    ):
         try:
             with st.spinner("Quantizing..."):
                 rungs.ensure()
@@ -77,28 +94,51 @@ def run_suite(specs, task_names, n, judge_spec: str = "") -> list[suite.Row] | N
 
 
 def show_results(rows: list[suite.Row]) -> None:
-    table = pd.DataFrame([{**r.to_json(), "MB": round(r.bytes / 1e6) if r.bytes else None, "n": r.n,
-                           "cost_usd": r.cost_usd, "error": r.error} for r in rows]).drop(columns=["bytes"])
+    table = pd.DataFrame(
+        [
+            {
+                **r.to_json(),
+                "MB": round(r.bytes / 1e6) if r.bytes else None,
+                "n": r.n,
+                "cost_usd": r.cost_usd,
+                "error": r.error,
+            }
+            for r in rows
+        ]
+    ).drop(columns=["bytes"])
     st.dataframe(table, hide_index=True, width="stretch", key="evaluate.table")
     pivot = table.pivot_table(index="model", columns="task", values="score", aggfunc="first")
     if not pivot.empty:
         st.caption("Score per task (0-1): the same numbers, one row per model.")
         st.dataframe(pivot, width="stretch")
-    x = st.radio("Chart x axis", ["latency_ms_p50", "tok_s"], horizontal=True, key="evaluate.x",
-                 format_func={"latency_ms_p50": "median latency (ms)", "tok_s": "decode speed (tok/s)"}.get)
+    x = st.radio(
+        "Chart x axis",
+        ["latency_ms_p50", "tok_s"],
+        horizontal=True,
+        key="evaluate.x",
+        format_func={"latency_ms_p50": "median latency (ms)", "tok_s": "decode speed (tok/s)"}.get,
+    )
     st.plotly_chart(suite.perf_chart(rows, x), key="evaluate.chart")
-    st.caption("As the LLM-Perf leaderboard: y = quality, x = speed, bubble = file size (◆ = API model, size "
-               "unknown). The best trade-offs are high, fast and small.")
+    st.caption(
+        "As the LLM-Perf leaderboard: y = quality, x = speed, bubble = file size (◆ = API model, size "
+        "unknown). The best trade-offs are high, fast and small."
+    )
     for r in rows:
-        with st.expander(f"{r.model} · {r.task}: " + ("error" if r.score is None else f"{r.score:.2f} over {r.n} cases")):
+        with st.expander(
+            f"{r.model} · {r.task}: " + ("error" if r.score is None else f"{r.score:.2f} over {r.n} cases")
+        ):
             if r.error:
                 st.error(r.error)
             st.dataframe(pd.DataFrame([c.__dict__ for c in r.cases]), hide_index=True, width="stretch")
 
 
 def battle_box(specs: list[models.ModelSpec]) -> None:
-    prompt = st.text_area("Your prompt for both models", "Explain in two sentences why the sky is blue.",
-                          key="evaluate.prompt", max_chars=2000)
+    prompt = st.text_area(
+        "Your prompt for both models",
+        "Explain in two sentences why the sky is blue.",
+        key="evaluate.prompt",
+        max_chars=2000,
+    )
     if st.button("⚔️ New battle", type="primary", key="evaluate.battle_go"):
         try:
             with st.spinner("Both models are answering (names hidden)..."):
@@ -111,7 +151,9 @@ def battle_box(specs: list[models.ModelSpec]) -> None:
     cols = st.columns(2)
     for col, side, text in ((cols[0], "A", b.answer_a), (cols[1], "B", b.answer_b)):
         box = col.container(border=True)
-        box.markdown(f"**Model {side}**" + (f": {b.model_a.label if side == 'A' else b.model_b.label}" if b.voted else ""))
+        box.markdown(
+            f"**Model {side}**" + (f": {b.model_a.label if side == 'A' else b.model_b.label}" if b.voted else "")
+        )
         box.markdown(text or "_(no answer)_")
     for e in b.errors:
         st.warning(e)
@@ -128,16 +170,27 @@ def battle_box(specs: list[models.ModelSpec]) -> None:
 def ratings_box() -> None:
     store = arena.VoteStore()
     battles = store.battles()
-    method = st.radio("Rating method", ["bt", "elo"], horizontal=True, key="evaluate.method",
-                      format_func={"bt": "Bradley-Terry (as the Arena)", "elo": "online Elo (order-dependent)"}.get)
-    st.caption(f"{len(battles)} votes from the whole class (you: {store.count(session_id())}). 95% intervals by "
-               "bootstrap: when two intervals overlap, the class has not shown a real difference yet.")
+    method = st.radio(
+        "Rating method",
+        ["bt", "elo"],
+        horizontal=True,
+        key="evaluate.method",
+        format_func={"bt": "Bradley-Terry (as the Arena)", "elo": "online Elo (order-dependent)"}.get,
+    )
+    st.caption(
+        f"{len(battles)} votes from the whole class (you: {store.count(session_id())}). 95% intervals by "
+        "bootstrap: when two intervals overlap, the class has not shown a real difference yet."
+    )
     if not battles:
         st.info("No votes yet: run a battle above.")
         return
     rows = ratings(battles, method=method, rounds=100)
-    st.dataframe(pd.DataFrame([{**r, "ci": f"{r['ci'][0]:.0f} - {r['ci'][1]:.0f}"} for r in rows]),
-                 hide_index=True, width="stretch", key="evaluate.ratings")
+    st.dataframe(
+        pd.DataFrame([{**r, "ci": f"{r['ci'][0]:.0f} - {r['ci'][1]:.0f}"} for r in rows]),
+        hide_index=True,
+        width="stretch",
+        key="evaluate.ratings",
+    )
 
 
 def leaderboard_cards() -> None:

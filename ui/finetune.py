@@ -29,8 +29,19 @@ GROUPS = {
     "Model": ["base_model", "quantization", "dtype"],
     "LoRA": ["lora_r", "lora_alpha", "lora_dropout", "target_modules"],
     "Data": ["train_size", "val_size", "max_seq_length"],
-    "Schedule": ["epochs", "max_steps", "batch_size", "grad_accum", "learning_rate", "lr_scheduler", "warmup_ratio",
-                 "optimizer", "weight_decay", "max_grad_norm", "gradient_checkpointing"],
+    "Schedule": [
+        "epochs",
+        "max_steps",
+        "batch_size",
+        "grad_accum",
+        "learning_rate",
+        "lr_scheduler",
+        "warmup_ratio",
+        "optimizer",
+        "weight_decay",
+        "max_grad_norm",
+        "gradient_checkpointing",
+    ],
     "Logging": ["logging_steps", "save_steps", "eval_steps", "seed"],
 }
 LEARNING_RATES = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3]
@@ -78,18 +89,27 @@ def config_form(where=st) -> RunConfig | None:
     """The whole form; returns a validated RunConfig, or None after showing what is wrong and how to fix it."""
     c1, c2 = where.columns([1, 2])
     labels = {"defaults": "defaults (CPU, SmolLM2)", "lite": "course lite (GPU)", "full": "course full (GPU)"}
-    preset = c1.selectbox("Start from", list(labels), format_func=labels.get, key="ft.preset",
-                          help="lite / full: the course's week-7 QLoRA settings (GPU-sized: paged AdamW, 4-bit).")
-    uploaded = c2.file_uploader("or load a config YAML", type=["yaml", "yml"], key="ft.upload",
-                                help="Its content is read as YAML field: value lines (never as a file name).")
+    preset = c1.selectbox(
+        "Start from",
+        list(labels),
+        format_func=labels.get,
+        key="ft.preset",
+        help="lite / full: the course's week-7 QLoRA settings (GPU-sized: paged AdamW, 4-bit).",
+    )
+    uploaded = c2.file_uploader(
+        "or load a config YAML",
+        type=["yaml", "yml"],
+        key="ft.upload",
+        help="Its content is read as YAML field: value lines (never as a file name).",
+    )
     base = None
     if uploaded:
-        with explained(where):   # an InputError naming the field and the rule, never a value nor a traceback
+        with explained(where):  # an InputError naming the field and the rule, never a value nor a traceback
             base = uploaded_config(uploaded.getvalue())
     elif preset in PRESETS:
         base = RunConfig.preset(preset)
     base = base or RunConfig()
-    key = preset + (f"-{uploaded.file_id}" if uploaded else "")   # a new preset/upload resets the widgets
+    key = preset + (f"-{uploaded.file_id}" if uploaded else "")  # a new preset/upload resets the widgets
     values = {}
     for group, names in GROUPS.items():
         with where.expander(group, expanded=group in ("Model", "LoRA")):
@@ -107,12 +127,17 @@ def config_form(where=st) -> RunConfig | None:
 # ---------------------------------------------------------------------------------------------- renderers
 def show_plan(p: dict, where=st) -> None:
     cols = where.columns(4)
-    cols[0].metric("Trainable parameters", f"{p['trainable_params']:,}", f"{p['trainable_share']:.3%} of all",
-                   delta_color="off")
+    cols[0].metric(
+        "Trainable parameters", f"{p['trainable_params']:,}", f"{p['trainable_share']:.3%} of all", delta_color="off"
+    )
     cols[1].metric("All parameters", f"{p['total_params']:,}")
     cols[2].metric("Estimated peak", human(p["estimated_peak_bytes"]))
-    cols[3].metric(f"Available ({p['device']})", human(p["device_bytes"]), "fits" if p["fits"] else "does NOT fit",
-                   delta_color="normal" if p["fits"] else "inverse")
+    cols[3].metric(
+        f"Available ({p['device']})",
+        human(p["device_bytes"]),
+        "fits" if p["fits"] else "does NOT fit",
+        delta_color="normal" if p["fits"] else "inverse",
+    )
     df = pd.DataFrame(p["rows"]).assign(size=lambda d: d["bytes"].map(human))
     fig = go.Figure(go.Bar(x=df["bytes"] / 2**20, y=df["part"], orientation="h", text=df["size"]))
     fig.update_layout(height=260, margin=dict(l=0, r=0, t=10, b=0), xaxis_title="MiB")
@@ -128,8 +153,10 @@ def mask_html(tokens) -> str:
         style = "background:#c8f7c5;font-weight:600" if t.learned else "background:#eee;color:#666"
         if not t.kept:
             style += ";text-decoration:line-through;opacity:.5"
-        chips.append(f'<span style="{style};padding:1px 3px;margin:1px;border-radius:3px;display:inline-block;'
-                     f'font-family:monospace">{html.escape(t.text).replace(chr(10), "↵")}</span>')
+        chips.append(
+            f'<span style="{style};padding:1px 3px;margin:1px;border-radius:3px;display:inline-block;'
+            f'font-family:monospace">{html.escape(t.text).replace(chr(10), "↵")}</span>'
+        )
     return "".join(chips)
 
 
@@ -170,7 +197,7 @@ def live_view(current: Path | None, root: Path, mine: bool, other: bool) -> None
             st.markdown(f"**Run `{current.name}`**")
             show_run(current)
         if polling and not (mine_now or other_now):
-            st.rerun(scope="app")      # the run just ended: refresh the buttons and the past-runs table
+            st.rerun(scope="app")  # the run just ended: refresh the buttons and the past-runs table
 
     live()
 
@@ -188,19 +215,25 @@ def show_run(run: str | Path, where=st) -> None:
     cols[3].metric("ETA", f"{last['eta_s']:.0f} s" if last.get("eta_s") is not None else "-")
     planned = None
     if st_.get("peak_bytes") and st_["state"] in ("finished", "stopped"):
-        try:   # the plan made before launch, beside what was measured
+        try:  # the plan made before launch, beside what was measured
             planned = cached_plan((runner.run_path(run) / "config.yaml").read_text())["estimated_peak_bytes"]
         except LabError:
             pass
-    cols[4].metric("Peak memory (measured)", human(st_["peak_bytes"]) if st_.get("peak_bytes") else "-",
-                   f"plan: {human(planned)}" if planned else None, delta_color="off")
+    cols[4].metric(
+        "Peak memory (measured)",
+        human(st_["peak_bytes"]) if st_.get("peak_bytes") else "-",
+        f"plan: {human(planned)}" if planned else None,
+        delta_color="off",
+    )
     if rows:
         where.plotly_chart(loss_figure(rows), width="stretch", key=f"loss-{run_id}-{len(rows)}")
     if st_.get("error"):
         where.error(st_["error"])
     if st_["state"] == "interrupted":
-        where.warning("The training process ended without saying so (killed?). Its checkpoints and logs remain: "
-                      "Resume continues from the last checkpoint.")
+        where.warning(
+            "The training process ended without saying so (killed?). Its checkpoints and logs remain: "
+            "Resume continues from the last checkpoint."
+        )
 
 
 def runs_table(root: Path, where=st) -> pd.DataFrame:
@@ -214,8 +247,16 @@ def runs_table(root: Path, where=st) -> pd.DataFrame:
 
 
 def scoreboard(r: dict, where=st) -> None:
-    rows = [{"model": f"{name}", "MAE $": r[name]["mae"], "RMSLE": r[name]["rmsle"], "hit rate": r[name]["hit_rate"],
-             "no number": r[name]["misses"]} for name in ("base", "adapter")]
+    rows = [
+        {
+            "model": f"{name}",
+            "MAE $": r[name]["mae"],
+            "RMSLE": r[name]["rmsle"],
+            "hit rate": r[name]["hit_rate"],
+            "no number": r[name]["misses"],
+        }
+        for name in ("base", "adapter")
+    ]
     where.dataframe(pd.DataFrame(rows), hide_index=True)
     where.dataframe(pd.DataFrame(r["rows"]), hide_index=True, width="stretch")
 
@@ -228,8 +269,12 @@ def data_view(cfg_yaml: str, n_examples: int = 3) -> dict:
     train, val = data.load_pairs(cfg)
     tok = data.tokenizer_for(cfg)
     report = data.length_report(tok, train, cfg.max_seq_length)
-    return {"report": report.to_dict(), "n_val": len(val), "examples": train[:n_examples],
-            "masks": [data.masked_tokens(tok, p, cfg.max_seq_length) for p in train[:n_examples]]}
+    return {
+        "report": report.to_dict(),
+        "n_val": len(val),
+        "examples": train[:n_examples],
+        "masks": [data.masked_tokens(tok, p, cfg.max_seq_length) for p in train[:n_examples]],
+    }
 
 
 def show_data(view: dict, where=st) -> None:
@@ -238,14 +283,19 @@ def show_data(view: dict, where=st) -> None:
     cols[0].metric("Training items", rep["n"])
     cols[1].metric("Validation items", view["n_val"])
     cols[2].metric("Longest prompt", f"{rep['longest_prompt']} tok")
-    cols[3].metric("Cut by max length", rep["n_cut"], delta=None if not rep["n_cut"] else "prices lost",
-                   delta_color="inverse")
+    cols[3].metric(
+        "Cut by max length", rep["n_cut"], delta=None if not rep["n_cut"] else "prices lost", delta_color="inverse"
+    )
     fig = go.Figure(go.Histogram(x=rep["total_tokens"], nbinsx=30, name="prompt + price"))
     fig.add_vline(x=rep["max_length"], line_dash="dash", annotation_text="max_seq_length")
     fig.update_layout(height=240, margin=dict(l=0, r=0, t=20, b=0), xaxis_title="tokens per training sequence")
     where.plotly_chart(fig, width="stretch")
-    where.caption("The loss mask, token by token: grey = prompt (masked, label -100), green = learned (the price "
-                  "and the end-of-sequence token), struck through = beyond max_seq_length.")
+    where.caption(
+        "The loss mask, token by token: grey = prompt (masked, label -100), green = learned (the price "
+        "and the end-of-sequence token), struck through = beyond max_seq_length."
+    )
     for ex, toks in zip(view["examples"], view["masks"]):
         where.markdown(mask_html(toks), unsafe_allow_html=True)
-        where.caption(f"{sum(t.learned and t.kept for t in toks)} of {len(toks)} tokens learned · true price ${ex['completion']}")
+        where.caption(
+            f"{sum(t.learned and t.kept for t in toks)} of {len(toks)} tokens learned · true price ${ex['completion']}"
+        )

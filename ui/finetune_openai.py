@@ -26,11 +26,13 @@ from lab.finetune import openai_data, openai_jobs
 from ui.session import key_source, pasted_key, session_dir, session_path
 from ui.widgets import show_error
 
-CONCLUSION = ("**The course's conclusion.** Fine-tuning GPT-4o-mini on a couple of hundred priced items barely "
-              "beat simply prompting it: a frontier model already knows roughly what things cost from pre-training, "
-              "and a few hundred examples mostly teach it the answer's format. The big gains came elsewhere: "
-              "fine-tuning an open model on far more data, then an ensemble. Judge your own figures the same way: "
-              "is the gap to the base model bigger than the noise of a small test set?")
+CONCLUSION = (
+    "**The course's conclusion.** Fine-tuning GPT-4o-mini on a couple of hundred priced items barely "
+    "beat simply prompting it: a frontier model already knows roughly what things cost from pre-training, "
+    "and a few hundred examples mostly teach it the answer's format. The big gains came elsewhere: "
+    "fine-tuning an open model on far more data, then an ensemble. Judge your own figures the same way: "
+    "is the gap to the base model bigger than the noise of a small test set?"
+)
 COLORS = {"green": "#2ca02c", "orange": "#ff7f0e", "red": "#d62728"}
 
 
@@ -71,8 +73,10 @@ def show_report(name: str, rep: dict, model: str, epochs: int, prices: dict[str,
     if rep["ok"]:
         st.success(f"{name}: every line is a well-formed chat example. Nothing has been sent anywhere yet.")
     else:
-        st.error(f"{name}: {len(rep['errors'])} problem(s). Fix them before uploading: OpenAI would reject the file "
-                 "minutes after upload. Nothing was uploaded. (Line 0 = the file as a whole.)")
+        st.error(
+            f"{name}: {len(rep['errors'])} problem(s). Fix them before uploading: OpenAI would reject the file "
+            "minutes after upload. Nothing was uploaded. (Line 0 = the file as a whole.)"
+        )
         st.dataframe(pd.DataFrame(rep["errors"]), hide_index=True, width="stretch", key="oa.errors")
     for w in rep["warnings"]:
         st.warning(w)
@@ -81,19 +85,27 @@ def show_report(name: str, rep: dict, model: str, epochs: int, prices: dict[str,
     c[0].metric("Examples", rep["examples"])
     c[1].metric("Training tokens / epoch", f"{rep['tokens']:,}")
     c[2].metric("Longest example", f"{rep['max_example_tokens']:,} tok")
-    c[3].metric("Estimated cost", "n/a" if cost is None else f"${cost:.4f}",
-                help=f"{rep['tokens']:,} tokens x {epochs} epoch(s) x ${prices.get(model, 0):.2f} per 1M "
-                     f"training tokens ({model}, prices as of {openai_data.TRAINING_PRICES_AS_OF}).")
+    c[3].metric(
+        "Estimated cost",
+        "n/a" if cost is None else f"${cost:.4f}",
+        help=f"{rep['tokens']:,} tokens x {epochs} epoch(s) x ${prices.get(model, 0):.2f} per 1M "
+        f"training tokens ({model}, prices as of {openai_data.TRAINING_PRICES_AS_OF}).",
+    )
     if rep["token_counts"]:
-        st.plotly_chart(token_figure(rep["token_counts"], openai_data.MAX_TOKENS_PER_EXAMPLE), width="stretch",
-                        key="oa.tokens")
+        st.plotly_chart(
+            token_figure(rep["token_counts"], openai_data.MAX_TOKENS_PER_EXAMPLE), width="stretch", key="oa.tokens"
+        )
 
 
 def _prepare_tab() -> None:
-    st.caption("The course's examples: system prompt, the product as the user turn, 'Price is $NN.00' as the answer. "
-               "Training items come from the pricer's training split; validation items are the next ones.")
+    st.caption(
+        "The course's examples: system prompt, the product as the user turn, 'Price is $NN.00' as the answer. "
+        "Training items come from the pricer's training split; validation items are the next ones."
+    )
     c = st.columns(2)
-    n = c[0].number_input("Training examples", 10, 250, 200, key="oa.n", help="OpenAI needs at least 10; the course used 200.")
+    n = c[0].number_input(
+        "Training examples", 10, 250, 200, key="oa.n", help="OpenAI needs at least 10; the course used 200."
+    )
     n_val = c[1].number_input("Validation examples", 1, 100, 50, key="oa.n_val", help="The course used 50.")
     if st.button("Prepare files", key="oa.prepare", type="primary"):
         try:
@@ -104,8 +116,10 @@ def _prepare_tab() -> None:
             show_error(e)
     prep = st.session_state.get("oa.prepared")
     if prep:
-        st.success(f"{prep['examples']} training examples ({prep['tokens']:,} tokens) and {prep['validation_examples']} "
-                   f"validation examples written. Next: validate them.")
+        st.success(
+            f"{prep['examples']} training examples ({prep['tokens']:,} tokens) and {prep['validation_examples']} "
+            f"validation examples written. Next: validate them."
+        )
         chat_bubbles(prep["train"])
 
 
@@ -131,14 +145,21 @@ def _validate_tab() -> None:
     source = st.radio("File to check", sources, key="oa.source", horizontal=True)
     upload = st.file_uploader("JSONL", type=["jsonl"], key="oa.upload") if source == sources[3] else None
     c = st.columns(2)
-    model = c[0].selectbox("Base model", list(openai_data.TRAINING_PRICES), key="oa.model",
-                           help="Fine-tunable models in the price table.")
-    epochs = c[1].number_input("Epochs", 1, 25, 1, key="oa.epochs", help="Passes over the training file; cost scales with it.")
+    model = c[0].selectbox(
+        "Base model", list(openai_data.TRAINING_PRICES), key="oa.model", help="Fine-tunable models in the price table."
+    )
+    epochs = c[1].number_input(
+        "Epochs", 1, 25, 1, key="oa.epochs", help="Passes over the training file; cost scales with it."
+    )
     as_of = openai_data.TRAINING_PRICES_AS_OF
     with st.expander(f"Training prices, $ per 1M tokens (as of {as_of}; edit if they changed)"):
         prices_now = openai_data.TRAINING_PRICES
-        table = st.data_editor(pd.DataFrame({"model": list(prices_now), "usd_per_1m": list(prices_now.values())}),
-                               hide_index=True, disabled=["model"], key="oa.prices")
+        table = st.data_editor(
+            pd.DataFrame({"model": list(prices_now), "usd_per_1m": list(prices_now.values())}),
+            hide_index=True,
+            disabled=["model"],
+            key="oa.prices",
+        )
     prices = dict(zip(table["model"], table["usd_per_1m"]))
     if st.button("Validate", key="oa.validate", type="primary"):
         try:
@@ -146,8 +167,10 @@ def _validate_tab() -> None:
             if picked:  # the minimum of 10 examples is for training files only
                 least = 1 if source == sources[1] else openai_data.MIN_EXAMPLES
                 rep = openai_data.validate_bytes(picked[1], min_examples=least)
-                st.session_state["oa.report"] = (picked[0], rep.to_dict() | {"token_counts": rep.token_counts,
-                                                                              "path": picked[2]})
+                st.session_state["oa.report"] = (
+                    picked[0],
+                    rep.to_dict() | {"token_counts": rep.token_counts, "path": picked[2]},
+                )
         except LabError as e:
             show_error(e)
     if "oa.report" in st.session_state:
@@ -172,17 +195,28 @@ def _key_ok(base_url: str | None = None) -> bool:
         return True
     own_server = not is_configured_base_url("openai", base_url)
     if own_server and not _api_key():
-        st.caption(("The deployment's OPENAI_API_KEY is sent only to api.openai.com, never to a base URL typed here. "
-                    if key_source("openai") == "deployment" else "") +
-                   "Paste your own key for that server below, or leave it empty if the server needs none.")
-    st.text_input("OPENAI_API_KEY (this session only)", type="password", key="oa.key",
-                  help="Kept in this browser session's memory only: never saved, logged or shown to others.")
+        st.caption(
+            (
+                "The deployment's OPENAI_API_KEY is sent only to api.openai.com, never to a base URL typed here. "
+                if key_source("openai") == "deployment"
+                else ""
+            )
+            + "Paste your own key for that server below, or leave it empty if the server needs none."
+        )
+    st.text_input(
+        "OPENAI_API_KEY (this session only)",
+        type="password",
+        key="oa.key",
+        help="Kept in this browser session's memory only: never saved, logged or shown to others.",
+    )
     if own_server and not _api_key():
         return True
     if not _api_key():
-        st.info("Launching and following jobs needs an OpenAI key: set **OPENAI_API_KEY** in the environment (or "
-                ".streamlit/secrets.toml), or paste one above for this session. Preparing and validating work "
-                "without it.")
+        st.info(
+            "Launching and following jobs needs an OpenAI key: set **OPENAI_API_KEY** in the environment (or "
+            ".streamlit/secrets.toml), or paste one above for this session. Preparing and validating work "
+            "without it."
+        )
         return False
     st.caption("Key: pasted for this session.")
     return True
@@ -190,8 +224,9 @@ def _key_ok(base_url: str | None = None) -> bool:
 
 def _follow(job_id: str, base_url: str | None) -> None:
     try:  # a base URL typed here (or recorded from that field) is guarded and gets no deployment key
-        view = openai_jobs.follow(job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir(),
-                                  typed_base_url=True)
+        view = openai_jobs.follow(
+            job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir(), typed_base_url=True
+        )
     except LabError as e:
         show_error(e)
         return
@@ -222,39 +257,61 @@ def _follow(job_id: str, base_url: str | None) -> None:
         st.dataframe(ev, hide_index=True, width="stretch", key=f"oa.events-{job_id}")
     if job.get("status") not in openai_jobs.TERMINAL and view["reachable"] and st.button("Cancel job", key="oa.cancel"):
         try:
-            openai_jobs.cancel(job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir(),
-                               typed_base_url=True)
+            openai_jobs.cancel(
+                job_id, api_key=_api_key(), base_url=base_url, records_dir=_out_dir(), typed_base_url=True
+            )
             st.toast("Cancel requested.")
         except LabError as e:
             show_error(e)
 
 
 def _launch_tab() -> None:
-    base_url = st.text_input("Base URL (optional)", key="oa.base_url",
-                             help="Leave empty for api.openai.com; or an OpenAI-shaped server, used with a key you "
-                                  "paste here (the deployment's key never goes to a typed address).").strip() or None
+    base_url = (
+        st.text_input(
+            "Base URL (optional)",
+            key="oa.base_url",
+            help="Leave empty for api.openai.com; or an OpenAI-shaped server, used with a key you "
+            "paste here (the deployment's key never goes to a typed address).",
+        ).strip()
+        or None
+    )
     has_key = _key_ok(base_url)
     prep, rep = st.session_state.get("oa.prepared"), st.session_state.get("oa.report")
     validated = bool(prep and rep and rep[1]["path"] == prep["train"] and rep[1]["ok"])
     c = st.columns(3)
     seed = c[0].number_input("Seed", 0, 2**31 - 1, 42, key="oa.seed")
     suffix = c[1].text_input("Suffix", "pricer", max_chars=64, key="oa.suffix", help="Appears in the model's name.")
-    wandb = c[2].text_input("W&B project (optional)", key="oa.wandb",
-                            help="Link your W&B key once in OpenAI's organization settings; the job only names the project.")
+    wandb = c[2].text_input(
+        "W&B project (optional)",
+        key="oa.wandb",
+        help="Link your W&B key once in OpenAI's organization settings; the job only names the project.",
+    )
     model = st.session_state.get("oa.model", openai_data.DEFAULT_MODEL)
     epochs = int(st.session_state.get("oa.epochs", 1))
     if not validated:
         st.caption("Launch unlocks once the prepared training file validates (tab 2).")
     cost = openai_data.estimate_cost(rep[1]["tokens"], epochs, model) if validated else None
-    agree = st.checkbox(f"I understand this job is billed to the key (about ${cost or 0:.2f}, {epochs} epoch(s) of {model}).",
-                        key="oa.agree", disabled=not (has_key and validated))
+    agree = st.checkbox(
+        f"I understand this job is billed to the key (about ${cost or 0:.2f}, {epochs} epoch(s) of {model}).",
+        key="oa.agree",
+        disabled=not (has_key and validated),
+    )
     if st.button("Upload and launch", key="oa.launch", type="primary", disabled=not (has_key and validated and agree)):
         try:
             with st.spinner("Validating, uploading both files, creating the job..."):
-                job = openai_jobs.launch(prep["train"], prep["validation"], model=model, epochs=epochs,
-                                         seed=int(seed), suffix=suffix or None, wandb_project=wandb or None,
-                                         api_key=_api_key(), base_url=base_url, records_dir=_out_dir(),
-                                         typed_base_url=True)
+                job = openai_jobs.launch(
+                    prep["train"],
+                    prep["validation"],
+                    model=model,
+                    epochs=epochs,
+                    seed=int(seed),
+                    suffix=suffix or None,
+                    wandb_project=wandb or None,
+                    api_key=_api_key(),
+                    base_url=base_url,
+                    records_dir=_out_dir(),
+                    typed_base_url=True,
+                )
             st.session_state["oa.job"] = job["id"]
         except LabError as e:
             show_error(e)
@@ -274,8 +331,12 @@ def _launch_tab() -> None:
         poll()
     st.subheader("Past jobs")
     if recs:
-        st.dataframe(pd.DataFrame(list(recs.values())).drop(columns=["base_url"], errors="ignore"), hide_index=True,
-                     width="stretch", key="oa.past")
+        st.dataframe(
+            pd.DataFrame(list(recs.values())).drop(columns=["base_url"], errors="ignore"),
+            hide_index=True,
+            width="stretch",
+            key="oa.past",
+        )
     else:
         st.caption("No jobs launched from this session yet.")
 
@@ -283,14 +344,16 @@ def _launch_tab() -> None:
 def _use_tab() -> None:
     models = openai_jobs.fine_tuned_models(session_path(*openai_jobs.SESSION_FOLDER))
     if not models:
-        st.info("When a job succeeds, its model id appears here and is scored beside its base model. "
-                "From a shell: `python -m lab finetune openai score ft:...`.")
+        st.info(
+            "When a job succeeds, its model id appears here and is scored beside its base model. "
+            "From a shell: `python -m lab finetune openai score ft:...`."
+        )
         return
     ft = st.selectbox("Fine-tuned model", models, key="oa.ft_model")
     base = next((r["model"] for r in _records().values() if r.get("fine_tuned_model") == ft), openai_data.DEFAULT_MODEL)
     n = st.number_input("Test items", 1, 70, 20, key="oa.score_n", help="Items from the pricer's test split.")
     with_local = st.checkbox("Also the local model (SmolLM2-135M, slow on CPU)", key="oa.local")
-    st.code(f"python -m lab chat --provider openai --model {ft} \"...\"", language="bash")
+    st.code(f'python -m lab chat --provider openai --model {ft} "..."', language="bash")
     if st.button("Score", key="oa.score", type="primary"):
         runs = [(ft, "openai"), (base, "openai")] + ([("SmolLM2-135M", "local")] if with_local else [])
         rows = []
@@ -298,8 +361,15 @@ def _use_tab() -> None:
             with st.spinner("Pricing the test items with each model..."):
                 for model_id, provider in runs:
                     r = openai_jobs.score_model(model_id, int(n), api_key=_api_key(), provider=provider)
-                    rows.append({"model": model_id, "MAE $": round(r["mae"], 2), "RMSLE": round(r["rmsle"], 3),
-                                 "hit rate": round(r["hit_rate"], 3), "no number": r["misses"]})
+                    rows.append(
+                        {
+                            "model": model_id,
+                            "MAE $": round(r["mae"], 2),
+                            "RMSLE": round(r["rmsle"], 3),
+                            "hit rate": round(r["hit_rate"], 3),
+                            "no number": r["misses"],
+                        }
+                    )
             st.session_state["oa.scores"] = rows
         except LabError as e:
             show_error(e)
@@ -312,8 +382,10 @@ def _use_tab() -> None:
 
 
 def render_openai_tab() -> None:
-    st.caption("Fine-tune a frontier model on the pricer as the course does: the data goes to OpenAI as chat "
-               "JSONL, a job trains there, and the new model id is then used like any other.")
+    st.caption(
+        "Fine-tune a frontier model on the pricer as the course does: the data goes to OpenAI as chat "
+        "JSONL, a job trains there, and the new model id is then used like any other."
+    )
     t1, t2, t3, t4 = st.tabs(["1 · Prepare", "2 · Validate before paying", "3 · Launch & follow", "4 · Use it"])
     with t1:
         _prepare_tab()

@@ -20,10 +20,12 @@ def _asset_rows() -> list[dict]:
 
 def home_view() -> None:
     st.title("🧭 LLM Engineering Lab")
-    st.markdown("Every page is a hands-on lab for one technique of LLM engineering. Turn the knobs and watch "
-                "what happens: tokens, the exact prompts sent, chunks retrieved, the loss going down. "
-                "Everything runs **offline on a laptop CPU** with small real models; add an API key to compare "
-                "with frontier models.")
+    st.markdown(
+        "Every page is a hands-on lab for one technique of LLM engineering. Turn the knobs and watch "
+        "what happens: tokens, the exact prompts sent, chunks retrieved, the loss going down. "
+        "Everything runs **offline on a laptop CPU** with small real models; add an API key to compare "
+        "with frontier models."
+    )
     st.subheader("Labs")
     cols = st.columns(2)
     for i, lab in enumerate(LABS):
@@ -36,27 +38,42 @@ def home_view() -> None:
 
     st.subheader("Providers")
     rows = provider_status()
-    st.dataframe([{"provider": r.name, "ready": "✅" if r.ready else "—", "detail": r.detail} for r in rows],
-                 hide_index=True, width="stretch")
-    st.caption("Keys come from the environment or `.streamlit/secrets.toml` (OPENAI_API_KEY, ANTHROPIC_API_KEY, "
-               "HF_TOKEN) and are never shown. A key pasted in a page's sidebar stays in your browser session only.")
+    st.dataframe(
+        [{"provider": r.name, "ready": "✅" if r.ready else "—", "detail": r.detail} for r in rows],
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        "Keys come from the environment or `.streamlit/secrets.toml` (OPENAI_API_KEY, ANTHROPIC_API_KEY, "
+        "HF_TOKEN) and are never shown. A key pasted in a page's sidebar stays in your browser session only."
+    )
 
     budget = shared_budget()
     if any(r.ready for r in rows if r.name in ("openai", "anthropic")):
-        st.caption(f"Deployment keys, tokens used: this session {budget.used(session_id()):,}"
-                   f"{f' of {budget.per_session:,}' if budget.per_session else ''}; whole class "
-                   f"{budget.used_total():,}{f' of {budget.total:,}' if budget.total else ''} "
-                   "(LAB_SESSION_TOKEN_BUDGET, LAB_GLOBAL_TOKEN_BUDGET). Pasted keys are not counted.")
+        st.caption(
+            f"Deployment keys, tokens used: this session {budget.used(session_id()):,}"
+            f"{f' of {budget.per_session:,}' if budget.per_session else ''}; whole class "
+            f"{budget.used_total():,}{f' of {budget.total:,}' if budget.total else ''} "
+            "(LAB_SESSION_TOKEN_BUDGET, LAB_GLOBAL_TOKEN_BUDGET). Pasted keys are not counted."
+        )
 
     warm = warmup.state()
     if get_settings().warm_up and warm:
-        st.caption("Loading in the background so nobody waits later (LAB_WARM_UP): "
-                   + " · ".join(f"{name}: {what}" for name, what in warm.items()))
+        st.caption(
+            "Loading in the background so nobody waits later (LAB_WARM_UP): "
+            + " · ".join(f"{name}: {what}" for name, what in warm.items())
+        )
 
     st.subheader("Offline assets")
     table = _asset_rows()
-    st.dataframe([{"asset": a["name"], "present": "✅" if a["present"] else "❌", "what": a["purpose"],
-                   "fix": a["fix"]} for a in table], hide_index=True, width="stretch")
+    st.dataframe(
+        [
+            {"asset": a["name"], "present": "✅" if a["present"] else "❌", "what": a["purpose"], "fix": a["fix"]}
+            for a in table
+        ],
+        hide_index=True,
+        width="stretch",
+    )
     missing = [a for a in table if not a["present"]]
     if missing:
         st.info("Missing assets: " + "; ".join(f"`{a['fix']}`" for a in missing))

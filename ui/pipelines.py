@@ -71,8 +71,10 @@ def friendly(result: PipelineResult, text: str, context: str | None, where=st) -
         label_bars([(o["token_str"], o["score"]) for o in out], where)
     elif task == "feature-extraction":
         vectors = out[0]
-        where.markdown(f"**{len(vectors)} tokens × {len(vectors[0])} numbers** (one vector per token; "
-                       "sentence embeddings average them).")
+        where.markdown(
+            f"**{len(vectors)} tokens × {len(vectors[0])} numbers** (one vector per token; "
+            "sentence embeddings average them)."
+        )
         where.dataframe(pd.DataFrame([v[:8] for v in vectors], columns=[f"d{i}" for i in range(8)]).round(3))
     elif task == "text-generation":
         gen = out[0]["generated_text"]
@@ -105,6 +107,8 @@ def show_load_cost(info, where=st) -> None:
 
 def show_quantized(q: dict, where=st) -> None:
     rows = [("full", q["full_bytes"]), ("8-bit (LLM.int8)", q["int8_bytes"]), ("4-bit (NF4)", q["nf4_bytes"])]
-    df = pd.DataFrame([{"weights": n, "MiB": round(b / 2**20, 1), "vs full": f"{b / q['full_bytes']:.0%}"} for n, b in rows])
+    df = pd.DataFrame(
+        [{"weights": n, "MiB": round(b / 2**20, 1), "vs full": f"{b / q['full_bytes']:.0%}"} for n, b in rows]
+    )
     where.dataframe(df, hide_index=True)
     where.caption(("Measured: " if q["measured"] else "Estimated: ") + q["why"])

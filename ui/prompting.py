@@ -19,8 +19,14 @@ from ui.widgets import DEFAULT_MODELS, ProviderChoice, explained, model_widgets,
 def sampling_options(**overrides) -> dict:
     """Temperature / top_p / max tokens / seed in the sidebar, shared by every section of the page."""
     box = st.sidebar.expander("Sampling", expanded=True)
-    return model_widgets(Options, ["temperature", "top_p", "max_tokens", "seed"], where=box, key="prompting.",
-                         max_tokens_max=4096, **overrides)
+    return model_widgets(
+        Options,
+        ["temperature", "top_p", "max_tokens", "seed"],
+        where=box,
+        key="prompting.",
+        max_tokens_max=4096,
+        **overrides,
+    )
 
 
 class Streamer:
@@ -36,7 +42,6 @@ class Streamer:
 
     def done(self, final: str | None = None) -> None:
         self.box.markdown(final if final is not None else self.text)
-
 
 
 def send(choice: ProviderChoice, messages: list[dict], options: Options, window: int | None, where=st):
@@ -56,16 +61,29 @@ def send(choice: ProviderChoice, messages: list[dict], options: Options, window:
 
 
 def shots_editor(default: list[Shot], key: str) -> list[Shot]:
-    df = st.data_editor(pd.DataFrame([{"user": s.user, "assistant": s.assistant} for s in default]),
-                        num_rows="dynamic", key=key, width="stretch")
-    return [Shot(str(r.user), str(r.assistant)) for r in df.itertuples() if str(r.user).strip() and str(r.user) != "None"]
+    df = st.data_editor(
+        pd.DataFrame([{"user": s.user, "assistant": s.assistant} for s in default]),
+        num_rows="dynamic",
+        key=key,
+        width="stretch",
+    )
+    return [
+        Shot(str(r.user), str(r.assistant)) for r in df.itertuples() if str(r.user).strip() and str(r.user) != "None"
+    ]
 
 
 def rules_editor(default: list[Rule], key: str) -> list[Rule]:
-    df = st.data_editor(pd.DataFrame([{"keyword": r.keyword, "message": r.message} for r in default]),
-                        num_rows="dynamic", key=key, width="stretch")
-    return [Rule(str(r.keyword), str(r.message)) for r in df.itertuples()
-            if str(r.keyword).strip() and str(r.keyword) != "None"]
+    df = st.data_editor(
+        pd.DataFrame([{"keyword": r.keyword, "message": r.message} for r in default]),
+        num_rows="dynamic",
+        key=key,
+        width="stretch",
+    )
+    return [
+        Rule(str(r.keyword), str(r.message))
+        for r in df.itertuples()
+        if str(r.keyword).strip() and str(r.keyword) != "None"
+    ]
 
 
 def show_conversation(conv: Conversation) -> None:
@@ -76,14 +94,19 @@ def show_conversation(conv: Conversation) -> None:
 def token_meter(estimate: int, window: int | None, per_turn: list[int]) -> None:
     """The memory illusion in numbers: the whole list is re-sent, so the prompt grows every turn."""
     if window:
-        st.progress(min(1.0, estimate / window),
-                    text=f"Next prompt ≈ {estimate:,} tokens of a {window:,}-token context window "
-                         f"({estimate / window:.1%}; tiktoken estimate)")
+        st.progress(
+            min(1.0, estimate / window),
+            text=f"Next prompt ≈ {estimate:,} tokens of a {window:,}-token context window "
+            f"({estimate / window:.1%}; tiktoken estimate)",
+        )
     else:
         st.caption(f"Next prompt ≈ {estimate:,} tokens (context window unknown for this model).")
     if per_turn:
-        st.bar_chart(pd.DataFrame({"prompt tokens (provider's count)": per_turn},
-                                  index=pd.Index(range(1, len(per_turn) + 1), name="turn")))
+        st.bar_chart(
+            pd.DataFrame(
+                {"prompt tokens (provider's count)": per_turn}, index=pd.Index(range(1, len(per_turn) + 1), name="turn")
+            )
+        )
 
 
 def show_structured(result: StructuredResult) -> None:
@@ -105,8 +128,12 @@ def compare_picker(n: int = 3) -> list[tuple]:
     Base URLs (ollama, openai-compatible) are the sidebar's."""
     picked = []
     for i, col in enumerate(st.columns(n)):
-        name = col.selectbox(f"Model {i + 1}", ["(none)", *[p for p in PROVIDERS if p != "fake"]],
-                             index=1 if i == 0 else 0, key=f"cmp.provider.{i}")
+        name = col.selectbox(
+            f"Model {i + 1}",
+            ["(none)", *[p for p in PROVIDERS if p != "fake"]],
+            index=1 if i == 0 else 0,
+            key=f"cmp.provider.{i}",
+        )
         if name != "(none)":
             model = col.text_input("Model id", DEFAULT_MODELS[name], key=f"cmp.model.{i}") if name != "local" else None
             picked.append((col, ProviderChoice(name, model, st.session_state.get(f"base_url_{name}"))))
@@ -114,8 +141,12 @@ def compare_picker(n: int = 3) -> list[tuple]:
 
 
 def show_compare(outcomes: list[Outcome]) -> None:
-    st.dataframe(pd.DataFrame(compare_table(outcomes)), hide_index=True, width="stretch",
-                 column_config={"cost_usd": st.column_config.NumberColumn("cost ($)", format="%.6f")})
+    st.dataframe(
+        pd.DataFrame(compare_table(outcomes)),
+        hide_index=True,
+        width="stretch",
+        column_config={"cost_usd": st.column_config.NumberColumn("cost ($)", format="%.6f")},
+    )
 
 
 def show_next_tokens(rows: list[dict], k: int) -> None:
@@ -126,5 +157,9 @@ def show_next_tokens(rows: list[dict], k: int) -> None:
         for j, (tok, p) in enumerate(r["candidates"][:k], 1):
             row[f"#{j}"] = f"{tok!r} {p:.0%}"
         table.append(row)
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch",
-                 column_config={"p(chosen)": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f")})
+    st.dataframe(
+        pd.DataFrame(table),
+        hide_index=True,
+        width="stretch",
+        column_config={"p(chosen)": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f")},
+    )

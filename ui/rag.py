@@ -20,7 +20,7 @@ COLOURS = {"green": "🟢", "amber": "🟠", "red": "🔴"}
 
 def _flag_broken_index(e: LabError) -> None:
     if isinstance(e, stores.IndexUnavailable):
-        st.session_state["rag_broken"] = True   # the page then offers to rebuild the Chroma index
+        st.session_state["rag_broken"] = True  # the page then offers to rebuild the Chroma index
 
 
 def explained(where=st):
@@ -37,11 +37,17 @@ def documents() -> list:
 def shared_index(kind: str, options_json: str, embedder: str = "minilm", faiss_index: str = "flat") -> retrieval.Index:
     from lab.rag.embeddings import get_embedder
 
-    return retrieval.get_index(kind, chunking.ChunkOptions.model_validate_json(options_json),
-                               get_embedder(embedder, cache=True), faiss_index=faiss_index)
+    return retrieval.get_index(
+        kind,
+        chunking.ChunkOptions.model_validate_json(options_json),
+        get_embedder(embedder, cache=True),
+        faiss_index=faiss_index,
+    )
 
 
-def index(kind: str, options: chunking.ChunkOptions, embedder: str = "minilm", faiss_index: str = "flat") -> retrieval.Index:
+def index(
+    kind: str, options: chunking.ChunkOptions, embedder: str = "minilm", faiss_index: str = "flat"
+) -> retrieval.Index:
     idx = shared_index(kind, options.model_dump_json(), embedder, faiss_index)
     if idx.notice:
         st.warning(idx.notice, icon="🛠️")
@@ -52,7 +58,7 @@ def index_for_mode(options: chunking.ChunkOptions, kind: str = "faiss"):
     """The index a retrieval mode uses: ``best`` takes the e5 embedder when it is installed."""
     from lab.rag.modes import best_chunking, best_embedder_name
 
-    return lambda mode: (index(kind, best_chunking(), best_embedder_name()) if mode == "best" else index(kind, options))
+    return lambda mode: index(kind, best_chunking(), best_embedder_name()) if mode == "best" else index(kind, options)
 
 
 def embedder_names() -> list[str]:
@@ -61,8 +67,11 @@ def embedder_names() -> list[str]:
     from lab.rag.embeddings import e5_files
     from ui.session import pasted_key
 
-    return (["minilm"] + (["e5"] if e5_files() else [])
-            + (["openai"] if key_present("openai") or pasted_key("openai") else []))
+    return (
+        ["minilm"]
+        + (["e5"] if e5_files() else [])
+        + (["openai"] if key_present("openai") or pasted_key("openai") else [])
+    )
 
 
 def rebuild_chroma() -> None:
@@ -75,30 +84,37 @@ def rebuild_chroma() -> None:
 
 # ---------------------------------------------------------------------------------------------- renderers
 def show_documents(docs) -> None:
-    st.dataframe(pd.DataFrame([{"doc_type": t, "files": n} for t, n in loading.doc_types(docs).items()]),
-                 hide_index=True)
+    st.dataframe(
+        pd.DataFrame([{"doc_type": t, "files": n} for t, n in loading.doc_types(docs).items()]), hide_index=True
+    )
 
 
 def show_chunks(chunks, where=st) -> None:
     """Each chunk with the text the overlap repeated from its predecessor highlighted."""
-    where.caption(f"{len(chunks)} chunks; sizes {min(len(c.page_content) for c in chunks)}-"
-                  f"{max(len(c.page_content) for c in chunks)} characters")
+    where.caption(
+        f"{len(chunks)} chunks; sizes {min(len(c.page_content) for c in chunks)}-"
+        f"{max(len(c.page_content) for c in chunks)} characters"
+    )
     prev = ""
     for c in chunks:
         text = c.page_content
         rep = chunking.overlap_between(prev, text) if prev else ""
         with where.container(border=True):
-            st.caption(f"{c.metadata['id']} · {len(text)} chars · starts at {c.metadata['start']} · "
-                       f"headings: *{c.metadata.get('headings', '')}* · section {c.metadata.get('parent_start')}–"
-                       f"{c.metadata.get('parent_end')}"
-                       + (f" · **{len(rep)} chars repeated by the overlap**" if len(rep) > 1 else ""))
+            st.caption(
+                f"{c.metadata['id']} · {len(text)} chars · starts at {c.metadata['start']} · "
+                f"headings: *{c.metadata.get('headings', '')}* · section {c.metadata.get('parent_start')}–"
+                f"{c.metadata.get('parent_end')}"
+                + (f" · **{len(rep)} chars repeated by the overlap**" if len(rep) > 1 else "")
+            )
             st.text(text)
         prev = text
 
 
 def show_vector(text: str, vector) -> None:
     st.metric("Dimensions", len(vector))
-    st.caption(f"First values: {', '.join(f'{x:+.3f}' for x in vector[:8])} ... length {float((vector ** 2).sum()) ** 0.5:.3f}")
+    st.caption(
+        f"First values: {', '.join(f'{x:+.3f}' for x in vector[:8])} ... length {float((vector**2).sum()) ** 0.5:.3f}"
+    )
     st.bar_chart(pd.DataFrame({"value": vector}), height=200)
 
 
@@ -108,15 +124,29 @@ def show_index_stats(idx: retrieval.Index, where=st) -> None:
     where.metric("Last (re)index", f"{idx.built_s:.2f} s", help=r.line() if r else None)
     where.caption(r.line() if r else "")
     size = idx.store.size_bytes() / 1e6
-    where.caption(f"{size:.2f} MB {'on disk' if idx.name == 'chroma' else 'in memory'}"
-                  + (f" · {idx.store.path}" if idx.name == "chroma" and not getattr(idx.store, "url", None) else ""))
+    where.caption(
+        f"{size:.2f} MB {'on disk' if idx.name == 'chroma' else 'in memory'}"
+        + (f" · {idx.store.path}" if idx.name == "chroma" and not getattr(idx.store, "url", None) else "")
+    )
 
 
 def show_hits(hits, search_ms: float, where=st) -> None:
     where.caption(f"search {search_ms:.3f} ms (warm, median of 5; the embedding is timed once, above)")
-    where.dataframe(pd.DataFrame([{"score": round(h.score, 4), "source": h.source, "doc_type": h.doc_type,
-                                   "headings": h.metadata.get("headings", ""), "text": h.text[:200]} for h in hits]),
-                    hide_index=True)
+    where.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "score": round(h.score, 4),
+                    "source": h.source,
+                    "doc_type": h.doc_type,
+                    "headings": h.metadata.get("headings", ""),
+                    "text": h.text[:200],
+                }
+                for h in hits
+            ]
+        ),
+        hide_index=True,
+    )
 
 
 def side_by_side(opts, query: str, k: int, mode: str, faiss_index: str) -> None:
@@ -142,10 +172,22 @@ def modes_table(opts, query: str, k: int) -> None:
 
     with explained():
         runs = modes_side_by_side(index_for_mode(opts), query, k)
-        st.dataframe(pd.DataFrame([{"mode": r.mode, "embedder": r.embedder, "embedding ms": round(r.embed_ms, 2),
-                                    "search ms": round(r.search_ms, 3), "sub-queries": " | ".join(r.sub_queries),
-                                    **{f"#{i}": h.source.split("/")[-1] for i, h in enumerate(r.hits, 1)}}
-                                   for r in runs]), hide_index=True)
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "mode": r.mode,
+                        "embedder": r.embedder,
+                        "embedding ms": round(r.embed_ms, 2),
+                        "search ms": round(r.search_ms, 3),
+                        "sub-queries": " | ".join(r.sub_queries),
+                        **{f"#{i}": h.source.split("/")[-1] for i, h in enumerate(r.hits, 1)},
+                    }
+                    for r in runs
+                ]
+            ),
+            hide_index=True,
+        )
 
 
 def agreement(a, b) -> float:
@@ -179,15 +221,30 @@ def show_eval(results: dict) -> None:
         col.metric(f"MRR {COLOURS[c['mrr']]}", f"{r.mrr:.3f}")
         col.metric(f"nDCG@{r.k} {COLOURS[c['ndcg']]}", f"{r.ndcg:.3f}")
         col.metric(f"Keyword coverage {COLOURS[c['coverage']]}", f"{r.coverage:.1%}")
-        col.caption(f"build {r.build_s:.3f} s · embedding p50 {r.embed_ms_p50:.2f} ms · search p50 "
-                    f"{r.search_ms_p50:.3f} ms · {r.chunks} chunks")
+        col.caption(
+            f"build {r.build_s:.3f} s · embedding p50 {r.embed_ms_p50:.2f} ms · search p50 "
+            f"{r.search_ms_p50:.3f} ms · {r.chunks} chunks"
+        )
         col.dataframe(pd.DataFrame(r.by_kind()).T, use_container_width=True)
     st.caption("Green: MRR / nDCG >= 0.9 and coverage >= 90%; amber from 0.75 / 75%; red below.")
     first = next(iter(results.values()))
-    df = pd.DataFrame([{"question": q.question, "kind": q.kind, "doc_type": q.doc_type, "rank": q.rank, "rr": round(q.rr, 3),
-                        "ndcg": round(q.ndcg, 3), "coverage": round(q.coverage, 2),
-                        "missing keywords": ", ".join(q.missing_keywords), "expected": ", ".join(q.expected),
-                        "retrieved": ", ".join(q.retrieved)} for q in first.rows])
+    df = pd.DataFrame(
+        [
+            {
+                "question": q.question,
+                "kind": q.kind,
+                "doc_type": q.doc_type,
+                "rank": q.rank,
+                "rr": round(q.rr, 3),
+                "ndcg": round(q.ndcg, 3),
+                "coverage": round(q.coverage, 2),
+                "missing keywords": ", ".join(q.missing_keywords),
+                "expected": ", ".join(q.expected),
+                "retrieved": ", ".join(q.retrieved),
+            }
+            for q in first.rows
+        ]
+    )
     st.markdown(f"**Per question** ({first.store}; worst first)")
     st.dataframe(df.sort_values(["rr", "coverage"]), hide_index=True)
     by_type = df.groupby("doc_type")[["rr", "ndcg", "coverage"]].mean().round(3)
@@ -198,8 +255,9 @@ def show_sweep(rows: list[dict]) -> None:
     df = pd.DataFrame(rows)
     df["setting"] = "overlap " + df["overlap"].astype(str) + ", k " + df["k"].astype(str)
     metric = st.radio("Metric", ["mrr", "ndcg", "coverage"], horizontal=True, key="rag.sweep.metric")
-    st.plotly_chart(px.line(df, x="chunk_size", y=metric, color="setting", markers=True,
-                            title=f"{metric} by chunk size (FAISS)"))
+    st.plotly_chart(
+        px.line(df, x="chunk_size", y=metric, color="setting", markers=True, title=f"{metric} by chunk size (FAISS)")
+    )
     st.dataframe(df.drop(columns="setting"), hide_index=True)
 
 
@@ -211,10 +269,13 @@ def show_judge(out: dict) -> None:
     cols = st.columns(4)
     for col, name in zip(cols, ("accuracy", "completeness", "relevance")):
         col.metric(f"{name.capitalize()} (1-5)", "-" if out[name] is None else f"{out[name]:.2f}")
-    cols[3].metric("Keyword coverage of the answers", "-" if out["keyword_coverage"] is None
-                   else f"{out['keyword_coverage']:.0%}")
-    st.caption(f"Answers by {out['answer_provider']}, graded by {out['judge_provider']}: {out['graded']} of "
-               f"{out['questions']} graded ({out['mode']}, k={out['k']}).")
+    cols[3].metric(
+        "Keyword coverage of the answers", "-" if out["keyword_coverage"] is None else f"{out['keyword_coverage']:.0%}"
+    )
+    st.caption(
+        f"Answers by {out['answer_provider']}, graded by {out['judge_provider']}: {out['graded']} of "
+        f"{out['questions']} graded ({out['mode']}, k={out['k']})."
+    )
     st.dataframe(pd.DataFrame(out["rows"]), hide_index=True)
 
 
@@ -224,17 +285,26 @@ def judge_tab(choice, opts) -> None:
     from lab.rag import judge
     from ui.session import pasted_key
 
-    st.caption("LLM-as-judge: the chosen model answers each question with RAG; a judge model grades accuracy, "
-               "completeness and relevance 1-5 with a reason (JSON-schema output). A 135M local judge is noise.")
+    st.caption(
+        "LLM-as-judge: the chosen model answers each question with RAG; a judge model grades accuracy, "
+        "completeness and relevance 1-5 with a reason (JSON-schema output). A 135M local judge is noise."
+    )
     n = st.slider("Questions", 1, 20, 3, key="rag.judge.n")
-    judge_name = st.selectbox("Judge provider", ["same as the answering model", "openai", "anthropic", "ollama"],
-                              key="rag.judge.p")
+    judge_name = st.selectbox(
+        "Judge provider", ["same as the answering model", "openai", "anthropic", "ollama"], key="rag.judge.p"
+    )
     if st.button("Answer and grade", type="primary", key="rag.judge.go"):
         with explained(), st.spinner("Answering and grading..."):
             answerer = choice.build()
-            grader = answerer if judge_name.startswith("same") else get_provider(judge_name, api_key=pasted_key(judge_name))
+            grader = (
+                answerer if judge_name.startswith("same") else get_provider(judge_name, api_key=pasted_key(judge_name))
+            )
             st.session_state["rag.judge"] = judge.judge_questions(
-                index("faiss", opts), evaluation.load_questions()[:n], provider=answerer, judge=grader,
-                model=choice.model_arg)
+                index("faiss", opts),
+                evaluation.load_questions()[:n],
+                provider=answerer,
+                judge=grader,
+                model=choice.model_arg,
+            )
     if "rag.judge" in st.session_state:
         show_judge(st.session_state["rag.judge"])

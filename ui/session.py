@@ -26,8 +26,8 @@ import streamlit as st
 from lab.core.keys import ENV_VARS, OTHER_SECRET_VARS, is_configured_base_url, register_secret
 
 _LAB_VARS = ("LAB_OPENAI_COMPATIBLE_BASE_URL", "LAB_OLLAMA_HOST")
-SEEN_EVERY_S = 300.0             # refresh an open session's "last seen" mark at most this often (TTL is hours)
-SWEEP_EVERY_S = 600.0            # a sweep scans every session folder: once per 10 minutes per process is plenty
+SEEN_EVERY_S = 300.0  # refresh an open session's "last seen" mark at most this often (TTL is hours)
+SWEEP_EVERY_S = 600.0  # a sweep scans every session folder: once per 10 minutes per process is plenty
 _SWEEP = {"last": float("-inf")}
 _SWEEP_LOCK = threading.Lock()
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def apply_secrets() -> None:
     for var in (*ENV_VARS.values(), *OTHER_SECRET_VARS, *_LAB_VARS):
         if var in secrets and not os.environ.get(var):
             os.environ[var] = str(secrets[var])
-    for var in (*ENV_VARS.values(), *OTHER_SECRET_VARS):   # known from now on: redacted from every message and log
+    for var in (*ENV_VARS.values(), *OTHER_SECRET_VARS):  # known from now on: redacted from every message and log
         register_secret(os.environ.get(var))
 
 
@@ -126,12 +126,12 @@ def keep_seen(now: float | None = None) -> bool:
     Returns whether it tried."""
     sid = st.session_state.get("_session_id")
     if not sid:
-        sid = _id_from_cookie()          # a reload: this browser's identity cookie names its folder
+        sid = _id_from_cookie()  # a reload: this browser's identity cookie names its folder
         if not sid:
             return False
         st.session_state["_session_id"] = sid
     elif st.session_state.get("_identity_cookie") and st.session_state.get("_identity_stored", 0) < 2:
-        _store_cookie()                  # once more, at the top of the next run (Home.py), in case the first was lost
+        _store_cookie()  # once more, at the top of the next run (Home.py), in case the first was lost
     now = time.monotonic() if now is None else now
     if now - st.session_state.get("_seen_at", float("-inf")) < SEEN_EVERY_S:
         return False
@@ -163,7 +163,7 @@ def sweep_now_and_then(now: float | None = None) -> bool:
     """Sweep expired session folders unless this process did so in the last ``SWEEP_EVERY_S`` seconds.
     Never raises into the page: a failure is logged as a warning. Returns whether a sweep ran."""
     now = time.monotonic() if now is None else now
-    if not _SWEEP_LOCK.acquire(blocking=False):      # another session of this process is sweeping right now
+    if not _SWEEP_LOCK.acquire(blocking=False):  # another session of this process is sweeping right now
         return False
     try:
         if now - _SWEEP["last"] < SWEEP_EVERY_S:
@@ -172,7 +172,7 @@ def sweep_now_and_then(now: float | None = None) -> bool:
         from lab.classroom import sessions
         from lab.finetune.runner import trains_in
 
-        sessions.register_keep_alive(trains_in)      # a session whose run is training is never swept
+        sessions.register_keep_alive(trains_in)  # a session whose run is training is never swept
         removed = sessions.sweep_expired()
         if removed:
             log.info("swept %d expired session folder(s)", len(removed))

@@ -39,8 +39,10 @@ def pieces_html(pieces: list[Piece], show_ws: bool = False, show_ids: bool = Fal
         classes = "tok" + (" tok-special" if p.special else "") + (" tok-bytes" if p.text is None else "")
         label = _visible(p.text) if show_ws and p.text is not None and not p.special else p.label
         idtag = f'<span class="tok-id">{p.id}</span>' if show_ids else ""
-        spans.append(f'<span class="{classes}" style="background:{PALETTE[n % len(PALETTE)]}" '
-                     f'title="id {p.id}">{html.escape(label)}{idtag}</span>')
+        spans.append(
+            f'<span class="{classes}" style="background:{PALETTE[n % len(PALETTE)]}" '
+            f'title="id {p.id}">{html.escape(label)}{idtag}</span>'
+        )
     return '<div class="tok-row">' + "".join(spans) + "</div>"
 
 

@@ -23,17 +23,28 @@ from ui.session import pasted_key, session_dir
 from ui.widgets import DEFAULT_MODELS, ProviderChoice, show_error
 
 # Measured with `python -m lab tools reliability --tries 20` (greedy decoding, constrained strategy).
-LOCAL_FIGURES = ("19 of 20 replies were a well-formed call with schema-valid arguments, but only 6 were the right "
-                 "call (get_ticket_price with the asked destination), and 6 answers quoted the right price")
+LOCAL_FIGURES = (
+    "19 of 20 replies were a well-formed call with schema-valid arguments, but only 6 were the right "
+    "call (get_ticket_price with the asked destination), and 6 answers quoted the right price"
+)
 LOCAL_HONESTY = (
     "**How reliable is a 135M model at tool calls?** SmolLM2-135M was never trained for function calling and "
     "its chat template ignores `tools`, so asked natively it never emits a `tool_call` (0 of 20) and invents prices instead ('about €1.20'). Here the lab makes "
-    "llama.cpp decode under a JSON schema (`{\"tool\", \"arguments\"}` or `{\"answer\"}`): every reply parses, "
-    "but picking the right tool and arguments is another matter. On 20 price questions: " + LOCAL_FIGURES + ". It often "
+    'llama.cpp decode under a JSON schema (`{"tool", "arguments"}` or `{"answer"}`): every reply parses, '
+    "but picking the right tool and arguments is another matter. On 20 price questions: "
+    + LOCAL_FIGURES
+    + ". It often "
     "puts the destination in both fields, repeats a call that failed instead of fixing it, and cannot plan "
-    "several steps. Frontier models are trained for tool calls: tick *Also ask a frontier model* to compare.")
-STATUS_ICON = {"ok": "✅", "unknown_tool": "❓", "invalid_arguments": "⚠️", "refused": "🚫", "tool_error": "💥",
-               "not_run": "⛔"}
+    "several steps. Frontier models are trained for tool calls: tick *Also ask a frontier model* to compare."
+)
+STATUS_ICON = {
+    "ok": "✅",
+    "unknown_tool": "❓",
+    "invalid_arguments": "⚠️",
+    "refused": "🚫",
+    "tool_error": "💥",
+    "not_run": "⛔",
+}
 
 
 def session_db() -> FlightDB:
@@ -58,13 +69,20 @@ def frontier_choice() -> ProviderChoice | None:
 def ask(choice: ProviderChoice, question: str, **kw) -> LoopResult | None:
     """FlightAI on one question, greedy; a problem (no key, empty question...) is shown, not raised."""
     if not question.strip():
-        st.warning("Type a question first, e.g. 'Book Ada Lovelace from London to Tokyo on "
-                   f"{flightai.today() + datetime.timedelta(days=30):%Y-%m-%d}'.")
+        st.warning(
+            "Type a question first, e.g. 'Book Ada Lovelace from London to Tokyo on "
+            f"{flightai.today() + datetime.timedelta(days=30):%Y-%m-%d}'."
+        )
         return None
     try:
         with st.spinner("FlightAI is working: model requests and tool runs..."):
-            return flightai.ask(choice.build(), question, model=choice.model_arg, options=Options(temperature=0.0),
-                                **{**kw, "history": kw.get("history") or None})
+            return flightai.ask(
+                choice.build(),
+                question,
+                model=choice.model_arg,
+                options=Options(temperature=0.0),
+                **{**kw, "history": kw.get("history") or None},
+            )
     except LabError as e:
         show_error(e)
         return None
@@ -74,8 +92,10 @@ def compare(question: str, db: FlightDB, **kw) -> None:
     """The same question to a frontier model (on a scratch copy of the prices), or how to enable that."""
     frontier = frontier_choice()
     if frontier is None:
-        st.info("Set OPENAI_API_KEY or ANTHROPIC_API_KEY (or paste a key in the sidebar) to see the same "
-                "question answered by a frontier model.")
+        st.info(
+            "Set OPENAI_API_KEY or ANTHROPIC_API_KEY (or paste a key in the sidebar) to see the same "
+            "question answered by a frontier model."
+        )
         return
     st.subheader(f"The same question with {frontier.provider} / {frontier.model}")
     other = ask(frontier, question, db=compare_db(db), **kw)
@@ -96,8 +116,9 @@ def show_rounds(result: LoopResult, where=st) -> None:
     where.caption(f"Strategy: **{result.strategy}** · {len(result.rounds)} round(s) · stopped by: **{result.stopped}**")
     for r in result.rounds:
         asked = ", ".join(c.name for c in r.calls)
-        with where.expander(f"Round {r.index}: " + (f"model asked for {asked}" if asked else "model answered"),
-                            expanded=True):
+        with where.expander(
+            f"Round {r.index}: " + (f"model asked for {asked}" if asked else "model answered"), expanded=True
+        ):
             st.markdown(f"**1. Sent** {len(r.sent)} messages" + (" under a JSON schema" if r.json_schema else ""))
             st.json(r.sent, expanded=False)
             if r.json_schema:
@@ -111,8 +132,10 @@ def show_rounds(result: LoopResult, where=st) -> None:
                 st.json({"role": "tool", "tool_call_id": c.id, "content": c.content})
             st.caption(r.usage.line())
     if result.stopped == "max_rounds":
-        where.warning(f"Stopped at the round limit ({len(result.rounds)}): the model kept asking for tools. "
-                      "The calls of the last round were not run. Raise *Max rounds* or simplify the question.")
+        where.warning(
+            f"Stopped at the round limit ({len(result.rounds)}): the model kept asking for tools. "
+            "The calls of the last round were not run. Raise *Max rounds* or simplify the question."
+        )
     with where.expander(f"Full trace: {len(result.messages)} OpenAI-shaped messages"):
         st.json(result.messages)
 

@@ -18,14 +18,14 @@ from lab.classroom import warmup
 def tokenizers() -> None:
     from lab.tokenization.registry import BUILTIN, get_tokenizer
 
-    for name in BUILTIN:   # the Tokenization page shows all of them side by side by default
+    for name in BUILTIN:  # the Tokenization page shows all of them side by side by default
         get_tokenizer(name)
 
 
 def local_model() -> None:
     from lab.llm.local import warm_up
 
-    warm_up()   # the managed llama-server when that is the engine, else the model in-process
+    warm_up()  # the managed llama-server when that is the engine, else the model in-process
 
 
 def embedder() -> None:
@@ -41,8 +41,12 @@ def rag_indexes() -> None:
         get_index(kind)
 
 
-STEPS = (("tokenizers", tokenizers), ("local model", local_model), ("MiniLM embedder", embedder),
-         ("RAG indexes", rag_indexes))
+STEPS = (
+    ("tokenizers", tokenizers),
+    ("local model", local_model),
+    ("MiniLM embedder", embedder),
+    ("RAG indexes", rag_indexes),
+)
 
 
 def register_steps() -> None:

@@ -25,8 +25,14 @@ from lab.finetune.openai_jobs import SESSION_FOLDER, fine_tuned_models
 from lab.llm import PROVIDERS, Usage, get_provider
 from ui.session import key_source, pasted_key, session_id, session_path
 
-DEFAULT_MODELS = {"local": "", "openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "ollama": "llama3.2",
-                  "openai-compatible": "local-model", "fake": "scripted"}
+DEFAULT_MODELS = {
+    "local": "",
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-haiku-4-5",
+    "ollama": "llama3.2",
+    "openai-compatible": "local-model",
+    "fake": "scripted",
+}
 
 
 @dataclass
@@ -39,16 +45,24 @@ class ProviderChoice:
         """The provider for this session: a pasted key goes explicitly, never via the environment; a base URL
         typed here is guarded and never sent the deployment's key (``typed_base_url``); the local model waits its
         turn in the shared queue; a deployment key is charged to the token budget."""
-        p = get_provider(self.provider, api_key=pasted_key(self.provider), base_url=self.base_url, model=self.model,
-                         typed_base_url=True)
+        p = get_provider(
+            self.provider,
+            api_key=pasted_key(self.provider),
+            base_url=self.base_url,
+            model=self.model,
+            typed_base_url=True,
+        )
         if self.provider == "local":
             spot, queue = st.empty(), shared_queue()
 
             def on_wait(position: int) -> None:
                 if position:
                     eta = queue.estimate_s(position)
-                    spot.info(f"The local model is busy: you are number {position} in line"
-                              + (f", about {eta:.0f} s." if eta is not None else "."), icon="⏳")
+                    spot.info(
+                        f"The local model is busy: you are number {position} in line"
+                        + (f", about {eta:.0f} s." if eta is not None else "."),
+                        icon="⏳",
+                    )
                 else:
                     spot.empty()
 
@@ -68,20 +82,33 @@ def provider_picker(where=st.sidebar, allow_fake: bool = False) -> ProviderChoic
     names = [p for p in PROVIDERS if allow_fake or p != "fake"]
     box = where.container(border=True)
     box.markdown("**Model provider**")
-    provider = box.selectbox("Provider", names, key="provider",
-                             help="local = SmolLM2-135M on this machine (no key, no network). The others need a key or a server.")
+    provider = box.selectbox(
+        "Provider",
+        names,
+        key="provider",
+        help="local = SmolLM2-135M on this machine (no key, no network). The others need a key or a server.",
+    )
     base_url = None
     if provider in ("openai-compatible", "ollama"):
         s = get_settings()
-        default = s.ollama_host if provider == "ollama" else (s.openai_compatible_base_url or "http://127.0.0.1:8080/v1")
-        base_url = box.text_input("Base URL", value=default, key=f"base_url_{provider}",
-                                  help="The deployment's keys go only to addresses the deployment configured; a URL "
-                                       "you type is used with a key you paste here, or none. Private and loopback "
-                                       "addresses need LAB_ALLOW_PRIVATE_URLS=1.").strip() or None
+        default = (
+            s.ollama_host if provider == "ollama" else (s.openai_compatible_base_url or "http://127.0.0.1:8080/v1")
+        )
+        base_url = (
+            box.text_input(
+                "Base URL",
+                value=default,
+                key=f"base_url_{provider}",
+                help="The deployment's keys go only to addresses the deployment configured; a URL "
+                "you type is used with a key you paste here, or none. Private and loopback "
+                "addresses need LAB_ALLOW_PRIVATE_URLS=1.",
+            ).strip()
+            or None
+        )
     model = None
     if provider != "local":
         model = box.text_input("Model", value=DEFAULT_MODELS[provider], key=f"model_{provider}")
-    if provider == "openai" and (tuned := fine_tuned_models(session_path(*SESSION_FOLDER))):   # this session's only
+    if provider == "openai" and (tuned := fine_tuned_models(session_path(*SESSION_FOLDER))):  # this session's only
         box.caption("Your fine-tuned models: " + ", ".join(f"`{m}`" for m in tuned))
     if provider in ENV_VARS:
         source = key_source(provider, base_url, typed=True)
@@ -89,10 +116,16 @@ def provider_picker(where=st.sidebar, allow_fake: bool = False) -> ProviderChoic
             box.caption(f"Key: set by the deployment ({ENV_VARS[provider]}).")
         else:
             if key_source(provider) == "deployment" and not is_configured_base_url(provider, base_url):
-                box.caption(f"The deployment's {ENV_VARS[provider]} is not sent to a base URL typed here: paste "
-                            "your own key for that server, or leave it empty if it needs none.")
-            box.text_input(f"{ENV_VARS[provider]} (this session only)", type="password", key=f"_pasted_key_{provider}",
-                           help="Kept in this browser session's memory only: never saved, logged or shown to others.")
+                box.caption(
+                    f"The deployment's {ENV_VARS[provider]} is not sent to a base URL typed here: paste "
+                    "your own key for that server, or leave it empty if it needs none."
+                )
+            box.text_input(
+                f"{ENV_VARS[provider]} (this session only)",
+                type="password",
+                key=f"_pasted_key_{provider}",
+                help="Kept in this browser session's memory only: never saved, logged or shown to others.",
+            )
     return ProviderChoice(provider, model, base_url)
 
 
@@ -110,8 +143,16 @@ def field_limits(field: FieldInfo) -> dict:
     return out
 
 
-def field_widget(model_cls: type[BaseModel], name: str, value, *, where=st, key: str,
-                 max_value: int | float | None = None, float_slider: bool = True):
+def field_widget(
+    model_cls: type[BaseModel],
+    name: str,
+    value,
+    *,
+    where=st,
+    key: str,
+    max_value: int | float | None = None,
+    float_slider: bool = True,
+):
     """One widget for one pydantic field, its help the field's description and its limits the field's bounds.
 
     A ``Literal`` -> selectbox; bool -> checkbox; a float bounded on both sides -> slider (``float_slider``, else
@@ -134,11 +175,12 @@ def field_widget(model_cls: type[BaseModel], name: str, value, *, where=st, key:
         if max_value is not None:
             limits["max_value"] = min(limits.get("max_value", kind(max_value)), kind(max_value))
         if kind is float and float_slider and {"min_value", "max_value"} <= limits.keys():
-            return where.slider(label, limits["min_value"], limits["max_value"], float(value), step=0.05,
-                                help=help_, key=key)
+            return where.slider(
+                label, limits["min_value"], limits["max_value"], float(value), step=0.05, help=help_, key=key
+            )
         limits.setdefault("step", 1 if kind is int else 0.01)
         return where.number_input(label, value=kind(value), help=help_, key=key, **limits)
-    if set(get_args(kind)) == {int, type(None)}:   # optional ints like seed: empty = None
+    if set(get_args(kind)) == {int, type(None)}:  # optional ints like seed: empty = None
         raw = where.text_input(label, value="" if value is None else str(value), help=help_, key=key)
         return int(raw) if raw.strip().lstrip("-").isdigit() else None
     return where.text_input(label, value=str(value), help=help_, key=key)
@@ -148,9 +190,17 @@ def model_widgets(model_cls: type[BaseModel], fields: list[str], where=st, key: 
     """One widget per pydantic field (``field_widget``), keyed ``<key><Model>.<field>``; ``overrides`` give
     defaults (``temperature=0.0``) and lower maxima (``max_tokens_max=2048``)."""
     fields_of = model_cls.model_fields
-    return {name: field_widget(model_cls, name, overrides.get(name, fields_of[name].default), where=where,
-                               key=f"{key}{model_cls.__name__}.{name}", max_value=overrides.get(f"{name}_max"))
-            for name in fields}
+    return {
+        name: field_widget(
+            model_cls,
+            name,
+            overrides.get(name, fields_of[name].default),
+            where=where,
+            key=f"{key}{model_cls.__name__}.{name}",
+            max_value=overrides.get(f"{name}_max"),
+        )
+        for name in fields
+    }
 
 
 def show_usage(usage: Usage, where=st) -> None:

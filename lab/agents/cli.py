@@ -42,8 +42,16 @@ def _run(args) -> int:
     from lab.agents.cycle import run_cycle
     from lab.cli import print_json
 
-    out = run_cycle(args.plan, _provider(args), model=_model(args), listener=None if args.quiet else _echo,
-                    sources=_sources(args), specialist=args.specialist, threshold=args.threshold, n=args.n)
+    out = run_cycle(
+        args.plan,
+        _provider(args),
+        model=_model(args),
+        listener=None if args.quiet else _echo,
+        sources=_sources(args),
+        specialist=args.specialist,
+        threshold=args.threshold,
+        n=args.n,
+    )
     if args.json:
         print_json(out.to_dict())
     else:
@@ -61,8 +69,9 @@ def _scan(args) -> int:
     from lab.cli import print_json
 
     log = Log(None if args.quiet else _echo)
-    result = ScannerAgent(log, sources=_sources(args)).scan(_provider(args), known=memory_for().urls(), n=args.n,
-                                                            model=_model(args))
+    result = ScannerAgent(log, sources=_sources(args)).scan(
+        _provider(args), known=memory_for().urls(), n=args.n, model=_model(args)
+    )
     if args.json:
         print_json(result.to_dict())
     else:
@@ -100,8 +109,15 @@ def _memory(args) -> int:
     forgotten = memory.forget(args.forget) if args.forget else False
     rows = memory.load()
     if args.json:
-        print_json({"memory": rows, "cleared": cleared, "forgotten": forgotten, "inbox": inbox_for().load(),
-                    "path": str(memory.path)})
+        print_json(
+            {
+                "memory": rows,
+                "cleared": cleared,
+                "forgotten": forgotten,
+                "inbox": inbox_for().load(),
+                "path": str(memory.path),
+            }
+        )
     else:
         for r in rows:
             print(f"{r.get('when', '')}  ${r['price']:,.2f} -> ${r['estimate']:,.2f}  {r['title'][:70]}")
@@ -127,14 +143,20 @@ def _fit(args) -> int:
     from lab.agents.ensemble import score_on_pricer_test
     from lab.cli import print_json
 
-    out = score_on_pricer_test(_provider(args), model=_model(args), specialist=args.specialist,
-                               progress=None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True)))
+    out = score_on_pricer_test(
+        _provider(args),
+        model=_model(args),
+        specialist=args.specialist,
+        progress=None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True)),
+    )
     if args.json:
         print_json({k: out[k] for k in ("n", "summary", "weights", "labels")})
     else:
         for r in out["summary"]:
-            print(f"{r['name']:24} MAE ${r['mae']:>8,.2f}  x{r['ratio_to_constant']:.2f} of constant  "
-                  f"hit {r['hit_rate']:.0%}")
+            print(
+                f"{r['name']:24} MAE ${r['mae']:>8,.2f}  x{r['ratio_to_constant']:.2f} of constant  "
+                f"hit {r['hit_rate']:.0%}"
+            )
     return 0
 
 
@@ -150,17 +172,34 @@ def add_parser(sub) -> None:
         q.add_argument("--json", action="store_true", help="Print JSON.")
         q.add_argument("--quiet", action="store_true", help="Do not echo the agents' coloured log to stderr.")
         if feeds:
-            q.add_argument("--feed", action="append", default=None, help="An RSS file or URL (repeatable); default: the bundled feeds.")
-            q.add_argument("--online", action="store_true", help="Read the course's dealnews feeds (needs the network).")
+            q.add_argument(
+                "--feed",
+                action="append",
+                default=None,
+                help="An RSS file or URL (repeatable); default: the bundled feeds.",
+            )
+            q.add_argument(
+                "--online", action="store_true", help="Read the course's dealnews feeds (needs the network)."
+            )
             q.add_argument("--n", type=int, default=5, help="Deals to select and price (default 5).")
         if specialist:
-            q.add_argument("--specialist", default="auto",
-                           help="auto (newest fine-tune adapter, else base SmolLM2), base, modal, adapter:RUN or gguf:PATH.")
+            q.add_argument(
+                "--specialist",
+                default="auto",
+                help="auto (newest fine-tune adapter, else base SmolLM2), base, modal, adapter:RUN or gguf:PATH.",
+            )
 
     q = s.add_parser("run", help="One cycle: scan, price with the ensemble, notify the best, remember.")
     common(q, feeds=True, specialist=True)
-    q.add_argument("--plan", default="fixed", choices=["fixed", "llm"], help="fixed: the course's plan; llm: the model calls the agents as tools.")
-    q.add_argument("--threshold", type=float, default=50.0, help="Notify when estimate - price is above this (dollars).")
+    q.add_argument(
+        "--plan",
+        default="fixed",
+        choices=["fixed", "llm"],
+        help="fixed: the course's plan; llm: the model calls the agents as tools.",
+    )
+    q.add_argument(
+        "--threshold", type=float, default=50.0, help="Notify when estimate - price is above this (dollars)."
+    )
     q.set_defaults(func=_run)
 
     q = s.add_parser("scan", help="Read the feeds and let the model select deals (nothing is priced or remembered).")

@@ -46,8 +46,15 @@ def inbox_for(folder: Path | str | None = None) -> Inbox:
     return Inbox(state_dir(folder) / "inbox.json")
 
 
-def get_ensemble(provider: Provider, *, model: str | None = None, specialist: str = "auto",
-                 runs_root: Path | None = None, log: Log | None = None, progress=None):
+def get_ensemble(
+    provider: Provider,
+    *,
+    model: str | None = None,
+    specialist: str = "auto",
+    runs_root: Path | None = None,
+    log: Log | None = None,
+    progress=None,
+):
     """The fitted ensemble for these members (built and fitted once per process), as a copy for this cycle."""
     from lab.agents.ensemble import EnsembleAgent
 
@@ -68,25 +75,44 @@ class CycleResult:
     notified: list[dict] = field(default_factory=list)
     scan: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
-    members: dict = field(default_factory=dict)       # name -> label (which model answered)
-    seconds: dict = field(default_factory=dict)       # stage and per-member totals
+    members: dict = field(default_factory=dict)  # name -> label (which model answered)
+    seconds: dict = field(default_factory=dict)  # stage and per-member totals
     plan: str = "fixed"
     answer: str = ""
 
     def to_dict(self) -> dict:
-        return {"opportunities": [{k: o[k] for k in ("title", "url", "price", "estimate", "discount", "members",
-                                                        "seconds", "source")} for o in self.opportunities],
-                "log": [{"agent": ln.agent, "message": ln.message} for ln in self.log],
-                "notified": self.notified, "plan": self.plan, "scan": self.scan,
-                "weights": {k: round(v, 4) for k, v in self.weights.items()}, "member_labels": self.members,
-                "seconds": self.seconds, "answer": self.answer}
+        return {
+            "opportunities": [
+                {k: o[k] for k in ("title", "url", "price", "estimate", "discount", "members", "seconds", "source")}
+                for o in self.opportunities
+            ],
+            "log": [{"agent": ln.agent, "message": ln.message} for ln in self.log],
+            "notified": self.notified,
+            "plan": self.plan,
+            "scan": self.scan,
+            "weights": {k: round(v, 4) for k, v in self.weights.items()},
+            "member_labels": self.members,
+            "seconds": self.seconds,
+            "answer": self.answer,
+        }
 
 
-def run_cycle(plan: str = "fixed", provider: Provider | None = None, *, model: str | None = None,
-              folder: Path | str | None = None, listener: Callable[[LogLine], None] | None = None,
-              sources: Iterable[str | Path] | None = None, allow_networks: Iterable[str] = (),
-              specialist: str = "auto", runs_root: Path | None = None, threshold: float = DEAL_THRESHOLD,
-              n: int = 5, ntfy_url: str | None = None, ensemble=None) -> CycleResult:
+def run_cycle(
+    plan: str = "fixed",
+    provider: Provider | None = None,
+    *,
+    model: str | None = None,
+    folder: Path | str | None = None,
+    listener: Callable[[LogLine], None] | None = None,
+    sources: Iterable[str | Path] | None = None,
+    allow_networks: Iterable[str] = (),
+    specialist: str = "auto",
+    runs_root: Path | None = None,
+    threshold: float = DEAL_THRESHOLD,
+    n: int = 5,
+    ntfy_url: str | None = None,
+    ensemble=None,
+) -> CycleResult:
     """Scan, price, notify, remember: one cycle. ``listener`` sees each log line as it is written.
 
     ``ensemble``: a ready ``EnsembleAgent`` (default: the shared one for this provider, built and fitted once)."""
@@ -108,21 +134,33 @@ def run_cycle(plan: str = "fixed", provider: Provider | None = None, *, model: s
         ensemble._log = log
     t_ready = time.perf_counter()
     scanner = ScannerAgent(log, sources=sources, allow_networks=allow_networks)
-    messenger = MessagingAgent(inbox_for(folder), provider, log, model=model, allow_networks=allow_networks,
-                               ntfy_url=ntfy_url)
+    messenger = MessagingAgent(
+        inbox_for(folder), provider, log, model=model, allow_networks=allow_networks, ntfy_url=ntfy_url
+    )
     planner = PlanningAgent(scanner, ensemble, messenger, provider, log, model=model, threshold=threshold, n=n)
     result = planner.plan(known) if plan == "fixed" else planner.plan_with_llm(known)
-    added = memory.add([{k: o[k] for k in ("title", "url", "price", "estimate", "discount", "members")}
-                        for o in result.opportunities])
+    added = memory.add(
+        [{k: o[k] for k in ("title", "url", "price", "estimate", "discount", "members")} for o in result.opportunities]
+    )
     total = time.perf_counter() - t0
     member_s: dict[str, float] = {}
     for o in result.opportunities:
         for k, v in o["seconds"].items():
             member_s[k] = round(member_s.get(k, 0.0) + v, 3)
-    log.write("Agent Framework", "orange", f"cycle done in {total:.1f} s: {len(result.opportunities)} opportunities "
-              f"({added} remembered), {len(result.notified)} notification(s)")
-    return CycleResult(result.opportunities, log.lines, result.notified,
-                       result.scan.to_dict() if result.scan is not None else {}, ensemble.weights(),
-                       {m.name: m.label for m in ensemble.members},
-                       {"total": round(total, 2), "setup": round(t_ready - t0, 2), "members": member_s},
-                       plan, result.answer)
+    log.write(
+        "Agent Framework",
+        "orange",
+        f"cycle done in {total:.1f} s: {len(result.opportunities)} opportunities "
+        f"({added} remembered), {len(result.notified)} notification(s)",
+    )
+    return CycleResult(
+        result.opportunities,
+        log.lines,
+        result.notified,
+        result.scan.to_dict() if result.scan is not None else {},
+        ensemble.weights(),
+        {m.name: m.label for m in ensemble.members},
+        {"total": round(total, 2), "setup": round(t_ready - t0, 2), "members": member_s},
+        plan,
+        result.answer,
+    )

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from lab.agents.framework import Agent
-from lab.agents.members import FrontierMember, ForestMember, SpecialistMember
+from lab.agents.members import ForestMember, FrontierMember, SpecialistMember
 from lab.core.errors import LabError
 from lab.llm.base import Provider
 from lab.pricer.ensemble import Ensemble
@@ -52,10 +52,12 @@ class Priced:
     replies: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"estimate": round(self.estimate, 2),
-                "members": {k: None if v is None else round(v, 2) for k, v in self.members.items()},
-                "weights": {k: round(v, 4) for k, v in self.weights.items()},
-                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+        return {
+            "estimate": round(self.estimate, 2),
+            "members": {k: None if v is None else round(v, 2) for k, v in self.members.items()},
+            "weights": {k: round(v, 4) for k, v in self.weights.items()},
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
 
 
 def splits(seed: int = SEED):
@@ -117,8 +119,15 @@ class EnsembleAgent(Agent):
         self.ensemble: Ensemble | None = None
 
     @classmethod
-    def create(cls, provider: Provider, *, model: str | None = None, specialist: str = "auto",
-               runs_root: Path | None = None, log=None) -> "EnsembleAgent":
+    def create(
+        cls,
+        provider: Provider,
+        *,
+        model: str | None = None,
+        specialist: str = "auto",
+        runs_root: Path | None = None,
+        log=None,
+    ) -> "EnsembleAgent":
         """The three members over the Pricer's data: the forest and the products store built once, cached."""
         from lab.agents.products import get_store
 
@@ -126,8 +135,10 @@ class EnsembleAgent(Agent):
         train, _, _ = splits()
         store = get_store()
         t0 = time.perf_counter()
-        agent.log(f"products store: {store.build(train)} products (raw chromadb, MiniLM vectors) "
-                  f"in {time.perf_counter() - t0:.1f} s")
+        agent.log(
+            f"products store: {store.build(train)} products (raw chromadb, MiniLM vectors) "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
         spec = SpecialistMember(specialist, runs_root)
         forest = ForestMember.fit_or_load(train, SEED)
         agent.members = [spec, FrontierMember(provider, store, model), forest]
@@ -179,8 +190,10 @@ class EnsembleAgent(Agent):
         preds = self.guesses(held, progress)
         self.ensemble = Ensemble().fit(preds, [it.price for it in held])
         w = self.ensemble.weights()
-        self.log(f"fitted on {len(held)} held-out items in {time.perf_counter() - t0:.1f} s; weights: "
-                 + ", ".join(f"{k} {v:+.3f}" for k, v in w.items()))
+        self.log(
+            f"fitted on {len(held)} held-out items in {time.perf_counter() - t0:.1f} s; weights: "
+            + ", ".join(f"{k} {v:+.3f}" for k, v in w.items())
+        )
         return self.ensemble
 
     def weights(self) -> dict[str, float]:
@@ -204,13 +217,22 @@ class EnsembleAgent(Agent):
         if all(v is None for v in guesses.values()):
             raise LabError("No member gave a price for this description; the ensemble has nothing to combine.")
         estimate = self.ensemble.predict({k: [v] for k, v in guesses.items()})[0]
-        self.log(f"${estimate:,.2f} from " + ", ".join(
-            f"{k} {'no number' if v is None else f'${v:,.2f}'} ({seconds[k]:.1f} s)" for k, v in guesses.items()))
+        self.log(
+            f"${estimate:,.2f} from "
+            + ", ".join(
+                f"{k} {'no number' if v is None else f'${v:,.2f}'} ({seconds[k]:.1f} s)" for k, v in guesses.items()
+            )
+        )
         return Priced(estimate, guesses, self.weights(), seconds, replies)
 
 
-def score_on_pricer_test(provider: Provider | None = None, *, model: str | None = None, specialist: str = "auto",
-                         progress: Callable[[str], None] | None = None) -> dict:
+def score_on_pricer_test(
+    provider: Provider | None = None,
+    *,
+    model: str | None = None,
+    specialist: str = "auto",
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Score the agents' ensemble on the Pricer lab's test split, beside each member and the constant baseline.
 
     Returns {"n", "results": {name: pricer score dict}, "summary": [{"name", "mae", "rmsle", "hit_rate",
@@ -233,6 +255,12 @@ def score_on_pricer_test(provider: Provider | None = None, *, model: str | None 
     results["constant (train mean)"] = score(truth, [constant] * len(test))
     base = results["constant (train mean)"]["mae"]
     rows = [summary(name, r) | {"ratio_to_constant": round(r["mae"] / base, 3)} for name, r in results.items()]
-    return {"n": len(test), "results": results, "summary": sorted(rows, key=lambda r: r["mae"]),
-            "weights": agent.weights(), "labels": {m.name: m.label for m in agent.members}, "truth": truth,
-            "preds": preds | {"ensemble": ensemble_preds}}
+    return {
+        "n": len(test),
+        "results": results,
+        "summary": sorted(rows, key=lambda r: r["mae"]),
+        "weights": agent.weights(),
+        "labels": {m.name: m.label for m in agent.members},
+        "truth": truth,
+        "preds": preds | {"ensemble": ensemble_preds},
+    }

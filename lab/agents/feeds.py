@@ -29,10 +29,13 @@ from typing import Iterable
 from lab.agents.framework import canonical_url
 
 # The course's feeds (week 8), read online only.
-ONLINE_FEEDS = ["https://www.dealnews.com/c142/Electronics/?rss=1", "https://www.dealnews.com/c39/Computers/?rss=1",
-                "https://www.dealnews.com/f1912/Smart-Home/?rss=1"]
-MAX_ENTRIES = 30      # per feed, as many as a model can read in one prompt
-SUMMARY_CHARS = 500   # the course's truncation of details
+ONLINE_FEEDS = [
+    "https://www.dealnews.com/c142/Electronics/?rss=1",
+    "https://www.dealnews.com/c39/Computers/?rss=1",
+    "https://www.dealnews.com/f1912/Smart-Home/?rss=1",
+]
+MAX_ENTRIES = 30  # per feed, as many as a model can read in one prompt
+SUMMARY_CHARS = 500  # the course's truncation of details
 
 
 @dataclass
@@ -56,8 +59,13 @@ class FeedDeal:
         return f"{self.title}\n{self.summary}"
 
     def to_dict(self) -> dict:
-        return {"title": self.title, "url": self.url, "summary": self.summary, "category": self.category,
-                "feed": self.feed}
+        return {
+            "title": self.title,
+            "url": self.url,
+            "summary": self.summary,
+            "category": self.category,
+            "feed": self.feed,
+        }
 
 
 def bundled_feeds() -> list[Path]:
@@ -96,14 +104,22 @@ def parse_rss(data: bytes | str, source: str = "") -> list[FeedDeal]:
         title = " ".join((item.findtext("title") or "").split())
         link = (item.findtext("link") or "").strip()
         if not title or not link.startswith(("http://", "https://")):
-            continue   # an entry without a title or a web link cannot be a deal anyone can open
-        out.append(FeedDeal(title=title[:200], url=link, summary=html_text(item.findtext("description") or "")[:SUMMARY_CHARS],
-                            category=(item.findtext("category") or "").strip(), feed=source))
+            continue  # an entry without a title or a web link cannot be a deal anyone can open
+        out.append(
+            FeedDeal(
+                title=title[:200],
+                url=link,
+                summary=html_text(item.findtext("description") or "")[:SUMMARY_CHARS],
+                category=(item.findtext("category") or "").strip(),
+                feed=source,
+            )
+        )
     return out
 
 
-def read_feeds(sources: Iterable[str | Path], *, allow_networks: Iterable[str] = (),
-               on_problem=None) -> tuple[list[FeedDeal], list[str]]:
+def read_feeds(
+    sources: Iterable[str | Path], *, allow_networks: Iterable[str] = (), on_problem=None
+) -> tuple[list[FeedDeal], list[str]]:
     """Every entry of every feed (files or http(s) URLs), in order; a feed that fails adds one line to ``problems``.
 
     ``on_problem`` sees each such line as it happens (the scanner logs it)."""
@@ -117,8 +133,12 @@ def read_feeds(sources: Iterable[str | Path], *, allow_networks: Iterable[str] =
             if name.startswith(("http://", "https://")):
                 from lab.agents import net
 
-                data = net.request("GET", name, allow_networks=allow_networks,
-                                   headers={"Accept": "application/rss+xml, application/xml, text/xml"}).body
+                data = net.request(
+                    "GET",
+                    name,
+                    allow_networks=allow_networks,
+                    headers={"Accept": "application/rss+xml, application/xml, text/xml"},
+                ).body
             else:
                 data = Path(src).read_bytes()
             got = parse_rss(data, source=Path(name).stem if not name.startswith("http") else name)

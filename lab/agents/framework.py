@@ -32,8 +32,16 @@ from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 # The course's colours (ANSI foreground on black) and the HTML colours its log_utils maps them to.
-COLORS = {"red": "#dd0000", "green": "#00dd00", "yellow": "#dddd00", "blue": "#4a7dff", "magenta": "#aa00dd",
-          "cyan": "#00dddd", "white": "#87ceeb", "orange": "#ff7800"}
+COLORS = {
+    "red": "#dd0000",
+    "green": "#00dd00",
+    "yellow": "#dddd00",
+    "blue": "#4a7dff",
+    "magenta": "#aa00dd",
+    "cyan": "#00dddd",
+    "white": "#87ceeb",
+    "orange": "#ff7800",
+}
 ANSI = {"red": 31, "green": 32, "yellow": 33, "blue": 34, "magenta": 35, "cyan": 36, "white": 37, "orange": 33}
 
 
@@ -123,15 +131,18 @@ class Memory:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.tmp{os.getpid()}.{threading.get_ident()}")
         tmp.write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.path)   # write then rename: a reader never sees half a file
+        os.replace(tmp, self.path)  # write then rename: a reader never sees half a file
 
     def add(self, opportunities: list[dict]) -> int:
         """Remember these; returns how many were new (a URL already known is not added twice)."""
         with self._lock:
             rows = self.load()
             known = {canonical_url(r["url"]) for r in rows}
-            new = [dict(o, when=o.get("when") or time.strftime("%Y-%m-%d %H:%M:%S"))
-                   for o in opportunities if canonical_url(o["url"]) not in known]
+            new = [
+                dict(o, when=o.get("when") or time.strftime("%Y-%m-%d %H:%M:%S"))
+                for o in opportunities
+                if canonical_url(o["url"]) not in known
+            ]
             if new:
                 self._save(rows + new)
             return len(new)
@@ -149,4 +160,3 @@ class Memory:
             n = len(self.load())
             self._save([])
             return n
-

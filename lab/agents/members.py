@@ -24,8 +24,8 @@ from lab.llm.base import Options, Provider, run
 from lab.pricer.items import Item, scrub
 from lab.pricer.metrics import parse_price
 
-MAX_CHARS = 1_000   # about the 160 tokens the Pricer's items are cut to
-SERVICE_APP = "lab-pricer-service"   # the Modal app name (lab.agents.modal_service)
+MAX_CHARS = 1_000  # about the 160 tokens the Pricer's items are cut to
+SERVICE_APP = "lab-pricer-service"  # the Modal app name (lab.agents.modal_service)
 
 
 def as_item(description: str) -> Item:
@@ -84,22 +84,30 @@ class FrontierMember:
     def __init__(self, provider: Provider, store, model: str | None = None, k: int = 5) -> None:
         self.provider, self.store, self.model, self.k = provider, store, model, k
         self.cut = self.LOCAL_CONTEXT_CHARS if provider.name == "local" else None
-        self.label = (f"{provider.name}/{model or provider.default_model} with {k} similar products (chromadb"
-                      + (f", each cut to {self.cut} characters)" if self.cut else ")"))
+        self.label = f"{provider.name}/{model or provider.default_model} with {k} similar products (chromadb" + (
+            f", each cut to {self.cut} characters)" if self.cut else ")"
+        )
 
     def messages(self, description: str) -> list[dict]:
         from lab.pricer.llm import messages_for
 
         item = as_item(description)
-        similar = [Item(s.title, s.category, s.price, s.text[: self.cut], 0)
-                   for s in self.store.similar(item.text, self.k + 1) if s.text != item.text][: self.k]
-        if self.cut:   # never show a product its own price (above); the question itself is cut less
+        similar = [
+            Item(s.title, s.category, s.price, s.text[: self.cut], 0)
+            for s in self.store.similar(item.text, self.k + 1)
+            if s.text != item.text
+        ][: self.k]
+        if self.cut:  # never show a product its own price (above); the question itself is cut less
             item = Item(item.title, "", 0.0, item.text[: 2 * self.cut], 0)
         return messages_for(item, similar)
 
     def price(self, description: str) -> tuple[float | None, str]:
-        reply = run(self.provider, self.messages(description), model=self.model,
-                    options=Options(temperature=0.0, max_tokens=16, seed=42)).text
+        reply = run(
+            self.provider,
+            self.messages(description),
+            model=self.model,
+            options=Options(temperature=0.0, max_tokens=16, seed=42),
+        ).text
         return parse_price(reply), reply
 
 
@@ -113,8 +121,9 @@ def latest_adapter_run(root: Path | None = None) -> Path | None:
     from lab.finetune.runner import runs_dir
 
     try:
-        folders = sorted((d for d in runs_dir(root).iterdir() if (d / "adapter" / "adapter_config.json").exists()),
-                         reverse=True)
+        folders = sorted(
+            (d for d in runs_dir(root).iterdir() if (d / "adapter" / "adapter_config.json").exists()), reverse=True
+        )
     except OSError:
         return None
     return folders[0] if folders else None
@@ -136,8 +145,12 @@ class SpecialistMember:
             from lab.finetune.modal_app import HOW_TO_TOKEN, token_configured
 
             if not token_configured():
-                raise MissingKeyError(HOW_TO_TOKEN.replace("Then run the exported script with `modal run RUN_DIR/"
-                                                           "modal_app.py`.", "Then: python -m lab agents modal --deploy."))
+                raise MissingKeyError(
+                    HOW_TO_TOKEN.replace(
+                        "Then run the exported script with `modal run RUN_DIR/modal_app.py`.",
+                        "Then: python -m lab agents modal --deploy.",
+                    )
+                )
             return "modal", SERVICE_APP, f"fine-tuned model on Modal (app {SERVICE_APP}, class Pricer)"
         if source.startswith("gguf:"):
             path = Path(source[5:]).expanduser()

@@ -38,7 +38,7 @@ def compose(line: str, price: float, estimate: float, url: str) -> str:
 
 def first_line(text: str, limit: int = 160) -> str:
     line = next((ln.strip() for ln in (text or "").splitlines() if ln.strip()), "")
-    return line.strip('"\' ')[:limit]
+    return line.strip("\"' ")[:limit]
 
 
 def channels() -> list[str]:
@@ -80,8 +80,16 @@ class MessagingAgent(Agent):
     name = "Messaging Agent"
     color = "white"
 
-    def __init__(self, inbox: Inbox, provider: Provider | None = None, log=None, *, model: str | None = None,
-                 allow_networks: Iterable[str] = (), ntfy_url: str | None = None) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        provider: Provider | None = None,
+        log=None,
+        *,
+        model: str | None = None,
+        allow_networks: Iterable[str] = (),
+        ntfy_url: str | None = None,
+    ) -> None:
         super().__init__(log)
         self.inbox, self.provider, self.model = inbox, provider, model
         self.allow_networks = list(allow_networks)
@@ -92,12 +100,19 @@ class MessagingAgent(Agent):
         """One line from the model; when it writes nothing usable, a plain line (and the log says so)."""
         line = ""
         if self.provider is not None:
-            prompt = (f"Summarize this deal in one exciting sentence of at most 20 words for a push notification.\n"
-                      f"Item: {description[:400]}\nOffered price: ${price:,.2f}\nEstimated true value: ${estimate:,.2f}")
+            prompt = (
+                f"Summarize this deal in one exciting sentence of at most 20 words for a push notification.\n"
+                f"Item: {description[:400]}\nOffered price: ${price:,.2f}\nEstimated true value: ${estimate:,.2f}"
+            )
             try:
-                line = first_line(run(self.provider, [{"role": "system", "content": SYSTEM},
-                                                      {"role": "user", "content": prompt}], model=self.model,
-                                      options=Options(temperature=0.0, max_tokens=48, seed=42)).text)
+                line = first_line(
+                    run(
+                        self.provider,
+                        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
+                        model=self.model,
+                        options=Options(temperature=0.0, max_tokens=48, seed=42),
+                    ).text
+                )
             except LabError as e:
                 self.log(f"the model could not write the message ({e}); using the plain line")
         if not line:
@@ -112,22 +127,42 @@ class MessagingAgent(Agent):
         text = compose(line, price, estimate, url)
         sent: list[str] = ["inbox"]
         errors: dict[str, str] = {}
-        self.inbox.add({"title": title, "text": text, "price": price, "estimate": estimate, "url": url,
-                        "when": time.strftime("%Y-%m-%d %H:%M:%S")})
+        self.inbox.add(
+            {
+                "title": title,
+                "text": text,
+                "price": price,
+                "estimate": estimate,
+                "url": url,
+                "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+            }
+        )
         topic = os.environ.get("NTFY_TOPIC")
         if topic:
             try:
-                net.request("POST", f"{self.ntfy_url.rstrip('/')}/{topic}", data=text.encode(),
-                            headers={"Title": "Deal alert", "Tags": "moneybag"}, allow_networks=self.allow_networks)
+                net.request(
+                    "POST",
+                    f"{self.ntfy_url.rstrip('/')}/{topic}",
+                    data=text.encode(),
+                    headers={"Title": "Deal alert", "Tags": "moneybag"},
+                    allow_networks=self.allow_networks,
+                )
                 sent.append("ntfy")
             except LabError as e:
                 errors["ntfy"] = str(e)
         if os.environ.get("PUSHOVER_USER") and os.environ.get("PUSHOVER_TOKEN"):
             try:
-                net.request("POST", self.pushover_url, data={"user": os.environ["PUSHOVER_USER"],
-                                                             "token": os.environ["PUSHOVER_TOKEN"],
-                                                             "message": text[:1024], "sound": "cashregister"},
-                            allow_networks=self.allow_networks)
+                net.request(
+                    "POST",
+                    self.pushover_url,
+                    data={
+                        "user": os.environ["PUSHOVER_USER"],
+                        "token": os.environ["PUSHOVER_TOKEN"],
+                        "message": text[:1024],
+                        "sound": "cashregister",
+                    },
+                    allow_networks=self.allow_networks,
+                )
                 sent.append("pushover")
             except LabError as e:
                 errors["pushover"] = str(e)

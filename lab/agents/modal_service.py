@@ -95,8 +95,15 @@ class Pricer(PricerCore):
 '''
 
 
-def source(*, base_model: str, adapter: str, gpu: str = "T4", secrets: list[str] | None = None,
-           adapter_dir: str | None = None, script: str = SCRIPT) -> str:
+def source(
+    *,
+    base_model: str,
+    adapter: str,
+    gpu: str = "T4",
+    secrets: list[str] | None = None,
+    adapter_dir: str | None = None,
+    script: str = SCRIPT,
+) -> str:
     """The app's text. ``adapter_dir``: a local adapter folder to ship in the image (then ``adapter`` is its path
     inside the container)."""
     from lab.finetune.modal_app import GPUS, pinned_packages
@@ -105,10 +112,17 @@ def source(*, base_model: str, adapter: str, gpu: str = "T4", secrets: list[str]
         raise InputError(f"GPU {gpu!r} is not one of Modal's {list(GPUS)}")
     pins = [p for p in pinned_packages() if p.split("==")[0] in PACKAGES]
     add = f'    .add_local_dir("{adapter_dir}", remote_path="{adapter}")\n' if adapter_dir else ""
-    return TEMPLATE.format(app=SERVICE_APP, gpu=gpu, base_model=base_model, adapter=adapter, script=script,
-                           python=f"{sys.version_info.major}.{sys.version_info.minor}",
-                           packages=", ".join(f'"{p}"' for p in pins), add_adapter=add,
-                           secrets=", ".join(f'modal.Secret.from_name("{s}")' for s in (secrets or [])))
+    return TEMPLATE.format(
+        app=SERVICE_APP,
+        gpu=gpu,
+        base_model=base_model,
+        adapter=adapter,
+        script=script,
+        python=f"{sys.version_info.major}.{sys.version_info.minor}",
+        packages=", ".join(f'"{p}"' for p in pins),
+        add_adapter=add,
+        secrets=", ".join(f'modal.Secret.from_name("{s}")' for s in (secrets or [])),
+    )
 
 
 def for_run(run: str | Path | None = None, gpu: str = "T4") -> str:
@@ -123,8 +137,7 @@ def for_run(run: str | Path | None = None, gpu: str = "T4") -> str:
     cfg = RunConfig.from_yaml(run_dir / "config.yaml")
     base = resolve_base_model(cfg.base_model, remote=True)
     secrets = [] if cfg.base_model == OFFLINE_BASE else ["huggingface-secret"]
-    return source(base_model=base, adapter="/adapter", gpu=gpu, secrets=secrets,
-                  adapter_dir=str(run_dir / "adapter"))
+    return source(base_model=base, adapter="/adapter", gpu=gpu, secrets=secrets, adapter_dir=str(run_dir / "adapter"))
 
 
 def write(text: str, folder: Path | None = None) -> Path:
@@ -142,10 +155,15 @@ def deploy(script: Path) -> subprocess.CompletedProcess:
     from lab.finetune.modal_app import HOW_TO_TOKEN, token_configured
 
     if not token_configured():
-        raise MissingKeyError(HOW_TO_TOKEN.replace("Then run the exported script with `modal run RUN_DIR/modal_app.py`.",
-                                                   "Then: python -m lab agents modal --deploy."))
-    return subprocess.run([sys.executable, "-m", "modal", "deploy", str(script)], capture_output=True, text=True,
-                          timeout=1800)
+        raise MissingKeyError(
+            HOW_TO_TOKEN.replace(
+                "Then run the exported script with `modal run RUN_DIR/modal_app.py`.",
+                "Then: python -m lab agents modal --deploy.",
+            )
+        )
+    return subprocess.run(
+        [sys.executable, "-m", "modal", "deploy", str(script)], capture_output=True, text=True, timeout=1800
+    )
 
 
 def call(description: str) -> float:

@@ -33,14 +33,22 @@ class Reply:
     body: bytes
 
 
-def request(method: str, url: str, *, data: dict | bytes | None = None, headers: dict | None = None,
-            allow_networks: Iterable[str] = (), allow_private: bool | None = None, max_bytes: int = MAX_BYTES,
-            timeout_s: float = TIMEOUT_S) -> Reply:
+def request(
+    method: str,
+    url: str,
+    *,
+    data: dict | bytes | None = None,
+    headers: dict | None = None,
+    allow_networks: Iterable[str] = (),
+    allow_private: bool | None = None,
+    max_bytes: int = MAX_BYTES,
+    timeout_s: float = TIMEOUT_S,
+) -> Reply:
     """One GET or POST; redirects of a GET are followed by hand (each hop vetted). HTTP errors raise ``FetchError``."""
     import requests
 
-    from lab.prompting import web
     from lab.core.settings import get_settings
+    from lab.prompting import web
 
     allow = get_settings().allow_private_urls if allow_private is None else allow_private
     nets = list(allow_networks)
@@ -49,14 +57,22 @@ def request(method: str, url: str, *, data: dict | bytes | None = None, headers:
     with requests.Session() as session:
         session.trust_env = False  # a proxy from the environment would bypass the address checks
         adapter = web._vetting_adapter(
-            lambda ip: web._why_refused(ipaddress.ip_address(ip.split("%")[0]), allow, networks))
+            lambda ip: web._why_refused(ipaddress.ip_address(ip.split("%")[0]), allow, networks)
+        )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         for _ in range(MAX_REDIRECTS + 1):
             web.check_url(current, allow_private=allow, allow_networks=nets)
             try:
-                resp = session.request(method, current, data=data, headers={"User-Agent": web.USER_AGENT, **(headers or {})},
-                                       stream=True, allow_redirects=False, timeout=(timeout_s, timeout_s))
+                resp = session.request(
+                    method,
+                    current,
+                    data=data,
+                    headers={"User-Agent": web.USER_AGENT, **(headers or {})},
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=(timeout_s, timeout_s),
+                )
             except requests.Timeout as e:
                 raise ProviderTimeout(f"{current} did not answer within {timeout_s:.0f} s.") from e
             except requests.RequestException as e:

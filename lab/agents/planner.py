@@ -23,11 +23,12 @@ from lab.agents.framework import Agent
 from lab.llm.base import Provider
 
 DEAL_THRESHOLD = 50.0
-SYSTEM_MESSAGE = ("You find great deals on bargain products using your tools, and notify the user of the best "
-                  "bargain.")
-USER_MESSAGE = ("First, use your tool to scan the internet for bargain deals. Then for each deal, use your tool to "
-                "estimate its true value. Then pick the single most compelling deal where the price is much lower "
-                "than the estimated true value, and use your tool to notify the user. Then just reply OK.")
+SYSTEM_MESSAGE = "You find great deals on bargain products using your tools, and notify the user of the best bargain."
+USER_MESSAGE = (
+    "First, use your tool to scan the internet for bargain deals. Then for each deal, use your tool to "
+    "estimate its true value. Then pick the single most compelling deal where the price is much lower "
+    "than the estimated true value, and use your tool to notify the user. Then just reply OK."
+)
 
 
 @dataclass
@@ -35,24 +36,41 @@ class PlanResult:
     opportunities: list[dict] = field(default_factory=list)
     notified: list[dict] = field(default_factory=list)
     scan: object = None
-    answer: str = ""              # the model's last words (autonomous plan)
+    answer: str = ""  # the model's last words (autonomous plan)
     rounds: int = 0
 
 
 def opportunity(deal, priced) -> dict:
-    return {"title": deal.title, "url": deal.url, "price": deal.price, "estimate": round(priced.estimate, 2),
-            "discount": round(priced.estimate - deal.price, 2),
-            "members": {k: None if v is None else round(v, 2) for k, v in priced.members.items()},
-            "seconds": {k: round(v, 3) for k, v in priced.seconds.items()}, "source": deal.source,
-            "category": deal.category, "description": deal.description}
+    return {
+        "title": deal.title,
+        "url": deal.url,
+        "price": deal.price,
+        "estimate": round(priced.estimate, 2),
+        "discount": round(priced.estimate - deal.price, 2),
+        "members": {k: None if v is None else round(v, 2) for k, v in priced.members.items()},
+        "seconds": {k: round(v, 3) for k, v in priced.seconds.items()},
+        "source": deal.source,
+        "category": deal.category,
+        "description": deal.description,
+    }
 
 
 class PlanningAgent(Agent):
     name = "Planning Agent"
     color = "green"
 
-    def __init__(self, scanner, ensemble, messenger, provider: Provider, log=None, *, model: str | None = None,
-                 threshold: float = DEAL_THRESHOLD, n: int = 5) -> None:
+    def __init__(
+        self,
+        scanner,
+        ensemble,
+        messenger,
+        provider: Provider,
+        log=None,
+        *,
+        model: str | None = None,
+        threshold: float = DEAL_THRESHOLD,
+        n: int = 5,
+    ) -> None:
         super().__init__(log)
         self.scanner, self.ensemble, self.messenger = scanner, ensemble, messenger
         self.provider, self.model, self.threshold, self.n = provider, model, threshold, n
@@ -65,23 +83,25 @@ class PlanningAgent(Agent):
         self.log("kicking off a run (fixed plan)")
         out = PlanResult()
         out.scan = self.scanner.scan(self.provider, known=known, n=self.n, model=self.model)
-        out.opportunities = sorted((self.price_deal(d) for d in out.scan.deals[: self.n]),
-                                   key=lambda o: o["discount"], reverse=True)
+        out.opportunities = sorted(
+            (self.price_deal(d) for d in out.scan.deals[: self.n]), key=lambda o: o["discount"], reverse=True
+        )
         if not out.opportunities:
             self.log("no deals to price this time")
             return out
         best = out.opportunities[0]
         self.log(f"best deal: '{best['title'][:60]}' with discount ${best['discount']:,.2f}")
         if best["discount"] > self.threshold:
-            out.notified.append(self.messenger.notify(best["title"], best["description"], best["price"],
-                                                      best["estimate"], best["url"]))
+            out.notified.append(
+                self.messenger.notify(best["title"], best["description"], best["price"], best["estimate"], best["url"])
+            )
         else:
             self.log(f"no deal beats its price by more than ${self.threshold:,.0f}: no notification")
         return out
 
     def plan_with_llm(self, known: set[str], max_rounds: int = 10) -> PlanResult:
-        from lab.tools.registry import ToolRegistry
         from lab.tools.loop import run_tools
+        from lab.tools.registry import ToolRegistry
 
         self.log(f"kicking off a run (autonomous: {self.provider.name} calls the agents as tools)")
         out = PlanResult()
@@ -91,15 +111,26 @@ class PlanningAgent(Agent):
             """Returns top bargains scraped from the internet along with the price each item is being offered for."""
             self.log("the model asks the scanner for bargains")
             out.scan = self.scanner.scan(self.provider, known=known, n=self.n, model=self.model)
-            return json.dumps({"deals": [{"product_description": d.description, "price": d.price, "url": d.url}
-                                         for d in out.scan.deals]}) if out.scan.deals else "No deals found"
+            return (
+                json.dumps(
+                    {
+                        "deals": [
+                            {"product_description": d.description, "price": d.price, "url": d.url}
+                            for d in out.scan.deals
+                        ]
+                    }
+                )
+                if out.scan.deals
+                else "No deals found"
+            )
 
-        def estimate_true_value(description: Annotated[str, Field(
-                description="The description of the item to be estimated")]) -> str:
+        def estimate_true_value(
+            description: Annotated[str, Field(description="The description of the item to be estimated")],
+        ) -> str:
             """Given the description of an item, estimate how much it is actually worth."""
             deals = out.scan.deals if out.scan else []
             deal = next((d for d in deals if d.description == description or d.title == description), None)
-            if deal is None:   # the model paraphrased: price its text anyway, but it cannot become an opportunity
+            if deal is None:  # the model paraphrased: price its text anyway, but it cannot become an opportunity
                 priced = self.ensemble.price(description)
                 self.log("the model's description matches no scanned deal: priced, not surfaced")
                 return f"The estimated true value of {description} is {round(priced.estimate, 2)}"
@@ -111,10 +142,13 @@ class PlanningAgent(Agent):
             return f"The estimated true value of {description} is {opp['estimate']}"
 
         def notify_user_of_deal(
-                description: Annotated[str, Field(description="The description of the item itself scraped from the internet")],
-                deal_price: Annotated[float, Field(description="The price offered by this deal scraped from the internet")],
-                estimated_true_value: Annotated[float, Field(description="The estimated actual value that this is worth")],
-                url: Annotated[str, Field(description="The URL of this deal as scraped from the internet")]) -> str:
+            description: Annotated[
+                str, Field(description="The description of the item itself scraped from the internet")
+            ],
+            deal_price: Annotated[float, Field(description="The price offered by this deal scraped from the internet")],
+            estimated_true_value: Annotated[float, Field(description="The estimated actual value that this is worth")],
+            url: Annotated[str, Field(description="The URL of this deal as scraped from the internet")],
+        ) -> str:
             """Send the user a push notification about the single most compelling deal; only call this one time."""
             if out.notified:
                 self.log("the model tries to notify a second time; ignored")
@@ -124,18 +158,31 @@ class PlanningAgent(Agent):
                 self.log("the model wants to notify a deal it never had estimated; refused")
                 return "Error: estimate this deal with estimate_true_value first."
             if abs(opp["estimate"] - estimated_true_value) > 0.01:
-                self.log(f"the model said ${estimated_true_value:,.2f}; the ensemble said ${opp['estimate']:,.2f}: "
-                         "using the ensemble's")
-            out.notified.append(self.messenger.notify(opp["title"], opp["description"], opp["price"], opp["estimate"],
-                                                      opp["url"]))
+                self.log(
+                    f"the model said ${estimated_true_value:,.2f}; the ensemble said ${opp['estimate']:,.2f}: "
+                    "using the ensemble's"
+                )
+            out.notified.append(
+                self.messenger.notify(opp["title"], opp["description"], opp["price"], opp["estimate"], opp["url"])
+            )
             return "Notification sent ok"
 
         registry = ToolRegistry([scan_the_internet_for_bargains, estimate_true_value, notify_user_of_deal])
         messages = [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": USER_MESSAGE}]
-        result = run_tools(self.provider, messages, registry, model=self.model, max_rounds=max_rounds,
-                           on_round=lambda r: self.log(
-                               f"round {r.index}: " + (", ".join(f"{c.name} ({c.status})" for c in r.calls)
-                                                       or f"answer: {(r.assistant.get('content') or '')[:80]}")))
+        result = run_tools(
+            self.provider,
+            messages,
+            registry,
+            model=self.model,
+            max_rounds=max_rounds,
+            on_round=lambda r: self.log(
+                f"round {r.index}: "
+                + (
+                    ", ".join(f"{c.name} ({c.status})" for c in r.calls)
+                    or f"answer: {(r.assistant.get('content') or '')[:80]}"
+                )
+            ),
+        )
         out.answer, out.rounds = result.answer, len(result.rounds)
         out.opportunities.sort(key=lambda o: o["discount"], reverse=True)
         self.log(f"the model finished after {out.rounds} round(s) ({result.stopped}): {result.answer[:120]}")

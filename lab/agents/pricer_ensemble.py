@@ -27,13 +27,19 @@ def run(ds) -> tuple[list[float], dict]:
     train, held, _ = splits()
     learned = {it.text for it in train + held}
     truth = [it.price for it in ds.test]
-    notes = {"weights": {k: round(v, 4) for k, v in agent.weights().items()},
-             "members": {m.name: m.label for m in agent.members},
-             "member_mae": {k: round(score(truth, v)["mae"], 2) for k, v in guesses.items()},
-             "test_items_the_agents_learned_from": sum(it.text in learned for it in ds.test)}
+    notes = {
+        "weights": {k: round(v, 4) for k, v in agent.weights().items()},
+        "members": {m.name: m.label for m in agent.members},
+        "member_mae": {k: round(score(truth, v)["mae"], 2) for k, v in guesses.items()},
+        "test_items_the_agents_learned_from": sum(it.text in learned for it in ds.test),
+    }
     return preds, notes
 
 
-register_ensemble(NAME, run, "The Agents lab's pricer: a linear regression over a specialist (fine-tuned or base "
-                             "SmolLM2), a frontier model with 5 similar products from chromadb, and a random forest "
-                             "on MiniLM vectors, fitted on 60 held-out items.")
+register_ensemble(
+    NAME,
+    run,
+    "The Agents lab's pricer: a linear regression over a specialist (fine-tuned or base "
+    "SmolLM2), a frontier model with 5 similar products from chromadb, and a random forest "
+    "on MiniLM vectors, fitted on 60 held-out items.",
+)

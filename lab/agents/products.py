@@ -83,12 +83,16 @@ class ProductStore:
             self.collection = self.client.get_or_create_collection(COLLECTION, metadata={"hnsw:space": "cosine"})
             vectors = embed([it.text for it in items])
             for start in range(0, len(items), 500):
-                batch = items[start:start + 500]
+                batch = items[start : start + 500]
                 self.collection.add(
-                    ids=[f"p{start + i}" for i in range(len(batch))], documents=[it.text for it in batch],
-                    embeddings=vectors[start:start + len(batch)].astype(float).tolist(),
-                    metadatas=[{"price": float(it.price), "category": it.category or "none", "title": it.title[:200]}
-                               for it in batch])
+                    ids=[f"p{start + i}" for i in range(len(batch))],
+                    documents=[it.text for it in batch],
+                    embeddings=vectors[start : start + len(batch)].astype(float).tolist(),
+                    metadatas=[
+                        {"price": float(it.price), "category": it.category or "none", "title": it.title[:200]}
+                        for it in batch
+                    ],
+                )
             self._meta_path().write_text(json.dumps({"fingerprint": fp, "count": len(items)}))
             return len(items)
 
@@ -96,10 +100,13 @@ class ProductStore:
         from lab.pricer.baselines import embed
 
         vec = embed([description])[0]
-        got = self.collection.query(query_embeddings=[vec.astype(float).tolist()], n_results=k,
-                                    include=["documents", "metadatas", "distances"])
-        return [Similar(doc, float(m["price"]), m.get("category", ""), m.get("title", ""), 1.0 - float(dist))
-                for doc, m, dist in zip(got["documents"][0], got["metadatas"][0], got["distances"][0])]
+        got = self.collection.query(
+            query_embeddings=[vec.astype(float).tolist()], n_results=k, include=["documents", "metadatas", "distances"]
+        )
+        return [
+            Similar(doc, float(m["price"]), m.get("category", ""), m.get("title", ""), 1.0 - float(dist))
+            for doc, m, dist in zip(got["documents"][0], got["metadatas"][0], got["distances"][0])
+        ]
 
     def all(self, limit: int = 2000) -> tuple[np.ndarray, list[str], list[dict]]:
         """(vectors, documents, metadatas) of up to ``limit`` products: what the page plots."""

@@ -33,17 +33,20 @@ SYSTEM_PROMPT = (
     "You identify and summarize the most detailed deals from a list, by selecting deals that have the most "
     "detailed, high quality description and the most clear price. Respond strictly in JSON with no explanation. "
     "Give the price as a number from the deal's text. If the price of a deal isn't clear, do not include that "
-    "deal. Products described as \"$XXX off\" or \"save $XXX\" do not state their price: leave them out.")
-USER_PREFIX = ("Respond with the most promising {n} deals from this list, selecting those which have the most "
-               "detailed product description and a clear price greater than 0. Summarize the product itself in "
-               "product_description, not the terms of the deal.\n\nDeals:\n\n")
+    'deal. Products described as "$XXX off" or "save $XXX" do not state their price: leave them out.'
+)
+USER_PREFIX = (
+    "Respond with the most promising {n} deals from this list, selecting those which have the most "
+    "detailed product description and a clear price greater than 0. Summarize the product itself in "
+    "product_description, not the terms of the deal.\n\nDeals:\n\n"
+)
 DOLLARS = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)")
 TITLE_PRICE = re.compile(r"\bfor \$(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*$")
 # Prompt budget in characters: SmolLM2 has a 4k-token window (~4 characters a token) and must keep room to answer.
 LOCAL_PROMPT_CHARS = 7_000
 REMOTE_PROMPT_CHARS = 40_000
 DEAL_CHARS = 300
-LOCAL_SUMMARY_CHARS = 150   # SmolLM2 writes at ~50 tok/s on 2 cores: short summaries keep a scan to seconds
+LOCAL_SUMMARY_CHARS = 150  # SmolLM2 writes at ~50 tok/s on 2 cores: short summaries keep a scan to seconds
 
 
 @dataclass
@@ -52,36 +55,48 @@ class PickedDeal:
     url: str
     price: float
     description: str
-    source: str = "model"          # model | rule
+    source: str = "model"  # model | rule
     category: str = ""
 
     def to_dict(self) -> dict:
-        return {"title": self.title, "url": self.url, "price": self.price, "description": self.description,
-                "source": self.source, "category": self.category}
+        return {
+            "title": self.title,
+            "url": self.url,
+            "price": self.price,
+            "description": self.description,
+            "source": self.source,
+            "category": self.category,
+        }
 
 
 @dataclass
 class ScanResult:
     deals: list[PickedDeal] = field(default_factory=list)
-    dropped: list[dict] = field(default_factory=list)      # {"title", "reason"}
-    entries: int = 0                                       # feed entries read
-    distinct: int = 0                                      # after merging deals listed in several feeds
-    candidates: list[FeedDeal] = field(default_factory=list)   # distinct and not surfaced before
-    shown: int = 0                                         # candidates the model read
+    dropped: list[dict] = field(default_factory=list)  # {"title", "reason"}
+    entries: int = 0  # feed entries read
+    distinct: int = 0  # after merging deals listed in several feeds
+    candidates: list[FeedDeal] = field(default_factory=list)  # distinct and not surfaced before
+    shown: int = 0  # candidates the model read
     problems: list[str] = field(default_factory=list)
     model_reply: str = ""
 
     def to_dict(self) -> dict:
-        return {"deals": [{"title": d.title, "url": d.url, "price": d.price, "source": d.source} for d in self.deals],
-                "dropped": self.dropped, "entries": self.entries, "distinct": self.distinct,
-                "new": len(self.candidates), "shown_to_model": self.shown, "problems": self.problems}
+        return {
+            "deals": [{"title": d.title, "url": d.url, "price": d.price, "source": d.source} for d in self.deals],
+            "dropped": self.dropped,
+            "entries": self.entries,
+            "distinct": self.distinct,
+            "new": len(self.candidates),
+            "shown_to_model": self.shown,
+            "problems": self.problems,
+        }
 
 
 def amounts(text: str) -> list[tuple[float, bool]]:
     """Every dollar amount in ``text`` with whether it reads as a discount ('$40 off', 'save $40')."""
     out = []
     for m in DOLLARS.finditer(text):
-        after, before = text[m.end():m.end() + 5].lower(), text[max(0, m.start() - 6):m.start()].lower()
+        after, before = text[m.end() : m.end() + 5].lower(), text[max(0, m.start() - 6) : m.start()].lower()
         discount = after.lstrip().startswith("off") or before.rstrip().endswith(("save", "take"))
         out.append((float(m.group(1).replace(",", "")), discount))
     return out
@@ -154,8 +169,10 @@ class ScannerAgent(Agent):
                 result.dropped.append({"title": d.title, "reason": "already surfaced"})
             else:
                 new.append(d)
-        self.log(f"{len(entries)} entries, {len(distinct)} distinct deals ({len(entries) - len(distinct)} listed in "
-                 f"more than one feed), {len(new)} not surfaced before")
+        self.log(
+            f"{len(entries)} entries, {len(distinct)} distinct deals ({len(entries) - len(distinct)} listed in "
+            f"more than one feed), {len(new)} not surfaced before"
+        )
         return new
 
     def prompt(self, deals: list[FeedDeal], n: int, budget: int) -> tuple[str, list[FeedDeal]]:
@@ -170,8 +187,15 @@ class ScannerAgent(Agent):
             used += len(text) + 2
         return head + "\n\n".join(body) + f"\n\nInclude at most {n} deals.", shown
 
-    def scan(self, provider: Provider, *, known: set[str] = frozenset(), n: int = 5, model: str | None = None,
-             top_up: bool = True) -> ScanResult:
+    def scan(
+        self,
+        provider: Provider,
+        *,
+        known: set[str] = frozenset(),
+        n: int = 5,
+        model: str | None = None,
+        top_up: bool = True,
+    ) -> ScanResult:
         from lab.prompting.structured import Schema, structured
 
         result = ScanResult()
@@ -183,17 +207,25 @@ class ScannerAgent(Agent):
         user, shown = self.prompt(result.candidates, n, budget)
         result.shown = len(shown)
         if len(shown) < len(result.candidates):
-            self.log(f"the model reads {len(shown)} of {len(result.candidates)} new deals (prompt budget of "
-                     f"{budget:,} characters for {provider.name})")
+            self.log(
+                f"the model reads {len(shown)} of {len(result.candidates)} new deals (prompt budget of "
+                f"{budget:,} characters for {provider.name})"
+            )
         by_key = {d.key: d for d in shown}
         local = provider.name == "local"
-        schema = Schema.from_model(_selection_model(), selection_schema([d.url for d in shown], n,
-                                                                        LOCAL_SUMMARY_CHARS if local else None))
+        schema = Schema.from_model(
+            _selection_model(), selection_schema([d.url for d in shown], n, LOCAL_SUMMARY_CHARS if local else None)
+        )
         self.log(f"asking {provider.name} for the best {n} deals as a DealSelection (structured output)")
         picks: list[dict] = []
         try:
-            got = structured(provider, [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}],
-                             schema, model=model, options=Options(temperature=0.0, max_tokens=1200, seed=42))
+            got = structured(
+                provider,
+                [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}],
+                schema,
+                model=model,
+                options=Options(temperature=0.0, max_tokens=1200, seed=42),
+            )
             result.model_reply = got.attempts[-1] if got.attempts else ""
             if got.ok:
                 picks = got.value["deals"]
@@ -209,8 +241,13 @@ class ScannerAgent(Agent):
         for p in picks:
             deal = by_key.get(canonical_url(p["url"]))
             title = deal.title if deal else p["url"]
-            reason = ("its URL is not one of the deals shown" if deal is None else
-                      "picked twice" if deal.key in picked else check_pick(deal, float(p["price"])))
+            reason = (
+                "its URL is not one of the deals shown"
+                if deal is None
+                else "picked twice"
+                if deal.key in picked
+                else check_pick(deal, float(p["price"]))
+            )
             if deal is not None:
                 picked.add(deal.key)
             if reason:
@@ -218,19 +255,32 @@ class ScannerAgent(Agent):
                 self.log(f"dropped '{title[:60]}': {reason}")
                 continue
             seen.add(deal.key)
-            result.deals.append(PickedDeal(deal.title, deal.url, float(p["price"]),
-                                           (p.get("product_description") or "").strip() or deal.summary[:DEAL_CHARS],
-                                           "model", deal.category))
+            result.deals.append(
+                PickedDeal(
+                    deal.title,
+                    deal.url,
+                    float(p["price"]),
+                    (p.get("product_description") or "").strip() or deal.summary[:DEAL_CHARS],
+                    "model",
+                    deal.category,
+                )
+            )
         if top_up and len(result.deals) < n:
-            extra = [(d, title_price(d)) for d in interleave(result.candidates)
-                     if d.key not in seen | picked and title_price(d)]
+            extra = [
+                (d, title_price(d))
+                for d in interleave(result.candidates)
+                if d.key not in seen | picked and title_price(d)
+            ]
             extra = [(d, p) for d, p in extra if not check_pick(d, p)][: n - len(result.deals)]
             for d, price in extra:
                 seen.add(d.key)
                 result.deals.append(PickedDeal(d.title, d.url, price, d.summary[:DEAL_CHARS], "rule", d.category))
             if extra:
                 self.log(f"{len(extra)} more deal(s) chosen by rule (title ends 'for $PRICE'), labelled 'rule'")
-        self.log(f"selected {len(result.deals)} deal(s): " + "; ".join(f"{d.title[:40]} ${d.price:,.2f}" for d in result.deals))
+        self.log(
+            f"selected {len(result.deals)} deal(s): "
+            + "; ".join(f"{d.title[:40]} ${d.price:,.2f}" for d in result.deals)
+        )
         return result
 
 

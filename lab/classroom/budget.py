@@ -41,13 +41,17 @@ class TokenBudget:
         with self._lock:
             mine, everyone = self.used(session), self.used_total()
         if self.per_session and mine >= self.per_session:
-            raise BudgetExceeded(f"This session has used {mine:,} of its {self.per_session:,} tokens on the deployment's "
-                                 "key. Paste your own key in the sidebar, or ask the instructor to raise "
-                                 "LAB_SESSION_TOKEN_BUDGET.")
+            raise BudgetExceeded(
+                f"This session has used {mine:,} of its {self.per_session:,} tokens on the deployment's "
+                "key. Paste your own key in the sidebar, or ask the instructor to raise "
+                "LAB_SESSION_TOKEN_BUDGET."
+            )
         if self.total and everyone >= self.total:
-            raise BudgetExceeded(f"The class has used {everyone:,} of the {self.total:,} tokens budgeted for the "
-                                 "deployment's key. Use the local model, paste your own key, or ask the instructor "
-                                 "to raise LAB_GLOBAL_TOKEN_BUDGET.")
+            raise BudgetExceeded(
+                f"The class has used {everyone:,} of the {self.total:,} tokens budgeted for the "
+                "deployment's key. Use the local model, paste your own key, or ask the instructor "
+                "to raise LAB_GLOBAL_TOKEN_BUDGET."
+            )
 
     def charge(self, session: str, tokens: int) -> None:
         with self._lock:
@@ -61,8 +65,14 @@ class BudgetedProvider:
         self.inner, self.budget, self.session = inner, budget, session
         self.name, self.default_model = inner.name, inner.default_model
 
-    def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
-               tools: list[dict] | None = None) -> Iterator[Chunk]:
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        options: Options | None = None,
+        tools: list[dict] | None = None,
+    ) -> Iterator[Chunk]:
         self.budget.check(self.session)
         for chunk in self.inner.stream(messages, model=model, options=options, tools=tools):
             if chunk.usage:

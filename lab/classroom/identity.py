@@ -86,7 +86,7 @@ def secret_bytes() -> bytes:
         with os.fdopen(fd, "w") as f:
             f.write(value)
         try:
-            os.link(tmp, path)          # first writer wins; a concurrent one reads the winner's secret
+            os.link(tmp, path)  # first writer wins; a concurrent one reads the winner's secret
         except FileExistsError:
             pass
         finally:
@@ -102,5 +102,7 @@ def cookie_script(cookie: str, max_age_s: int) -> str:
     """The script that stores the cookie in the browser (the value is URL-safe base64 and hex: no quoting)."""
     if not all(c.isalnum() or c in "-_." for c in cookie):
         raise ValueError("unexpected characters in the identity cookie")
-    return ("<script>(function(){var s=location.protocol==='https:'?'; Secure':'';"
-            f"document.cookie='{COOKIE}={cookie}; Path=/; Max-Age={int(max_age_s)}; SameSite=Lax'+s;}})();</script>")
+    return (
+        "<script>(function(){var s=location.protocol==='https:'?'; Secure':'';"
+        f"document.cookie='{COOKIE}={cookie}; Path=/; Max-Age={int(max_age_s)}; SameSite=Lax'+s;}})();</script>"
+    )

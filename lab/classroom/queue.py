@@ -34,9 +34,9 @@ class GenerationQueue:
         self.concurrency = concurrency
         self._cond = threading.Condition()
         self._tickets = itertools.count()
-        self._line: list[int] = []     # tickets waiting, in order of arrival
+        self._line: list[int] = []  # tickets waiting, in order of arrival
         self._running = 0
-        self._avg_s: float | None = None   # moving average of how long a turn holds its slot
+        self._avg_s: float | None = None  # moving average of how long a turn holds its slot
 
     def estimate_s(self, position: int) -> float | None:
         """Seconds until a ticket at ``position`` (1-based) starts, from recent turns; None before the first."""
@@ -60,7 +60,7 @@ class GenerationQueue:
                     if on_wait:
                         on_wait(self._line.index(ticket) + 1)
                     self._cond.wait(timeout=poll_s)
-            except BaseException:   # the student left the line: let the next one move up
+            except BaseException:  # the student left the line: let the next one move up
                 self._line.remove(ticket)
                 self._cond.notify_all()
                 raise
@@ -87,8 +87,14 @@ class QueuedProvider:
         self.inner, self.queue, self.on_wait = inner, queue, on_wait
         self.name, self.default_model = inner.name, inner.default_model
 
-    def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
-               tools: list[dict] | None = None) -> Iterator[Chunk]:
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        options: Options | None = None,
+        tools: list[dict] | None = None,
+    ) -> Iterator[Chunk]:
         with self.queue.slot(self.on_wait):
             yield from self.inner.stream(messages, model=model, options=options, tools=tools)
 

@@ -70,7 +70,7 @@ def check_id(session_id: str) -> str:
 def session_path(session_id: str, *parts: str) -> Path:
     """``<sessions root>/<session_id>/<parts...>``, checked but neither created nor marked (for reading)."""
     base = root() / check_id(session_id)
-    for part in parts:   # plain names only: a part must never climb out of (or jump past) the session's folder
+    for part in parts:  # plain names only: a part must never climb out of (or jump past) the session's folder
         if not part or part in (".", "..") or "/" in part or "\\" in part or "\0" in part:
             raise InputError(f"{part!r} is not a plain folder name.")
     return base.joinpath(*parts)
@@ -93,7 +93,7 @@ def mark_seen(session_id: str) -> bool:
         return False
     try:
         (base / MARK).touch()
-    except FileNotFoundError:   # swept between the check and the touch
+    except FileNotFoundError:  # swept between the check and the touch
         return False
     return True
 
@@ -113,7 +113,7 @@ def last_seen(folder: Path) -> float:
     return (mark if mark.exists() else folder).stat(follow_symlinks=False).st_mtime
 
 
-KeepAlive = Callable[[Path], bool]      # a session's folder -> True while something in it must not be swept
+KeepAlive = Callable[[Path], bool]  # a session's folder -> True while something in it must not be swept
 _KEEP_ALIVE: list[KeepAlive] = []
 _KEEP_ALIVE_LOCK = threading.Lock()
 
@@ -136,8 +136,13 @@ def keeps_alive(folder: Path) -> bool:
             if check(folder):
                 return True
         except Exception as e:  # noqa: BLE001 - an unreadable run must not get its folder swept
-            log.warning("keep-alive check %s failed on %s, keeping it: %s: %s",
-                        getattr(check, "__qualname__", check), folder, type(e).__name__, e)
+            log.warning(
+                "keep-alive check %s failed on %s, keeping it: %s: %s",
+                getattr(check, "__qualname__", check),
+                folder,
+                type(e).__name__,
+                e,
+            )
             return True
     return False
 
@@ -161,10 +166,10 @@ def sweep(max_age_s: float, now: float | None = None) -> list[Path]:
             try:
                 if now - last_seen(folder) <= max_age_s or keeps_alive(folder):
                     continue
-                shutil.rmtree(folder)   # unlinks links inside, never what they point to
-            except FileNotFoundError:   # another process swept it first
+                shutil.rmtree(folder)  # unlinks links inside, never what they point to
+            except FileNotFoundError:  # another process swept it first
                 continue
-            except OSError as e:        # one stubborn folder must not stop the sweep of the others
+            except OSError as e:  # one stubborn folder must not stop the sweep of the others
                 log.warning("could not sweep %s: %s", folder, e)
                 continue
             removed.append(folder)
@@ -196,8 +201,7 @@ def quota_bytes() -> int:
     return get_settings().session_quota_mb * 2**20
 
 
-def check_room(path: str | Path, adding: int, used: int | None = None, replacing: int = 0,
-               what: str = "This") -> None:
+def check_room(path: str | Path, adding: int, used: int | None = None, replacing: int = 0, what: str = "This") -> None:
     """InputError when writing ``adding`` more bytes at ``path`` would take its session over the quota.
 
     ``used``: the session's usage if already measured (else measured now); ``replacing``: bytes of a file the
@@ -209,9 +213,11 @@ def check_room(path: str | Path, adding: int, used: int | None = None, replacing
     used = usage_bytes(owner) if used is None else used
     quota = quota_bytes()
     if used - replacing + adding > quota:
-        raise InputError(f"{what} would take your session over its quota of {quota / 2**20:,.0f} MB "
-                         f"(LAB_SESSION_QUOTA_MB): the session already uses {used / 2**20:,.1f} MB. Nothing was "
-                         f"saved; ask the deployer for a larger quota if you need one.")
+        raise InputError(
+            f"{what} would take your session over its quota of {quota / 2**20:,.0f} MB "
+            f"(LAB_SESSION_QUOTA_MB): the session already uses {used / 2**20:,.1f} MB. Nothing was "
+            f"saved; ask the deployer for a larger quota if you need one."
+        )
 
 
 def sweep_expired(now: float | None = None) -> list[Path]:

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 Step = Callable[[], object]
-_STEPS: dict[str, Step] = {}          # name -> step, in registration order (what the process warm-up runs)
+_STEPS: dict[str, Step] = {}  # name -> step, in registration order (what the process warm-up runs)
 _REGISTRY_LOCK = threading.Lock()
 
 
@@ -92,7 +92,7 @@ class WarmUp:
             self._thread.join(timeout)
 
 
-_PROCESS: WarmUp | None = None       # made by the first ``start``, from the steps registered by then
+_PROCESS: WarmUp | None = None  # made by the first ``start``, from the steps registered by then
 
 
 def start(delay_s: float = 3.0) -> bool:

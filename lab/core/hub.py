@@ -23,9 +23,9 @@ import threading
 import time
 
 OFFLINE_VARS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
-HUB_TTL_S = 60.0   # how long one reachability answer is trusted
+HUB_TTL_S = 60.0  # how long one reachability answer is trusted
 _CHECK: dict[str, float | bool] = {}
-_CHECK_LOCK = threading.Lock()   # one probe at a time: concurrent callers share its answer
+_CHECK_LOCK = threading.Lock()  # one probe at a time: concurrent callers share its answer
 
 
 def switched_on(value: str | None) -> bool:

@@ -28,8 +28,23 @@ import builtins
 import importlib
 import threading
 
-HEAVY = frozenset({"torch", "transformers", "sentence_transformers", "diffusers", "peft", "trl", "accelerate",
-                   "datasets", "bitsandbytes", "safetensors", "tokenizers", "huggingface_hub", "torchvision"})
+HEAVY = frozenset(
+    {
+        "torch",
+        "transformers",
+        "sentence_transformers",
+        "diffusers",
+        "peft",
+        "trl",
+        "accelerate",
+        "datasets",
+        "bitsandbytes",
+        "safetensors",
+        "tokenizers",
+        "huggingface_hub",
+        "torchvision",
+    }
+)
 LOCK = threading.RLock()
 _original_import = builtins.__import__
 _original_import_module = importlib.import_module

@@ -51,9 +51,9 @@ ENV_VARS = {
 # Other secrets a deployment may hold: never echoed either (WANDB for fine-tune logging, Modal's secret half).
 OTHER_SECRET_VARS = ("MODAL_TOKEN_SECRET", "WANDB_API_KEY", "HUGGING_FACE_HUB_TOKEN", "LAB_GGUF_API_KEY")
 DEFAULT_ENDPOINTS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com"}
-MIN_SECRET_LEN = 8   # shorter strings ("abc") would redact ordinary words; no real key is this short
+MIN_SECRET_LEN = 8  # shorter strings ("abc") would redact ordinary words; no real key is this short
 
-_SECRETS: set[str] = set()       # every key this process has seen: memory only, used only to remove them
+_SECRETS: set[str] = set()  # every key this process has seen: memory only, used only to remove them
 _LOCK = threading.Lock()
 
 
@@ -71,11 +71,15 @@ def clean_key(value: str, where: str = "the key") -> str:
     key = value.strip()
     for i, ch in enumerate(key, 1):
         if ch.isspace() or not ch.isprintable():
-            raise InputError(f"{where} has a space or control character inside it (at position {i}): copy the key "
-                             "again, without spaces or line breaks.")
+            raise InputError(
+                f"{where} has a space or control character inside it (at position {i}): copy the key "
+                "again, without spaces or line breaks."
+            )
         if not ch.isascii():
-            raise InputError(f"{where} has a non-ASCII character inside it (at position {i}; a typographic quote or "
-                             "dash?): copy the key again from its source.")
+            raise InputError(
+                f"{where} has a non-ASCII character inside it (at position {i}; a typographic quote or "
+                "dash?): copy the key again from its source."
+            )
     return key
 
 
@@ -100,7 +104,7 @@ def redact(text: str) -> str:
     with _LOCK:
         known = set(_SECRETS)
     known.update(v for raw in _env_secrets() for v in (raw, raw.strip()) if len(v) >= MIN_SECRET_LEN)
-    for value in sorted(known, key=len, reverse=True):   # longest first: a key that contains another goes whole
+    for value in sorted(known, key=len, reverse=True):  # longest first: a key that contains another goes whole
         if value in text:
             text = text.replace(value, "***")
     return text
@@ -108,7 +112,7 @@ def redact(text: str) -> str:
 
 def _norm(url: str | None) -> str:
     url = (url or "").strip().rstrip("/").lower()
-    return url if "://" in url or not url else "http://" + url   # Ollama hosts may be written without a scheme
+    return url if "://" in url or not url else "http://" + url  # Ollama hosts may be written without a scheme
 
 
 def configured_base_urls(provider: str) -> set[str]:
@@ -139,8 +143,14 @@ def is_configured_base_url(provider: str, base_url: str | None) -> bool:
     return not base_url or _norm(base_url) in configured_base_urls(provider)
 
 
-def resolve_key(provider: str, explicit: str | None = None, required: bool = True, *, base_url: str | None = None,
-                typed_base_url: bool = False) -> str | None:
+def resolve_key(
+    provider: str,
+    explicit: str | None = None,
+    required: bool = True,
+    *,
+    base_url: str | None = None,
+    typed_base_url: bool = False,
+) -> str | None:
     """The key to send: ``explicit`` (pasted, or a CLI flag), else the environment's - unless ``base_url`` was
     typed by a visitor and is not one the deployment configured: then only an explicit key, or none."""
     var = ENV_VARS.get(provider)
@@ -155,7 +165,8 @@ def resolve_key(provider: str, explicit: str | None = None, required: bool = Tru
             raise MissingKeyError(
                 f"The deployment's {var} is sent only to {provider}'s own endpoint or a base URL the deployment "
                 f"configured, never to a base URL typed in a page ({base_url}). To use that server, paste your own "
-                "key for it in this session (or leave the key empty if the server needs none), or clear the base URL.")
+                "key for it in this session (or leave the key empty if the server needs none), or clear the base URL."
+            )
         return None
     if value and value.strip():
         return clean_key(value, var or "the key")

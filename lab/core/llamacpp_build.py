@@ -52,7 +52,9 @@ def installed_version() -> str:
     try:
         return metadata.version(DIST)
     except metadata.PackageNotFoundError:
-        raise ProviderUnavailable("llama-cpp-python is not installed: run `make run` (or pip install llama-cpp-python).") from None
+        raise ProviderUnavailable(
+            "llama-cpp-python is not installed: run `make run` (or pip install llama-cpp-python)."
+        ) from None
 
 
 def cmake_flags(cmake_args: str | None = None) -> list[str]:

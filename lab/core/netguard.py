@@ -70,13 +70,13 @@ def embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddres
     """
     if not isinstance(ip, ipaddress.IPv6Address):
         return None
-    if ip.ipv4_mapped:                                    # ::ffff:a.b.c.d
+    if ip.ipv4_mapped:  # ::ffff:a.b.c.d
         return ip.ipv4_mapped
-    if ip.sixtofour:                                      # 2002:AABB:CCDD::/48
+    if ip.sixtofour:  # 2002:AABB:CCDD::/48
         return ip.sixtofour
-    if ip.teredo:                                         # 2001::/32: (server, client)
+    if ip.teredo:  # 2001::/32: (server, client)
         return ip.teredo[1]
-    if ip in NAT64 or (int(ip) >> 32 == 0 and int(ip) > 1):   # 64:ff9b::a.b.c.d, deprecated ::a.b.c.d
+    if ip in NAT64 or (int(ip) >> 32 == 0 and int(ip) > 1):  # 64:ff9b::a.b.c.d, deprecated ::a.b.c.d
         return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
     return None
 
@@ -89,13 +89,24 @@ def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         return "local-use NAT64"
     if ip.is_global and not ip.is_multicast:
         return None
-    return ("loopback" if ip.is_loopback else "link-local" if ip.is_link_local
-            else "unspecified (it reaches this machine)" if ip.is_unspecified else "private" if ip.is_private
-            else "multicast" if ip.is_multicast else "reserved/non-public")
+    return (
+        "loopback"
+        if ip.is_loopback
+        else "link-local"
+        if ip.is_link_local
+        else "unspecified (it reaches this machine)"
+        if ip.is_unspecified
+        else "private"
+        if ip.is_private
+        else "multicast"
+        if ip.is_multicast
+        else "reserved/non-public"
+    )
 
 
-def _why_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_private: bool,
-                 allow_networks: list) -> str | None:
+def _why_refused(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_private: bool, allow_networks: list
+) -> str | None:
     """Why this address may not be reached, or None when it may. An IPv6 spelling of an IPv4 address
     (``::ffff:10.0.0.1``, NAT64 ``64:ff9b::a00:1``, 6to4, ``::10.0.0.1``) is judged by the IPv4 address it reaches."""
     inner = embedded_ipv4(ip)
@@ -111,9 +122,11 @@ def _why_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_privat
     return f"{shown} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
 
 
-HINT = (" Private, loopback and link-local addresses are refused so that a shared deployment cannot be used to probe "
-        "its own network. On your own machine, an operator allows them with LAB_ALLOW_PRIVATE_URLS=1 (in the CLI: "
-        "--allow-private).")
+HINT = (
+    " Private, loopback and link-local addresses are refused so that a shared deployment cannot be used to probe "
+    "its own network. On your own machine, an operator allows them with LAB_ALLOW_PRIVATE_URLS=1 (in the CLI: "
+    "--allow-private)."
+)
 
 
 def _show(url: str) -> str:
@@ -131,13 +144,16 @@ def split_url(url: str):
         host = (parts.hostname or "").rstrip(".").lower()
         parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
     except ValueError as e:
-        raise URLRefused(f"Refused {_show(url)}: it is not a well-formed URL ({e}). Check the brackets of an IPv6 "
-                         "address and the port.") from e
+        raise URLRefused(
+            f"Refused {_show(url)}: it is not a well-formed URL ({e}). Check the brackets of an IPv6 "
+            "address and the port."
+        ) from e
     return parts, host
 
 
-def check_url(url: str, *, allow_private: bool | None = None, allow_networks: Iterable[str] = (),
-              resolver: Resolver | None = None) -> list[str]:
+def check_url(
+    url: str, *, allow_private: bool | None = None, allow_networks: Iterable[str] = (), resolver: Resolver | None = None
+) -> list[str]:
     """Refuse (``URLRefused``) what may not be fetched; return the host's vetted addresses. The one address
     guard of the lab: web pages, typed provider base URLs and Ollama hosts all pass through it."""
     from lab.core.settings import get_settings
@@ -179,14 +195,14 @@ def check_base_url(url: str, *, provider: str, typed: bool) -> str:
     from lab.core.keys import is_configured_base_url
 
     url = url.strip()
-    if provider == "ollama" and "://" not in url:   # Ollama hosts are often written host:port
+    if provider == "ollama" and "://" not in url:  # Ollama hosts are often written host:port
         url = "http://" + url
     parts, host = split_url(url)
     if parts.scheme not in ("http", "https") or not host:
-        raise URLRefused(f"Refused {_show(url)} as the {provider} base URL: it needs http:// or https:// and a host "
-                         "(e.g. http://127.0.0.1:8080/v1).")
+        raise URLRefused(
+            f"Refused {_show(url)} as the {provider} base URL: it needs http:// or https:// and a host "
+            "(e.g. http://127.0.0.1:8080/v1)."
+        )
     if typed and not is_configured_base_url(provider, url):
         check_url(url)
     return url
-
-

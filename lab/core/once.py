@@ -41,7 +41,7 @@ class Once(Generic[T]):
         self.build, self.key = build, key
         self._values: dict[Hashable, T] = {}
         self._building: dict[Hashable, threading.Lock] = {}
-        self._lock = threading.Lock()   # guards the two dicts only, never held during a build
+        self._lock = threading.Lock()  # guards the two dicts only, never held during a build
         functools.update_wrapper(self, build)
 
     def _key(self, args: tuple, kwargs: dict) -> Hashable:
@@ -52,14 +52,14 @@ class Once(Generic[T]):
     def __call__(self, *args: Any, **kwargs: Any) -> T:
         k = self._key(args, kwargs)
         try:
-            return self._values[k]   # the fast path: a dict read is atomic in CPython
+            return self._values[k]  # the fast path: a dict read is atomic in CPython
         except KeyError:
             pass
         with self._lock:
             lock = self._building.setdefault(k, threading.Lock())
-        with lock:   # one build per key at a time; other keys build in parallel
+        with lock:  # one build per key at a time; other keys build in parallel
             if k not in self._values:
-                self._values[k] = self.build(*args, **kwargs)   # raises: nothing stored, the next call retries
+                self._values[k] = self.build(*args, **kwargs)  # raises: nothing stored, the next call retries
             return self._values[k]
 
     def __contains__(self, key: Hashable) -> bool:

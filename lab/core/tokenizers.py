@@ -24,10 +24,10 @@ from typing import Iterable, Mapping
 
 from lab.core.once import once
 
-CHAT_ENCODING = "o200k_base"   # GPT-4o / GPT-4.1 / GPT-5's vocabulary: the estimate every lab shows
-TOKENS_PER_MESSAGE = 3         # <|start|>{role}<|message|> ... <|end|>, less the role itself
+CHAT_ENCODING = "o200k_base"  # GPT-4o / GPT-4.1 / GPT-5's vocabulary: the estimate every lab shows
+TOKENS_PER_MESSAGE = 3  # <|start|>{role}<|message|> ... <|end|>, less the role itself
 TOKENS_PER_NAME = 1
-REPLY_PRIMING = 3              # <|start|>assistant<|message|>
+REPLY_PRIMING = 3  # <|start|>assistant<|message|>
 
 
 @once
@@ -45,7 +45,7 @@ def tiktoken_encoding(name: str = CHAT_ENCODING):
 
     from lab.core import assets
 
-    assets.prepare_tiktoken_cache()   # offline: the official files from PyPI packages, under tiktoken's names
+    assets.prepare_tiktoken_cache()  # offline: the official files from PyPI packages, under tiktoken's names
     return tiktoken.get_encoding(name)
 
 

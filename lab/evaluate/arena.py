@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from lab.core.errors import InputError
 from lab.evaluate.models import ModelSpec
 from lab.evaluate.ratings import WINNERS
-from lab.core.errors import InputError
 from lab.llm.base import Options, Provider
 
 VOTES = {"a": "model_a", "b": "model_b", "tie": "tie", "bad": "tie (bothbad)"}
@@ -60,19 +60,19 @@ class VoteStore:
         self.path = Path(path) if path else default_path()
         self.timeout_s = timeout_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _INIT_LOCK:   # once per file and process: every page render opens a store
+        with _INIT_LOCK:  # once per file and process: every page render opens a store
             if str(self.path) not in _READY or not self.path.exists():
                 self._retry(self._init)
                 _READY.add(str(self.path))
 
     def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)   # autocommit; BEGIN by hand
+        con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)  # autocommit; BEGIN by hand
         con.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
         return con
 
     def _init(self) -> None:
         with closing(self._connect()) as con:
-            con.execute("PRAGMA journal_mode = WAL")       # persistent: set once, every later connection uses it
+            con.execute("PRAGMA journal_mode = WAL")  # persistent: set once, every later connection uses it
             con.execute("BEGIN IMMEDIATE")
             for stmt in SCHEMA:
                 con.execute(stmt)
@@ -144,16 +144,22 @@ def new_battle(models: list[ModelSpec], prompt: str, rng: random.Random | None =
     return Battle(prompt.strip(), a, b)
 
 
-def answer(battle: Battle, build: Callable[[ModelSpec], Provider] | None = None,
-           options: Options | None = None, on_text: Callable[[int, str], None] | None = None) -> Battle:
+def answer(
+    battle: Battle,
+    build: Callable[[ModelSpec], Provider] | None = None,
+    options: Options | None = None,
+    on_text: Callable[[int, str], None] | None = None,
+) -> Battle:
     """Both models answer (``lab.prompting.compare``: one after the other; one failing does not stop the other)."""
-    from lab.prompting.compare import Target, compare
     from lab.evaluate.tasks import SYSTEM
+    from lab.prompting.compare import Target, compare
 
     build = build or (lambda s: s.build())
     msgs = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": battle.prompt}]
-    targets = [Target(side, (lambda s=spec: build(s)), spec.model_arg)
-               for side, spec in (("A", battle.model_a), ("B", battle.model_b))]
+    targets = [
+        Target(side, (lambda s=spec: build(s)), spec.model_arg)
+        for side, spec in (("A", battle.model_a), ("B", battle.model_b))
+    ]
     outs = compare(targets, msgs, options or Options(temperature=0.7, max_tokens=256, seed=None), on_text=on_text)
     battle.answer_a, battle.answer_b = outs[0].text, outs[1].text
     battle.errors = [f"{o.label}: {o.error}" for o in outs if o.error]

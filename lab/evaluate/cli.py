@@ -24,9 +24,8 @@ def _say(done: int, total: int, msg: str) -> None:
 
 def _run(args) -> int:
     from lab.cli import print_json
-    from lab.evaluate import models, suite, tasks
-
     from lab.core.errors import InputError
+    from lab.evaluate import models, suite, tasks
 
     if args.n is not None and args.n < 1:
         raise InputError("--n must be at least 1 (cases per task).")
@@ -45,9 +44,11 @@ def _run(args) -> int:
     print(f"{'model':42} {'task':8} {'score':>6} {'p50 ms':>8} {'tok/s':>7} {'MB':>6} {'cost $':>9}")
     for r in rows:
         cost = "n/a" if r.cost_usd is None else f"{r.cost_usd:.4f}"
-        print(f"{r.model[:42]:42} {r.task:8} {'-' if r.score is None else f'{r.score:.2f}':>6} "
-              f"{r.latency_ms_p50 or '-':>8} {r.tok_s or '-':>7} {'-' if not r.bytes else f'{r.bytes / 1e6:.0f}':>6} "
-              f"{cost:>9}" + (f"  error: {r.error}" if r.error else ""))
+        print(
+            f"{r.model[:42]:42} {r.task:8} {'-' if r.score is None else f'{r.score:.2f}':>6} "
+            f"{r.latency_ms_p50 or '-':>8} {r.tok_s or '-':>7} {'-' if not r.bytes else f'{r.bytes / 1e6:.0f}':>6} "
+            f"{cost:>9}" + (f"  error: {r.error}" if r.error else "")
+        )
     return 0
 
 
@@ -68,8 +69,8 @@ def _arena(args) -> int:
 
 
 def _battle(args) -> int:
-    from lab.evaluate import arena, models
     from lab.core.errors import InputError
+    from lab.evaluate import arena, models
 
     store = arena.VoteStore(args.db)
     b = arena.answer(arena.new_battle(models.parse_list(args.models, args.base_url), args.prompt))
@@ -103,8 +104,10 @@ def _rungs(args) -> int:
     from lab.evaluate import rungs
 
     paths = rungs.ensure([t for t in args.types.split(",") if t.strip()], lambda m: print(m, file=sys.stderr))
-    rows = [{"type": t.strip().upper(), "path": str(p), "bytes": p.stat().st_size, "model": f"rung:{t.strip().upper()}"}
-            for t, p in zip(args.types.split(","), paths)]
+    rows = [
+        {"type": t.strip().upper(), "path": str(p), "bytes": p.stat().st_size, "model": f"rung:{t.strip().upper()}"}
+        for t, p in zip(args.types.split(","), paths)
+    ]
     if args.json:
         print_json(rows)
     else:
@@ -130,8 +133,11 @@ def add_parser(sub) -> None:
     es = p.add_subparsers(dest="evaluate_command", required=True)
 
     def models_arg(q, default="local"):
-        q.add_argument("--models", default=default,
-                       help="Comma-separated: local, rung:TYPE, a .gguf path, or provider:model (e.g. openai:gpt-4o-mini).")
+        q.add_argument(
+            "--models",
+            default=default,
+            help="Comma-separated: local, rung:TYPE, a .gguf path, or provider:model (e.g. openai:gpt-4o-mini).",
+        )
         q.add_argument("--base-url", default=None, help="Server URL for openai-compatible / ollama models.")
 
     def db_arg(q):
@@ -139,19 +145,32 @@ def add_parser(sub) -> None:
 
     q = es.add_parser("run", help="Run the suite: one row per model and task.")
     models_arg(q)
-    q.add_argument("--suite", default="general,json,tools,pricer,rag",
-                   help="Comma-separated tasks among general, json, tools, pricer, rag (default: all).")
-    q.add_argument("--n", type=int, default=None, help="Cases per task (default: each task's own, 5-10; the sets hold 8-48).")
-    q.add_argument("--judge", default=None, metavar="MODEL",
-                   help="Grade RAG answers with this model (provider:model) instead of keywords.")
-    q.add_argument("--json", action="store_true", help='Print {"rows": [{model, task, score, latency_ms_p50, tok_s, bytes}]}.')
+    q.add_argument(
+        "--suite",
+        default="general,json,tools,pricer,rag",
+        help="Comma-separated tasks among general, json, tools, pricer, rag (default: all).",
+    )
+    q.add_argument(
+        "--n", type=int, default=None, help="Cases per task (default: each task's own, 5-10; the sets hold 8-48)."
+    )
+    q.add_argument(
+        "--judge",
+        default=None,
+        metavar="MODEL",
+        help="Grade RAG answers with this model (provider:model) instead of keywords.",
+    )
+    q.add_argument(
+        "--json", action="store_true", help='Print {"rows": [{model, task, score, latency_ms_p50, tok_s, bytes}]}.'
+    )
     q.add_argument("--details", action="store_true", help="With --json: also n, cost_usd, error and every case.")
     q.add_argument("--quiet", action="store_true", help="No progress lines on stderr.")
     q.set_defaults(func=_run)
 
     q = es.add_parser("arena", help="Ratings from the class's votes, with 95%% bootstrap intervals.")
     db_arg(q)
-    q.add_argument("--method", choices=["bt", "elo"], default="bt", help="bt = Bradley-Terry (as the Arena); elo = online Elo.")
+    q.add_argument(
+        "--method", choices=["bt", "elo"], default="bt", help="bt = Bradley-Terry (as the Arena); elo = online Elo."
+    )
     q.add_argument("--rounds", type=int, default=100, help="Bootstrap resamples (default 100).")
     q.add_argument("--json", action="store_true", help='Print {"ratings": [{model, rating, ci, votes}]}.')
     q.set_defaults(func=_arena)
@@ -178,4 +197,3 @@ def add_parser(sub) -> None:
     q = es.add_parser("leaderboards", help="The public leaderboards the course uses, and what each measures.")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_boards)
-

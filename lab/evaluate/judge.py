@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from lab.llm.base import Provider
 
-PASS = 4   # a judged answer is right when accuracy and completeness are both at least 4 of 5
+PASS = 4  # a judged answer is right when accuracy and completeness are both at least 4 of 5
 
 
 def mentions(text: str, accepted: list[str]) -> bool:
@@ -50,5 +50,7 @@ class Judge:
         r = judge_answer(question, answer, self.provider, model=self.model)
         if r.accuracy is None or r.completeness is None:
             return False, f"no verdict: {r.reason}"
-        return (r.accuracy >= PASS and r.completeness >= PASS,
-                f"accuracy {r.accuracy}/5, completeness {r.completeness}/5: {r.reason}")
+        return (
+            r.accuracy >= PASS and r.completeness >= PASS,
+            f"accuracy {r.accuracy}/5, completeness {r.completeness}/5: {r.reason}",
+        )

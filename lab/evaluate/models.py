@@ -26,10 +26,10 @@ REMOTE = ("openai", "anthropic", "ollama", "openai-compatible", "fake")
 
 @dataclass(frozen=True)
 class ModelSpec:
-    label: str                 # what tables, charts and the arena call it
-    provider: str              # a lab.llm provider name
-    model: str | None = None   # the model id (remote), or the GGUF path (local)
-    bytes: int | None = None   # file size of a GGUF
+    label: str  # what tables, charts and the arena call it
+    provider: str  # a lab.llm provider name
+    model: str | None = None  # the model id (remote), or the GGUF path (local)
+    bytes: int | None = None  # file size of a GGUF
     base_url: str | None = None
 
     @property
@@ -58,7 +58,9 @@ def parse(spec: str, base_url: str | None = None) -> ModelSpec:
     """``local`` | ``rung:TYPE`` | a ``.gguf`` path | ``provider:model`` (see the module docstring)."""
     spec = (spec or "").strip()
     if not spec:
-        raise InputError("Name a model: 'local', a .gguf path, 'rung:Q8_0' or 'provider:model' (e.g. openai:gpt-4o-mini).")
+        raise InputError(
+            "Name a model: 'local', a .gguf path, 'rung:Q8_0' or 'provider:model' (e.g. openai:gpt-4o-mini)."
+        )
     if spec == "local":
         from lab.llm.local import default_model_path
 
@@ -74,8 +76,10 @@ def parse(spec: str, base_url: str | None = None) -> ModelSpec:
         return ModelSpec(f"{head}:{rest}", head, rest, None, base_url)
     if spec.endswith(".gguf"):
         return local_spec(spec)
-    raise InputError(f"Unknown model {spec!r}: use 'local', a .gguf path, 'rung:Q8_0' or 'provider:model' with a "
-                     f"provider among {', '.join(REMOTE[:-1])}.")
+    raise InputError(
+        f"Unknown model {spec!r}: use 'local', a .gguf path, 'rung:Q8_0' or 'provider:model' with a "
+        f"provider among {', '.join(REMOTE[:-1])}."
+    )
 
 
 def parse_list(specs: str | list[str], base_url: str | None = None) -> list[ModelSpec]:
@@ -97,7 +101,7 @@ def local_candidates(uploads: Path | None = None) -> list[ModelSpec]:
     paths = [m.path for m in list_models(uploads)] + rungs.existing()
     seen, out = set(), []
     for p in paths:
-        if p.name not in seen:       # labels are file names: keep the first of two files with one name
+        if p.name not in seen:  # labels are file names: keep the first of two files with one name
             seen.add(p.name)
             out.append(local_spec(p))
     return out

@@ -48,8 +48,9 @@ def _check(battles: list[Battle]) -> list[str]:
     return sorted({m for a, b, _ in battles for m in (a, b)})
 
 
-def bradley_terry(battles: list[Battle], models: list[str] | None = None, C: float = 10.0,
-                  weights=None) -> dict[str, float]:
+def bradley_terry(
+    battles: list[Battle], models: list[str] | None = None, C: float = 10.0, weights=None
+) -> dict[str, float]:
     """Maximum-likelihood BT ratings by logistic regression (see the module docstring). ``weights``: how many
     times each battle happened (the Arena groups identical battles the same way: a few rows, fast fits)."""
     from sklearn.linear_model import LogisticRegression
@@ -63,12 +64,12 @@ def bradley_terry(battles: list[Battle], models: list[str] | None = None, C: flo
     X = np.zeros((2 * n, len(models)))
     Y = np.zeros(2 * n)
     for i, (a, b, win) in enumerate(battles):
-        X[i, idx[a]], X[i, idx[b]] = math.log(BASE), -math.log(BASE)     # seen from A: did A win (or tie)?
-        X[n + i] = -X[i]                                                  # seen from B: did B win (or tie)?
+        X[i, idx[a]], X[i, idx[b]] = math.log(BASE), -math.log(BASE)  # seen from A: did A win (or tie)?
+        X[n + i] = -X[i]  # seen from B: did B win (or tie)?
         Y[i] = 1.0 if win != "model_b" else 0.0
         Y[n + i] = 1.0 if win != "model_a" else 0.0
     keep = np.concatenate([w, w]) > 0
-    if Y[keep].min() == Y[keep].max():   # only ties: every model is equal (and sklearn needs two classes)
+    if Y[keep].min() == Y[keep].max():  # only ties: every model is equal (and sklearn needs two classes)
         return {m: INIT for m in models}
     # Newton steps on a handful of columns: ~10 ms a fit (lbfgs took 20x longer), so 100 bootstrap fits are quick
     lr = LogisticRegression(fit_intercept=False, C=C, tol=1e-8, max_iter=200, solver="newton-cholesky")
@@ -88,8 +89,7 @@ def online_elo(battles: list[Battle], models: list[str] | None = None, k: float 
     return r
 
 
-def ratings(battles: list[Battle], method: Literal["bt", "elo"] = "bt", rounds: int = 100,
-            seed: int = 0) -> list[dict]:
+def ratings(battles: list[Battle], method: Literal["bt", "elo"] = "bt", rounds: int = 100, seed: int = 0) -> list[dict]:
     """``[{"model", "rating", "ci": [lo, hi], "votes"}]``, best first; ``rounds`` bootstrap resamples."""
     if method not in ("bt", "elo"):
         raise InputError(f"Unknown rating method {method!r}; use bt (Bradley-Terry) or elo (online Elo).")
@@ -99,24 +99,32 @@ def ratings(battles: list[Battle], method: Literal["bt", "elo"] = "bt", rounds: 
     votes = {m: sum(m in (a, b) for a, b, _ in battles) for m in models}
     rng = np.random.default_rng(seed)
     samples = {m: [] for m in models}
-    if method == "bt":   # order-free: group identical battles, resample their counts (= resampling battles)
+    if method == "bt":  # order-free: group identical battles, resample their counts (= resampling battles)
         kinds = Counter(battles)
         keys, counts = list(kinds), np.array(list(kinds.values()))
         point = bradley_terry(keys, models, weights=counts)
         draws = [rng.multinomial(len(battles), counts / counts.sum()) for _ in range(rounds if battles else 0)]
         fits = (bradley_terry(keys, models, weights=d) for d in draws)
-    else:                # Elo depends on the order: resample the sequence itself
+    else:  # Elo depends on the order: resample the sequence itself
         point = online_elo(battles, models)
-        fits = (online_elo([battles[i] for i in rng.integers(0, len(battles), len(battles))], models)
-                for _ in range(rounds if battles else 0))
+        fits = (
+            online_elo([battles[i] for i in rng.integers(0, len(battles), len(battles))], models)
+            for _ in range(rounds if battles else 0)
+        )
     for fit in fits:
         for m, v in fit.items():
             samples[m].append(v)
     out = []
     for m in models:
-        lo, hi = (np.percentile(samples[m], [2.5, 97.5]) if samples[m] else (point[m], point[m]))
-        out.append({"model": m, "rating": round(point[m], 1), "ci": [round(float(lo), 1), round(float(hi), 1)],
-                    "votes": votes[m]})
+        lo, hi = np.percentile(samples[m], [2.5, 97.5]) if samples[m] else (point[m], point[m])
+        out.append(
+            {
+                "model": m,
+                "rating": round(point[m], 1),
+                "ci": [round(float(lo), 1), round(float(hi), 1)],
+                "votes": votes[m],
+            }
+        )
     return sorted(out, key=lambda r: -r["rating"])
 
 

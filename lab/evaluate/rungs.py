@@ -19,8 +19,8 @@ import ctypes
 from pathlib import Path
 from typing import Callable
 
-from lab.core.settings import get_settings
 from lab.core.errors import InputError, ProviderError, ProviderUnavailable
+from lab.core.settings import get_settings
 
 DEFAULT_TYPES = ("F16", "Q8_0", "Q4_K_M")
 
@@ -55,7 +55,7 @@ def _to_f16(src: Path, out: Path) -> None:
     import llama_cpp
 
     from lab.gguf.convert import temp_then_rename
-    from lab.gguf.quantize import _LOCK, _LogCapture   # llama.cpp's log: captured, not spilled on stderr
+    from lab.gguf.quantize import _LOCK, _LogCapture  # llama.cpp's log: captured, not spilled on stderr
 
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_F16
@@ -78,7 +78,7 @@ def ensure(types: list[str] | tuple[str, ...] = DEFAULT_TYPES, say: Callable[[st
         t = t.strip().upper()
         if t not in ("F16", *supported_types()):
             raise InputError(f"Unknown rung {t!r}: use F16 or one of {', '.join(supported_types())}.")
-        if src.name.removesuffix(".gguf").upper().endswith(t):    # the shipped file is itself a rung (Q4_1)
+        if src.name.removesuffix(".gguf").upper().endswith(t):  # the shipped file is itself a rung (Q4_1)
             out.append(src)
             continue
         path = rung_path(t, src)

@@ -25,14 +25,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from lab.core.errors import AuthError, LabError, MissingKeyError, ProviderUnavailable
 from lab.evaluate.models import ModelSpec
 from lab.evaluate.tasks import TASKS, CaseResult, Task
-from lab.core.errors import AuthError, LabError, MissingKeyError, ProviderUnavailable
 from lab.llm.base import Provider, Usage
 
-Progress = Callable[[int, int, str], None]       # (cases done, cases in all, what is happening)
+Progress = Callable[[int, int, str], None]  # (cases done, cases in all, what is happening)
 JSON_KEYS = ("model", "task", "score", "latency_ms_p50", "tok_s", "bytes")
-FATAL = (MissingKeyError, AuthError, ProviderUnavailable)   # the model cannot answer anything: stop asking it
+FATAL = (MissingKeyError, AuthError, ProviderUnavailable)  # the model cannot answer anything: stop asking it
 
 
 class Recorder:
@@ -71,8 +71,14 @@ class Row:
     def to_json(self, details: bool = False) -> dict:
         out = {k: getattr(self, k) for k in JSON_KEYS}
         if details:
-            out |= {"n": self.n, "cost_usd": self.cost_usd, "requests": self.requests, "seconds": self.seconds,
-                    "error": self.error, "cases": [c.__dict__ for c in self.cases]}
+            out |= {
+                "n": self.n,
+                "cost_usd": self.cost_usd,
+                "requests": self.requests,
+                "seconds": self.seconds,
+                "error": self.error,
+                "cases": [c.__dict__ for c in self.cases],
+            }
         return out
 
 
@@ -85,8 +91,11 @@ def speed(usages: list[Usage]) -> tuple[float | None, float | None]:
     if not usages:
         return None, None
     p50 = round(statistics.median(u.total_s for u in usages) * 1000, 1)
-    gen = [(u.completion_tokens - 1, u.total_s - u.ttft_s) for u in usages
-           if u.ttft_s is not None and u.completion_tokens > 1 and u.total_s > u.ttft_s]
+    gen = [
+        (u.completion_tokens - 1, u.total_s - u.ttft_s)
+        for u in usages
+        if u.ttft_s is not None and u.completion_tokens > 1 and u.total_s > u.ttft_s
+    ]
     tokens, secs = sum(g[0] for g in gen), sum(g[1] for g in gen)
     return p50, (round(tokens / secs, 1) if secs > 0 else None)
 
@@ -108,9 +117,15 @@ def make_tasks(names: list[str], judge=None) -> list[Task]:
     return [TASKS[n](judge=judge) if n == "rag" else TASKS[n]() for n in names]
 
 
-def run_suite(models: list[ModelSpec], tasks: list[str] | list[Task], *, n: int | dict[str, int] | None = None,
-              build: Callable[[ModelSpec], Provider] | None = None, on_progress: Progress | None = None,
-              judge=None) -> list[Row]:
+def run_suite(
+    models: list[ModelSpec],
+    tasks: list[str] | list[Task],
+    *,
+    n: int | dict[str, int] | None = None,
+    build: Callable[[ModelSpec], Provider] | None = None,
+    on_progress: Progress | None = None,
+    judge=None,
+) -> list[Row]:
     """Run every task on every model, one model at a time (a local model is loaded once, then reused)."""
     tasks = make_tasks(tasks, judge) if tasks and isinstance(tasks[0], str) else list(tasks)
     build = build or (lambda spec: spec.build())
@@ -139,14 +154,27 @@ def run_suite(models: list[ModelSpec], tasks: list[str] | list[Task], *, n: int 
                 except FATAL as e:
                     fatal = str(e)
                     break
-                except LabError as e:   # this request failed; the case scores 0 and says why
+                except LabError as e:  # this request failed; the case scores 0 and says why
                     results.append(CaseResult(_label(case), "", getattr(e, "partial_text", ""), 0.0, str(e)))
                 done += 1
             p50, tok_s = speed(rec.usages)
             score = None if fatal else (sum(r.score for r in results) / len(results) if results else None)
-            rows.append(Row(spec.label, t.name, None if score is None else round(score, 4), len(results), p50, tok_s,
-                            spec.bytes, cost(rec.usages), len(rec.usages), round(time.perf_counter() - t0, 2),
-                            fatal, results))
+            rows.append(
+                Row(
+                    spec.label,
+                    t.name,
+                    None if score is None else round(score, 4),
+                    len(results),
+                    p50,
+                    tok_s,
+                    spec.bytes,
+                    cost(rec.usages),
+                    len(rec.usages),
+                    round(time.perf_counter() - t0, 2),
+                    fatal,
+                    results,
+                )
+            )
             if fatal:
                 done += len(cases[t.name]) - len(results)
     say(total, total, "Done.")
@@ -163,11 +191,17 @@ def summary(rows: list[Row]) -> list[dict]:
         lat = [r.latency_ms_p50 for r in mine if r.latency_ms_p50 is not None]
         tps = [r.tok_s for r in mine if r.tok_s is not None]
         costs = [r.cost_usd for r in mine]
-        out.append({"model": model, "score": round(sum(r.score for r in mine) / len(mine), 4),
-                    "latency_ms_p50": statistics.median(lat) if lat else None,
-                    "tok_s": round(statistics.median(tps), 1) if tps else None, "bytes": mine[0].bytes,
-                    "cost_usd": None if any(c is None for c in costs) else round(sum(costs), 6),
-                    "tasks": len(mine)})
+        out.append(
+            {
+                "model": model,
+                "score": round(sum(r.score for r in mine) / len(mine), 4),
+                "latency_ms_p50": statistics.median(lat) if lat else None,
+                "tok_s": round(statistics.median(tps), 1) if tps else None,
+                "bytes": mine[0].bytes,
+                "cost_usd": None if any(c is None for c in costs) else round(sum(costs), 6),
+                "tasks": len(mine),
+            }
+        )
     return out
 
 
@@ -183,13 +217,27 @@ def perf_chart(rows: list[Row], x: str = "latency_ms_p50"):
         size = 14 + 46 * ((p["bytes"] or biggest * 0.1) / biggest) ** 0.5
         mb = f"{p['bytes'] / 1e6:,.0f} MB" if p["bytes"] else "size unknown (API)"
         money = "" if not p["cost_usd"] else f"<br>cost ${p['cost_usd']:.4f}"
-        fig.add_trace(go.Scatter(x=[p[x]], y=[p["score"]], mode="markers+text", text=[p["model"]],
-                                 textposition="top center", name=p["model"],
-                                 marker={"size": size, "opacity": 0.6, "symbol": "circle" if p["bytes"] else "diamond"},
-                                 hovertemplate=f"{p['model']}<br>score %{{y:.2f}}<br>{x} %{{x}}<br>{mb}{money}"
-                                               "<extra></extra>"))
-    fig.update_layout(xaxis_title={"latency_ms_p50": "median latency per request (ms) - left is faster",
-                                   "tok_s": "decode speed (tokens/s) - right is faster"}.get(x, x),
-                      yaxis_title="mean score over tasks (0-1)", yaxis_range=[-0.05, 1.1], showlegend=False,
-                      height=420, margin={"t": 30})
+        fig.add_trace(
+            go.Scatter(
+                x=[p[x]],
+                y=[p["score"]],
+                mode="markers+text",
+                text=[p["model"]],
+                textposition="top center",
+                name=p["model"],
+                marker={"size": size, "opacity": 0.6, "symbol": "circle" if p["bytes"] else "diamond"},
+                hovertemplate=f"{p['model']}<br>score %{{y:.2f}}<br>{x} %{{x}}<br>{mb}{money}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        xaxis_title={
+            "latency_ms_p50": "median latency per request (ms) - left is faster",
+            "tok_s": "decode speed (tokens/s) - right is faster",
+        }.get(x, x),
+        yaxis_title="mean score over tasks (0-1)",
+        yaxis_range=[-0.05, 1.1],
+        showlegend=False,
+        height=420,
+        margin={"t": 30},
+    )
     return fig

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from lab.evaluate.judge import Judge, contains_all, mentions
 from lab.core.errors import InputError
+from lab.evaluate.judge import Judge, contains_all, mentions
 from lab.llm.base import DEFAULT_SYSTEM, Options, Provider, run
 
 DATA = Path(__file__).with_name("data")
-SYSTEM = DEFAULT_SYSTEM   # the CLI's chat default: SmolLM2 stays on topic with it
+SYSTEM = DEFAULT_SYSTEM  # the CLI's chat default: SmolLM2 stays on topic with it
 
 
 @dataclass
@@ -41,7 +41,7 @@ class CaseResult:
     prompt: str
     expected: str
     got: str
-    score: float          # 1.0 right, 0.0 wrong (a task may give partial credit)
+    score: float  # 1.0 right, 0.0 wrong (a task may give partial credit)
     error: str = ""
 
 
@@ -63,12 +63,14 @@ class Task:
     what = ""
     default_n: int | None = None
 
-    def cases(self, n: int | None = None) -> list: raise NotImplementedError
+    def cases(self, n: int | None = None) -> list:
+        raise NotImplementedError
 
     def prepare(self, say: Callable[[str], None]) -> None:
         """Load what every model shares (data, an index) once, before the first model runs."""
 
-    def run(self, provider: Provider, model: str | None, case: Any) -> CaseResult: raise NotImplementedError
+    def run(self, provider: Provider, model: str | None, case: Any) -> CaseResult:
+        raise NotImplementedError
 
 
 class GeneralTask(Task):
@@ -80,8 +82,7 @@ class GeneralTask(Task):
     def run(self, provider, model, case):
         msgs = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": case["question"]}]
         text = run(provider, msgs, model=model, options=Options(temperature=0.0, max_tokens=32)).text
-        return CaseResult(case["question"], " / ".join(case["accepted"]), text,
-                          float(mentions(text, case["accepted"])))
+        return CaseResult(case["question"], " / ".join(case["accepted"]), text, float(mentions(text, case["accepted"])))
 
 
 class JsonTask(Task):
@@ -93,13 +94,29 @@ class JsonTask(Task):
     def run(self, provider, model, case):
         from lab.prompting.structured import Schema, structured
 
-        msgs = [{"role": "system", "content": "Extract the information from the text as one JSON object with the "
-                                              f"fields {', '.join(case['schema']['properties'])}."},
-                {"role": "user", "content": case["prompt"]}]
-        r = structured(provider, msgs, Schema.from_json_schema(case["schema"]), model=model, repair=False,
-                       options=Options(temperature=0.0, max_tokens=160))
-        return CaseResult(case["prompt"], "valid JSON", r.attempts[-1] if r.attempts else "", float(r.ok),
-                          "" if r.ok else r.errors[-1])
+        msgs = [
+            {
+                "role": "system",
+                "content": "Extract the information from the text as one JSON object with the "
+                f"fields {', '.join(case['schema']['properties'])}.",
+            },
+            {"role": "user", "content": case["prompt"]},
+        ]
+        r = structured(
+            provider,
+            msgs,
+            Schema.from_json_schema(case["schema"]),
+            model=model,
+            repair=False,
+            options=Options(temperature=0.0, max_tokens=160),
+        )
+        return CaseResult(
+            case["prompt"],
+            "valid JSON",
+            r.attempts[-1] if r.attempts else "",
+            float(r.ok),
+            "" if r.ok else r.errors[-1],
+        )
 
 
 TOOL_EXTRAS = ["list_destinations", "get_local_time", "convert_currency"]
@@ -167,14 +184,25 @@ class ToolsTask(Task):
         if self.db is None:
             self.prepare(lambda m: None)
         # One request: the model's first move is scored, and the lab stops before running it (no booking made).
-        result = ask(provider, case["question"], db=self.db, extras=TOOL_EXTRAS, model=model, max_rounds=1,
-                     options=Options(temperature=0.0, max_tokens=96))
+        result = ask(
+            provider,
+            case["question"],
+            db=self.db,
+            extras=TOOL_EXTRAS,
+            model=model,
+            max_rounds=1,
+            options=Options(temperature=0.0, max_tokens=96),
+        )
         calls = result.rounds[0].calls
         name, args = (calls[0].name, calls[0].arguments) if calls else (None, None)
         exp = case["call"]
         got = call_text(name, args) if calls else f"answer: {result.rounds[0].reply_text[:200]}"
-        return CaseResult(case["question"], call_text(exp and exp["name"], exp and exp["arguments"]), got,
-                          float(right_call(exp, name, args)))
+        return CaseResult(
+            case["question"],
+            call_text(exp and exp["name"], exp and exp["arguments"]),
+            got,
+            float(right_call(exp, name, args)),
+        )
 
 
 class PricerTask(Task):
@@ -199,8 +227,13 @@ class PricerTask(Task):
 
         r = price_items(provider, [case], model=model)
         g = r.guesses[0]
-        return CaseResult(case.title[:120], f"${case.price:,.2f}", g.reply.strip(),
-                          float(r.result["colors"][0] == "green"), "" if g.price is not None else "no price in the reply")
+        return CaseResult(
+            case.title[:120],
+            f"${case.price:,.2f}",
+            g.reply.strip(),
+            float(r.result["colors"][0] == "green"),
+            "" if g.price is not None else "no price in the reply",
+        )
 
 
 class RagTask(Task):
@@ -225,7 +258,7 @@ class RagTask(Task):
         from lab.rag.chain import ChatOptions, ask
 
         self.prepare(lambda m: None)
-        opts = self.options or ChatOptions(k=2, max_tokens=48)   # 2 chunks: the RAG lab's MRR is 0.9
+        opts = self.options or ChatOptions(k=2, max_tokens=48)  # 2 chunks: the RAG lab's MRR is 0.9
         a = ask(self.index, case.question, provider=provider, model=model, options=opts)
         ok, note = contains_all(a.answer, case.keywords), ""
         if self.judge is not None:
@@ -234,8 +267,13 @@ class RagTask(Task):
         return CaseResult(case.question, "; ".join(case.keywords), a.answer, float(ok), note)
 
 
-TASKS: dict[str, type[Task]] = {"general": GeneralTask, "json": JsonTask, "tools": ToolsTask, "pricer": PricerTask,
-                                "rag": RagTask}
+TASKS: dict[str, type[Task]] = {
+    "general": GeneralTask,
+    "json": JsonTask,
+    "tools": ToolsTask,
+    "pricer": PricerTask,
+    "rag": RagTask,
+}
 
 
 def parse_suite(names: str | list[str]) -> list[str]:

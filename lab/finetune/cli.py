@@ -21,7 +21,7 @@ import sys
 def _config(args):
     from lab.finetune.config import RunConfig
 
-    cfg = RunConfig.from_file(args.config) if args.config else RunConfig()   # a path, checked, then parsed as YAML
+    cfg = RunConfig.from_file(args.config) if args.config else RunConfig()  # a path, checked, then parsed as YAML
     if getattr(args, "max_steps", None) is not None:
         cfg = RunConfig.from_mapping(cfg.model_dump() | {"max_steps": args.max_steps}, source="--max-steps")
     return cfg
@@ -39,8 +39,10 @@ def _plan(args) -> int:
     print(f"trainable {p.trainable_params:,} of {p.total_params:,} parameters ({p.trainable_share:.3%})")
     for row in p.rows():
         print(f"  {row['part']:30} {human(row['bytes']):>10}")
-    print(f"  {'estimated peak':30} {human(p.estimated_peak_bytes):>10}   device: {human(p.device_bytes)} "
-          f"-> {'fits' if p.fits else 'does NOT fit'}")
+    print(
+        f"  {'estimated peak':30} {human(p.estimated_peak_bytes):>10}   device: {human(p.device_bytes)} "
+        f"-> {'fits' if p.fits else 'does NOT fit'}"
+    )
     for note in p.notes:
         print(f"note: {note}")
     return 0
@@ -51,29 +53,47 @@ def _run(args) -> int:
     from lab.finetune.runner import run_foreground
 
     cfg = _config(args)
-    echo = None if args.json else (lambda row: print(
-        f"step {row['step']:>5}  loss {row.get('loss', float('nan')):.4f}"
-        + (f"  eval {row['eval_loss']:.4f}" if "eval_loss" in row else "")
-        + (f"  {row['steps_per_s']:.2f} steps/s" if row.get("steps_per_s") else ""), file=sys.stderr))
+    echo = (
+        None
+        if args.json
+        else (
+            lambda row: print(
+                f"step {row['step']:>5}  loss {row.get('loss', float('nan')):.4f}"
+                + (f"  eval {row['eval_loss']:.4f}" if "eval_loss" in row else "")
+                + (f"  {row['steps_per_s']:.2f} steps/s" if row.get("steps_per_s") else ""),
+                file=sys.stderr,
+            )
+        )
+    )
     result = run_foreground(cfg, echo=echo)
-    out = {"run_dir": result["run_dir"], "losses": result["losses"], "steps": result["steps"],
-           "peak_bytes": result.get("peak_bytes"), "state": result.get("state"),
-           "eval_losses": result["eval_losses"], "train_seconds": result.get("train_seconds")}
+    out = {
+        "run_dir": result["run_dir"],
+        "losses": result["losses"],
+        "steps": result["steps"],
+        "peak_bytes": result.get("peak_bytes"),
+        "state": result.get("state"),
+        "eval_losses": result["eval_losses"],
+        "train_seconds": result.get("train_seconds"),
+    }
     if args.json:
         print_json(out)
     else:
         losses = out["losses"]
-        print(f"{out['state']}: {out['steps']} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f}; "
-              f"adapter in {out['run_dir']}/adapter" if losses else f"{out['state']}: no loss logged")
+        print(
+            f"{out['state']}: {out['steps']} steps, loss {losses[0]:.3f} -> {losses[-1]:.3f}; "
+            f"adapter in {out['run_dir']}/adapter"
+            if losses
+            else f"{out['state']}: no loss logged"
+        )
     return 0 if out["state"] in ("finished", "stopped") else 1
 
 
 def _eval(args) -> int:
     from lab.cli import print_json
-    from lab.finetune.runner import run_path
     from lab.core.errors import InputError
+    from lab.finetune.runner import run_path
 
-    run_path(args.run_dir)          # a wrong folder or a bad --n is said before torch and the models load
+    run_path(args.run_dir)  # a wrong folder or a bad --n is said before torch and the models load
     if args.n < 1:
         raise InputError(f"--n {args.n}: evaluate on at least 1 test item (default 20)")
     from lab.finetune.evaluate import evaluate
@@ -81,8 +101,15 @@ def _eval(args) -> int:
     r = evaluate(args.run_dir, n=args.n)
     if args.json:
         keep = ("n", "mae", "rmsle", "hit_rate", "misses")
-        print_json({"run_id": r["run_id"], "n": r["n"], "adapter_path": r["adapter_path"],
-                    "base": {k: r["base"][k] for k in keep}, "adapter": {k: r["adapter"][k] for k in keep}})
+        print_json(
+            {
+                "run_id": r["run_id"],
+                "n": r["n"],
+                "adapter_path": r["adapter_path"],
+                "base": {k: r["base"][k] for k in keep},
+                "adapter": {k: r["adapter"][k] for k in keep},
+            }
+        )
     else:
         for name in ("base", "adapter"):
             s = r[name]
@@ -114,8 +141,10 @@ def _runs(args) -> int:
     if args.json:
         print_json(rows)
     for r in [] if args.json else rows:
-        print(f"{r['run_id']}  {r['state']:11} step {r['step'] or 0}/{r['max_steps'] or '?'}  "
-              f"loss {r['first_loss']} -> {r['last_loss']}")
+        print(
+            f"{r['run_id']}  {r['state']:11} step {r['step'] or 0}/{r['max_steps'] or '?'}  "
+            f"loss {r['first_loss']} -> {r['last_loss']}"
+        )
     return 0
 
 
@@ -143,10 +172,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = with_config(cmds.add_parser("plan", help="Print the memory plan (weights, adapter, optimizer, activations)."))
     p.add_argument("--device", choices=["cpu", "cuda"], default=None, help="Plan for this device (default: detected).")
-    p.add_argument("--json", action="store_true", help="JSON with trainable_params, total_params, estimated_peak_bytes...")
+    p.add_argument(
+        "--json", action="store_true", help="JSON with trainable_params, total_params, estimated_peak_bytes..."
+    )
     p.set_defaults(func=_plan)
 
-    p = with_config(cmds.add_parser("run", help="Train in the foreground; the run folder keeps logs, checkpoints, adapter."))
+    p = with_config(
+        cmds.add_parser("run", help="Train in the foreground; the run folder keeps logs, checkpoints, adapter.")
+    )
     p.add_argument("--max-steps", type=int, default=None, help="Override the config's max_steps.")
     p.add_argument("--json", action="store_true", help='At the end print {"run_dir", "losses", "steps", "peak_bytes"}.')
     p.set_defaults(func=_run)
@@ -160,7 +193,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = with_config(cmds.add_parser("modal", help="Generate (print, export, run) the Modal app for a GPU run."))
     p.add_argument("--print", action="store_true", help="Print the Modal app source (the default action).")
     p.add_argument("--export", action="store_true", help="Prepare a run folder and write modal_app.py into it.")
-    p.add_argument("--run", action="store_true", help="Export, then `modal run` it in the background (needs a Modal token).")
+    p.add_argument(
+        "--run", action="store_true", help="Export, then `modal run` it in the background (needs a Modal token)."
+    )
     p.add_argument("--gpu", default="L4", help="Modal GPU type: T4, L4, A10G, A100, A100-80GB, H100 (default L4).")
     p.add_argument("--secret", action="append", default=None, help="A Modal secret name to attach (repeatable).")
     p.set_defaults(func=_modal)

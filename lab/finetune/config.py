@@ -51,72 +51,172 @@ class RunConfig(BaseModel):
     model_config = {"extra": "forbid", "hide_input_in_errors": True}
 
     # ---- model
-    base_model: str = Field(OFFLINE_BASE, min_length=1, description=(
-        "The model to adapt. 'smollm2' = SmolLM2-135M-Instruct, on this machine with no network. Online, any Hub "
-        "id (the course used meta-llama/Llama-3.2-3B) or a local folder in transformers format."))
-    quantization: Literal["none", "8bit", "4bit"] = Field("none", description=(
-        "How the frozen base weights are stored. 4bit = QLoRA: NF4 with double quantization and bf16 compute, as the "
-        "course (about 0.5 byte per weight instead of 2); 8bit = LLM.int8(); none = the compute precision."))
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description=(
-        "Compute precision. auto = bf16 on a recent CUDA GPU, fp16 on an older one, fp32 on CPU (most CPUs compute "
-        "fp32 faster than bf16)."))
+    base_model: str = Field(
+        OFFLINE_BASE,
+        min_length=1,
+        description=(
+            "The model to adapt. 'smollm2' = SmolLM2-135M-Instruct, on this machine with no network. Online, any Hub "
+            "id (the course used meta-llama/Llama-3.2-3B) or a local folder in transformers format."
+        ),
+    )
+    quantization: Literal["none", "8bit", "4bit"] = Field(
+        "none",
+        description=(
+            "How the frozen base weights are stored. 4bit = QLoRA: NF4 with double quantization and bf16 compute, as the "
+            "course (about 0.5 byte per weight instead of 2); 8bit = LLM.int8(); none = the compute precision."
+        ),
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto",
+        description=(
+            "Compute precision. auto = bf16 on a recent CUDA GPU, fp16 on an older one, fp32 on CPU (most CPUs compute "
+            "fp32 faster than bf16)."
+        ),
+    )
     # ---- LoRA
-    lora_r: int = Field(8, ge=1, le=1024, description=(
-        "LoRA rank: each adapted weight W (out x in) learns W + B·A with A (r x in) and B (out x r), so r*(in+out) "
-        "trainable numbers per layer. Higher = more capacity and memory. Course: 32 (lite), 256 (full)."))
-    lora_alpha: int = Field(16, ge=0, le=4096, description=(
-        "LoRA scaling: the update B·A is multiplied by alpha / r. The course uses alpha = 2 x r."))
-    lora_dropout: float = Field(0.1, ge=0.0, le=0.5, description=(
-        "Dropout on the adapter's input during training, against overfitting (course: 0.1)."))
-    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj"], description=(
-        "Which linear layers get an adapter, by name, in every decoder block. Attention: q/k/v/o_proj; "
-        "MLP: gate/up/down_proj. More layers = more trainable parameters."))
+    lora_r: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description=(
+            "LoRA rank: each adapted weight W (out x in) learns W + B·A with A (r x in) and B (out x r), so r*(in+out) "
+            "trainable numbers per layer. Higher = more capacity and memory. Course: 32 (lite), 256 (full)."
+        ),
+    )
+    lora_alpha: int = Field(
+        16,
+        ge=0,
+        le=4096,
+        description=("LoRA scaling: the update B·A is multiplied by alpha / r. The course uses alpha = 2 x r."),
+    )
+    lora_dropout: float = Field(
+        0.1,
+        ge=0.0,
+        le=0.5,
+        description=("Dropout on the adapter's input during training, against overfitting (course: 0.1)."),
+    )
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "v_proj"],
+        description=(
+            "Which linear layers get an adapter, by name, in every decoder block. Attention: q/k/v/o_proj; "
+            "MLP: gate/up/down_proj. More layers = more trainable parameters."
+        ),
+    )
     # ---- data
-    train_size: int = Field(200, ge=1, le=1_000_000, description=(
-        "How many training items (prompt -> price) from the pricer's train split."))
-    val_size: int = Field(0, ge=0, le=100_000, description=(
-        "Validation items from the pricer's val split for an eval loss curve (0 = no evaluation, faster)."))
+    train_size: int = Field(
+        200,
+        ge=1,
+        le=1_000_000,
+        description=("How many training items (prompt -> price) from the pricer's train split."),
+    )
+    val_size: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description=(
+            "Validation items from the pricer's val split for an eval loss curve (0 = no evaluation, faster)."
+        ),
+    )
     # ---- SFT schedule
     epochs: int = Field(1, ge=1, le=50, description="Passes over the training items (course: 1 lite, 3 full).")
-    max_steps: int = Field(20, ge=0, le=1_000_000, description=(
-        "Stop after this many optimizer steps; 0 = run the full epochs. 20 steps of SmolLM2 take a few minutes "
-        "on a laptop CPU and already show the loss falling."))
-    batch_size: int = Field(4, ge=1, le=1024, description=(
-        "Items per forward pass. Activation memory grows linearly with it (course: 32 lite, 256 full)."))
-    grad_accum: int = Field(1, ge=1, le=256, description=(
-        "Gradient accumulation: add up gradients over this many batches before one optimizer step, so the "
-        "effective batch is batch_size x grad_accum at the memory cost of one batch."))
-    learning_rate: float = Field(2e-4, gt=0.0, le=1.0, description=(
-        "Peak step size of the optimizer (course: 1e-4). LoRA tolerates higher rates than full fine-tuning."))
-    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field("cosine", description=(
-        "How the learning rate moves after warmup: cosine decays smoothly to 0 (the course's choice)."))
-    warmup_ratio: float = Field(0.01, ge=0.0, le=0.5, description=(
-        "Share of the steps spent ramping the learning rate up from 0 (course: 0.01)."))
+    max_steps: int = Field(
+        20,
+        ge=0,
+        le=1_000_000,
+        description=(
+            "Stop after this many optimizer steps; 0 = run the full epochs. 20 steps of SmolLM2 take a few minutes "
+            "on a laptop CPU and already show the loss falling."
+        ),
+    )
+    batch_size: int = Field(
+        4,
+        ge=1,
+        le=1024,
+        description=("Items per forward pass. Activation memory grows linearly with it (course: 32 lite, 256 full)."),
+    )
+    grad_accum: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description=(
+            "Gradient accumulation: add up gradients over this many batches before one optimizer step, so the "
+            "effective batch is batch_size x grad_accum at the memory cost of one batch."
+        ),
+    )
+    learning_rate: float = Field(
+        2e-4,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "Peak step size of the optimizer (course: 1e-4). LoRA tolerates higher rates than full fine-tuning."
+        ),
+    )
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field(
+        "cosine",
+        description=("How the learning rate moves after warmup: cosine decays smoothly to 0 (the course's choice)."),
+    )
+    warmup_ratio: float = Field(
+        0.01,
+        ge=0.0,
+        le=0.5,
+        description=("Share of the steps spent ramping the learning rate up from 0 (course: 0.01)."),
+    )
     optimizer: Literal["adamw_torch", "sgd", "adafactor", "paged_adamw_32bit", "paged_adamw_8bit"] = Field(
-        "adamw_torch", description=(
+        "adamw_torch",
+        description=(
             "AdamW keeps two numbers per trainable parameter (8 bytes in fp32). Paged AdamW (the course's "
-            "paged_adamw_32bit) moves its states to CPU RAM when the GPU runs short: CUDA only."))
-    max_seq_length: int = Field(192, ge=8, le=32768, description=(
-        "Longest training sequence in tokens (prompt + price); longer ones are cut at the end, losing their price. "
-        "Course: 128 Llama tokens; SmolLM2 spends one token per digit, so the pricer's prompts need up to ~165."))
-    weight_decay: float = Field(0.001, ge=0.0, le=1.0, description="L2-style shrinkage of the adapter weights (course: 0.001).")
-    max_grad_norm: float = Field(0.3, ge=0.0, le=100.0, description=(
-        "Clip the gradient's norm to this before each step, against loss spikes (course: 0.3; 0 = no clipping)."))
-    gradient_checkpointing: bool = Field(False, description=(
-        "Recompute each block's activations in the backward pass instead of storing them: much less activation "
-        "memory for about 30% more compute."))
+            "paged_adamw_32bit) moves its states to CPU RAM when the GPU runs short: CUDA only."
+        ),
+    )
+    max_seq_length: int = Field(
+        192,
+        ge=8,
+        le=32768,
+        description=(
+            "Longest training sequence in tokens (prompt + price); longer ones are cut at the end, losing their price. "
+            "Course: 128 Llama tokens; SmolLM2 spends one token per digit, so the pricer's prompts need up to ~165."
+        ),
+    )
+    weight_decay: float = Field(
+        0.001, ge=0.0, le=1.0, description="L2-style shrinkage of the adapter weights (course: 0.001)."
+    )
+    max_grad_norm: float = Field(
+        0.3,
+        ge=0.0,
+        le=100.0,
+        description=(
+            "Clip the gradient's norm to this before each step, against loss spikes (course: 0.3; 0 = no clipping)."
+        ),
+    )
+    gradient_checkpointing: bool = Field(
+        False,
+        description=(
+            "Recompute each block's activations in the backward pass instead of storing them: much less activation "
+            "memory for about 30% more compute."
+        ),
+    )
     logging_steps: int = Field(1, ge=1, le=100_000, description="Record the training loss every this many steps.")
-    save_steps: int = Field(50, ge=1, le=1_000_000, description=(
-        "Save a checkpoint (adapter + optimizer state) every this many steps: what a stopped run resumes from."))
-    eval_steps: int = Field(20, ge=1, le=1_000_000, description="Compute the validation loss every this many steps (needs val_size > 0).")
+    save_steps: int = Field(
+        50,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Save a checkpoint (adapter + optimizer state) every this many steps: what a stopped run resumes from."
+        ),
+    )
+    eval_steps: int = Field(
+        20, ge=1, le=1_000_000, description="Compute the validation loss every this many steps (needs val_size > 0)."
+    )
     seed: int = Field(42, ge=0, le=2**31 - 1, description="Random seed for data order, adapter init and dropout.")
 
     @field_validator("lora_alpha")
     @classmethod
     def _alpha_positive(cls, v: int) -> int:
         if v == 0:
-            raise ValueError("lora_alpha 0 scales the LoRA update by alpha/r = 0, so the adapter would change "
-                             "nothing; use alpha = 2 x r (the course's choice) or at least 1")
+            raise ValueError(
+                "lora_alpha 0 scales the LoRA update by alpha/r = 0, so the adapter would change "
+                "nothing; use alpha = 2 x r (the course's choice) or at least 1"
+            )
         return v
 
     @field_validator("target_modules")
@@ -126,19 +226,25 @@ class RunConfig(BaseModel):
         if not v:
             raise ValueError("choose at least one target module (q_proj and v_proj are the classic pair)")
         bad = [s for s in v if not s.replace("_", "").replace(".", "").isalnum()]
-        if bad:   # counted, not echoed: values are never repeated back (see hide_input_in_errors)
-            raise ValueError(f"{len(bad)} of the entries are not layer names (letters, digits, _ and . only); "
-                             "use names like q_proj, v_proj, down_proj")
+        if bad:  # counted, not echoed: values are never repeated back (see hide_input_in_errors)
+            raise ValueError(
+                f"{len(bad)} of the entries are not layer names (letters, digits, _ and . only); "
+                "use names like q_proj, v_proj, down_proj"
+            )
         return v
 
     @model_validator(mode="after")
     def _consistent(self) -> "RunConfig":
         if self.batch_size > self.train_size:
-            raise ValueError(f"batch_size {self.batch_size} is larger than the training data ({self.train_size} "
-                             "items): one step needs more items than exist; lower batch_size or raise train_size")
+            raise ValueError(
+                f"batch_size {self.batch_size} is larger than the training data ({self.train_size} "
+                "items): one step needs more items than exist; lower batch_size or raise train_size"
+            )
         if self.max_steps and self.logging_steps > self.max_steps:
-            raise ValueError(f"logging_steps {self.logging_steps} > max_steps {self.max_steps}: no loss would ever "
-                             "be recorded; lower logging_steps")
+            raise ValueError(
+                f"logging_steps {self.logging_steps} > max_steps {self.max_steps}: no loss would ever "
+                "be recorded; lower logging_steps"
+            )
         return self
 
     # ---- derived numbers
@@ -206,20 +312,57 @@ class RunConfig(BaseModel):
 
 # The course's week-7 constants (QLoRA on Llama 3.2 3B, items_prompts_lite / _full), field by field.
 PRESETS: dict[str, dict] = {
-    "lite": dict(quantization="4bit", lora_r=32, lora_alpha=64, lora_dropout=0.1, target_modules=ATTENTION_LAYERS,
-                 epochs=1, batch_size=32, grad_accum=1, max_seq_length=128, learning_rate=1e-4, warmup_ratio=0.01,
-                 lr_scheduler="cosine", weight_decay=0.001, optimizer="paged_adamw_32bit", max_grad_norm=0.3,
-                 logging_steps=5, save_steps=100, eval_steps=100, train_size=1000, val_size=500, max_steps=0),
-    "full": dict(quantization="4bit", lora_r=256, lora_alpha=512, lora_dropout=0.1,
-                 target_modules=ATTENTION_LAYERS + MLP_LAYERS, epochs=3, batch_size=256, grad_accum=1,
-                 max_seq_length=128, learning_rate=1e-4, warmup_ratio=0.01, lr_scheduler="cosine",
-                 weight_decay=0.001, optimizer="paged_adamw_32bit", max_grad_norm=0.3, logging_steps=10,
-                 save_steps=200, eval_steps=200, train_size=100_000, val_size=1000, max_steps=0),
+    "lite": dict(
+        quantization="4bit",
+        lora_r=32,
+        lora_alpha=64,
+        lora_dropout=0.1,
+        target_modules=ATTENTION_LAYERS,
+        epochs=1,
+        batch_size=32,
+        grad_accum=1,
+        max_seq_length=128,
+        learning_rate=1e-4,
+        warmup_ratio=0.01,
+        lr_scheduler="cosine",
+        weight_decay=0.001,
+        optimizer="paged_adamw_32bit",
+        max_grad_norm=0.3,
+        logging_steps=5,
+        save_steps=100,
+        eval_steps=100,
+        train_size=1000,
+        val_size=500,
+        max_steps=0,
+    ),
+    "full": dict(
+        quantization="4bit",
+        lora_r=256,
+        lora_alpha=512,
+        lora_dropout=0.1,
+        target_modules=ATTENTION_LAYERS + MLP_LAYERS,
+        epochs=3,
+        batch_size=256,
+        grad_accum=1,
+        max_seq_length=128,
+        learning_rate=1e-4,
+        warmup_ratio=0.01,
+        lr_scheduler="cosine",
+        weight_decay=0.001,
+        optimizer="paged_adamw_32bit",
+        max_grad_norm=0.3,
+        logging_steps=10,
+        save_steps=200,
+        eval_steps=200,
+        train_size=100_000,
+        val_size=1000,
+        max_steps=0,
+    ),
 }
 
 
 # ------------------------------------------------------------------------------------------- reading
-MAX_CONFIG_BYTES = 64 * 1024   # a run config is ~1 KB of YAML; anything far bigger is not one
+MAX_CONFIG_BYTES = 64 * 1024  # a run config is ~1 KB of YAML; anything far bigger is not one
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,40}")
 
 
@@ -235,18 +378,26 @@ def read_config_file(path: str | Path) -> bytes:
     if not p.exists():
         raise InputError(f"config file {path} not found: check the path, or leave --config out for the defaults")
     if p.is_dir():
-        raise InputError(f"config file {path} is a folder, not a file: give the path of a .yaml file "
-                         "(the page's 'Save YAML' writes one)")
+        raise InputError(
+            f"config file {path} is a folder, not a file: give the path of a .yaml file "
+            "(the page's 'Save YAML' writes one)"
+        )
     if not p.is_file():
-        raise InputError(f"config file {path} is not a regular file (a device or a pipe?): give the path of a .yaml file")
+        raise InputError(
+            f"config file {path} is not a regular file (a device or a pipe?): give the path of a .yaml file"
+        )
     try:
         size = p.stat().st_size
         if size > MAX_CONFIG_BYTES:
-            raise InputError(f"config file {path} is {size:,} bytes; a run config is a small YAML file (at most "
-                             f"{MAX_CONFIG_BYTES:,} bytes): is it the right file?")
+            raise InputError(
+                f"config file {path} is {size:,} bytes; a run config is a small YAML file (at most "
+                f"{MAX_CONFIG_BYTES:,} bytes): is it the right file?"
+            )
         return p.read_bytes()
     except OSError as e:
-        raise InputError(f"config file {path} cannot be read ({e.strerror or type(e).__name__}): check its permissions") from None
+        raise InputError(
+            f"config file {path} cannot be read ({e.strerror or type(e).__name__}): check its permissions"
+        ) from None
 
 
 def parse_yaml_mapping(text: str | bytes, *, source: str = "the config") -> dict:
@@ -261,16 +412,21 @@ def parse_yaml_mapping(text: str | bytes, *, source: str = "the config") -> dict
     """
     if isinstance(text, (bytes, bytearray)):
         if len(text) > MAX_CONFIG_BYTES:
-            raise InputError(f"{source} is {len(text):,} bytes; a run config is a small YAML file (at most "
-                             f"{MAX_CONFIG_BYTES:,} bytes)")
+            raise InputError(
+                f"{source} is {len(text):,} bytes; a run config is a small YAML file (at most "
+                f"{MAX_CONFIG_BYTES:,} bytes)"
+            )
         try:
             text = bytes(text).decode("utf-8-sig")
         except UnicodeDecodeError as e:
-            raise InputError(f"{source} is not UTF-8 text (undecodable byte at offset {e.start}): a run config is "
-                             "a small YAML text file of field: value lines; save it as UTF-8") from None
+            raise InputError(
+                f"{source} is not UTF-8 text (undecodable byte at offset {e.start}): a run config is "
+                "a small YAML text file of field: value lines; save it as UTF-8"
+            ) from None
     if len(text) > MAX_CONFIG_BYTES:
-        raise InputError(f"{source} is {len(text):,} characters; a run config is a small YAML file (at most "
-                         f"{MAX_CONFIG_BYTES:,})")
+        raise InputError(
+            f"{source} is {len(text):,} characters; a run config is a small YAML file (at most {MAX_CONFIG_BYTES:,})"
+        )
     if "\x00" in text:
         raise InputError(f"{source} holds NUL bytes: it is a binary file, not YAML text")
     try:
@@ -284,15 +440,20 @@ def parse_yaml_mapping(text: str | bytes, *, source: str = "the config") -> dict
     except RecursionError:
         raise InputError(f"{source} is nested too deeply to be a run config (field: value lines)") from None
     if data is None:
-        raise InputError(f"{source} is empty: write field: value lines (for example lora_r: 16), or leave the "
-                         "config out for the defaults")
+        raise InputError(
+            f"{source} is empty: write field: value lines (for example lora_r: 16), or leave the "
+            "config out for the defaults"
+        )
     if not isinstance(data, dict):
         kind = "list" if isinstance(data, list) else "single value"
-        raise InputError(f"{source} is not a run config: a run config is a YAML mapping of field: value lines "
-                         f"(for example lora_r: 16), not a {kind}")
+        raise InputError(
+            f"{source} is not a run config: a run config is a YAML mapping of field: value lines "
+            f"(for example lora_r: 16), not a {kind}"
+        )
     if not all(isinstance(k, str) for k in data):
-        raise InputError(f"{source} is not a run config: its field names must be words like lora_r, not numbers "
-                         "or lists")
+        raise InputError(
+            f"{source} is not a run config: its field names must be words like lora_r, not numbers or lists"
+        )
     return data
 
 
@@ -350,10 +511,14 @@ def resolve_dtype(cfg: RunConfig, device: str) -> str:
 def check_device(cfg: RunConfig, device: str) -> None:
     """Refuse what this device cannot run, naming the fix (used before a local launch; Modal runs on CUDA)."""
     if device != "cuda" and cfg.optimizer in PAGED_OPTIMIZERS:
-        raise InputError(f"optimizer {cfg.optimizer} pages its states between GPU and CPU memory: it needs CUDA. "
-                         "On this CPU choose adamw_torch, or run the config on Modal.")
+        raise InputError(
+            f"optimizer {cfg.optimizer} pages its states between GPU and CPU memory: it needs CUDA. "
+            "On this CPU choose adamw_torch, or run the config on Modal."
+        )
     if device != "cuda" and cfg.dtype == "float16":
-        raise InputError("float16 training needs a CUDA GPU (its loss scaling is a GPU path); use float32 or bfloat16 on CPU.")
+        raise InputError(
+            "float16 training needs a CUDA GPU (its loss scaling is a GPU path); use float32 or bfloat16 on CPU."
+        )
 
 
 # ------------------------------------------------------------------------------------------- translators
@@ -361,8 +526,14 @@ def lora_config(cfg: RunConfig):
     """peft.LoraConfig for a causal LM; biases stay frozen (bias='none'), as the course."""
     from peft import LoraConfig
 
-    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=list(cfg.target_modules), bias="none", task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
 
 
 def bnb_config(cfg: RunConfig, compute_dtype: str = "bfloat16"):
@@ -374,8 +545,12 @@ def bnb_config(cfg: RunConfig, compute_dtype: str = "bfloat16"):
 
     if cfg.quantization == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=getattr(torch, compute_dtype))
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=getattr(torch, compute_dtype),
+    )
 
 
 def sft_config(cfg: RunConfig, output_dir: str | Path, *, device: str = "cpu", has_eval: bool = False):
@@ -404,7 +579,7 @@ def sft_config(cfg: RunConfig, output_dir: str | Path, *, device: str = "cpu", h
         max_grad_norm=cfg.max_grad_norm,
         max_length=cfg.max_seq_length,
         completion_only_loss=True,
-        activation_checkpointing=cfg.gradient_checkpointing,   # transformers 5 name of gradient checkpointing
+        activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5 name of gradient checkpointing
         # mixed precision is a GPU path; on CPU the weights are simply loaded in the compute dtype
         bf16=device == "cuda" and dtype == "bfloat16",
         fp16=device == "cuda" and dtype == "float16",

@@ -35,10 +35,12 @@ def load_pairs(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
     from lab.pricer.data import prompt_completion
 
     rows = prompt_completion("train", n=None, seed=cfg.seed)
-    val, train = rows[:cfg.val_size], rows[cfg.val_size:cfg.val_size + cfg.train_size]
+    val, train = rows[: cfg.val_size], rows[cfg.val_size : cfg.val_size + cfg.train_size]
     if len(train) < cfg.batch_size:
-        raise InputError(f"the pricer's train split leaves {len(train)} training items (after {len(val)} for "
-                         f"validation), fewer than batch_size {cfg.batch_size}; lower batch_size or val_size")
+        raise InputError(
+            f"the pricer's train split leaves {len(train)} training items (after {len(val)} for "
+            f"validation), fewer than batch_size {cfg.batch_size}; lower batch_size or val_size"
+        )
     return train, val
 
 
@@ -65,8 +67,10 @@ def tokenizer_for(cfg: RunConfig):
     try:
         return auto_tokenizer(name)
     except (OSError, ValueError) as e:
-        raise InputError(f"cannot load the tokenizer of {cfg.base_model!r}: {str(e).splitlines()[0][:200]}; "
-                         "offline use 'smollm2' or a local folder") from e
+        raise InputError(
+            f"cannot load the tokenizer of {cfg.base_model!r}: {str(e).splitlines()[0][:200]}; "
+            "offline use 'smollm2' or a local folder"
+        ) from e
 
 
 def tokenize_pair(tokenizer, prompt: str, completion: str) -> tuple[list[int], int]:
@@ -74,7 +78,7 @@ def tokenize_pair(tokenizer, prompt: str, completion: str) -> tuple[list[int], i
     from trl.data_utils import common_prefix_length
 
     eos = tokenizer.eos_token or ""
-    completion = completion if completion.endswith(eos) else completion + eos   # trl adds eos to the completion
+    completion = completion if completion.endswith(eos) else completion + eos  # trl adds eos to the completion
     prompt_ids = tokenizer(text=prompt)["input_ids"]
     ids = tokenizer(text=prompt + completion)["input_ids"]
     return ids, common_prefix_length(prompt_ids, ids)
@@ -84,8 +88,8 @@ def tokenize_pair(tokenizer, prompt: str, completion: str) -> tuple[list[int], i
 class MaskedToken:
     id: int
     text: str
-    learned: bool      # counts in the loss (a completion token)
-    kept: bool         # inside max_seq_length (False: truncated away, never seen)
+    learned: bool  # counts in the loss (a completion token)
+    kept: bool  # inside max_seq_length (False: truncated away, never seen)
 
 
 def masked_tokens(tokenizer, pair: dict, max_length: int) -> list[MaskedToken]:
@@ -107,8 +111,8 @@ class LengthReport:
     total_tokens: list[int]
     longest_prompt: int
     median_total: float
-    n_cut: int            # sequences longer than max_length (their price is partly or wholly cut)
-    n_dropped: int        # prompt alone fills max_length: no completion token left, trl drops the example
+    n_cut: int  # sequences longer than max_length (their price is partly or wholly cut)
+    n_dropped: int  # prompt alone fills max_length: no completion token left, trl drops the example
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,9 +125,15 @@ def length_report(tokenizer, pairs: list[dict], max_length: int) -> LengthReport
         prompt_lens.append(n_prompt)
         totals.append(len(ids))
     return LengthReport(
-        n=len(pairs), max_length=max_length, prompt_tokens=prompt_lens, total_tokens=totals,
-        longest_prompt=max(prompt_lens, default=0), median_total=statistics.median(totals) if totals else 0.0,
-        n_cut=sum(t > max_length for t in totals), n_dropped=sum(p >= max_length for p in prompt_lens))
+        n=len(pairs),
+        max_length=max_length,
+        prompt_tokens=prompt_lens,
+        total_tokens=totals,
+        longest_prompt=max(prompt_lens, default=0),
+        median_total=statistics.median(totals) if totals else 0.0,
+        n_cut=sum(t > max_length for t in totals),
+        n_dropped=sum(p >= max_length for p in prompt_lens),
+    )
 
 
 def check_lengths(report: LengthReport) -> None:
@@ -133,4 +143,5 @@ def check_lengths(report: LengthReport) -> None:
         raise InputError(
             f"max_seq_length {report.max_length} is shorter than {report.n_cut} of {report.n} training sequences "
             f"(longest prompt {report.longest_prompt} tokens; {report.n_dropped} prompts alone fill it), so their "
-            f"prices would be cut off and not learned; raise max_seq_length to at least {need}.")
+            f"prices would be cut off and not learned; raise max_seq_length to at least {need}."
+        )

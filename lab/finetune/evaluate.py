@@ -24,14 +24,15 @@ MAX_NEW_TOKENS = 8
 def _generate(model, tok, prompts: list[str], batch_size: int = 8) -> list[str]:
     import torch
 
-    tok.padding_side = "left"          # decoder-only models continue from the right edge
+    tok.padding_side = "left"  # decoder-only models continue from the right edge
     out = []
     for i in range(0, len(prompts), batch_size):
-        enc = tok(prompts[i:i + batch_size], return_tensors="pt", padding=True).to(model.device)
+        enc = tok(prompts[i : i + batch_size], return_tensors="pt", padding=True).to(model.device)
         with torch.no_grad():
-            gen = model.generate(**enc, max_new_tokens=MAX_NEW_TOKENS, do_sample=False,
-                                 pad_token_id=tok.pad_token_id or tok.eos_token_id)
-        out += tok.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            gen = model.generate(
+                **enc, max_new_tokens=MAX_NEW_TOKENS, do_sample=False, pad_token_id=tok.pad_token_id or tok.eos_token_id
+            )
+        out += tok.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
     return out
 
 
@@ -67,8 +68,22 @@ def evaluate(run: str | Path, n: int = 20, items: list[dict] | None = None) -> d
         plain = _generate(model, tok, prompts)
     truth = [float(it.get("price") or parse_price(it["completion"])) for it in items]
     base_pred, tuned_pred = [parse_price(t) for t in plain], [parse_price(t) for t in tuned]
-    rows = [{"title": it.get("title", it["prompt"][-80:]), "truth": t, "base": b, "adapter": a,
-             "base_text": bt, "adapter_text": at}
-            for it, t, b, a, bt, at in zip(items, truth, base_pred, tuned_pred, plain, tuned)]
-    return {"run_id": run_dir.name, "adapter_path": adapter, "n": len(items),
-            "base": score(truth, base_pred), "adapter": score(truth, tuned_pred), "rows": rows}
+    rows = [
+        {
+            "title": it.get("title", it["prompt"][-80:]),
+            "truth": t,
+            "base": b,
+            "adapter": a,
+            "base_text": bt,
+            "adapter_text": at,
+        }
+        for it, t, b, a, bt, at in zip(items, truth, base_pred, tuned_pred, plain, tuned)
+    ]
+    return {
+        "run_id": run_dir.name,
+        "adapter_path": adapter,
+        "n": len(items),
+        "base": score(truth, base_pred),
+        "adapter": score(truth, tuned_pred),
+        "rows": rows,
+    }

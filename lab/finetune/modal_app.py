@@ -24,12 +24,25 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from lab.finetune.config import OFFLINE_BASE, RunConfig, resolve_base_model
 from lab.core.errors import MissingKeyError
+from lab.finetune.config import OFFLINE_BASE, RunConfig, resolve_base_model
 
 GPUS = ("T4", "L4", "A10G", "A100", "A100-80GB", "H100")
-PACKAGES = ("torch", "transformers", "accelerate", "peft", "trl", "bitsandbytes", "datasets", "safetensors",
-            "huggingface_hub", "pydantic", "pydantic-settings", "pyyaml", "psutil")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "accelerate",
+    "peft",
+    "trl",
+    "bitsandbytes",
+    "datasets",
+    "safetensors",
+    "huggingface_hub",
+    "pydantic",
+    "pydantic-settings",
+    "pyyaml",
+    "psutil",
+)
 VOLUME = "lab-finetune"
 SCRIPT_NAME = "modal_app.py"
 
@@ -105,8 +118,13 @@ def default_secrets(cfg: RunConfig) -> list[str]:
     return [] if cfg.base_model == OFFLINE_BASE else ["huggingface-secret"]
 
 
-def source(cfg: RunConfig, gpu: str = "L4", secrets: list[str] | None = None, timeout_s: int = 4 * 3600,
-           script_path: str = f"RUN_DIR/{SCRIPT_NAME}") -> str:
+def source(
+    cfg: RunConfig,
+    gpu: str = "L4",
+    secrets: list[str] | None = None,
+    timeout_s: int = 4 * 3600,
+    script_path: str = f"RUN_DIR/{SCRIPT_NAME}",
+) -> str:
     """The Modal app's source text for ``cfg`` (the base model resolved to a Hub id for the remote machine)."""
     if gpu not in GPUS:
         from lab.core.errors import InputError
@@ -115,15 +133,20 @@ def source(cfg: RunConfig, gpu: str = "L4", secrets: list[str] | None = None, ti
     remote_cfg = cfg.model_copy(update={"base_model": resolve_base_model(cfg.base_model, remote=True)})
     secrets = default_secrets(cfg) if secrets is None else secrets
     return TEMPLATE.format(
-        command=f"modal run {script_path}", volume=VOLUME, gpu=gpu,
+        command=f"modal run {script_path}",
+        volume=VOLUME,
+        gpu=gpu,
         config_yaml=remote_cfg.to_yaml().replace("\\", "\\\\").replace('"""', '\\"\\"\\"'),
         python=f"{sys.version_info.major}.{sys.version_info.minor}",
         packages=", ".join(f'"{p}"' for p in pinned_packages()),
-        secrets=", ".join(f'modal.Secret.from_name("{s}")' for s in secrets), timeout=int(timeout_s))
+        secrets=", ".join(f'modal.Secret.from_name("{s}")' for s in secrets),
+        timeout=int(timeout_s),
+    )
 
 
-def export(cfg: RunConfig, gpu: str = "L4", secrets: list[str] | None = None, train=None, val=None,
-           root: Path | None = None) -> Path:
+def export(
+    cfg: RunConfig, gpu: str = "L4", secrets: list[str] | None = None, train=None, val=None, root: Path | None = None
+) -> Path:
     """Prepare a run folder (config + data) under ``root`` (default: the CLI's runs root) and write the Modal app
     into it; returns the script's path."""
     from lab.finetune.runner import prepare, write_status
@@ -149,9 +172,11 @@ def token_configured() -> bool:
     return bool(config.get("token_id") and config.get("token_secret"))
 
 
-HOW_TO_TOKEN = ("No Modal token is configured. Create one with `modal token new` (opens a browser and writes "
-                "~/.modal.toml), or set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET in the environment (Modal dashboard -> "
-                "Settings -> API tokens). Then run the exported script with `modal run RUN_DIR/modal_app.py`.")
+HOW_TO_TOKEN = (
+    "No Modal token is configured. Create one with `modal token new` (opens a browser and writes "
+    "~/.modal.toml), or set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET in the environment (Modal dashboard -> "
+    "Settings -> API tokens). Then run the exported script with `modal run RUN_DIR/modal_app.py`."
+)
 
 
 def launch(script: Path) -> subprocess.Popen:
@@ -159,5 +184,11 @@ def launch(script: Path) -> subprocess.Popen:
     if not token_configured():
         raise MissingKeyError(HOW_TO_TOKEN)
     log = (script.parent / "modal.log").open("a")
-    return subprocess.Popen(modal_command(script), cwd=str(script.parent), stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        modal_command(script),
+        cwd=str(script.parent),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )

@@ -29,8 +29,10 @@ def _prepare(args) -> int:
         print_json(p.to_dict())
     else:
         cost = "n/a" if p.est_cost_usd is None else f"${p.est_cost_usd:.4f}"
-        print(f"wrote {p.train} ({p.examples} examples, {p.tokens:,} tokens) and {p.validation} "
-              f"({p.validation_examples}); {p.epochs} epoch(s) of {p.model}: about {cost}")
+        print(
+            f"wrote {p.train} ({p.examples} examples, {p.tokens:,} tokens) and {p.validation} "
+            f"({p.validation_examples}); {p.epochs} epoch(s) of {p.model}: about {cost}"
+        )
     return 0
 
 
@@ -39,9 +41,12 @@ def _validate(args) -> int:
     from lab.finetune.openai_data import TRAINING_PRICES_AS_OF, estimate_cost, validate
 
     r = validate(args.file, min_examples=args.min_examples)
-    out = r.to_dict() | {"model": args.model, "epochs": args.epochs,
-                         "est_cost_usd": estimate_cost(r.tokens, args.epochs, args.model),
-                         "prices_as_of": TRAINING_PRICES_AS_OF}
+    out = r.to_dict() | {
+        "model": args.model,
+        "epochs": args.epochs,
+        "est_cost_usd": estimate_cost(r.tokens, args.epochs, args.model),
+        "prices_as_of": TRAINING_PRICES_AS_OF,
+    }
     if args.json:
         print_json(out)
     else:
@@ -49,35 +54,60 @@ def _validate(args) -> int:
             print(f"{args.file}:{e['line']}: {e['error']}")
         for w in r.warnings:
             print(f"warning: {w}")
-        print(f"{'ok' if r.ok else 'NOT OK'}: {r.examples} examples, {r.tokens:,} tokens, "
-              f"{len(r.errors)} problem(s); est. cost {out['est_cost_usd']}")
+        print(
+            f"{'ok' if r.ok else 'NOT OK'}: {r.examples} examples, {r.tokens:,} tokens, "
+            f"{len(r.errors)} problem(s); est. cost {out['est_cost_usd']}"
+        )
     return 0 if r.ok else 1
 
 
 def _launch(args) -> int:
     from lab.finetune.openai_jobs import launch
 
-    job = launch(args.train, args.validation, model=args.model, epochs=args.epochs, seed=args.seed,
-                 suffix=args.suffix, wandb_project=args.wandb_project, base_url=args.base_url)
-    print(f"created {job['id']} ({job['status']}); follow it: python -m lab finetune openai status {job['id']}",
-          file=sys.stderr)
+    job = launch(
+        args.train,
+        args.validation,
+        model=args.model,
+        epochs=args.epochs,
+        seed=args.seed,
+        suffix=args.suffix,
+        wandb_project=args.wandb_project,
+        base_url=args.base_url,
+    )
+    print(
+        f"created {job['id']} ({job['status']}); follow it: python -m lab finetune openai status {job['id']}",
+        file=sys.stderr,
+    )
     print(job["id"])
     return 0
 
 
 def _status(args) -> int:
     from lab.cli import print_json
-    from lab.finetune.openai_jobs import follow
     from lab.core.errors import ProviderUnavailable
+    from lab.finetune.openai_jobs import follow
 
     view = follow(args.job_id, base_url=args.base_url)
     if not view["reachable"]:
         raise ProviderUnavailable(view["problem"])
     job = view["job"]
-    keep = ("id", "status", "model", "fine_tuned_model", "trained_tokens", "created_at", "finished_at",
-            "training_file", "validation_file", "result_files")
-    out = {k: job.get(k) for k in keep} | {"error": (job.get("error") or {}).get("message"),
-                                           "events": view["events"], "metrics": view["metrics"]}
+    keep = (
+        "id",
+        "status",
+        "model",
+        "fine_tuned_model",
+        "trained_tokens",
+        "created_at",
+        "finished_at",
+        "training_file",
+        "validation_file",
+        "result_files",
+    )
+    out = {k: job.get(k) for k in keep} | {
+        "error": (job.get("error") or {}).get("message"),
+        "events": view["events"],
+        "metrics": view["metrics"],
+    }
     if args.json:
         print_json(out)
         return 0
@@ -126,7 +156,9 @@ def add_openai_parser(finetune_sub: argparse._SubParsersAction) -> None:
     from lab.finetune.openai_data import DEFAULT_MODEL, TRAINING_PRICES
 
     models = ", ".join(TRAINING_PRICES)
-    oa = finetune_sub.add_parser("openai", help="Fine-tune an OpenAI model on the pricer (prepare, validate, launch...).")
+    oa = finetune_sub.add_parser(
+        "openai", help="Fine-tune an OpenAI model on the pricer (prepare, validate, launch...)."
+    )
     cmds = oa.add_subparsers(dest="openai_command", required=True)
 
     def priced(p):
@@ -134,18 +166,28 @@ def add_openai_parser(finetune_sub: argparse._SubParsersAction) -> None:
         p.add_argument("--epochs", type=int, default=1, help="Epochs for the cost estimate / the job (course: 1).")
         return p
 
-    p = priced(cmds.add_parser("prepare", help="Write the course's chat JSONL (train + validation) from the pricer data."))
+    p = priced(
+        cmds.add_parser("prepare", help="Write the course's chat JSONL (train + validation) from the pricer data.")
+    )
     p.add_argument("--n", type=int, default=200, help="Training examples (default 200, as the course).")
     p.add_argument("--n-val", type=int, default=50, help="Validation examples (default 50).")
     p.add_argument("--out", required=True, help="Folder for train.jsonl and validation.jsonl.")
-    p.add_argument("--json", action="store_true", help='Print {"train", "validation", "examples", "tokens", "est_cost_usd"}.')
+    p.add_argument(
+        "--json", action="store_true", help='Print {"train", "validation", "examples", "tokens", "est_cost_usd"}.'
+    )
     p.set_defaults(func=_prepare)
 
     p = priced(cmds.add_parser("validate", help="Check a JSONL file as OpenAI's guide does; exit 1 when not ok."))
     p.add_argument("file", help="The JSONL file.")
-    p.add_argument("--min-examples", type=int, default=10,
-                   help="Fewest examples accepted (OpenAI: 10 for a training file; use 1 for a validation file).")
-    p.add_argument("--json", action="store_true", help='Print {"ok", "examples", "tokens", "errors": [{"line", "error"}]}.')
+    p.add_argument(
+        "--min-examples",
+        type=int,
+        default=10,
+        help="Fewest examples accepted (OpenAI: 10 for a training file; use 1 for a validation file).",
+    )
+    p.add_argument(
+        "--json", action="store_true", help='Print {"ok", "examples", "tokens", "errors": [{"line", "error"}]}.'
+    )
     p.set_defaults(func=_validate)
 
     def remote(p):
@@ -157,9 +199,12 @@ def add_openai_parser(finetune_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--validation", default=None, help="Validation JSONL (optional but recommended).")
     p.add_argument("--seed", type=int, default=42, help="Job seed (default 42).")
     p.add_argument("--suffix", default="pricer", help="Added to the fine-tuned model's name (default 'pricer').")
-    p.add_argument("--wandb-project", default=None,
-                   help="Log to Weights & Biases (link your W&B key in OpenAI's settings first). Default: "
-                        "$WANDB_PROJECT, or 'gpt-pricer' when WANDB_API_KEY is set.")
+    p.add_argument(
+        "--wandb-project",
+        default=None,
+        help="Log to Weights & Biases (link your W&B key in OpenAI's settings first). Default: "
+        "$WANDB_PROJECT, or 'gpt-pricer' when WANDB_API_KEY is set.",
+    )
     p.set_defaults(func=_launch)
 
     p = remote(cmds.add_parser("status", help="A job's status, events (newest first) and losses."))

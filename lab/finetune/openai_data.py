@@ -41,16 +41,16 @@ ANSWER_PREFIX = "Price is $"
 # tokens are not billed). From OpenAI's pricing page; edit when it changes.
 TRAINING_PRICES_AS_OF = "2025-09"
 TRAINING_PRICES: dict[str, float] = {
-    "gpt-4o-mini-2024-07-18": 3.00,     # the course's model
+    "gpt-4o-mini-2024-07-18": 3.00,  # the course's model
     "gpt-4.1-nano-2025-04-14": 1.50,
     "gpt-4.1-mini-2025-04-14": 5.00,
     "gpt-4.1-2025-04-14": 25.00,
     "gpt-4o-2024-08-06": 25.00,
 }
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
-MAX_TOKENS_PER_EXAMPLE = 65_536       # training context of these models; longer examples get truncated
-MIN_EXAMPLES = 10                     # OpenAI refuses a training file with fewer
-MAX_FILE_BYTES = 512 * 1024 * 1024    # the Files API's limit for one upload
+MAX_TOKENS_PER_EXAMPLE = 65_536  # training context of these models; longer examples get truncated
+MIN_EXAMPLES = 10  # OpenAI refuses a training file with fewer
+MAX_FILE_BYTES = 512 * 1024 * 1024  # the Files API's limit for one upload
 EXAMPLE_KEYS = {"messages", "tools", "parallel_tool_calls", "functions"}
 MESSAGE_KEYS = {"role", "content", "name", "weight", "function_call", "tool_calls", "tool_call_id"}
 ROLES = ("system", "user", "assistant", "tool", "function")
@@ -64,8 +64,13 @@ def user_text(prompt: str) -> str:
 
 def chat_example(row: dict) -> dict:
     """One pricer row ({"prompt", "completion": "450.00", ...}) -> one training example."""
-    return {"messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user_text(row["prompt"])},
-                         {"role": "assistant", "content": f"{ANSWER_PREFIX}{row['completion']}"}]}
+    return {
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": user_text(row["prompt"])},
+            {"role": "assistant", "content": f"{ANSWER_PREFIX}{row['completion']}"},
+        ]
+    }
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -88,7 +93,7 @@ class Prepared:
     validation: Path
     examples: int
     validation_examples: int
-    tokens: int                 # training file, one epoch
+    tokens: int  # training file, one epoch
     est_cost_usd: float | None
     model: str
     epochs: int
@@ -97,8 +102,15 @@ class Prepared:
         return asdict(self) | {"train": str(self.train), "validation": str(self.validation)}
 
 
-def prepare(n: int = 200, n_val: int = 50, out: str | Path | None = None, *, model: str = DEFAULT_MODEL,
-            epochs: int = 1, seed: int = 42) -> Prepared:
+def prepare(
+    n: int = 200,
+    n_val: int = 50,
+    out: str | Path | None = None,
+    *,
+    model: str = DEFAULT_MODEL,
+    epochs: int = 1,
+    seed: int = 42,
+) -> Prepared:
     """Train on the pricer's first ``n`` training items, validate on the next ``n_val`` (as the course: 200 / 50)."""
     from lab.core.settings import get_settings
     from lab.pricer.data import prompt_completion
@@ -109,11 +121,13 @@ def prepare(n: int = 200, n_val: int = 50, out: str | Path | None = None, *, mod
         raise InputError("Keep at least one validation example (--n-val 1): the validation loss is the honest one.")
     rows = prompt_completion("train", seed=seed)
     if n + n_val > len(rows):
-        raise InputError(f"The pricer's training split has {len(rows)} items: --n {n} plus --n-val {n_val} is too many "
-                         f"(at most {len(rows)} together).")
+        raise InputError(
+            f"The pricer's training split has {len(rows)} items: --n {n} plus --n-val {n_val} is too many "
+            f"(at most {len(rows)} together)."
+        )
     out = Path(out) if out else get_settings().data_dir / "finetune" / "openai"
     train = write_jsonl(out / "train.jsonl", [chat_example(r) for r in rows[:n]])
-    val = write_jsonl(out / "validation.jsonl", [chat_example(r) for r in rows[n:n + n_val]])
+    val = write_jsonl(out / "validation.jsonl", [chat_example(r) for r in rows[n : n + n_val]])
     tokens = sum(count_tokens(chat_example(r)["messages"]) for r in rows[:n])
     return Prepared(train, val, n, n_val, tokens, estimate_cost(tokens, epochs, model), model, epochs)
 
@@ -139,11 +153,11 @@ def estimate_cost(tokens: int, epochs: int, model: str, prices: dict[str, float]
 # ---------------------------------------------------------------------------------------------- validate
 @dataclass
 class Report:
-    examples: int = 0                                        # non-blank lines
-    tokens: int = 0                                          # billed per epoch: each well-formed example, capped
-    errors: list[dict] = field(default_factory=list)         # [{"line": 1-based (0 = whole file), "error": text}]
+    examples: int = 0  # non-blank lines
+    tokens: int = 0  # billed per epoch: each well-formed example, capped
+    errors: list[dict] = field(default_factory=list)  # [{"line": 1-based (0 = whole file), "error": text}]
     warnings: list[str] = field(default_factory=list)
-    token_counts: list[int] = field(default_factory=list)    # per well-formed example, in file order
+    token_counts: list[int] = field(default_factory=list)  # per well-formed example, in file order
     bytes: int = 0
 
     @property
@@ -151,9 +165,15 @@ class Report:
         return not self.errors
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "examples": self.examples, "tokens": self.tokens, "errors": self.errors,
-                "warnings": self.warnings, "bytes": self.bytes,
-                "max_example_tokens": max(self.token_counts, default=0)}
+        return {
+            "ok": self.ok,
+            "examples": self.examples,
+            "tokens": self.tokens,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "bytes": self.bytes,
+            "max_example_tokens": max(self.token_counts, default=0),
+        }
 
 
 def _check_example(ex) -> list[str]:
@@ -162,7 +182,9 @@ def _check_example(ex) -> list[str]:
         return [f"the line is a JSON {type(ex).__name__}, not an object with a 'messages' list"]
     if "prompt" in ex and "completion" in ex and "messages" not in ex:
         return ["prompt/completion is the legacy format: chat models learn from a 'messages' list"]
-    problems = [f"unexpected key {k!r} (an example has: messages, optionally tools)" for k in ex if k not in EXAMPLE_KEYS]
+    problems = [
+        f"unexpected key {k!r} (an example has: messages, optionally tools)" for k in ex if k not in EXAMPLE_KEYS
+    ]
     messages = ex.get("messages")
     if not isinstance(messages, list) or not messages:
         return problems + ["no 'messages' list (or it is empty)"]
@@ -188,13 +210,23 @@ def _check_example(ex) -> list[str]:
     return problems
 
 
-def validate_bytes(data: bytes, *, max_tokens: int = MAX_TOKENS_PER_EXAMPLE, min_examples: int = MIN_EXAMPLES,
-                   max_bytes: int = MAX_FILE_BYTES) -> Report:
+def validate_bytes(
+    data: bytes,
+    *,
+    max_tokens: int = MAX_TOKENS_PER_EXAMPLE,
+    min_examples: int = MIN_EXAMPLES,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> Report:
     """Check every line; errors name the 1-based line and what is wrong. Nothing is sent anywhere."""
     r = Report(bytes=len(data))
     if len(data) > max_bytes:
-        r.errors.append({"line": 0, "error": f"the file is {len(data) / 1e6:,.1f} MB; one upload may be at most "
-                                             f"{max_bytes / 1e6:,.0f} MB. Use fewer examples."})
+        r.errors.append(
+            {
+                "line": 0,
+                "error": f"the file is {len(data) / 1e6:,.1f} MB; one upload may be at most "
+                f"{max_bytes / 1e6:,.0f} MB. Use fewer examples.",
+            }
+        )
         return r
     lines = data.split(b"\n")
     if lines and lines[-1].strip() == b"":
@@ -221,14 +253,23 @@ def validate_bytes(data: bytes, *, max_tokens: int = MAX_TOKENS_PER_EXAMPLE, min
         r.token_counts.append(n_tok)
         r.tokens += min(n_tok, max_tokens)
         if n_tok > max_tokens:
-            r.errors.append({"line": no, "error": f"{n_tok:,} tokens: over the {max_tokens:,}-token limit per example; "
-                                                  "it would be truncated (the answer at its end lost). Shorten it."})
+            r.errors.append(
+                {
+                    "line": no,
+                    "error": f"{n_tok:,} tokens: over the {max_tokens:,}-token limit per example; "
+                    "it would be truncated (the answer at its end lost). Shorten it.",
+                }
+            )
         roles = {m["role"] for m in ex["messages"]}
         no_system += "system" not in roles
         no_user += "user" not in roles
     if r.examples < min_examples:
-        r.errors.append({"line": 0, "error": f"only {r.examples} examples: OpenAI needs at least {min_examples} "
-                                             "(the course used 200)."})
+        r.errors.append(
+            {
+                "line": 0,
+                "error": f"only {r.examples} examples: OpenAI needs at least {min_examples} (the course used 200).",
+            }
+        )
     if no_system:
         r.warnings.append(f"{no_system} example(s) have no system message: prompts at inference should match training.")
     if no_user:
@@ -259,10 +300,10 @@ def broken_copy(src: str | Path, dst: str | Path) -> Path:
         raise InputError("The demo needs a prepared file of at least 8 lines.")
     good = json.loads(lines[1])
     sys_msg, user, answer = good["messages"]
-    lines[1] = lines[1][:-1]                                                                   # cut closing brace
-    lines[2] = json.dumps({"messages": [sys_msg, user]})                                       # no assistant
-    lines[3] = json.dumps({"messages": [sys_msg, user | {"role": "human"}, answer]})           # unknown role
-    lines[4] = json.dumps({"messages": [sys_msg, user, answer | {"content": 450.0}]})          # not a string
-    lines[5] = json.dumps({"messages": [sys_msg, user, answer], "price": 450})                 # unexpected key
-    lines[6] = json.dumps({"prompt": user["content"], "completion": answer["content"]})        # old format
+    lines[1] = lines[1][:-1]  # cut closing brace
+    lines[2] = json.dumps({"messages": [sys_msg, user]})  # no assistant
+    lines[3] = json.dumps({"messages": [sys_msg, user | {"role": "human"}, answer]})  # unknown role
+    lines[4] = json.dumps({"messages": [sys_msg, user, answer | {"content": 450.0}]})  # not a string
+    lines[5] = json.dumps({"messages": [sys_msg, user, answer], "price": 450})  # unexpected key
+    lines[6] = json.dumps({"prompt": user["content"], "completion": answer["content"]})  # old format
     return write_text(dst, "\n".join(lines) + "\n")

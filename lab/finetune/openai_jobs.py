@@ -39,9 +39,12 @@ from pathlib import Path
 from lab.core.errors import InputError, ProviderError, ProviderTimeout, ProviderUnavailable
 
 TERMINAL = ("succeeded", "failed", "cancelled")
-SESSION_FOLDER = ("finetune", "openai")   # where the app keeps a session's records: lab.classroom.sessions.session_dir(id, *this)
+SESSION_FOLDER = (
+    "finetune",
+    "openai",
+)  # where the app keeps a session's records: lab.classroom.sessions.session_dir(id, *this)
 RECORDS_FILE = "openai_jobs.json"
-WANDB_PROJECT = "gpt-pricer"   # the course's W&B project name
+WANDB_PROJECT = "gpt-pricer"  # the course's W&B project name
 
 
 def client(api_key: str | None = None, base_url: str | None = None, *, typed_base_url: bool = False):
@@ -59,8 +62,10 @@ def client(api_key: str | None = None, base_url: str | None = None, *, typed_bas
         base_url = check_base_url(base_url, provider="openai", typed=typed_base_url)
     # A server the visitor chose gets their key or none ("not-needed": the SDK insists on some string).
     own_server = typed_base_url and not is_configured_base_url("openai", base_url)
-    key = resolve_key("openai", api_key, required=not own_server, base_url=base_url,
-                      typed_base_url=typed_base_url) or "not-needed"
+    key = (
+        resolve_key("openai", api_key, required=not own_server, base_url=base_url, typed_base_url=typed_base_url)
+        or "not-needed"
+    )
     # max_retries=0: a drop must reach the caller (who keeps the job id and polls again), not hang in retries.
     return openai_client(api_key=key, base_url=base_url, max_retries=0)
 
@@ -78,8 +83,10 @@ def _sdk(call, base_url: str | None):
     if isinstance(out, str):  # a 200 that is not JSON: e.g. a base URL pointing at a web page, not an API
         from lab.core.errors import excerpt
 
-        raise ProviderError(f"openai at {excerpt(base_url or 'api.openai.com')} answered with text, not JSON: is the "
-                            f"base URL an OpenAI-shaped API (ending in /v1)? It began: {excerpt(out, 80)!r}")
+        raise ProviderError(
+            f"openai at {excerpt(base_url or 'api.openai.com')} answered with text, not JSON: is the "
+            f"base URL an OpenAI-shaped API (ending in /v1)? It began: {excerpt(out, 80)!r}"
+        )
     return out
 
 
@@ -106,8 +113,18 @@ def records(records_dir: str | Path | None = None) -> dict[str, dict]:
 def remember(job: dict, base_url: str | None = None, records_dir: str | Path | None = None) -> dict:
     """Keep a job's summary in ``records_dir``'s records (atomic replace under a lock: a session may follow a job
     from two tabs, and the CLI's file is shared)."""
-    keep = ("id", "status", "model", "fine_tuned_model", "training_file", "validation_file", "created_at",
-            "finished_at", "trained_tokens", "seed")
+    keep = (
+        "id",
+        "status",
+        "model",
+        "fine_tuned_model",
+        "training_file",
+        "validation_file",
+        "created_at",
+        "finished_at",
+        "trained_tokens",
+        "seed",
+    )
     with _LOCK:
         rows = records(records_dir)
         row = rows.get(job["id"], {}) | {k: job.get(k) for k in keep if k in job} | {"updated_at": int(time.time())}
@@ -132,8 +149,9 @@ def fine_tuned_models(records_dir: str | Path | None = None) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- launch
-def upload(path: str | Path, *, api_key: str | None = None, base_url: str | None = None,
-           typed_base_url: bool = False) -> dict:
+def upload(
+    path: str | Path, *, api_key: str | None = None, base_url: str | None = None, typed_base_url: bool = False
+) -> dict:
     path = Path(path)
     c = client(api_key, base_url, typed_base_url=typed_base_url)
     with path.open("rb") as f:
@@ -147,10 +165,20 @@ def wandb_integration(project: str | None = None) -> list[dict] | None:
     return [{"type": "wandb", "wandb": {"project": project}}] if project else None
 
 
-def launch(train: str | Path, validation: str | Path | None = None, *, model: str | None = None, epochs: int = 1,
-           seed: int | None = 42, suffix: str | None = "pricer", wandb_project: str | None = None,
-           api_key: str | None = None, base_url: str | None = None, records_dir: str | Path | None = None,
-           typed_base_url: bool = False) -> dict:
+def launch(
+    train: str | Path,
+    validation: str | Path | None = None,
+    *,
+    model: str | None = None,
+    epochs: int = 1,
+    seed: int | None = 42,
+    suffix: str | None = "pricer",
+    wandb_project: str | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    records_dir: str | Path | None = None,
+    typed_base_url: bool = False,
+) -> dict:
     """Validate, upload (purpose fine-tune), create the job; the job id is recorded (in ``records_dir``'s
     records) before this returns."""
     from lab.finetune.openai_data import DEFAULT_MODEL, validate
@@ -160,9 +188,11 @@ def launch(train: str | Path, validation: str | Path | None = None, *, model: st
         report = validate(path, **({"min_examples": least} if least else {}))
         if not report.ok:
             first = report.errors[0]
-            raise InputError(f"{path} has {len(report.errors)} problem(s), so nothing was uploaded; first: line "
-                             f"{first['line']}: {first['error'].rstrip('.')}. "
-                             f"Run: python -m lab finetune openai validate {path}")
+            raise InputError(
+                f"{path} has {len(report.errors)} problem(s), so nothing was uploaded; first: line "
+                f"{first['line']}: {first['error'].rstrip('.')}. "
+                f"Run: python -m lab finetune openai validate {path}"
+            )
     if not 1 <= epochs <= 25:
         raise InputError("epochs must be between 1 and 25 (the course used 1).")
     if suffix and len(suffix) > 64:
@@ -171,32 +201,50 @@ def launch(train: str | Path, validation: str | Path | None = None, *, model: st
     client(api_key, base_url, **t)  # a missing key or a refused address fails here, before any upload
     train_id = upload(train, api_key=api_key, base_url=base_url, **t)["id"]
     val_id = upload(validation, api_key=api_key, base_url=base_url, **t)["id"] if validation else None
-    params: dict = {"model": model or DEFAULT_MODEL, "training_file": train_id, "seed": seed, "suffix": suffix or None,
-                    # `hyperparameters` is deprecated in the SDK: epochs go under the supervised method.
-                    "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs}}}}
+    params: dict = {
+        "model": model or DEFAULT_MODEL,
+        "training_file": train_id,
+        "seed": seed,
+        "suffix": suffix or None,
+        # `hyperparameters` is deprecated in the SDK: epochs go under the supervised method.
+        "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": epochs}}},
+    }
     if val_id:
         params["validation_file"] = val_id
     integrations = wandb_integration(wandb_project)
     if integrations:
         params["integrations"] = integrations
     c = client(api_key, base_url, **t)
-    job = _sdk(lambda: c.fine_tuning.jobs.create(**{k: v for k, v in params.items() if v is not None}),
-               base_url).model_dump()
+    job = _sdk(
+        lambda: c.fine_tuning.jobs.create(**{k: v for k, v in params.items() if v is not None}), base_url
+    ).model_dump()
     remember(job, base_url, records_dir)
     return job
 
 
 # ---------------------------------------------------------------------------------------------- follow
-def retrieve(job_id: str, *, api_key: str | None = None, base_url: str | None = None,
-             records_dir: str | Path | None = None, typed_base_url: bool = False) -> dict:
+def retrieve(
+    job_id: str,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    records_dir: str | Path | None = None,
+    typed_base_url: bool = False,
+) -> dict:
     c = client(api_key, base_url, typed_base_url=typed_base_url)
     job = _sdk(lambda: c.fine_tuning.jobs.retrieve(job_id), base_url).model_dump()
     remember(job, base_url, records_dir)
     return job
 
 
-def events(job_id: str, *, limit: int = 100, api_key: str | None = None, base_url: str | None = None,
-           typed_base_url: bool = False) -> list[dict]:
+def events(
+    job_id: str,
+    *,
+    limit: int = 100,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    typed_base_url: bool = False,
+) -> list[dict]:
     """The job's events, newest first (the API's order; sorted again so a proxy cannot scramble it)."""
     c = client(api_key, base_url, typed_base_url=typed_base_url)
     page = _sdk(lambda: c.fine_tuning.jobs.list_events(job_id, limit=limit), base_url)
@@ -204,14 +252,21 @@ def events(job_id: str, *, limit: int = 100, api_key: str | None = None, base_ur
     return sorted(rows, key=lambda e: e["created_at"], reverse=True)
 
 
-def list_jobs(*, limit: int = 20, api_key: str | None = None, base_url: str | None = None,
-              typed_base_url: bool = False) -> list[dict]:
+def list_jobs(
+    *, limit: int = 20, api_key: str | None = None, base_url: str | None = None, typed_base_url: bool = False
+) -> list[dict]:
     c = client(api_key, base_url, typed_base_url=typed_base_url)
     return [j.model_dump() for j in _sdk(lambda: c.fine_tuning.jobs.list(limit=limit), base_url).data]
 
 
-def cancel(job_id: str, *, api_key: str | None = None, base_url: str | None = None,
-           records_dir: str | Path | None = None, typed_base_url: bool = False) -> dict:
+def cancel(
+    job_id: str,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    records_dir: str | Path | None = None,
+    typed_base_url: bool = False,
+) -> dict:
     c = client(api_key, base_url, typed_base_url=typed_base_url)
     job = _sdk(lambda: c.fine_tuning.jobs.cancel(job_id), base_url).model_dump()
     remember(job, base_url, records_dir)
@@ -257,8 +312,9 @@ def metrics_from_result(content: bytes) -> list[dict]:
     return rows
 
 
-def result_metrics(job: dict, *, api_key: str | None = None, base_url: str | None = None,
-                   typed_base_url: bool = False) -> list[dict]:
+def result_metrics(
+    job: dict, *, api_key: str | None = None, base_url: str | None = None, typed_base_url: bool = False
+) -> list[dict]:
     if not job.get("result_files"):
         return []
     c = client(api_key, base_url, typed_base_url=typed_base_url)
@@ -266,8 +322,14 @@ def result_metrics(job: dict, *, api_key: str | None = None, base_url: str | Non
     return metrics_from_result(content)
 
 
-def follow(job_id: str, *, api_key: str | None = None, base_url: str | None = None,
-           records_dir: str | Path | None = None, typed_base_url: bool = False) -> dict:
+def follow(
+    job_id: str,
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    records_dir: str | Path | None = None,
+    typed_base_url: bool = False,
+) -> dict:
     """One poll: {"job", "events", "metrics", "reachable", "problem"}. A drop or timeout does not raise: the view
     keeps the last known job (from ``records_dir``'s records) and says what happened; the next poll resumes.
     A base URL taken from the records is as trusted as the one it was recorded from (``typed_base_url``)."""
@@ -282,14 +344,25 @@ def follow(job_id: str, *, api_key: str | None = None, base_url: str | None = No
         if job["status"] == "succeeded" and job.get("result_files"):
             metrics = result_metrics(job, **t) or metrics
     except (ProviderUnavailable, ProviderTimeout) as e:
-        return {"job": known or {"id": job_id}, "events": [], "metrics": [], "reachable": False,
-                "problem": f"{e} The job id {job_id} is kept; polling resumes on the next refresh."}
+        return {
+            "job": known or {"id": job_id},
+            "events": [],
+            "metrics": [],
+            "reachable": False,
+            "problem": f"{e} The job id {job_id} is kept; polling resumes on the next refresh.",
+        }
     return {"job": job, "events": evs, "metrics": metrics, "reachable": True, "problem": None}
 
 
 # ---------------------------------------------------------------------------------------------- use it
-def score_model(model_id: str, n: int = 20, api_key: str | None = None, base_url: str | None = None,
-                provider: str = "openai", typed_base_url: bool = False) -> dict:
+def score_model(
+    model_id: str,
+    n: int = 20,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    provider: str = "openai",
+    typed_base_url: bool = False,
+) -> dict:
     """Ask the model for the price of ``n`` pricer test items with the training prompts, score as the pricer."""
     from lab.finetune.openai_data import SYSTEM, user_text
     from lab.llm import Options, get_provider, run

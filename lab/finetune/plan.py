@@ -45,8 +45,7 @@ OPTIMIZER_BYTES = {"adamw_torch": 8, "paged_adamw_32bit": 8, "paged_adamw_8bit":
 # resident set measured here (CPU build of torch 2.13), rounded up. On CUDA the plan is compared with
 # torch.cuda.max_memory_allocated, which does not include it.
 CPU_RUNTIME_BYTES = 550 * 2**20
-FIT_MARGIN = 0.9   # plan to use at most 90% of the device's free memory
-
+FIT_MARGIN = 0.9  # plan to use at most 90% of the device's free memory
 
 
 @dataclass
@@ -70,8 +69,14 @@ class MemoryPlan:
 
     @property
     def estimated_peak_bytes(self) -> int:
-        return (self.weights_bytes + self.adapter_bytes + self.gradient_bytes + self.optimizer_bytes
-                + self.activation_bytes + self.runtime_bytes)
+        return (
+            self.weights_bytes
+            + self.adapter_bytes
+            + self.gradient_bytes
+            + self.optimizer_bytes
+            + self.activation_bytes
+            + self.runtime_bytes
+        )
 
     @property
     def trainable_share(self) -> float:
@@ -93,8 +98,11 @@ class MemoryPlan:
         ]
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"estimated_peak_bytes": self.estimated_peak_bytes,
-                               "trainable_share": self.trainable_share, "fits": self.fits}
+        return asdict(self) | {
+            "estimated_peak_bytes": self.estimated_peak_bytes,
+            "trainable_share": self.trainable_share,
+            "fits": self.fits,
+        }
 
 
 # ---------------------------------------------------------------------------------------------- model shape
@@ -107,7 +115,8 @@ def model_config(base_model: str):
         raise InputError(
             f"cannot read the config of {base_model!r}: {str(e).splitlines()[0][:200]}. Offline, use "
             "'smollm2' (or a local folder); a Hub id needs network (and HF_TOKEN for gated models like "
-            "Llama).") from e
+            "Llama)."
+        ) from e
 
 
 @once
@@ -122,7 +131,7 @@ def meta_model(base_model: str):
     import torch
     from transformers import AutoModelForCausalLM
 
-    config = model_config(base_model)      # read (or converted) outside the meta context: files need real tensors
+    config = model_config(base_model)  # read (or converted) outside the meta context: files need real tensors
     with torch.device("meta"):
         return AutoModelForCausalLM.from_config(config)
 
@@ -149,9 +158,12 @@ def count_params(cfg: RunConfig) -> tuple[int, int, int, list[str]]:
     missing = [t for t in cfg.target_modules if t not in choices]
     if missing:
         raise InputError(f"target modules {missing} are not linear layers of {cfg.base_model}; choose from {choices}")
-    base = sum(p.numel() for p in model.parameters())   # tied embeddings count once
-    linear = sum(m.weight.numel() for n, m in model.named_modules()
-                 if isinstance(m, torch.nn.Linear) and not n.endswith("lm_head"))
+    base = sum(p.numel() for p in model.parameters())  # tied embeddings count once
+    linear = sum(
+        m.weight.numel()
+        for n, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and not n.endswith("lm_head")
+    )
     trainable, _ = get_peft_model(model, lora_config(cfg)).get_nb_trainable_parameters()
     return base, linear, trainable, choices
 
@@ -189,22 +201,35 @@ def plan(cfg: RunConfig, device: str | None = None, device_bytes: int | None = N
     mc = model_config(cfg.base_model).get_text_config()
     notes = ["Logits (batch x seq x vocab) are not counted: trl's fused LM head computes the loss in chunks."]
     if device == "cuda":
-        notes.append("On CUDA the measured peak is torch.cuda.max_memory_allocated (the CUDA context, ~0.5 GB, is not in it).")
+        notes.append(
+            "On CUDA the measured peak is torch.cuda.max_memory_allocated (the CUDA context, ~0.5 GB, is not in it)."
+        )
     else:
         notes.append("On CPU the measured peak is the process's peak resident memory, so the runtime line counts.")
     p = MemoryPlan(
-        base_model=cfg.base_model, device=device, dtype=dtype, quantization=cfg.quantization,
-        total_params=base + trainable, trainable_params=trainable, quantized_params=linear if cfg.quantization != "none" else 0,
-        weights_bytes=weights, adapter_bytes=4 * trainable, gradient_bytes=4 * trainable,
+        base_model=cfg.base_model,
+        device=device,
+        dtype=dtype,
+        quantization=cfg.quantization,
+        total_params=base + trainable,
+        trainable_params=trainable,
+        quantized_params=linear if cfg.quantization != "none" else 0,
+        weights_bytes=weights,
+        adapter_bytes=4 * trainable,
+        gradient_bytes=4 * trainable,
         optimizer_bytes=OPTIMIZER_BYTES[cfg.optimizer] * trainable,
         activation_bytes=activation_bytes(cfg, mc, act),
         runtime_bytes=0 if device == "cuda" else CPU_RUNTIME_BYTES,
         device_bytes=device_bytes if device_bytes is not None else device_memory(device),
-        target_choices=choices, notes=notes)
+        target_choices=choices,
+        notes=notes,
+    )
     if not p.fits:
-        p.notes.append(f"Does NOT fit: needs ~{p.estimated_peak_bytes / 2**30:.2f} GiB of {p.device_bytes / 2**30:.2f} GiB. "
-                       "Try 4-bit quantization, a smaller batch with more gradient accumulation, gradient "
-                       "checkpointing, or a shorter max_seq_length.")
+        p.notes.append(
+            f"Does NOT fit: needs ~{p.estimated_peak_bytes / 2**30:.2f} GiB of {p.device_bytes / 2**30:.2f} GiB. "
+            "Try 4-bit quantization, a smaller batch with more gradient accumulation, gradient "
+            "checkpointing, or a shorter max_seq_length."
+        )
     return p
 
 

@@ -37,7 +37,7 @@ from lab.finetune.config import RunConfig
 
 STOP_FILE = "STOP"
 LIVE_STATES = ("starting", "loading", "running", "stopping")
-_PROCS: dict[str, subprocess.Popen] = {}   # children of this process, so they are reaped (no zombies)
+_PROCS: dict[str, subprocess.Popen] = {}  # children of this process, so they are reaped (no zombies)
 
 
 def runs_dir(root: Path | None = None) -> Path:
@@ -120,7 +120,7 @@ def progress(run: str | Path) -> list[dict]:
     for line in path.read_text().splitlines():
         try:
             rows.append(json.loads(line))
-        except json.JSONDecodeError:   # the trainer may be writing this very line
+        except json.JSONDecodeError:  # the trainer may be writing this very line
             pass
     return rows
 
@@ -141,12 +141,25 @@ def list_runs(root: Path | None = None) -> list[dict]:
         cfg = RunConfig.from_yaml(d / "config.yaml")
         losses = [p["loss"] for p in progress(d) if "loss" in p]
         evals = [p["eval_loss"] for p in progress(d) if "eval_loss" in p]
-        out.append({"run_id": d.name, "state": st["state"], "step": st.get("step"), "max_steps": st.get("max_steps"),
-                    "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
-                    "last_eval_loss": evals[-1] if evals else None, "peak_bytes": st.get("peak_bytes"),
-                    "base_model": cfg.base_model, "quantization": cfg.quantization, "lora_r": cfg.lora_r,
-                    "targets": ",".join(cfg.target_modules), "lr": cfg.learning_rate, "batch": cfg.batch_size,
-                    "started": st.get("started")})
+        out.append(
+            {
+                "run_id": d.name,
+                "state": st["state"],
+                "step": st.get("step"),
+                "max_steps": st.get("max_steps"),
+                "first_loss": losses[0] if losses else None,
+                "last_loss": losses[-1] if losses else None,
+                "last_eval_loss": evals[-1] if evals else None,
+                "peak_bytes": st.get("peak_bytes"),
+                "base_model": cfg.base_model,
+                "quantization": cfg.quantization,
+                "lora_r": cfg.lora_r,
+                "targets": ",".join(cfg.target_modules),
+                "lr": cfg.learning_rate,
+                "batch": cfg.batch_size,
+                "started": st.get("started"),
+            }
+        )
     return out
 
 
@@ -158,7 +171,7 @@ def live_run_in(root: Path) -> dict | None:
         if not d.is_symlink() and (d / "status.json").is_file() and (d / "config.yaml").exists():
             try:
                 st = status(d)
-            except (OSError, ValueError):   # a status.json being rewritten or damaged: not a live run
+            except (OSError, ValueError):  # a status.json being rewritten or damaged: not a live run
                 continue
             if st["state"] in LIVE_STATES:
                 return st
@@ -187,8 +200,10 @@ def in_root(st: dict, root: Path | None = None) -> bool:
 
 def busy_message(st: dict) -> str:
     """What to tell someone whose run this is not: progress only, never its id, config, losses or paths."""
-    return (f"Another session's run is training now, step {st.get('step') or 0} of {st.get('max_steps') or '?'}; "
-            "launch again when it ends (one run trains at a time on this machine).")
+    return (
+        f"Another session's run is training now, step {st.get('step') or 0} of {st.get('max_steps') or '?'}; "
+        "launch again when it ends (one run trains at a time on this machine)."
+    )
 
 
 # ---------------------------------------------------------------------------------------------- lifecycle
@@ -208,12 +223,19 @@ def _refuse_if_busy(root: Path | None = None) -> None:
     if busy and not in_root(busy, root):
         raise InputError(busy_message(busy))
     if busy:
-        raise InputError(f"run {busy['run_id']} is still {busy['state']} (step {busy.get('step') or 0}); "
-                         "stop it or wait for it to finish before launching another: one run trains at a time.")
+        raise InputError(
+            f"run {busy['run_id']} is still {busy['state']} (step {busy.get('step') or 0}); "
+            "stop it or wait for it to finish before launching another: one run trains at a time."
+        )
 
 
-def prepare(cfg: RunConfig, train: list[dict] | None = None, val: list[dict] | None = None,
-            check: bool = True, root: Path | None = None) -> Path:
+def prepare(
+    cfg: RunConfig,
+    train: list[dict] | None = None,
+    val: list[dict] | None = None,
+    check: bool = True,
+    root: Path | None = None,
+) -> Path:
     """A new run folder under ``root`` (default: the CLI's) with config.yaml and the data files. Pairs default to
     the pricer's (``data.load_pairs``)."""
     from lab.finetune import data
@@ -240,18 +262,30 @@ def command(run_dir: Path, resume: bool = False) -> list[str]:
 
 
 def _spawn(run_dir: Path, resume: bool) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        PYTHONUNBUFFERED="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
     log = (run_dir / "train.log").open("a")
     # start_new_session: the run outlives the page's script thread and a Streamlit rerun or reload
-    proc = subprocess.Popen(command(run_dir, resume), cwd=str(REPO_ROOT), env=env, stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        command(run_dir, resume),
+        cwd=str(REPO_ROOT),
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     _PROCS[str(proc.pid)] = proc
     return write_status(run_dir, state="starting", pid=proc.pid, launched=time.time(), ended=None)
 
 
-def launch(cfg: RunConfig, train: list[dict] | None = None, val: list[dict] | None = None,
-           root: Path | None = None) -> Path:
+def launch(
+    cfg: RunConfig, train: list[dict] | None = None, val: list[dict] | None = None, root: Path | None = None
+) -> Path:
     """Prepare a run under ``root`` and start training it in the background; refused while any run trains."""
     from lab.core.device import device
     from lab.finetune.config import check_device
@@ -271,8 +305,10 @@ def resume(run: str | Path) -> Path:
     if st["state"] == "finished":
         raise InputError(f"run {run_dir.name} already finished; launch a new run (or raise max_steps in a copy)")
     if not st["checkpoint"]:
-        raise InputError(f"run {run_dir.name} has no checkpoint yet (one is written every save_steps and at a Stop); "
-                         "launch it again instead")
+        raise InputError(
+            f"run {run_dir.name} has no checkpoint yet (one is written every save_steps and at a Stop); "
+            "launch it again instead"
+        )
     with _launch_lock():
         _refuse_if_busy(run_dir.parent)
         _spawn(run_dir, resume=True)
@@ -304,8 +340,7 @@ def wait(run: str | Path, timeout: float = 600.0, poll: float = 0.5) -> dict:
         time.sleep(poll)
 
 
-def run_foreground(cfg: RunConfig, train: list[dict] | None = None, val: list[dict] | None = None,
-                   echo=None) -> dict:
+def run_foreground(cfg: RunConfig, train: list[dict] | None = None, val: list[dict] | None = None, echo=None) -> dict:
     """Prepare and train in this process (the CLI's ``finetune run``); returns status plus losses."""
     from lab.core.device import device
     from lab.finetune import trainer
@@ -318,5 +353,9 @@ def run_foreground(cfg: RunConfig, train: list[dict] | None = None, val: list[di
         write_status(run_dir, state="starting", pid=os.getpid())
     st = trainer.train(run_dir, echo=echo)
     rows = progress(run_dir)
-    return st | {"run_dir": str(run_dir), "losses": [r["loss"] for r in rows if "loss" in r],
-                 "eval_losses": [r["eval_loss"] for r in rows if "eval_loss" in r], "steps": st.get("step")}
+    return st | {
+        "run_dir": str(run_dir),
+        "losses": [r["loss"] for r in rows if "loss" in r],
+        "eval_losses": [r["eval_loss"] for r in rows if "eval_loss" in r],
+        "steps": st.get("step"),
+    }

@@ -50,7 +50,7 @@ def peak_bytes(device: str) -> int:
         import torch
 
         return int(torch.cuda.max_memory_allocated())
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # Linux reports KiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
 class LabCallback(TrainerCallback):
@@ -74,8 +74,13 @@ class LabCallback(TrainerCallback):
         elapsed = time.time() - self.t0
         done = state.global_step - self.step0
         sps = done / elapsed if elapsed > 0 and done else None
-        row = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4), "t": round(elapsed, 2),
-               "steps_per_s": sps, "eta_s": (state.max_steps - state.global_step) / sps if sps else None}
+        row = {
+            "step": state.global_step,
+            "epoch": round(state.epoch or 0.0, 4),
+            "t": round(elapsed, 2),
+            "steps_per_s": sps,
+            "eta_s": (state.max_steps - state.global_step) / sps if sps else None,
+        }
         for key in ("loss", "eval_loss", "learning_rate", "grad_norm", "train_loss"):
             if key in logs:
                 row[key] = float(logs[key])
@@ -83,12 +88,13 @@ class LabCallback(TrainerCallback):
             f.write(json.dumps(row) + "\n")
         if self.echo:
             self.echo(row)
-        write_status(self.run_dir, step=state.global_step, max_steps=state.max_steps,
-                     peak_bytes=peak_bytes(self.device))
+        write_status(
+            self.run_dir, step=state.global_step, max_steps=state.max_steps, peak_bytes=peak_bytes(self.device)
+        )
 
     def on_step_end(self, args, state, control, **kw):
         if self._stop_wanted():
-            control.should_save = True            # a checkpoint at this very step: --resume continues from it
+            control.should_save = True  # a checkpoint at this very step: --resume continues from it
             control.should_training_stop = True
             write_status(self.run_dir, state="stopping", step=state.global_step)
 
@@ -122,8 +128,9 @@ def train(run_dir: Path, resume: bool = False, echo=None) -> dict:
     device = detect_device()
     check_device(cfg, device)
     (run_dir / STOP_FILE).unlink(missing_ok=True)
-    write_status(run_dir, state="loading", pid=os.getpid(), device=device, started=time.time(), error=None,
-                 resumed=bool(resume))
+    write_status(
+        run_dir, state="loading", pid=os.getpid(), device=device, started=time.time(), error=None, resumed=bool(resume)
+    )
     callback = LabCallback(run_dir, device, echo)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: setattr(callback, "stop_requested", True))
@@ -135,9 +142,15 @@ def train(run_dir: Path, resume: bool = False, echo=None) -> dict:
         tok, model = load_model(cfg, device)
         train_rows, val_rows = read_jsonl(run_dir / "train.jsonl"), read_jsonl(run_dir / "val.jsonl")
         args = sft_config(cfg, run_dir / "checkpoints", device=device, has_eval=bool(val_rows))
-        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
-                             eval_dataset=Dataset.from_list(val_rows) if val_rows else None,
-                             processing_class=tok, peft_config=lora_config(cfg), callbacks=[callback])
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(train_rows),
+            eval_dataset=Dataset.from_list(val_rows) if val_rows else None,
+            processing_class=tok,
+            peft_config=lora_config(cfg),
+            callbacks=[callback],
+        )
         # with tqdm off, transformers prints each log dict to stdout; our callback already records them, and stdout
         # must stay clean for `finetune run --json`
         trainer.remove_callback(PrinterCallback)
@@ -147,14 +160,21 @@ def train(run_dir: Path, resume: bool = False, echo=None) -> dict:
         train_seconds = round(time.time() - t0, 1)
         stopped = callback._stop_wanted() and trainer.state.global_step < trainer.state.max_steps
         if not stopped:
-            trainer.save_model(str(run_dir / "adapter"))   # peft: only the adapter weights + adapter_config.json
+            trainer.save_model(str(run_dir / "adapter"))  # peft: only the adapter weights + adapter_config.json
             tok.save_pretrained(str(run_dir / "adapter"))
-        return write_status(run_dir, state="stopped" if stopped else "finished", step=trainer.state.global_step,
-                            max_steps=trainer.state.max_steps, peak_bytes=peak_bytes(device), ended=time.time(),
-                            train_seconds=train_seconds)
+        return write_status(
+            run_dir,
+            state="stopped" if stopped else "finished",
+            step=trainer.state.global_step,
+            max_steps=trainer.state.max_steps,
+            peak_bytes=peak_bytes(device),
+            ended=time.time(),
+            train_seconds=train_seconds,
+        )
     except BaseException as e:
-        write_status(run_dir, state="failed", error=f"{type(e).__name__}: {e}", ended=time.time(),
-                     peak_bytes=peak_bytes(device))
+        write_status(
+            run_dir, state="failed", error=f"{type(e).__name__}: {e}", ended=time.time(), peak_bytes=peak_bytes(device)
+        )
         traceback.print_exc()
         raise
 

@@ -25,7 +25,7 @@ import numpy as np
 from lab.core.errors import InputError
 from lab.llm.local import LoadedModel
 
-FILLER = ("The quick brown fox jumps over the lazy dog while the library's clock strikes noon and a tram passes by. ")
+FILLER = "The quick brown fox jumps over the lazy dog while the library's clock strikes noon and a tram passes by. "
 
 
 @dataclass
@@ -77,15 +77,19 @@ def check_sizes(n_prompt: int, n_gen: int, repeats: int) -> None:
         raise InputError("Benchmark sizes: n_prompt 1-8192, n_gen 1-2048, repeats 1-20.")
 
 
-def bench(model: LoadedModel, *, n_prompt: int = 128, n_gen: int = 32, repeats: int = 3, warmup: bool = True) -> BenchResult:
+def bench(
+    model: LoadedModel, *, n_prompt: int = 128, n_gen: int = 32, repeats: int = 3, warmup: bool = True
+) -> BenchResult:
     """Median pp and tg tok/s over ``repeats`` runs (after one short warm-up run that is not counted)."""
     from lab.gguf.runtime import gpu_backend
 
     check_sizes(n_prompt, n_gen, repeats)
     llm = model.llm
     if n_prompt + n_gen > llm.n_ctx():
-        raise InputError(f"n_prompt + n_gen = {n_prompt + n_gen:,} tokens does not fit in n_ctx={llm.n_ctx():,}: "
-                         "lower them or load a larger context.")
+        raise InputError(
+            f"n_prompt + n_gen = {n_prompt + n_gen:,} tokens does not fit in n_ctx={llm.n_ctx():,}: "
+            "lower them or load a larger context."
+        )
     pps, tgs = [], []
     with model.lock:
         if warmup:  # first touches of the mmapped weights page them in: not what we want to measure
@@ -94,12 +98,31 @@ def bench(model: LoadedModel, *, n_prompt: int = 128, n_gen: int = 32, repeats: 
             pp, tg = measure(model, n_prompt, n_gen)
             pps.append(pp)
             tgs.append(tg)
-    return BenchResult(model.path.name, statistics.median(pps), statistics.median(tgs), n_prompt, n_gen, repeats,
-                       llm.context_params.n_threads, llm.model_params.n_gpu_layers, gpu_backend().available, pps, tgs)
+    return BenchResult(
+        model.path.name,
+        statistics.median(pps),
+        statistics.median(tgs),
+        n_prompt,
+        n_gen,
+        repeats,
+        llm.context_params.n_threads,
+        llm.model_params.n_gpu_layers,
+        gpu_backend().available,
+        pps,
+        tgs,
+    )
 
 
-def sweep(path: str | Path, layers: list[int], *, n_ctx: int = 2048, n_threads: int | None = None,
-          n_prompt: int = 128, n_gen: int = 32, repeats: int = 3) -> list[BenchResult]:
+def sweep(
+    path: str | Path,
+    layers: list[int],
+    *,
+    n_ctx: int = 2048,
+    n_threads: int | None = None,
+    n_prompt: int = 128,
+    n_gen: int = 32,
+    repeats: int = 3,
+) -> list[BenchResult]:
     """Benchmark with each ``n_gpu_layers`` in ``layers`` (GPU builds only).
 
     Each setting gets its own temporary ``Llama``, closed right after: the shared cache (load_llama) would keep
@@ -120,8 +143,14 @@ def sweep(path: str | Path, layers: list[int], *, n_ctx: int = 2048, n_threads: 
     for n in layers:
         llm = Llama(model_path=str(path), n_ctx=n_ctx, n_gpu_layers=n, n_threads=n_threads, verbose=False)
         try:
-            out.append(bench(LoadedModel(llm, threading.Lock(), Path(path), n_ctx),
-                             n_prompt=n_prompt, n_gen=n_gen, repeats=repeats))
+            out.append(
+                bench(
+                    LoadedModel(llm, threading.Lock(), Path(path), n_ctx),
+                    n_prompt=n_prompt,
+                    n_gen=n_gen,
+                    repeats=repeats,
+                )
+            )
         finally:
             llm.close()
     return out

@@ -94,7 +94,7 @@ def extract_sources(sdist: Path, dest: Path, progress: Progress | None = None) -
             _, _, rel = m.name.partition("/")
             if not rel.startswith(_sdist.VENDOR):
                 continue
-            rel = rel[len(_sdist.VENDOR):]
+            rel = rel[len(_sdist.VENDOR) :]
             if not rel or rel.startswith(SKIP_PREFIXES) or not (m.isfile() or m.isdir()):
                 continue
             target = tmp / rel
@@ -132,8 +132,14 @@ def _run(cmd: list[str], say: Progress, log: Path) -> int:
         return proc.wait()
 
 
-def build_tools(targets: tuple[str, ...] | list[str] = DEFAULT_TARGETS, *, jobs: int = 2,
-                progress: Progress | None = None, cmake_args: str | None = None, download: bool = True) -> Path:
+def build_tools(
+    targets: tuple[str, ...] | list[str] = DEFAULT_TARGETS,
+    *,
+    jobs: int = 2,
+    progress: Progress | None = None,
+    cmake_args: str | None = None,
+    download: bool = True,
+) -> Path:
     """Build ``targets`` once (cached by version + flags); returns the ``bin/`` folder. Thread-safe.
 
     Raises ProviderUnavailable with the reason and the fix when there is no cmake or compiler, no sdist, or the
@@ -150,18 +156,24 @@ def build_tools(targets: tuple[str, ...] | list[str] = DEFAULT_TARGETS, *, jobs:
             return build / "bin"
         cmake = find_cmake()
         if cmake is None:
-            raise ProviderUnavailable("Cannot build llama-server: cmake is not installed. Fix: `pip install cmake` "
-                                      "(in the venv) or `apt-get install cmake`; the local model keeps running in-process.")
+            raise ProviderUnavailable(
+                "Cannot build llama-server: cmake is not installed. Fix: `pip install cmake` "
+                "(in the venv) or `apt-get install cmake`; the local model keeps running in-process."
+            )
         if find_compiler() is None:
-            raise ProviderUnavailable("Cannot build llama-server: no C++ compiler (c++, g++ or clang++). Fix: "
-                                      "`apt-get install build-essential`; the local model keeps running in-process.")
+            raise ProviderUnavailable(
+                "Cannot build llama-server: no C++ compiler (c++, g++ or clang++). Fix: "
+                "`apt-get install build-essential`; the local model keeps running in-process."
+            )
         src = source_dir(version)
         if not (src / ".complete").is_file():
             archive = _sdist.find_sdist(version)
             if archive is None:
                 if not download:
-                    raise ProviderUnavailable(f"The llama-cpp-python {version} sdist is not on this machine: run "
-                                              "`python -m lab gguf build-server` with PyPI reachable once.")
+                    raise ProviderUnavailable(
+                        f"The llama-cpp-python {version} sdist is not on this machine: run "
+                        "`python -m lab gguf build-server` with PyPI reachable once."
+                    )
                 archive = _sdist.download_sdist(version, say)
             say(f"Extracting llama.cpp {version} sources from {archive.name}")
             extract_sources(archive, src, say)
@@ -171,16 +183,27 @@ def build_tools(targets: tuple[str, ...] | list[str] = DEFAULT_TARGETS, *, jobs:
         t0 = time.monotonic()
         say(f"Configuring: cmake {' '.join(flags)}")
         if _run(configure_command(cmake, src, build, flags), say, log) != 0:
-            raise ProviderUnavailable(f"Configuring llama.cpp failed; see {log}. The local model keeps running in-process.")
+            raise ProviderUnavailable(
+                f"Configuring llama.cpp failed; see {log}. The local model keeps running in-process."
+            )
         say(f"Building {', '.join(targets)} with {jobs} jobs (5-7 minutes on 2 cores)")
         if _run(build_command(cmake, build, targets, jobs), say, log) != 0:
-            raise ProviderUnavailable(f"Building llama.cpp failed; see {log}. The local model keeps running in-process.")
+            raise ProviderUnavailable(
+                f"Building llama.cpp failed; see {log}. The local model keeps running in-process."
+            )
         missing = [t for t in targets if not (build / "bin" / t).is_file()]
         if missing:
             raise ProviderUnavailable(f"The build finished without {', '.join(missing)}; see {log}.")
-        (build / ".complete").write_text(json.dumps({
-            "version": version, "flags": flags, "targets": list(targets),
-            "seconds": round(time.monotonic() - t0, 1)}))
+        (build / ".complete").write_text(
+            json.dumps(
+                {
+                    "version": version,
+                    "flags": flags,
+                    "targets": list(targets),
+                    "seconds": round(time.monotonic() - t0, 1),
+                }
+            )
+        )
         say(f"Built {', '.join(targets)} in {time.monotonic() - t0:.0f} s: {build / 'bin'}")
         return build / "bin"
 
@@ -202,8 +225,10 @@ def run_cli(targets: str, jobs: int, as_json: bool, print_only: bool = False) ->
     tgts = tuple(t.strip() for t in targets.split(",") if t.strip())
     bad = [t for t in tgts if not all(c.isalnum() or c in "-_" for c in t)]
     if not tgts or bad or not 1 <= jobs <= 256:
-        print(f"error: --targets needs CMake target names (got {targets!r}) and --jobs 1-256 (got {jobs})",
-              file=sys.stderr)
+        print(
+            f"error: --targets needs CMake target names (got {targets!r}) and --jobs 1-256 (got {jobs})",
+            file=sys.stderr,
+        )
         return 2
     flags = cmake_flags()
     if print_only:
@@ -213,7 +238,7 @@ def run_cli(targets: str, jobs: int, as_json: bool, print_only: bool = False) ->
         print(" ".join(configure_command(cmake, source_dir(version), b, flags)))
         print(" ".join(build_command(cmake, b, tgts, jobs)))
         return 0
-    say = (lambda m: print(m, file=sys.stderr, flush=True))
+    say = lambda m: print(m, file=sys.stderr, flush=True)
     try:
         bindir = build_tools(tgts, jobs=jobs, progress=say)
     except ProviderUnavailable as e:

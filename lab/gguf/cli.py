@@ -30,8 +30,11 @@ def _list(args) -> int:
     from lab.gguf.models import list_models, models_dir
 
     rows = list_models()
-    _json_or(args, [{"name": m.name, "path": str(m.path), "bytes": m.bytes, "source": m.source} for m in rows],
-             "\n".join(f"{m.label}\n  {m.path}" for m in rows) + f"\n(add .gguf files to {models_dir()})")
+    _json_or(
+        args,
+        [{"name": m.name, "path": str(m.path), "bytes": m.bytes, "source": m.source} for m in rows],
+        "\n".join(f"{m.label}\n  {m.path}" for m in rows) + f"\n(add .gguf files to {models_dir()})",
+    )
     return 0
 
 
@@ -43,14 +46,18 @@ def _inspect(args) -> int:
         _json_or(args, info.to_json(), "")
         return 0
     f = info.facts
-    print(f"{info.path.name}: GGUF v{info.version}, {info.file_bytes:,} bytes = header {info.header_bytes:,} "
-          f"(metadata + tensor table) + body {info.body_bytes:,} (tensor data)")
+    print(
+        f"{info.path.name}: GGUF v{info.version}, {info.file_bytes:,} bytes = header {info.header_bytes:,} "
+        f"(metadata + tensor table) + body {info.body_bytes:,} (tensor data)"
+    )
     for k, v in f.items():
         if k != "chat_template":
             print(f"  {k:20} {v}")
     print(f"  {'chat_template':20} {'yes' if f['chat_template'] else 'none'} ({len(f['chat_template'] or '')} chars)")
-    print(f"{len(info.tensors)} tensors; bytes per type: " +
-          ", ".join(f"{t} {b / 2**20:.1f} MiB" for t, b in info.bytes_per_type().items()))
+    print(
+        f"{len(info.tensors)} tensors; bytes per type: "
+        + ", ".join(f"{t} {b / 2**20:.1f} MiB" for t, b in info.bytes_per_type().items())
+    )
     return 0
 
 
@@ -64,36 +71,61 @@ def _fit(args) -> int:
     from lab.gguf.fit import check_n_ctx, estimate
     from lab.gguf.inspect import read_gguf
 
-    check_n_ctx(args.n_ctx)           # before reading the header (seconds for a big vocabulary)
+    check_n_ctx(args.n_ctx)  # before reading the header (seconds for a big vocabulary)
     est = estimate(read_gguf(_model_path(args)), args.n_ctx)
-    _json_or(args, {"fits": est.fits, "host_bytes": est.host_bytes, "weights_bytes": est.weights_bytes,
-                    "kv_bytes": est.kv_bytes, "compute_bytes": est.compute_bytes, "available_bytes": est.available_bytes},
-             ("fits: " if est.fits else "does NOT fit: ") + est.line())
+    _json_or(
+        args,
+        {
+            "fits": est.fits,
+            "host_bytes": est.host_bytes,
+            "weights_bytes": est.weights_bytes,
+            "kv_bytes": est.kv_bytes,
+            "compute_bytes": est.compute_bytes,
+            "available_bytes": est.available_bytes,
+        },
+        ("fits: " if est.fits else "does NOT fit: ") + est.line(),
+    )
     return 0 if est.fits else 1
 
 
 def _load(args):
     from lab.gguf.runtime import LoadSettings, load
 
-    return load(LoadSettings(n_ctx=args.n_ctx, n_threads=args.threads, n_gpu_layers=args.n_gpu_layers), _model_path(args))
+    return load(
+        LoadSettings(n_ctx=args.n_ctx, n_threads=args.threads, n_gpu_layers=args.n_gpu_layers), _model_path(args)
+    )
 
 
 def _chat(args) -> int:
     from lab.gguf.runtime import Sampling, run_chat
 
     # options first: a bad one is said at once, not after loading the model
-    sampling = Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, min_p=args.min_p,
-                        repeat_penalty=args.repeat_penalty, seed=args.seed, max_tokens=args.max_tokens, stop=args.stop)
+    sampling = Sampling(
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        min_p=args.min_p,
+        repeat_penalty=args.repeat_penalty,
+        seed=args.seed,
+        max_tokens=args.max_tokens,
+        stop=args.stop,
+    )
     model = _load(args)
-    msgs = ([{"role": "system", "content": args.system}] if args.system else []) + [{"role": "user", "content": args.prompt}]
-    reply = run_chat(model, msgs, sampling, args.chat_format, on_text=None if args.json else
-                     lambda t: print(t, end="", flush=True))
+    msgs = ([{"role": "system", "content": args.system}] if args.system else []) + [
+        {"role": "user", "content": args.prompt}
+    ]
+    reply = run_chat(
+        model, msgs, sampling, args.chat_format, on_text=None if args.json else lambda t: print(t, end="", flush=True)
+    )
     if args.json:
         _json_or(args, {"text": reply.text, "finish_reason": reply.finish_reason, "usage": reply.usage.to_dict()}, "")
     else:
         u = reply.usage
-        print(f"\n{u.line()}\nprompt {u.prompt_tokens} tok ({_tps(u.pp_tps)} pp), generation {_tps(u.tg_tps)}, "
-              f"context {u.n_ctx_used:,}/{u.n_ctx:,}", file=sys.stderr)
+        print(
+            f"\n{u.line()}\nprompt {u.prompt_tokens} tok ({_tps(u.pp_tps)} pp), generation {_tps(u.tg_tps)}, "
+            f"context {u.n_ctx_used:,}/{u.n_ctx:,}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -107,8 +139,14 @@ def _steps(args) -> int:
     from lab.gguf.steps import check_steps, run_steps
 
     check_steps(args.n_steps, args.top)
-    r = run_steps(_load(args), args.prompt, n_steps=args.n_steps, top=args.top, temperature=args.temperature,
-                  use_template=not args.raw)
+    r = run_steps(
+        _load(args),
+        args.prompt,
+        n_steps=args.n_steps,
+        top=args.top,
+        temperature=args.temperature,
+        use_template=not args.raw,
+    )
     if args.json:
         _json_or(args, asdict(r), "")
         return 0
@@ -125,25 +163,39 @@ def _bench(args) -> int:
 
     check_sizes(args.n_prompt, args.n_gen, args.repeats)
     r = bench(_load(args), n_prompt=args.n_prompt, n_gen=args.n_gen, repeats=args.repeats)
-    _json_or(args, r.to_dict(), f"{r.model}: pp {r.pp_tps:.1f} tok/s, tg {r.tg_tps:.1f} tok/s "
-             f"(median of {r.repeats}; {r.n_prompt} prompt / {r.n_gen} generated tokens, {r.n_threads} threads, "
-             f"n_gpu_layers {r.n_gpu_layers})")
+    _json_or(
+        args,
+        r.to_dict(),
+        f"{r.model}: pp {r.pp_tps:.1f} tok/s, tg {r.tg_tps:.1f} tok/s "
+        f"(median of {r.repeats}; {r.n_prompt} prompt / {r.n_gen} generated tokens, {r.n_threads} threads, "
+        f"n_gpu_layers {r.n_gpu_layers})",
+    )
     return 0
 
 
 def _sweep(args) -> int:
-    from lab.gguf.bench import check_sizes, sweep
     from lab.core.errors import InputError
+    from lab.gguf.bench import check_sizes, sweep
 
     try:
         layers = [int(x) for x in args.layers.split(",")]
     except ValueError:
         raise InputError("--layers takes comma-separated integers, e.g. 0,8,16,-1") from None
     check_sizes(args.n_prompt, args.n_gen, args.repeats)
-    rows = sweep(_model_path(args), layers, n_ctx=args.n_ctx, n_threads=args.threads, n_prompt=args.n_prompt,
-                 n_gen=args.n_gen, repeats=args.repeats)
-    _json_or(args, [r.to_dict() for r in rows],
-             "\n".join(f"n_gpu_layers {r.n_gpu_layers:>4}: pp {r.pp_tps:8.1f}  tg {r.tg_tps:7.1f} tok/s" for r in rows))
+    rows = sweep(
+        _model_path(args),
+        layers,
+        n_ctx=args.n_ctx,
+        n_threads=args.threads,
+        n_prompt=args.n_prompt,
+        n_gen=args.n_gen,
+        repeats=args.repeats,
+    )
+    _json_or(
+        args,
+        [r.to_dict() for r in rows],
+        "\n".join(f"n_gpu_layers {r.n_gpu_layers:>4}: pp {r.pp_tps:8.1f}  tg {r.tg_tps:7.1f} tok/s" for r in rows),
+    )
     return 0
 
 
@@ -152,8 +204,15 @@ def _serve(args) -> int:
 
     from lab.gguf.server import API_KEY_ENV, serve
 
-    serve(args.model, args.host, args.port, n_ctx=args.n_ctx, n_gpu_layers=args.n_gpu_layers, n_threads=args.threads,
-          api_key=args.api_key or os.environ.get(API_KEY_ENV))
+    serve(
+        args.model,
+        args.host,
+        args.port,
+        n_ctx=args.n_ctx,
+        n_gpu_layers=args.n_gpu_layers,
+        n_threads=args.threads,
+        api_key=args.api_key or os.environ.get(API_KEY_ENV),
+    )
     return 0
 
 
@@ -161,11 +220,15 @@ def _load_args(p, n_ctx: int | None = 4096) -> None:
     p.add_argument("--model", default=None, help="A .gguf path (default: the bundled SmolLM2-135M-Instruct).")
     p.add_argument("--n-ctx", type=int, default=n_ctx, help="Context window in tokens.")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: LAB_N_THREADS or all cores).")
-    p.add_argument("--n-gpu-layers", type=int, default=0, help="Layers offloaded to the GPU (-1 = all; GPU builds only).")
+    p.add_argument(
+        "--n-gpu-layers", type=int, default=0, help="Layers offloaded to the GPU (-1 = all; GPU builds only)."
+    )
 
 
 def add_parser(subparsers) -> None:
-    top = subparsers.add_parser("gguf", help="GGUF runner: inspect, chat, steps, bench, serve; convert, quantize, ladder (llama.cpp).")
+    top = subparsers.add_parser(
+        "gguf", help="GGUF runner: inspect, chat, steps, bench, serve; convert, quantize, ladder (llama.cpp)."
+    )
     sub = top.add_subparsers(dest="gguf_command", required=True)
 
     p = sub.add_parser("list", help="The GGUFs the lab can run: bundled + the models folder.")
@@ -186,7 +249,9 @@ def add_parser(subparsers) -> None:
     p = sub.add_parser("chat", help="One reply, streamed, with llama.cpp's speed counters.")
     _load_args(p)
     p.add_argument("prompt")
-    p.add_argument("--system", default=DEFAULT_SYSTEM, help="System prompt ('' for none): a 135M model needs the nudge.")
+    p.add_argument(
+        "--system", default=DEFAULT_SYSTEM, help="System prompt ('' for none): a 135M model needs the nudge."
+    )
     p.add_argument("--chat-format", default=None, help="A named chat format instead of the model's own template.")
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--top-k", type=int, default=40)
@@ -226,22 +291,38 @@ def add_parser(subparsers) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_sweep)
 
-    p = sub.add_parser("serve", help="Serve the model OpenAI-compatibly (/v1/models, /v1/chat/completions) until stopped.")
+    p = sub.add_parser(
+        "serve", help="Serve the model OpenAI-compatibly (/v1/models, /v1/chat/completions) until stopped."
+    )
     _load_args(p, n_ctx=None)
-    p.add_argument("--host", default="127.0.0.1",
-                   help="Listen address (default 127.0.0.1: this machine only). Any other, e.g. 0.0.0.0, needs --api-key.")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="Listen address (default 127.0.0.1: this machine only). Any other, e.g. 0.0.0.0, needs --api-key.",
+    )
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--api-key", default=None, metavar="KEY",
-                   help="Clients must send 'Authorization: Bearer KEY' (default: $LAB_GGUF_API_KEY; required off loopback).")
+    p.add_argument(
+        "--api-key",
+        default=None,
+        metavar="KEY",
+        help="Clients must send 'Authorization: Bearer KEY' (default: $LAB_GGUF_API_KEY; required off loopback).",
+    )
     p.set_defaults(func=_serve)
 
-    p = sub.add_parser("build-server", help="Build llama.cpp's llama-server (+ llama-bench, llama-perplexity) from the "
-                                            "installed llama-cpp-python's sources, once (5-7 min on 2 cores; cached).")
-    p.add_argument("--targets", default="llama-server,llama-bench,llama-perplexity", help="CMake targets, comma-separated.")
+    p = sub.add_parser(
+        "build-server",
+        help="Build llama.cpp's llama-server (+ llama-bench, llama-perplexity) from the "
+        "installed llama-cpp-python's sources, once (5-7 min on 2 cores; cached).",
+    )
+    p.add_argument(
+        "--targets", default="llama-server,llama-bench,llama-perplexity", help="CMake targets, comma-separated."
+    )
     p.add_argument("--jobs", type=int, default=2, help="Parallel compile jobs (default 2).")
     p.add_argument("--json", action="store_true", help='{"ok", "bin", "binaries", "flags"} or {"ok": false, "error"}')
     p.add_argument("--print", action="store_true", help="Print the cmake command lines and exit.")
-    p.set_defaults(func=lambda a: __import__("lab.gguf.build", fromlist=["run_cli"]).run_cli(a.targets, a.jobs, a.json, a.print))
+    p.set_defaults(
+        func=lambda a: __import__("lab.gguf.build", fromlist=["run_cli"]).run_cli(a.targets, a.jobs, a.json, a.print)
+    )
 
     from lab.gguf.ladder_cli import add_ladder_commands  # convert, quantize, ladder (issue 13)
 

@@ -40,7 +40,7 @@ Progress = Callable[[str], None]
 FreeBytes = Callable[[Path], int]
 # Bytes per parameter of each output type: f16/bf16 store 2 bytes; q8_0 stores blocks of 32 int8 + one f16 scale.
 OUTTYPES = {"f16": 2.0, "bf16": 2.0, "q8_0": 34 / 32}
-DISK_MARGIN = 1.05                # header, vocabulary, norms kept in F32: a few % over the weights alone
+DISK_MARGIN = 1.05  # header, vocabulary, norms kept in F32: a few % over the weights alone
 WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 
@@ -57,7 +57,7 @@ def temp_then_rename(out: Path) -> Iterator[Path]:
         yield tmp
         if not tmp.is_file():
             raise ProviderUnavailable(f"The job ended without writing {out.name}.")
-        os.replace(tmp, out)      # atomic on one filesystem: readers see no file or the whole file
+        os.replace(tmp, out)  # atomic on one filesystem: readers see no file or the whole file
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -71,11 +71,15 @@ def check_model_folder(folder: Path) -> list[Path]:
     """The weight files of a transformers model folder; InputError naming what is missing otherwise."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder. Give a transformers model folder, a fine-tune run folder, "
-                         "or a Hub id such as HuggingFaceTB/SmolLM2-135M-Instruct (online only).")
+        raise InputError(
+            f"{folder} is not a folder. Give a transformers model folder, a fine-tune run folder, "
+            "or a Hub id such as HuggingFaceTB/SmolLM2-135M-Instruct (online only)."
+        )
     if (folder / "adapter_config.json").exists() and not (folder / "config.json").exists():
-        raise InputError(f"{folder} holds a LoRA adapter, not a whole model: give its fine-tune run folder so the "
-                         "adapter is merged into its base model first.")
+        raise InputError(
+            f"{folder} holds a LoRA adapter, not a whole model: give its fine-tune run folder so the "
+            "adapter is merged into its base model first."
+        )
     missing = []
     if not (folder / "config.json").is_file():
         missing.append("config.json (the architecture)")
@@ -85,8 +89,10 @@ def check_model_folder(folder: Path) -> list[Path]:
     if not any((folder / t).is_file() for t in TOKENIZER_FILES):
         missing.append("a tokenizer (tokenizer.json or tokenizer.model)")
     if missing:
-        raise InputError(f"{folder} is not a transformers model folder: missing {', '.join(missing)}. Save one with "
-                         "model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR).")
+        raise InputError(
+            f"{folder} is not a transformers model folder: missing {', '.join(missing)}. Save one with "
+            "model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR)."
+        )
     return weights
 
 
@@ -118,15 +124,19 @@ def check_disk(need: int, where: Path, what: str, free_bytes: FreeBytes | None =
     """Refuse, with the numbers, when ``where`` has less than ``need`` bytes free."""
     free = (free_bytes or default_free_bytes)(where)
     if free < need:
-        raise InputError(f"Not enough disk space for {what}: it needs about {human(need)} in {where}, but only "
-                         f"{human(free)} is free. Free some space or choose another output folder.")
+        raise InputError(
+            f"Not enough disk space for {what}: it needs about {human(need)} in {where}, but only "
+            f"{human(free)} is free. Free some space or choose another output folder."
+        )
 
 
 def check_outtype(outtype: str) -> str:
     t = outtype.lower()
     if t not in OUTTYPES:
-        raise InputError(f"Unknown --outtype {outtype!r}: the converter writes one of {', '.join(OUTTYPES)}. "
-                         "Smaller types come from quantizing the F16 file (gguf quantize).")
+        raise InputError(
+            f"Unknown --outtype {outtype!r}: the converter writes one of {', '.join(OUTTYPES)}. "
+            "Smaller types come from quantizing the F16 file (gguf quantize)."
+        )
     return t
 
 
@@ -149,8 +159,9 @@ def run_base_model(run_dir: Path, adapter: Path) -> str:
     return json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
 
 
-def merge_run(run_dir: Path, out_dir: Path, progress: Progress | None = None,
-              free_bytes: FreeBytes | None = None) -> Path:
+def merge_run(
+    run_dir: Path, out_dir: Path, progress: Progress | None = None, free_bytes: FreeBytes | None = None
+) -> Path:
     """Base model + the run's LoRA adapter -> one plain transformers folder (``W + B·A·alpha/r`` in every layer).
 
     The base is loaded at its saved precision, never in 4-bit: a QLoRA adapter merges into the full-precision base.
@@ -189,16 +200,21 @@ HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 def download_hub(repo_id: str, progress: Progress | None = None) -> Path:
     """A Hub model's config, tokenizer and safetensors into ``<data_dir>/hub/`` (online only)."""
     say = progress or (lambda m: None)
-    if hub_offline():   # HF_HUB_OFFLINE = 1, true, yes or on (an `== "1"` test missed "true")
-        raise ProviderUnavailable(f"{repo_id} looks like a Hub id, but the Hugging Face Hub is off (HF_HUB_OFFLINE=1, "
-                                  "or no network). Give a local transformers folder, or run online.")
+    if hub_offline():  # HF_HUB_OFFLINE = 1, true, yes or on (an `== "1"` test missed "true")
+        raise ProviderUnavailable(
+            f"{repo_id} looks like a Hub id, but the Hugging Face Hub is off (HF_HUB_OFFLINE=1, "
+            "or no network). Give a local transformers folder, or run online."
+        )
     from huggingface_hub import snapshot_download
 
     dest = get_settings().data_dir / "hub" / repo_id.replace("/", "--")
     say(f"Downloading {repo_id} from the Hugging Face Hub into {dest} (progress bars on the console) ...")
     try:
-        snapshot_download(repo_id, local_dir=str(dest),
-                          allow_patterns=["*.json", "*.safetensors", "tokenizer.model", "*.jinja", "*.txt"])
+        snapshot_download(
+            repo_id,
+            local_dir=str(dest),
+            allow_patterns=["*.json", "*.safetensors", "tokenizer.model", "*.jinja", "*.txt"],
+        )
     except Exception as e:  # offline, gated, unknown repo: the hub's own message is the useful part
         raise ProviderUnavailable(f"Could not download {repo_id}: {type(e).__name__}: {e}") from e
     return dest
@@ -211,21 +227,30 @@ class ConvertResult:
     bytes: int
     outtype: str
     source: str
-    source_kind: str                      # folder | run (merged) | hub
+    source_kind: str  # folder | run (merged) | hub
     n_params: int
     architecture: str = ""
     n_tensors: int = 0
     chat_template: str | None = None
-    tensors: list[tuple[str, str, str, str]] = field(default_factory=list)   # (name, from, to, shape)
+    tensors: list[tuple[str, str, str, str]] = field(default_factory=list)  # (name, from, to, shape)
     warnings: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"path": str(self.path), "bytes": self.bytes, "outtype": self.outtype, "source": self.source,
-                "source_kind": self.source_kind, "n_params": self.n_params, "architecture": self.architecture,
-                "n_tensors": self.n_tensors, "chat_template": self.chat_template, "warnings": self.warnings,
-                "seconds": round(self.seconds, 1)}
+        return {
+            "path": str(self.path),
+            "bytes": self.bytes,
+            "outtype": self.outtype,
+            "source": self.source,
+            "source_kind": self.source_kind,
+            "n_params": self.n_params,
+            "architecture": self.architecture,
+            "n_tensors": self.n_tensors,
+            "chat_template": self.chat_template,
+            "warnings": self.warnings,
+            "seconds": round(self.seconds, 1),
+        }
 
 
 TENSOR_LINE = re.compile(r"^INFO:hf-to-gguf:([\w.]+),\s+(\S+) --> (\w+), shape = (\{[^}]*\})")
@@ -256,8 +281,9 @@ def parse_log(lines: list[str], result: ConvertResult) -> None:
         result.chat_template = "\n".join(template)
 
 
-def run_converter(folder: Path, out: Path, outtype: str, progress: Progress | None = None,
-                  script: Path | None = None) -> list[str]:
+def run_converter(
+    folder: Path, out: Path, outtype: str, progress: Progress | None = None, script: Path | None = None
+) -> list[str]:
     """Run ``convert_hf_to_gguf.py FOLDER --outfile OUT --outtype T``; its log lines (progress bars left out)."""
     from lab.gguf.sdist import converter_script
 
@@ -266,8 +292,9 @@ def run_converter(folder: Path, out: Path, outtype: str, progress: Progress | No
     cmd = [sys.executable, str(script), str(folder), "--outfile", str(out), "--outtype", outtype]
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
     # text mode reads "\r" as a line end too, so the converter's tqdm bar arrives as one line per update
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            cwd=script.parent)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=script.parent
+    )
     lines: list[str] = []
     try:
         for raw in proc.stdout:
@@ -281,7 +308,7 @@ def run_converter(folder: Path, out: Path, outtype: str, progress: Progress | No
             if line.startswith("INFO:hf-to-gguf:") and ("-->" in line or "Model architecture" in line):
                 say(line.split(":", 2)[-1].strip())
         proc.wait()
-    except BaseException:          # interrupted (Ctrl+C, a stopped page): stop the converter too
+    except BaseException:  # interrupted (Ctrl+C, a stopped page): stop the converter too
         proc.kill()
         proc.wait()
         raise
@@ -294,15 +321,24 @@ def explain_failure(lines: list[str], folder: Path) -> str:
     """The converter's own words: an architecture it does not know, else its last error line."""
     for line in lines:
         if m := re.search(r"Model (\S+) is not supported", line):
-            return (f"llama.cpp's converter does not know the architecture {m.group(1)} (from {folder}/config.json): "
-                    f"'{line.split(':', 2)[-1].strip()}'. Only architectures llama.cpp supports can become GGUF files.")
+            return (
+                f"llama.cpp's converter does not know the architecture {m.group(1)} (from {folder}/config.json): "
+                f"'{line.split(':', 2)[-1].strip()}'. Only architectures llama.cpp supports can become GGUF files."
+            )
     errors = [ln for ln in lines if ln.startswith("ERROR:") or re.match(r"^\w+(Error|Exception)\b", ln)]
     last = (errors or lines or ["no output"])[-1]
     return f"llama.cpp's converter failed on {folder}: {last.split(':', 2)[-1].strip() if last.startswith('ERROR:') else last}"
 
 
-def convert(src: str | Path, out: str | Path, outtype: str = "f16", progress: Progress | None = None, *,
-            free_bytes: FreeBytes | None = None, script: Path | None = None) -> ConvertResult:
+def convert(
+    src: str | Path,
+    out: str | Path,
+    outtype: str = "f16",
+    progress: Progress | None = None,
+    *,
+    free_bytes: FreeBytes | None = None,
+    script: Path | None = None,
+) -> ConvertResult:
     """Convert ``src`` (folder, fine-tune run folder or Hub id) to the GGUF ``out``. See the module docstring."""
     say = progress or (lambda m: None)
     outtype = check_outtype(outtype)
@@ -324,12 +360,17 @@ def convert(src: str | Path, out: str | Path, outtype: str = "f16", progress: Pr
         n_params = count_params(weights)
         need = estimate_bytes(n_params, outtype)
         say(f"{n_params / 1e6:,.1f}M parameters -> about {human(need)} as {outtype.upper()}")
-        check_disk(need, out.parent, f"the {outtype.upper()} GGUF ({n_params / 1e6:,.1f}M parameters x "
-                   f"{OUTTYPES[outtype]:g} bytes)", free_bytes)
+        check_disk(
+            need,
+            out.parent,
+            f"the {outtype.upper()} GGUF ({n_params / 1e6:,.1f}M parameters x {OUTTYPES[outtype]:g} bytes)",
+            free_bytes,
+        )
         with temp_then_rename(out) as tmp:
             lines = run_converter(folder, tmp, outtype, say, script)
-    result = ConvertResult(out, out.stat().st_size, outtype, src_s, kind, n_params, log=lines,
-                           seconds=time.perf_counter() - t0)
+    result = ConvertResult(
+        out, out.stat().st_size, outtype, src_s, kind, n_params, log=lines, seconds=time.perf_counter() - t0
+    )
     parse_log(lines, result)
     say(f"Wrote {out} ({human(result.bytes)}) in {result.seconds:.0f} s")
     return result

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lab.gguf.inspect import GGUFInfo
 from lab.core.errors import InputError
+from lab.gguf.inspect import GGUFInfo
 
 GiB = 2**30
 F16_BYTES = 2
@@ -46,9 +46,11 @@ class MemoryEstimate:
 
     def line(self) -> str:
         gpu = f", {self.on_gpu_fraction:.0%} of it on the GPU" if self.on_gpu_fraction else ""
-        return (f"needs about {self.host_bytes / GiB:.2f} GiB (weights {self.weights_bytes / GiB:.2f} + KV cache "
-                f"{self.kv_bytes / GiB:.2f} for n_ctx={self.n_ctx:,} + compute {self.compute_bytes / GiB:.2f}{gpu}); "
-                f"{self.available_bytes / GiB:.2f} GiB available")
+        return (
+            f"needs about {self.host_bytes / GiB:.2f} GiB (weights {self.weights_bytes / GiB:.2f} + KV cache "
+            f"{self.kv_bytes / GiB:.2f} for n_ctx={self.n_ctx:,} + compute {self.compute_bytes / GiB:.2f}{gpu}); "
+            f"{self.available_bytes / GiB:.2f} GiB available"
+        )
 
 
 def check_n_ctx(n_ctx: int) -> None:
@@ -59,8 +61,9 @@ def check_n_ctx(n_ctx: int) -> None:
         raise InputError(f"--n-ctx {n_ctx}: the context window is a number of tokens, at least 1 (e.g. 4096).")
 
 
-def estimate(info: GGUFInfo, n_ctx: int, *, n_batch: int = 512, n_gpu_layers: int = 0,
-             available_bytes: int | None = None) -> MemoryEstimate:
+def estimate(
+    info: GGUFInfo, n_ctx: int, *, n_batch: int = 512, n_gpu_layers: int = 0, available_bytes: int | None = None
+) -> MemoryEstimate:
     """Memory for ``info``'s model at ``n_ctx`` tokens of context. ``available_bytes`` defaults to free RAM."""
     check_n_ctx(n_ctx)
     f = info.facts
@@ -86,6 +89,8 @@ def check_fits(info: GGUFInfo, n_ctx: int, **kw) -> MemoryEstimate:
     """Like ``estimate`` but raises InputError, with the numbers and the fixes, when the model will not fit."""
     est = estimate(info, n_ctx, **kw)
     if not est.fits:
-        raise InputError(f"{info.path.name} will not fit in memory: it {est.line()}. Lower the context size "
-                         f"(the KV cache shrinks with it), pick a smaller quantization, or free some memory.")
+        raise InputError(
+            f"{info.path.name} will not fit in memory: it {est.line()}. Lower the context size "
+            f"(the KV cache shrinks with it), pick a smaller quantization, or free some memory."
+        )
     return est

@@ -27,14 +27,14 @@ from lab.core.gguf_check import _stamp, open_reader
 from lab.core.once import once
 
 ARRAY_INLINE_MAX = 16  # arrays longer than this (vocabularies, merges) are summarized by length, not listed
-ARRAY_HEAD = 3         # ...with their first few items as a taste
+ARRAY_HEAD = 3  # ...with their first few items as a taste
 
 
 @dataclass
 class TensorInfo:
     name: str
-    shape: list[int]   # GGUF order: the fastest-moving dimension first (ne0), e.g. [576, 49152] for the embeddings
-    type: str          # ggml type: F32, F16, Q8_0, Q4_1, Q4_K...
+    shape: list[int]  # GGUF order: the fastest-moving dimension first (ne0), e.g. [576, 49152] for the embeddings
+    type: str  # ggml type: F32, F16, Q8_0, Q4_1, Q4_K...
     bytes: int
 
 
@@ -43,8 +43,8 @@ class GGUFInfo:
     path: Path
     version: int
     file_bytes: int
-    header_bytes: int              # where the (aligned) tensor data starts
-    metadata: dict                 # every key as in the file; large arrays summarized
+    header_bytes: int  # where the (aligned) tensor data starts
+    metadata: dict  # every key as in the file; large arrays summarized
     tensors: list[TensorInfo]
     special_tokens: dict[str, str]  # {'bos': '1 <|im_start|>', 'eos': '2 <|im_end|>', ...}: id and text
 
@@ -77,7 +77,11 @@ def _value(field) -> object:
         n = len(field.data)
         sub = field.types[-1].name if len(field.types) > 1 else "EMPTY"
         if n > ARRAY_INLINE_MAX:
-            return {"type": f"array[{sub}]", "length": n, "first": [_plain(v) for v in field.contents(slice(0, ARRAY_HEAD))]}
+            return {
+                "type": f"array[{sub}]",
+                "length": n,
+                "first": [_plain(v) for v in field.contents(slice(0, ARRAY_HEAD))],
+            }
         return [_plain(v) for v in field.contents()]
     return _plain(field.contents())
 
@@ -92,7 +96,7 @@ def _plain(v):
 
 def _file_key(path: str | Path) -> tuple:
     path = Path(path)
-    return _stamp(path) if path.is_file() else ("missing", str(path))   # a missing file raises below, uncached
+    return _stamp(path) if path.is_file() else ("missing", str(path))  # a missing file raises below, uncached
 
 
 @once(key=_file_key)
@@ -103,11 +107,20 @@ def read_gguf(path: str | Path) -> GGUFInfo:
     from gguf import GGMLQuantizationType
 
     metadata = {name: _value(f) for name, f in reader.fields.items() if not name.startswith("GGUF.")}
-    tensors = [TensorInfo(t.name, [int(d) for d in t.shape], GGMLQuantizationType(t.tensor_type).name, int(t.n_bytes))
-               for t in reader.tensors]
+    tensors = [
+        TensorInfo(t.name, [int(d) for d in t.shape], GGMLQuantizationType(t.tensor_type).name, int(t.n_bytes))
+        for t in reader.tensors
+    ]
     version = int(reader.fields["GGUF.version"].contents())
-    info = GGUFInfo(path, version, path.stat().st_size, int(reader.data_offset), metadata, tensors,
-                    _special_tokens(reader, metadata))
+    info = GGUFInfo(
+        path,
+        version,
+        path.stat().st_size,
+        int(reader.data_offset),
+        metadata,
+        tensors,
+        _special_tokens(reader, metadata),
+    )
     del reader  # drops the memory map
     return info
 
@@ -131,15 +144,24 @@ def facts(md: dict) -> dict:
     n_head = a("attention.head_count")
     n_embd = a("embedding_length")
     return {
-        "architecture": arch, "name": md.get("general.name"), "size_label": md.get("general.size_label"),
-        "context_length": a("context_length"), "embedding_length": n_embd, "layers": a("block_count"),
-        "heads": n_head, "kv_heads": a("attention.head_count_kv", n_head),
+        "architecture": arch,
+        "name": md.get("general.name"),
+        "size_label": md.get("general.size_label"),
+        "context_length": a("context_length"),
+        "embedding_length": n_embd,
+        "layers": a("block_count"),
+        "heads": n_head,
+        "kv_heads": a("attention.head_count_kv", n_head),
         "head_dim": a("attention.key_length") or (n_embd // n_head if n_embd and n_head else None),
         "feed_forward_length": a("feed_forward_length"),
-        "rope_freq_base": a("rope.freq_base"), "rope_dimensions": a("rope.dimension_count"),
+        "rope_freq_base": a("rope.freq_base"),
+        "rope_dimensions": a("rope.dimension_count"),
         "rope_scaling": a("rope.scaling.type"),
-        "quantization": quant, "tokenizer": md.get("tokenizer.ggml.model"), "tokenizer_pre": md.get("tokenizer.ggml.pre"),
-        "vocab_size": vocab, "chat_template": md.get("tokenizer.chat_template"),
+        "quantization": quant,
+        "tokenizer": md.get("tokenizer.ggml.model"),
+        "tokenizer_pre": md.get("tokenizer.ggml.pre"),
+        "vocab_size": vocab,
+        "chat_template": md.get("tokenizer.chat_template"),
     }
 
 

@@ -26,14 +26,14 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
+from lab.core.errors import InputError
 from lab.core.settings import get_settings
 from lab.gguf import quality
 from lab.gguf.convert import FreeBytes, adapter_dir, convert
 from lab.gguf.quantize import LADDER, QuantizeResult, file_type, ftype_name, ftype_of, quantize
-from lab.core.errors import InputError
 
-Progress = Callable[[str, float], None]      # (message, overall fraction done 0..1)
-_BUILD_LOCK = threading.Lock()               # one conversion/quantization at a time: rungs of one source share names
+Progress = Callable[[str, float], None]  # (message, overall fraction done 0..1)
+_BUILD_LOCK = threading.Lock()  # one conversion/quantization at a time: rungs of one source share names
 JSON_KEYS = ("type", "path", "bytes", "bpw", "ppl", "top1_agree", "kl", "pp_tps", "tg_tps")
 
 
@@ -42,12 +42,26 @@ class LadderOptions(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    max_tokens: int = Field(512, ge=32, le=1024, description="Tokens of the held-out text scored for perplexity and agreement (more = steadier numbers, slower; memory grows as tokens x vocabulary: 512 x 49,152 floats = 100 MB).")
+    max_tokens: int = Field(
+        512,
+        ge=32,
+        le=1024,
+        description="Tokens of the held-out text scored for perplexity and agreement (more = steadier numbers, slower; memory grows as tokens x vocabulary: 512 x 49,152 floats = 100 MB).",
+    )
     n_prompt: int = Field(128, ge=8, le=2048, description="Benchmark: prompt tokens evaluated in one batch (pp tok/s).")
     n_gen: int = Field(32, ge=4, le=512, description="Benchmark: tokens generated one at a time (tg tok/s).")
-    repeats: int = Field(1, ge=1, le=10, description="Benchmark runs per rung; the median is kept. 1 is quick, 3 steadier on a busy machine.")
-    n_gpu_layers: int = Field(0, ge=-1, le=999, description="Layers offloaded to the GPU for the benchmark (-1 = all; GPU builds only).")
-    allow_requantize: bool = Field(False, description="Allow quantizing a source GGUF that is already quantized (worse than quantizing its F16).")
+    repeats: int = Field(
+        1,
+        ge=1,
+        le=10,
+        description="Benchmark runs per rung; the median is kept. 1 is quick, 3 steadier on a busy machine.",
+    )
+    n_gpu_layers: int = Field(
+        0, ge=-1, le=999, description="Layers offloaded to the GPU for the benchmark (-1 = all; GPU builds only)."
+    )
+    allow_requantize: bool = Field(
+        False, description="Allow quantizing a source GGUF that is already quantized (worse than quantizing its F16)."
+    )
 
 
 @dataclass
@@ -63,7 +77,7 @@ class Rung:
     tg_tps: float
     load_s: float
     n_params: int
-    fallbacks: list[str] = field(default_factory=list)    # plain-words explanation of llama.cpp's fallbacks
+    fallbacks: list[str] = field(default_factory=list)  # plain-words explanation of llama.cpp's fallbacks
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -83,7 +97,7 @@ def parse_types(types: str | list[str] | None) -> list[str]:
         items = [t for t in (types.split(",") if isinstance(types, str) else types) if t.strip()]
     out: list[str] = []
     for t in items:
-        ftype_of(t)                                    # InputError for an unknown type, before any work
+        ftype_of(t)  # InputError for an unknown type, before any work
         t = t.strip().upper()
         if t not in out:
             out.append(t)
@@ -114,8 +128,9 @@ def _newest_mtime(folder: Path) -> float:
     return max((p.stat().st_mtime for p in folder.rglob("*") if p.is_file()), default=0.0)
 
 
-def reference(source: Path, workdir: Path, say: Callable[[str], None],
-              free_bytes: FreeBytes | None = None) -> tuple[Path, str, list[str]]:
+def reference(
+    source: Path, workdir: Path, say: Callable[[str], None], free_bytes: FreeBytes | None = None
+) -> tuple[Path, str, list[str]]:
     """The top rung: the source GGUF itself, or the source converted to F16 (reused while up to date)."""
     if source.is_file():
         return source, ftype_name(file_type(source)), []
@@ -136,8 +151,9 @@ def rung_file(ref: Path, workdir: Path, type_: str, say, allow_requantize: bool)
         saved = json.loads(notes.read_text())
         say(f"Reusing {out.name}")
         return out, saved["fallbacks_explained"], saved["warnings"]
-    r: QuantizeResult = quantize(ref, out, type_, allow_requantize=allow_requantize, progress=say,
-                                 n_threads=get_settings().n_threads)
+    r: QuantizeResult = quantize(
+        ref, out, type_, allow_requantize=allow_requantize, progress=say, n_threads=get_settings().n_threads
+    )
     notes.write_text(json.dumps(r.to_dict(), indent=1))
     return out, r.explanation, r.warnings
 
@@ -161,24 +177,45 @@ def measure(path: Path, type_: str, tokens: list[int], ref_logp, opts: LadderOpt
     llm = Llama(model_path=str(path), n_ctx=n_ctx, n_gpu_layers=opts.n_gpu_layers, n_threads=threads, verbose=False)
     load_s = time.perf_counter() - t0
     try:
-        size = int(llama_cpp.llama_model_size(llm.model))         # tensor bytes (the file adds the header)
+        size = int(llama_cpp.llama_model_size(llm.model))  # tensor bytes (the file adds the header)
         n_params = int(llama_cpp.llama_model_n_params(llm.model))
-        b = bench(LoadedModel(llm, threading.Lock(), path, n_ctx), n_prompt=opts.n_prompt, n_gen=opts.n_gen,
-                  repeats=opts.repeats)
+        b = bench(
+            LoadedModel(llm, threading.Lock(), path, n_ctx),
+            n_prompt=opts.n_prompt,
+            n_gen=opts.n_gen,
+            repeats=opts.repeats,
+        )
     finally:
         llm.close()
     if logp is None:
         say(f"{type_}: scoring {len(tokens)} tokens of held-out text")
         _, logp = quality.log_probs(path, tokens, max_tokens=max(32, len(tokens)))
     q = quality.score(logp, tokens, reference=ref_logp)
-    rung = Rung(type_, path, path.stat().st_size, round(size * 8 / n_params, 3), q.ppl, q.top1_agree, q.kl,
-                b.pp_tps, b.tg_tps, load_s, n_params)
+    rung = Rung(
+        type_,
+        path,
+        path.stat().st_size,
+        round(size * 8 / n_params, 3),
+        q.ppl,
+        q.top1_agree,
+        q.kl,
+        b.pp_tps,
+        b.tg_tps,
+        load_s,
+        n_params,
+    )
     return rung
 
 
-def ladder(source: str | Path | None = None, types: str | list[str] | None = None, text: str | None = None,
-           options: LadderOptions | None = None, progress: Progress | None = None, *,
-           free_bytes: FreeBytes | None = None) -> list[Rung]:
+def ladder(
+    source: str | Path | None = None,
+    types: str | list[str] | None = None,
+    text: str | None = None,
+    options: LadderOptions | None = None,
+    progress: Progress | None = None,
+    *,
+    free_bytes: FreeBytes | None = None,
+) -> list[Rung]:
     """Build and measure the ladder; F16 (or the source GGUF) first, then ``types`` in order."""
     opts = options or LadderOptions()
     type_list = parse_types(types)
@@ -188,8 +225,8 @@ def ladder(source: str | Path | None = None, types: str | list[str] | None = Non
 
         source = assets.smollm2_hf_dir(lambda m: (progress or (lambda *_: None))(m, 0.0))
     src = Path(str(source)).expanduser()
-    workdir = workdir_for(src if src.exists() else Path(str(source).replace("/", "--")))   # made when first written
-    steps = 2 + 2 * len(type_list)                   # convert, measure F16, then quantize + measure per type
+    workdir = workdir_for(src if src.exists() else Path(str(source).replace("/", "--")))  # made when first written
+    steps = 2 + 2 * len(type_list)  # convert, measure F16, then quantize + measure per type
     done = [0]
 
     def say(msg: str) -> None:
@@ -199,13 +236,15 @@ def ladder(source: str | Path | None = None, types: str | list[str] | None = Non
     with _BUILD_LOCK:
         if src.exists():
             ref, ref_type, warnings = reference(src, workdir, say, free_bytes)
-        else:                                        # a Hub id (online), or a path that convert() will explain
+        else:  # a Hub id (online), or a path that convert() will explain
             ref, ref_type, warnings = _reference_hub(str(source), workdir, say, free_bytes)
     done[0] += 1
     if ref_type not in ("F16", "BF16", "F32") and not opts.allow_requantize:
-        raise InputError(f"{ref.name} is already quantized ({ref_type}): the rungs below it would be quantized twice, "
-                         "each adding its rounding error to the first. Start from the transformers folder or an F16 "
-                         "GGUF, or allow requantizing.")
+        raise InputError(
+            f"{ref.name} is already quantized ({ref_type}): the rungs below it would be quantized twice, "
+            "each adding its rounding error to the first. Start from the transformers folder or an F16 "
+            "GGUF, or allow requantizing."
+        )
     say(f"{ref_type}: scoring up to {opts.max_tokens} tokens of held-out text (the reference distribution)")
     tokens, ref_logp = quality.log_probs(ref, text, opts.max_tokens)
     top = measure(ref, ref_type, tokens, None, opts, say, logp=ref_logp)

@@ -28,8 +28,10 @@ def _convert(args) -> int:
     if args.json:
         print_json(r.to_dict())
         return 0
-    print(f"{r.path}: {human(r.bytes)}, {r.outtype.upper()}, {r.architecture}, {r.n_tensors} tensors, "
-          f"{r.n_params / 1e6:,.1f}M parameters ({r.source_kind}: {r.source})")
+    print(
+        f"{r.path}: {human(r.bytes)}, {r.outtype.upper()}, {r.architecture}, {r.n_tensors} tensors, "
+        f"{r.n_params / 1e6:,.1f}M parameters ({r.source_kind}: {r.source})"
+    )
     print("chat template carried over:" if r.chat_template else "no chat template in the source.")
     if r.chat_template:
         print("  " + r.chat_template.replace("\n", "\n  "))
@@ -47,8 +49,9 @@ def _quantize(args) -> int:
     if args.json:
         print_json(r.to_dict())
         return 0
-    print(f"{r.path}: {r.type}, {human(r.bytes)} (from {human(r.src_bytes)}), {r.bpw} bits per weight, "
-          f"{r.seconds:.1f} s")
+    print(
+        f"{r.path}: {r.type}, {human(r.bytes)} (from {human(r.src_bytes)}), {r.bpw} bits per weight, {r.seconds:.1f} s"
+    )
     for line in r.warnings + r.explanation:
         print("- " + line)
     return 0
@@ -59,8 +62,14 @@ def _ladder(args) -> int:
     from lab.gguf.ladder import LadderOptions, ladder
     from lab.gguf.quality import load_text
 
-    opts = LadderOptions(max_tokens=args.max_tokens, n_prompt=args.n_prompt, n_gen=args.n_gen, repeats=args.repeats,
-                         n_gpu_layers=args.n_gpu_layers, allow_requantize=args.allow_requantize)
+    opts = LadderOptions(
+        max_tokens=args.max_tokens,
+        n_prompt=args.n_prompt,
+        n_gen=args.n_gen,
+        repeats=args.repeats,
+        n_gpu_layers=args.n_gpu_layers,
+        allow_requantize=args.allow_requantize,
+    )
     text = load_text(args.text)
     rungs = ladder(args.source, args.types, text, opts, None if args.quiet else _say)
     if args.json:
@@ -68,9 +77,11 @@ def _ladder(args) -> int:
         return 0
     print(f"{'type':8} {'MB':>7} {'bpw':>6} {'ppl':>8} {'top1':>6} {'KL':>7} {'pp t/s':>8} {'tg t/s':>7} {'load s':>6}")
     for r in rungs:
-        print(f"{r.type:8} {r.bytes / 1e6:7.1f} {r.bpw:6.2f} {r.ppl:8.3f} "
-              f"{'-' if r.top1_agree is None else f'{r.top1_agree:.3f}':>6} {'-' if r.kl is None else f'{r.kl:.4f}':>7} "
-              f"{r.pp_tps:8.1f} {r.tg_tps:7.1f} {r.load_s:6.2f}")
+        print(
+            f"{r.type:8} {r.bytes / 1e6:7.1f} {r.bpw:6.2f} {r.ppl:8.3f} "
+            f"{'-' if r.top1_agree is None else f'{r.top1_agree:.3f}':>6} {'-' if r.kl is None else f'{r.kl:.4f}':>7} "
+            f"{r.pp_tps:8.1f} {r.tg_tps:7.1f} {r.load_s:6.2f}"
+        )
     for r in rungs:
         for line in r.warnings + r.fallbacks:
             print(f"{r.type}: {line}")
@@ -87,8 +98,11 @@ def _tools(args) -> int:
 def add_ladder_commands(gguf_subparsers) -> None:
     """Add convert, quantize, ladder and tools to the ``gguf`` command group."""
     sub = gguf_subparsers
-    p = sub.add_parser("convert", help="A transformers folder, fine-tune run folder (merged first) or Hub id -> GGUF, "
-                                       "with llama.cpp's own convert_hf_to_gguf.py.")
+    p = sub.add_parser(
+        "convert",
+        help="A transformers folder, fine-tune run folder (merged first) or Hub id -> GGUF, "
+        "with llama.cpp's own convert_hf_to_gguf.py.",
+    )
     p.add_argument("src", help="A transformers model folder, a fine-tune run folder, or a Hub id (online).")
     p.add_argument("--out", required=True, help="The .gguf file to write (written to a temp file, then renamed).")
     p.add_argument("--outtype", default="f16", choices=["f16", "bf16", "q8_0"], help="Output type (default f16).")
@@ -97,18 +111,30 @@ def add_ladder_commands(gguf_subparsers) -> None:
 
     p = sub.add_parser("quantize", help="An F16 GGUF -> a smaller type with llama.cpp's llama_model_quantize.")
     p.add_argument("input", metavar="IN.gguf", help="The GGUF to quantize (F16/BF16/F32).")
-    p.add_argument("--type", required=True, help="Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, Q3_K_M, Q2_K, ... (as the build supports).")
+    p.add_argument(
+        "--type", required=True, help="Q8_0, Q6_K, Q5_K_M, Q4_K_M, Q4_0, Q3_K_M, Q2_K, ... (as the build supports)."
+    )
     p.add_argument("--out", required=True, help="The .gguf file to write.")
-    p.add_argument("--allow-requantize", action="store_true",
-                   help="Quantize a file that is already quantized (quality drops more than from F16).")
+    p.add_argument(
+        "--allow-requantize",
+        action="store_true",
+        help="Quantize a file that is already quantized (quality drops more than from F16).",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_quantize)
 
     p = sub.add_parser("ladder", help="Convert, quantize to several types, measure size/ppl/agreement/speed per rung.")
-    p.add_argument("--source", default=None, help="A transformers folder, run folder, Hub id or F16 GGUF "
-                                                   "(default: the SmolLM2 transformers copy).")
-    p.add_argument("--types", default=None, help="Comma-separated types (default: Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,Q3_K_M,Q2_K).")
-    p.add_argument("--text", default=None, help="Held-out text file (default: knowledge-base/company/company-history.md).")
+    p.add_argument(
+        "--source",
+        default=None,
+        help="A transformers folder, run folder, Hub id or F16 GGUF (default: the SmolLM2 transformers copy).",
+    )
+    p.add_argument(
+        "--types", default=None, help="Comma-separated types (default: Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0,Q3_K_M,Q2_K)."
+    )
+    p.add_argument(
+        "--text", default=None, help="Held-out text file (default: knowledge-base/company/company-history.md)."
+    )
     p.add_argument("--max-tokens", type=int, default=512, help="Tokens of the text scored (default 512).")
     p.add_argument("--n-prompt", type=int, default=128, help="Benchmark prompt tokens.")
     p.add_argument("--n-gen", type=int, default=32, help="Benchmark generated tokens.")
@@ -116,8 +142,12 @@ def add_ladder_commands(gguf_subparsers) -> None:
     p.add_argument("--n-gpu-layers", type=int, default=0, help="Layers offloaded to the GPU in the benchmark.")
     p.add_argument("--allow-requantize", action="store_true", help="Allow a source GGUF that is already quantized.")
     p.add_argument("--quiet", action="store_true", help="No progress lines on stderr.")
-    p.add_argument("--json", action="store_true", help='Print a JSON list, one {"type", "path", "bytes", "bpw", "ppl", '
-                                                       '"top1_agree", "kl", "pp_tps", "tg_tps"} per rung, F16 first.')
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='Print a JSON list, one {"type", "path", "bytes", "bpw", "ppl", '
+        '"top1_agree", "kl", "pp_tps", "tg_tps"} per rung, F16 first.',
+    )
     p.set_defaults(func=_ladder)
 
     p = sub.add_parser("tools", help="Prepare llama.cpp's converter from the llama-cpp-python sdist (once).")

@@ -34,7 +34,7 @@ from lab.core.hub import hub_offline
 from lab.core.settings import get_settings
 
 MAX_UPLOAD_BYTES = 2 * 2**30  # 2 GiB: a 3B model at Q4 fits; larger files are better copied into the folder
-CHUNK = 8 * 2**20             # copy 8 MiB at a time: memory stays flat whatever the file size
+CHUNK = 8 * 2**20  # copy 8 MiB at a time: memory stays flat whatever the file size
 
 
 @dataclass
@@ -77,7 +77,9 @@ def _safe_name(filename: str) -> str:
     return name
 
 
-def save_upload(stream: BinaryIO, filename: str, *, max_bytes: int = MAX_UPLOAD_BYTES, folder: Path | None = None) -> Path:
+def save_upload(
+    stream: BinaryIO, filename: str, *, max_bytes: int = MAX_UPLOAD_BYTES, folder: Path | None = None
+) -> Path:
     """Copy ``stream`` into ``folder`` (default: the models folder) as ``filename``: chunked, size-capped,
     checked, then renamed. On any failure the ``.part`` file is removed: nothing is left behind.
 
@@ -89,18 +91,20 @@ def save_upload(stream: BinaryIO, filename: str, *, max_bytes: int = MAX_UPLOAD_
     folder = folder or models_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
-    owner = sessions.owner_of(folder)             # None: shared models folder, no session quota
-    used = sessions.usage_bytes(owner) if owner else 0   # measured once, before the .part file exists
+    owner = sessions.owner_of(folder)  # None: shared models folder, no session quota
+    used = sessions.usage_bytes(owner) if owner else 0  # measured once, before the .part file exists
     replacing = target.stat().st_size if owner and target.is_file() and not target.is_symlink() else 0
-    tmp = folder / f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"   # two saves at once never share one
+    tmp = folder / f".{name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part"  # two saves at once never share one
     written = 0
     try:
         with open(tmp, "wb") as out:
             while chunk := stream.read(CHUNK):
                 written += len(chunk)
                 if written > max_bytes:
-                    raise InputError(f"{name} is over the upload cap of {max_bytes / 2**20:,.0f} MB. Copy large "
-                                     f"models straight into {folder} instead (the page lists every .gguf there).")
+                    raise InputError(
+                        f"{name} is over the upload cap of {max_bytes / 2**20:,.0f} MB. Copy large "
+                        f"models straight into {folder} instead (the page lists every .gguf there)."
+                    )
                 if owner:
                     sessions.check_room(folder, written, used=used, replacing=replacing, what=f"Saving {name}")
                 out.write(chunk)
@@ -113,8 +117,9 @@ def save_upload(stream: BinaryIO, filename: str, *, max_bytes: int = MAX_UPLOAD_
     return target
 
 
-def download(repo_id: str, filename: str, *, progress: Callable[[int, int], None] | None = None,
-             folder: Path | None = None) -> Path:
+def download(
+    repo_id: str, filename: str, *, progress: Callable[[int, int], None] | None = None, folder: Path | None = None
+) -> Path:
     """Fetch ``filename`` from Hub repo ``repo_id`` into the models folder (needs network; checked after)."""
     import huggingface_hub
     from huggingface_hub import errors
@@ -124,21 +129,30 @@ def download(repo_id: str, filename: str, *, progress: Callable[[int, int], None
     folder.mkdir(parents=True, exist_ok=True)
     try:
         # huggingface_hub writes to an .incomplete file and renames it when whole, like save_upload.
-        path = Path(huggingface_hub.hf_hub_download(repo_id, filename, local_dir=folder,
-                                                    tqdm_class=_tqdm_for(progress) if progress else None))
+        path = Path(
+            huggingface_hub.hf_hub_download(
+                repo_id, filename, local_dir=folder, tqdm_class=_tqdm_for(progress) if progress else None
+            )
+        )
     except (errors.OfflineModeIsEnabled, errors.LocalEntryNotFoundError) as e:
         # With HF_HUB_OFFLINE=1 the client looks only in its local cache and says LocalEntryNotFound.
         if hub_offline() or isinstance(e, errors.OfflineModeIsEnabled):
-            raise ProviderUnavailable("The Hugging Face Hub is switched off here (HF_HUB_OFFLINE=1): use the bundled "
-                                      "model or the models folder, or unset HF_HUB_OFFLINE where there is network.") from e
-        raise ProviderUnavailable(f"Cannot reach the Hugging Face Hub to fetch {repo_id}/{filename}: check the network.") from e
+            raise ProviderUnavailable(
+                "The Hugging Face Hub is switched off here (HF_HUB_OFFLINE=1): use the bundled "
+                "model or the models folder, or unset HF_HUB_OFFLINE where there is network."
+            ) from e
+        raise ProviderUnavailable(
+            f"Cannot reach the Hugging Face Hub to fetch {repo_id}/{filename}: check the network."
+        ) from e
     except (errors.RepositoryNotFoundError, errors.GatedRepoError) as e:
         raise InputError(f"No public Hub repo {repo_id!r} (or it needs a token: set HF_TOKEN).") from e
     except errors.EntryNotFoundError as e:
         raise InputError(f"{repo_id} has no file {filename!r}: check the name on the repo's 'Files' tab.") from e
     except OSError as e:  # connection refused, DNS, disk full
-        raise ProviderUnavailable(f"Could not fetch {repo_id}/{filename} from the Hugging Face Hub: "
-                                  f"{type(e).__name__}: {e}. Check the network and the free disk space.") from e
+        raise ProviderUnavailable(
+            f"Could not fetch {repo_id}/{filename} from the Hugging Face Hub: "
+            f"{type(e).__name__}: {e}. Check the network and the free disk space."
+        ) from e
     if path.name != name:  # a file in a repo subfolder: keep every GGUF at the top of the models folder
         shutil.move(path, folder / name)
         path = folder / name

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lab.core.settings import REPO_ROOT, get_settings
 from lab.core.errors import InputError
+from lab.core.settings import REPO_ROOT, get_settings
 
 DEFAULT_TEXT = REPO_ROOT / "knowledge-base" / "company" / "company-history.md"
 MIN_TOKENS = 16
@@ -53,8 +53,9 @@ def _llama(path: Path, n_ctx: int):
     from llama_cpp import Llama
 
     threads = get_settings().n_threads or max(1, os.cpu_count() or 1)
-    return Llama(model_path=str(path), n_ctx=n_ctx, n_batch=min(n_ctx, 512), logits_all=True, n_threads=threads,
-                 verbose=False)
+    return Llama(
+        model_path=str(path), n_ctx=n_ctx, n_batch=min(n_ctx, 512), logits_all=True, n_threads=threads, verbose=False
+    )
 
 
 def _magic(path: Path) -> bytes:
@@ -84,8 +85,10 @@ def log_probs(path: str | Path, text: str | list[int], max_tokens: int = 512) ->
         if tokens is None:
             tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)[:max_tokens]
         if len(tokens) < MIN_TOKENS:
-            raise InputError(f"The text is only {len(tokens)} tokens: give at least {MIN_TOKENS} (a paragraph or more).")
-        llm.eval(tokens)                     # one pass; with logits_all every position's scores are kept
+            raise InputError(
+                f"The text is only {len(tokens)} tokens: give at least {MIN_TOKENS} (a paragraph or more)."
+            )
+        llm.eval(tokens)  # one pass; with logits_all every position's scores are kept
         scores = np.array(llm.scores[: len(tokens) - 1], dtype=np.float32)
     finally:
         llm.close()
@@ -95,9 +98,9 @@ def log_probs(path: str | Path, text: str | list[int], max_tokens: int = 512) ->
 @dataclass
 class Quality:
     ppl: float
-    nll: float                  # mean negative log-likelihood, nats per token
+    nll: float  # mean negative log-likelihood, nats per token
     n_positions: int
-    top1_agree: float | None    # None for the reference itself
+    top1_agree: float | None  # None for the reference itself
     kl: float | None
 
     def to_dict(self) -> dict:
@@ -113,8 +116,10 @@ def score(logp: np.ndarray, tokens: list[int], reference: np.ndarray | None = No
     agree = kl = None
     if reference is not None:
         if reference.shape != logp.shape:
-            raise InputError(f"The reference has shape {reference.shape}, this model {logp.shape}: same text and "
-                             "same vocabulary needed.")
+            raise InputError(
+                f"The reference has shape {reference.shape}, this model {logp.shape}: same text and "
+                "same vocabulary needed."
+            )
         agree = float((reference.argmax(-1) == logp.argmax(-1)).mean())
         kl = float((np.exp(reference) * (reference - logp)).sum(-1).mean())
     return Quality(math.exp(nll), nll, len(targets), agree, kl)

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from lab.gguf.convert import human, temp_then_rename
 from lab.core.errors import InputError, ProviderError
+from lab.gguf.convert import human, temp_then_rename
 
 Progress = Callable[[str], None]
 # name -> (llama_cpp constant, what it is). Order = the ladder, largest first. Types needing an importance matrix
@@ -40,7 +40,10 @@ TYPES: dict[str, tuple[str, str]] = {
     "Q5_K_M": ("LLAMA_FTYPE_MOSTLY_Q5_K_M", "5-bit K-quant, sensitive tensors at 6 bits (about 5.7 bpw)"),
     "Q5_K_S": ("LLAMA_FTYPE_MOSTLY_Q5_K_S", "5-bit K-quant everywhere (5.5 bpw)"),
     "Q5_0": ("LLAMA_FTYPE_MOSTLY_Q5_0", "5-bit, blocks of 32 (5.5 bpw)"),
-    "Q4_K_M": ("LLAMA_FTYPE_MOSTLY_Q4_K_M", "4-bit K-quant, sensitive tensors at 6 bits (about 4.8 bpw): the usual pick"),
+    "Q4_K_M": (
+        "LLAMA_FTYPE_MOSTLY_Q4_K_M",
+        "4-bit K-quant, sensitive tensors at 6 bits (about 4.8 bpw): the usual pick",
+    ),
     "Q4_K_S": ("LLAMA_FTYPE_MOSTLY_Q4_K_S", "4-bit K-quant everywhere (4.6 bpw)"),
     "Q4_1": ("LLAMA_FTYPE_MOSTLY_Q4_1", "4-bit, blocks of 32 with scale and minimum (5.0 bpw)"),
     "Q4_0": ("LLAMA_FTYPE_MOSTLY_Q4_0", "4-bit, blocks of 32 with one scale (4.5 bpw)"),
@@ -50,11 +53,13 @@ TYPES: dict[str, tuple[str, str]] = {
     "Q2_K": ("LLAMA_FTYPE_MOSTLY_Q2_K", "2-bit K-quant, sensitive tensors at 3-4 bits (about 2.6 bpw): visibly worse"),
 }
 LADDER = ["Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K"]
-UNQUANTIZED = {0: "F32", 1: "F16", 32: "BF16"}        # general.file_type values that are not quantized
-FALLBACK = re.compile(r"warning: (\S+)\s+- ncols\s+(\d+) not divisible by (\d+) \(required for type\s+(\w+)\)"
-                      r" -> falling back to\s+(\w+)")
+UNQUANTIZED = {0: "F32", 1: "F16", 32: "BF16"}  # general.file_type values that are not quantized
+FALLBACK = re.compile(
+    r"warning: (\S+)\s+- ncols\s+(\d+) not divisible by (\d+) \(required for type\s+(\w+)\)"
+    r" -> falling back to\s+(\w+)"
+)
 PROGRESS = re.compile(r"^\[\s*(\d+)/\s*(\d+)\]\s+(\S+)")
-_LOCK = threading.Lock()                # llama.cpp's logger is process-wide: one capture at a time
+_LOCK = threading.Lock()  # llama.cpp's logger is process-wide: one capture at a time
 _FTYPE_CACHE: dict[tuple, int | None] = {}
 
 
@@ -80,7 +85,7 @@ def file_type(path: Path) -> int | None:
 
     key = _stamp(path)
     if key not in _FTYPE_CACHE:
-        reader = open_reader(path)          # also refuses a non-GGUF, damaged or truncated file
+        reader = open_reader(path)  # also refuses a non-GGUF, damaged or truncated file
         f = reader.fields.get("general.file_type")
         _FTYPE_CACHE[key] = int(f.parts[-1][0]) if f is not None else None
     return _FTYPE_CACHE[key]
@@ -103,7 +108,7 @@ def ftype_name(ft: int | None) -> str:
 class Fallback:
     tensor: str
     ncols: int
-    block: int       # the row length the wanted type needs a multiple of (256 for K-quants)
+    block: int  # the row length the wanted type needs a multiple of (256 for K-quants)
     wanted: str
     used: str
 
@@ -115,7 +120,7 @@ class QuantizeResult:
     bytes: int
     src_bytes: int
     seconds: float
-    bpw: float | None = None               # llama.cpp's own "quant size = ... (x BPW)"
+    bpw: float | None = None  # llama.cpp's own "quant size = ... (x BPW)"
     n_tensors: int = 0
     fallbacks: list[Fallback] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -126,9 +131,17 @@ class QuantizeResult:
         return explain_fallbacks(self.fallbacks, self.n_tensors)
 
     def to_dict(self) -> dict:
-        return {"path": str(self.path), "type": self.type, "bytes": self.bytes, "src_bytes": self.src_bytes,
-                "bpw": self.bpw, "seconds": round(self.seconds, 2), "n_fallback": len(self.fallbacks),
-                "fallbacks_explained": self.explanation, "warnings": self.warnings}
+        return {
+            "path": str(self.path),
+            "type": self.type,
+            "bytes": self.bytes,
+            "src_bytes": self.src_bytes,
+            "bpw": self.bpw,
+            "seconds": round(self.seconds, 2),
+            "n_fallback": len(self.fallbacks),
+            "fallbacks_explained": self.explanation,
+            "warnings": self.warnings,
+        }
 
 
 def explain_fallbacks(fallbacks: list[Fallback], n_tensors: int = 0) -> list[str]:
@@ -136,16 +149,22 @@ def explain_fallbacks(fallbacks: list[Fallback], n_tensors: int = 0) -> list[str
     out = []
     groups = Counter((f.wanted, f.used, f.ncols, f.block) for f in fallbacks)
     for (wanted, used, ncols, block), n in groups.most_common():
-        kinds = sorted({re.sub(r"^blk\.\d+\.", "", f.tensor) for f in fallbacks if (f.wanted, f.used) == (wanted, used)})
-        out.append(f"{n} tensor{'s' if n > 1 else ''} ({', '.join(kinds[:4])}{'...' if len(kinds) > 4 else ''}) wanted {wanted} but got "
-                   f"{used}: {wanted} packs each row in super-blocks of {block} weights, and these rows are {ncols} "
-                   f"long ({ncols} / {block} = {ncols / block:g}), so llama.cpp fell back to {used}, a type with "
-                   f"blocks of 32, for them.")
+        kinds = sorted(
+            {re.sub(r"^blk\.\d+\.", "", f.tensor) for f in fallbacks if (f.wanted, f.used) == (wanted, used)}
+        )
+        out.append(
+            f"{n} tensor{'s' if n > 1 else ''} ({', '.join(kinds[:4])}{'...' if len(kinds) > 4 else ''}) wanted {wanted} but got "
+            f"{used}: {wanted} packs each row in super-blocks of {block} weights, and these rows are {ncols} "
+            f"long ({ncols} / {block} = {ncols / block:g}), so llama.cpp fell back to {used}, a type with "
+            f"blocks of 32, for them."
+        )
     if fallbacks:
         of = f" of {n_tensors}" if n_tensors else ""
-        out.append(f"In all {len(fallbacks)}{of} tensors fell back: the file is bigger than a true one of this type, "
-                   "and its quality closer to the fallback type's. Models whose hidden size is a multiple of 256 "
-                   "(most from 1B up) do not hit this.")
+        out.append(
+            f"In all {len(fallbacks)}{of} tensors fell back: the file is bigger than a true one of this type, "
+            "and its quality closer to the fallback type's. Models whose hidden size is a multiple of 256 "
+            "(most from 1B up) do not hit this."
+        )
     return out
 
 
@@ -160,7 +179,7 @@ class _LogCapture:
         self._on_line = on_line
 
         @llama_cpp.llama_log_callback
-        def callback(level, text, user_data):   # runs on the quantizing thread; level 5 = continuation
+        def callback(level, text, user_data):  # runs on the quantizing thread; level 5 = continuation
             self._buf += text.decode("utf-8", errors="replace")
             while "\n" in self._buf:
                 line, self._buf = self._buf.split("\n", 1)
@@ -170,7 +189,7 @@ class _LogCapture:
                 except Exception:  # an exception cannot cross back into C: never let a display bug stop the job
                     pass
 
-        self._callback = callback   # keep a reference: llama.cpp holds only the C pointer
+        self._callback = callback  # keep a reference: llama.cpp holds only the C pointer
 
     def __enter__(self):
         import llama_cpp
@@ -182,14 +201,21 @@ class _LogCapture:
         import llama_cpp
         import llama_cpp._logger as lp
 
-        llama_cpp.llama_log_set(lp.llama_log_callback, ctypes.c_void_p(0))   # llama-cpp-python's own, as before
+        llama_cpp.llama_log_set(lp.llama_log_callback, ctypes.c_void_p(0))  # llama-cpp-python's own, as before
         if self._buf:
             self.lines.append(self._buf)
         return False
 
 
-def quantize(src: str | Path, out: str | Path, type: str, *, allow_requantize: bool = False,
-             progress: Progress | None = None, n_threads: int | None = None) -> QuantizeResult:
+def quantize(
+    src: str | Path,
+    out: str | Path,
+    type: str,
+    *,
+    allow_requantize: bool = False,
+    progress: Progress | None = None,
+    n_threads: int | None = None,
+) -> QuantizeResult:
     """Quantize ``src`` to ``out`` as ``type`` (see ``supported_types()``). See the module docstring."""
     import llama_cpp
 
@@ -206,18 +232,20 @@ def quantize(src: str | Path, out: str | Path, type: str, *, allow_requantize: b
     current = file_type(src)
     warnings = []
     if current not in UNQUANTIZED:
-        msg = (f"{src.name} is already quantized ({ftype_name(current)}). Quantizing it again stacks a second rounding "
-               "error on the first: the result is worse than the same type made from the F16 file. Quantize the F16 "
-               "(or BF16) GGUF instead")
+        msg = (
+            f"{src.name} is already quantized ({ftype_name(current)}). Quantizing it again stacks a second rounding "
+            "error on the first: the result is worse than the same type made from the F16 file. Quantize the F16 "
+            "(or BF16) GGUF instead"
+        )
         if not allow_requantize:
             raise InputError(msg + ", or allow requantizing (--allow-requantize) to do it anyway.")
         warnings.append(msg + ".")
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
     params.allow_requantize = allow_requantize
-    params.nthread = n_threads or 0        # 0 = llama.cpp uses every hardware thread
+    params.nthread = n_threads or 0  # 0 = llama.cpp uses every hardware thread
 
-    def on_line(line: str) -> None:   # one message per ~10% of the tensors, not 272 lines
+    def on_line(line: str) -> None:  # one message per ~10% of the tensors, not 272 lines
         if (m := PROGRESS.match(line)) and (int(m.group(1)) % max(1, int(m.group(2)) // 10) == 0):
             say(f"Quantizing to {type}: tensor {m.group(1)}/{m.group(2)} {m.group(3)}")
 
@@ -226,11 +254,14 @@ def quantize(src: str | Path, out: str | Path, type: str, *, allow_requantize: b
         rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
         if rc != 0:
             errors = [ln for ln in cap.lines if "error" in ln.lower() or "failed" in ln.lower()]
-            raise ProviderError(f"llama.cpp could not quantize {src.name} to {type} (code {rc}): "
-                                f"{(errors or cap.lines or ['no log'])[-1].strip()}")
+            raise ProviderError(
+                f"llama.cpp could not quantize {src.name} to {type} (code {rc}): "
+                f"{(errors or cap.lines or ['no log'])[-1].strip()}"
+            )
     lines = cap.lines
-    result = QuantizeResult(out, type, out.stat().st_size, src.stat().st_size, time.perf_counter() - t0,
-                            warnings=warnings, log=lines)
+    result = QuantizeResult(
+        out, type, out.stat().st_size, src.stat().st_size, time.perf_counter() - t0, warnings=warnings, log=lines
+    )
     for line in lines:
         if m := FALLBACK.search(line):
             result.fallbacks.append(Fallback(m.group(1), int(m.group(2)), int(m.group(3)), m.group(4), m.group(5)))
@@ -238,6 +269,8 @@ def quantize(src: str | Path, out: str | Path, type: str, *, allow_requantize: b
             result.bpw = float(m.group(1))
         elif m := PROGRESS.match(line):
             result.n_tensors = int(m.group(2))
-    say(f"Wrote {out.name}: {human(result.bytes)} from {human(result.src_bytes)}"
-        + (f", {len(result.fallbacks)} tensors fell back" if result.fallbacks else ""))
+    say(
+        f"Wrote {out.name}: {human(result.bytes)} from {human(result.src_bytes)}"
+        + (f", {len(result.fallbacks)} tensors fell back" if result.fallbacks else "")
+    )
     return result

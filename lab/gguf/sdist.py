@@ -29,9 +29,9 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from lab.core.settings import get_settings
 from lab.core.errors import ProviderUnavailable
 from lab.core.llamacpp_build import DIST, installed_version  # noqa: F401  (one answer to "which llama.cpp?")
+from lab.core.settings import get_settings
 
 Progress = Callable[[str], None]
 VENDOR = "vendor/llama.cpp/"
@@ -39,13 +39,19 @@ VENDOR = "vendor/llama.cpp/"
 # classes (conversion/), the gguf package of the same commit (gguf-py/), chat templates some architectures carry
 # (models/templates/), and the two vocab files its built-in tokenizer fallback reads.
 WANTED_PREFIXES = ("conversion/", "gguf-py/gguf/", "models/templates/")
-WANTED_FILES = ("convert_hf_to_gguf.py", "LICENSE", "gguf-py/pyproject.toml", "gguf-py/LICENSE",
-                "models/ggml-vocab-gpt-neox.gguf", "models/ggml-vocab-llama-spm.gguf")
+WANTED_FILES = (
+    "convert_hf_to_gguf.py",
+    "LICENSE",
+    "gguf-py/pyproject.toml",
+    "gguf-py/LICENSE",
+    "models/ggml-vocab-gpt-neox.gguf",
+    "models/ggml-vocab-llama-spm.gguf",
+)
 _LOCK = threading.Lock()
 
 
 def sdist_filename(version: str) -> str:
-    return f"llama_cpp_python-{version}.tar.gz"   # the name PyPI and pip use for this sdist
+    return f"llama_cpp_python-{version}.tar.gz"  # the name PyPI and pip use for this sdist
 
 
 def tools_dir(version: str | None = None) -> Path:
@@ -53,8 +59,18 @@ def tools_dir(version: str | None = None) -> Path:
 
 
 def download_command(version: str, dest: Path) -> list[str]:
-    return [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-            f"{DIST}=={version}", "-d", str(dest)]
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        f"{DIST}=={version}",
+        "-d",
+        str(dest),
+    ]
 
 
 def _is_our_sdist(path: Path, version: str) -> bool:
@@ -95,8 +111,10 @@ def download_sdist(version: str, progress: Progress | None = None) -> Path:
     dest = get_settings().data_dir / "sdist"
     dest.mkdir(parents=True, exist_ok=True)
     cmd = download_command(version, dest)
-    say("Downloading the llama-cpp-python source distribution from PyPI (about 75 MB; pip prepares its metadata, "
-        "a few minutes): " + " ".join(cmd[1:]))
+    say(
+        "Downloading the llama-cpp-python source distribution from PyPI (about 75 MB; pip prepares its metadata, "
+        "a few minutes): " + " ".join(cmd[1:])
+    )
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     tail: list[str] = []
     for line in proc.stdout:
@@ -110,7 +128,8 @@ def download_sdist(version: str, progress: Progress | None = None) -> Path:
         raise ProviderUnavailable(
             f"Could not download llama.cpp's converter (the {DIST} {version} source distribution): "
             f"{' '.join(tail[-2:]) or 'pip failed'}. On a machine with internet access run `python -m pip download "
-            f"--no-deps --no-binary :all: {DIST}=={version} -d {dest}`, or copy {sdist_filename(version)} there.")
+            f"--no-deps --no-binary :all: {DIST}=={version} -d {dest}`, or copy {sdist_filename(version)} there."
+        )
     return path
 
 
@@ -126,7 +145,7 @@ def extract(sdist: Path, dest: Path, progress: Progress | None = None) -> Path:
             top, _, rel = m.name.partition("/")
             if not (rel.startswith(VENDOR) and m.isfile()):
                 continue
-            rel = rel[len(VENDOR):]
+            rel = rel[len(VENDOR) :]
             if rel in WANTED_FILES or rel.startswith(WANTED_PREFIXES):
                 target = tmp / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +156,9 @@ def extract(sdist: Path, dest: Path, progress: Progress | None = None) -> Path:
                     say(f"Extracting llama.cpp's converter: {n} files ({raw.tell() / total:.0%} of the archive read)")
     if not (tmp / "convert_hf_to_gguf.py").is_file():
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ProviderUnavailable(f"{sdist} has no vendor/llama.cpp/convert_hf_to_gguf.py: is it llama-cpp-python's sdist?")
+        raise ProviderUnavailable(
+            f"{sdist} has no vendor/llama.cpp/convert_hf_to_gguf.py: is it llama-cpp-python's sdist?"
+        )
     (tmp / ".complete").write_text(sdist.name)
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)
@@ -162,6 +183,7 @@ def converter_script(progress: Progress | None = None, *, download: bool = True)
             raise ProviderUnavailable(
                 f"llama.cpp's converter is not prepared and the {DIST} {version} source distribution is not on this "
                 f"machine. Fix (needs PyPI once): `python -m lab gguf tools`, or `{' '.join(download_command(version, get_settings().data_dir / 'sdist')[1:])}`"
-                " with the venv's python.")
+                " with the venv's python."
+            )
         extract(sdist, dest, say)
         return dest / "convert_hf_to_gguf.py"

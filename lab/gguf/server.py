@@ -36,13 +36,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.core.settings import REPO_ROOT, get_settings
 from lab.core.errors import InputError, ProviderUnavailable
+from lab.core.settings import REPO_ROOT, get_settings
 
 DEFAULT_PORT = 8080
 
 
-API_KEY_ENV = "LAB_GGUF_API_KEY"   # how start() hands a key to its child: never on the command line (`ps` shows that)
+API_KEY_ENV = "LAB_GGUF_API_KEY"  # how start() hands a key to its child: never on the command line (`ps` shows that)
 MIN_API_KEY_CHARS = 12
 
 
@@ -58,7 +58,7 @@ def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(h).is_loopback
     except ValueError:
-        return False     # a host name: it may resolve to any interface
+        return False  # a host name: it may resolve to any interface
 
 
 def _unbracket(host: str) -> str:
@@ -74,15 +74,21 @@ def check_exposure(host: str, api_key: str | None) -> str | None:
     if is_loopback(host):
         return None
     if not api_key:
-        raise InputError(f"Listening on {host} makes the server reachable from other machines, so it needs a key: "
-                         f"add --api-key KEY (or set {API_KEY_ENV}); clients then send 'Authorization: Bearer KEY'. "
-                         "Or keep the default host 127.0.0.1 (this machine only).")
+        raise InputError(
+            f"Listening on {host} makes the server reachable from other machines, so it needs a key: "
+            f"add --api-key KEY (or set {API_KEY_ENV}); clients then send 'Authorization: Bearer KEY'. "
+            "Or keep the default host 127.0.0.1 (this machine only)."
+        )
     if len(api_key.strip()) < MIN_API_KEY_CHARS:
-        raise InputError(f"That API key is shorter than {MIN_API_KEY_CHARS} characters: too easy to guess for a server "
-                         "other machines can reach. Use a long random one (python -c 'import secrets; "
-                         "print(secrets.token_urlsafe(24))').")
-    return (f"warning: serving on {host}, reachable from other machines; every request must carry the API key "
-            "(Authorization: Bearer KEY). Stop it (Ctrl+C) when you are done.")
+        raise InputError(
+            f"That API key is shorter than {MIN_API_KEY_CHARS} characters: too easy to guess for a server "
+            "other machines can reach. Use a long random one (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(24))')."
+        )
+    return (
+        f"warning: serving on {host}, reachable from other machines; every request must carry the API key "
+        "(Authorization: Bearer KEY). Stop it (Ctrl+C) when you are done."
+    )
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -92,8 +98,10 @@ def check_port_free(host: str, port: int) -> None:
     try:
         infos = socket.getaddrinfo(_unbracket(host), port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, ValueError):
-        raise InputError(f"{host!r} is not an address this machine can listen on: use 127.0.0.1 (this machine "
-                         "only) or 0.0.0.0 (every interface, with --api-key).") from None
+        raise InputError(
+            f"{host!r} is not an address this machine can listen on: use 127.0.0.1 (this machine "
+            "only) or 0.0.0.0 (every interface, with --api-key)."
+        ) from None
     family, _, _, _, addr = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as s:
         # SO_REUSEADDR as uvicorn sets it: a port left in TIME_WAIT by a stopped server is free, a listening one is not.
@@ -101,12 +109,22 @@ def check_port_free(host: str, port: int) -> None:
         try:
             s.bind(addr)
         except OSError as e:
-            raise InputError(f"Port {port} on {host} is already in use ({e.strerror}). Pick another port, or stop "
-                             "the server that holds it.") from e
+            raise InputError(
+                f"Port {port} on {host} is already in use ({e.strerror}). Pick another port, or stop "
+                "the server that holds it."
+            ) from e
 
 
-def serve(path: str | Path | None = None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, n_ctx: int | None = None,
-          n_gpu_layers: int = 0, n_threads: int | None = None, api_key: str | None = None) -> None:
+def serve(
+    path: str | Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    *,
+    n_ctx: int | None = None,
+    n_gpu_layers: int = 0,
+    n_threads: int | None = None,
+    api_key: str | None = None,
+) -> None:
     """Serve ``path`` at http://host:port/v1 until interrupted (blocking).
 
     A host other than loopback needs ``api_key`` (see ``check_exposure``). Replies name the model by its file
@@ -116,14 +134,13 @@ def serve(path: str | Path | None = None, host: str = "127.0.0.1", port: int = D
     from llama_cpp.server.settings import ModelSettings, ServerSettings
 
     from lab.core.gguf_check import check_gguf_file
+    from lab.core.keys import register_secret
     from lab.gguf.runtime import gpu_backend, no_gpu_message
     from lab.llm.local import default_model_path
 
-    from lab.core.keys import register_secret
-
     path = Path(path) if path else default_model_path()
     api_key = (api_key or "").strip() or None
-    register_secret(api_key)               # redacted from every message from now on
+    register_secret(api_key)  # redacted from every message from now on
     warning = check_exposure(host, api_key)
     check_port_free(host, port)
     check_gguf_file(path)
@@ -133,11 +150,18 @@ def serve(path: str | Path | None = None, host: str = "127.0.0.1", port: int = D
     # A reply names its model by the alias a client asked for, else by the path llama.cpp loaded: loaded by its
     # file name from inside its folder, every reply says "SmolLM2-...gguf", never this machine's folders.
     path = path.absolute()
-    model = ModelSettings(model=path.name, model_alias=path.name, n_ctx=n_ctx or get_settings().n_ctx,
-                          n_gpu_layers=n_gpu_layers, n_threads=threads, n_threads_batch=threads, verbose=False)
+    model = ModelSettings(
+        model=path.name,
+        model_alias=path.name,
+        n_ctx=n_ctx or get_settings().n_ctx,
+        n_gpu_layers=n_gpu_layers,
+        n_threads=threads,
+        n_threads_batch=threads,
+        verbose=False,
+    )
     here = os.getcwd()
     os.chdir(path.parent)
-    try:   # the model loads here, once: the server never reopens it by that relative name
+    try:  # the model loads here, once: the server never reopens it by that relative name
         app = create_app(server_settings=ServerSettings(host=host, port=port, api_key=api_key), model_settings=[model])
     finally:
         os.chdir(here)
@@ -154,7 +178,7 @@ class ServerHandle:
     port: int
     model: str
     log: Path
-    owner: str | None = None   # who started it (the app: a session id); None = no one in particular (CLI, tests)
+    owner: str | None = None  # who started it (the app: a session id); None = no one in particular (CLI, tests)
 
     @property
     def base_url(self) -> str:
@@ -167,7 +191,7 @@ class ServerHandle:
 
 _SERVERS: dict[int, ServerHandle] = {}
 _SERVERS_LOCK = threading.Lock()
-_STARTING = [0]   # servers between Popen and their first answer: they count against the cap too
+_STARTING = [0]  # servers between Popen and their first answer: they count against the cap too
 
 
 def _reserve_slot() -> None:
@@ -175,9 +199,11 @@ def _reserve_slot() -> None:
     with _SERVERS_LOCK:
         live = sum(h.alive for h in _SERVERS.values()) + _STARTING[0]
         if live >= cap:
-            raise InputError(f"{live} server(s) already run on this machine, the most allowed at once "
-                             f"(LAB_MAX_SERVERS={cap}): each holds its own copy of a model. Stop one of yours, "
-                             "or wait for a classmate to stop theirs, then start again.")
+            raise InputError(
+                f"{live} server(s) already run on this machine, the most allowed at once "
+                f"(LAB_MAX_SERVERS={cap}): each holds its own copy of a model. Stop one of yours, "
+                "or wait for a classmate to stop theirs, then start again."
+            )
         _STARTING[0] += 1
 
 
@@ -186,9 +212,19 @@ def _release_slot() -> None:
         _STARTING[0] -= 1
 
 
-def start(path: str | Path | None = None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, n_ctx: int | None = None,
-          n_gpu_layers: int = 0, n_threads: int | None = None, timeout_s: float = 120.0, owner: str | None = None,
-          log_dir: Path | None = None, api_key: str | None = None) -> ServerHandle:
+def start(
+    path: str | Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    *,
+    n_ctx: int | None = None,
+    n_gpu_layers: int = 0,
+    n_threads: int | None = None,
+    timeout_s: float = 120.0,
+    owner: str | None = None,
+    log_dir: Path | None = None,
+    api_key: str | None = None,
+) -> ServerHandle:
     """Launch ``python -m lab gguf serve`` as a child process; return once it answers ``GET /v1/models``.
 
     ``owner`` tags the handle (see ``running`` / ``stop``); the log goes to ``log_dir`` (default
@@ -197,7 +233,7 @@ def start(path: str | Path | None = None, host: str = "127.0.0.1", port: int = D
     from lab.llm.local import default_model_path
 
     path = Path(path) if path else default_model_path()
-    check_exposure(host, api_key)   # the child would refuse the same way, less visibly
+    check_exposure(host, api_key)  # the child would refuse the same way, less visibly
     check_gguf_file(path)
     check_port_free(host, port)
     _reserve_slot()
@@ -207,10 +243,24 @@ def start(path: str | Path | None = None, host: str = "127.0.0.1", port: int = D
         _release_slot()
 
 
-def _start(path: Path, host: str, port: int, n_ctx, n_gpu_layers, n_threads, timeout_s, owner, log_dir,
-           api_key=None) -> ServerHandle:
-    cmd = [sys.executable, "-m", "lab", "gguf", "serve", "--model", str(path), "--host", host, "--port", str(port),
-           "--n-gpu-layers", str(n_gpu_layers)]
+def _start(
+    path: Path, host: str, port: int, n_ctx, n_gpu_layers, n_threads, timeout_s, owner, log_dir, api_key=None
+) -> ServerHandle:
+    cmd = [
+        sys.executable,
+        "-m",
+        "lab",
+        "gguf",
+        "serve",
+        "--model",
+        str(path),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--n-gpu-layers",
+        str(n_gpu_layers),
+    ]
     cmd += ["--n-ctx", str(n_ctx)] if n_ctx else []
     cmd += ["--threads", str(n_threads)] if n_threads else []
     log = Path(log_dir or get_settings().data_dir / "gguf") / f"server-{port}.log"
@@ -221,7 +271,7 @@ def _start(path: Path, host: str, port: int, n_ctx, n_gpu_layers, n_threads, tim
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env.pop(API_KEY_ENV, None)
     if api_key:
-        env[API_KEY_ENV] = api_key   # by environment, not argv: another user's `ps` cannot read it
+        env[API_KEY_ENV] = api_key  # by environment, not argv: another user's `ps` cannot read it
     with open(log, "wb") as out:  # a file, not a pipe: a chatty child can never block on a full pipe
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     handle = ServerHandle(proc, host, port, path.name, log, owner)
@@ -245,7 +295,7 @@ def _answers(handle: ServerHandle) -> bool:
         with urllib.request.urlopen(handle.base_url + "/models", timeout=2) as r:
             return r.status == 200
     except urllib.error.HTTPError as e:
-        return e.code == 401        # up, and guarded by its API key
+        return e.code == 401  # up, and guarded by its API key
     except OSError:
         return False
 

@@ -38,18 +38,18 @@ class Candidate:
 
 @dataclass
 class Step:
-    candidates: list[Candidate]   # the top tokens, likeliest first, with their probabilities at temperature T
+    candidates: list[Candidate]  # the top tokens, likeliest first, with their probabilities at temperature T
     chosen: Candidate
-    forward_ms: float             # time of the forward pass that produced these logits
+    forward_ms: float  # time of the forward pass that produced these logits
 
 
 @dataclass
 class StepsResult:
-    prompt: str                   # the text actually tokenized (chat template applied)
+    prompt: str  # the text actually tokenized (chat template applied)
     prompt_ids: list[int]
-    prompt_pieces: list[str]      # each id's text, to see where the tokenizer cut
+    prompt_pieces: list[str]  # each id's text, to see where the tokenizer cut
     steps: list[Step] = field(default_factory=list)
-    text: str = ""                # the generated ids detokenized together
+    text: str = ""  # the generated ids detokenized together
     stopped: str = "max steps"
 
 
@@ -71,7 +71,9 @@ def format_prompt(model: LoadedModel, prompt: str, system: str | None) -> str:
         return prompt
     msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
     tok = lambda t: llm.detokenize([t], special=True).decode("utf-8", "replace") if t >= 0 else ""  # noqa: E731
-    return Jinja2ChatFormatter(template, eos_token=tok(llm.token_eos()), bos_token=tok(llm.token_bos()))(messages=msgs).prompt
+    return Jinja2ChatFormatter(template, eos_token=tok(llm.token_eos()), bos_token=tok(llm.token_bos()))(
+        messages=msgs
+    ).prompt
 
 
 def check_steps(n_steps: int, top: int) -> None:
@@ -80,9 +82,18 @@ def check_steps(n_steps: int, top: int) -> None:
         raise InputError("Steps must be 1-64 and candidates shown 1-20.")
 
 
-def run_steps(model: LoadedModel, prompt: str, *, system: str | None = DEFAULT_SYSTEM,
-              n_steps: int = 8, top: int = 5, temperature: float = 0.0, top_k: int = 40, seed: int = 0,
-              use_template: bool = True) -> StepsResult:
+def run_steps(
+    model: LoadedModel,
+    prompt: str,
+    *,
+    system: str | None = DEFAULT_SYSTEM,
+    n_steps: int = 8,
+    top: int = 5,
+    temperature: float = 0.0,
+    top_k: int = 40,
+    seed: int = 0,
+    use_template: bool = True,
+) -> StepsResult:
     """Generate up to ``n_steps`` tokens for ``prompt``, recording the top candidates at every step."""
     import llama_cpp
 
@@ -94,19 +105,21 @@ def run_steps(model: LoadedModel, prompt: str, *, system: str | None = DEFAULT_S
     # special=True: the template's markers (<|im_start|>) become their single special tokens, as in chat.
     ids = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
     if len(ids) + n_steps > llm.n_ctx():
-        raise InputError(f"The prompt is {len(ids):,} tokens; with {n_steps} steps it needs more than "
-                         f"n_ctx={llm.n_ctx():,}. Shorten it or load a larger context.")
+        raise InputError(
+            f"The prompt is {len(ids):,} tokens; with {n_steps} steps it needs more than "
+            f"n_ctx={llm.n_ctx():,}. Shorten it or load a larger context."
+        )
     piece = lambda t: llm.detokenize([t], special=True).decode("utf-8", "replace")  # noqa: E731
     result = StepsResult(text, ids, [piece(t) for t in ids])
     vocab = llama_cpp.llama_model_get_vocab(llm.model)
     rng = np.random.default_rng(seed)
     generated: list[int] = []
     with model.lock:
-        llm.reset()                                # a fresh KV cache: this is a one-off walk-through
+        llm.reset()  # a fresh KV cache: this is a one-off walk-through
         feed = ids
         for _ in range(n_steps):
             t0 = time.perf_counter()
-            llm.eval(feed)                         # forward pass over the new tokens
+            llm.eval(feed)  # forward pass over the new tokens
             forward_ms = (time.perf_counter() - t0) * 1000
             # The logits of the last evaluated position: one float per vocabulary entry (49,152 for SmolLM2).
             logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),)).copy()
@@ -125,7 +138,7 @@ def run_steps(model: LoadedModel, prompt: str, *, system: str | None = DEFAULT_S
                 result.stopped = "end of turn"
                 break
             generated.append(tok)
-            feed = [tok]                           # only the new token: the earlier ones are in the KV cache
+            feed = [tok]  # only the new token: the earlier ones are in the KV cache
         llm.reset()
     result.text = llm.detokenize(generated, special=False).decode("utf-8", "replace")
     return result

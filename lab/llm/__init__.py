@@ -51,8 +51,15 @@ REGISTRY: dict[str, str] = {
 PROVIDERS = tuple(REGISTRY)
 
 
-def get_provider(name: str = "local", *, api_key: str | None = None, base_url: str | None = None,
-                 model: str | None = None, replies: list | None = None, typed_base_url: bool = False) -> Provider:
+def get_provider(
+    name: str = "local",
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    model: str | None = None,
+    replies: list | None = None,
+    typed_base_url: bool = False,
+) -> Provider:
     """Build a provider by name. Raises ``MissingKeyError`` (naming the variable) when a key is needed, and
     ``InputError`` (listing the registry's names) for a name it does not know.
 
@@ -86,18 +93,42 @@ def provider_status() -> list[ProviderStatus]:
         from lab.llm.local import engine_status  # which engine runs it: llama-server, in-process, or remote engines
 
         st_ = engine_status()
-        detail = f"SmolLM2-135M: {st_['detail']}" + (f" (fell back in-process: {st_['fallback'][:160]})"
-                                                     if st_.get("fallback") else "")
+        detail = f"SmolLM2-135M: {st_['detail']}" + (
+            f" (fell back in-process: {st_['fallback'][:160]})" if st_.get("fallback") else ""
+        )
     out = [ProviderStatus("local", gguf is not None, detail)]
     for name in ("openai", "anthropic"):
         ok = key_present(name)
         out.append(ProviderStatus(name, ok, "key set" if ok else f"set {ENV_VARS[name]}"))
     out.append(ProviderStatus("ollama", True, f"needs a running server at {s.ollama_host}"))
     url = s.openai_compatible_base_url
-    out.append(ProviderStatus("openai-compatible", bool(url), url or "set LAB_OPENAI_COMPATIBLE_BASE_URL or enter a URL"))
+    out.append(
+        ProviderStatus("openai-compatible", bool(url), url or "set LAB_OPENAI_COMPATIBLE_BASE_URL or enter a URL")
+    )
     return out
 
 
-__all__ = ["PROVIDERS", "REGISTRY", "get_provider", "provider_status", "run", "DEFAULT_SYSTEM", "Options", "Chunk",
-           "Response", "Usage", "ToolCall", "Message", "Provider", "LabError", "InputError", "MissingKeyError",
-           "AuthError", "ProviderUnavailable", "ProviderTimeout", "ProviderError", "RateLimited", "BudgetExceeded"]
+__all__ = [
+    "PROVIDERS",
+    "REGISTRY",
+    "get_provider",
+    "provider_status",
+    "run",
+    "DEFAULT_SYSTEM",
+    "Options",
+    "Chunk",
+    "Response",
+    "Usage",
+    "ToolCall",
+    "Message",
+    "Provider",
+    "LabError",
+    "InputError",
+    "MissingKeyError",
+    "AuthError",
+    "ProviderUnavailable",
+    "ProviderTimeout",
+    "ProviderError",
+    "RateLimited",
+    "BudgetExceeded",
+]

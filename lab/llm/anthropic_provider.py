@@ -63,15 +63,23 @@ def _args(fn: dict) -> dict:
 
 def to_anthropic_tools(tools: list[dict]) -> list[dict]:
     """OpenAI ``{"type": "function", "function": {...}}`` → Anthropic ``{"name", "description", "input_schema"}``."""
-    return [{"name": t["function"]["name"], "description": t["function"].get("description", ""),
-             "input_schema": t["function"]["parameters"]} for t in tools]
+    return [
+        {
+            "name": t["function"]["name"],
+            "description": t["function"].get("description", ""),
+            "input_schema": t["function"]["parameters"],
+        }
+        for t in tools
+    ]
 
 
 class AnthropicProvider:
     name = "anthropic"
     default_model = "claude-haiku-4-5"
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, *, typed_base_url: bool = False) -> None:
+    def __init__(
+        self, api_key: str | None = None, base_url: str | None = None, *, typed_base_url: bool = False
+    ) -> None:
         """``typed_base_url``: typed by a page's visitor - guarded, and never sent the deployment's key."""
         if base_url is not None:
             from lab.core.netguard import check_base_url
@@ -79,8 +87,9 @@ class AnthropicProvider:
             base_url = check_base_url(base_url, provider="anthropic", typed=typed_base_url)
         self.base_url = base_url
         key = resolve_key("anthropic", api_key, base_url=base_url, typed_base_url=typed_base_url)
-        self._client = anthropic.Anthropic(api_key=key, base_url=base_url,
-                                           timeout=get_settings().request_timeout_s, max_retries=0)
+        self._client = anthropic.Anthropic(
+            api_key=key, base_url=base_url, timeout=get_settings().request_timeout_s, max_retries=0
+        )
 
     def _params(self, messages: list[Message], model: str, options: Options, tools: list[dict] | None) -> dict:
         system, msgs = to_anthropic(messages)
@@ -99,8 +108,14 @@ class AnthropicProvider:
             params["tools"] = to_anthropic_tools(tools)
         return params
 
-    def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
-               tools: list[dict] | None = None) -> Iterator[Chunk]:
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        options: Options | None = None,
+        tools: list[dict] | None = None,
+    ) -> Iterator[Chunk]:
         messages, options, timer = begin(messages, options)
         model = model or self.default_model
         params = self._params(messages, model, options, tools)
@@ -110,8 +125,12 @@ class AnthropicProvider:
                 timer.first()
                 text = "".join(b.text for b in msg.content if b.type == "text")
                 calls = [ToolCall(b.id, b.name, json.dumps(b.input)) for b in msg.content if b.type == "tool_use"]
-                yield Chunk(text=text, tool_calls=calls or None, finish_reason=msg.stop_reason,
-                            usage=self._usage(model, msg.usage.input_tokens, msg.usage.output_tokens, timer))
+                yield Chunk(
+                    text=text,
+                    tool_calls=calls or None,
+                    finish_reason=msg.stop_reason,
+                    usage=self._usage(model, msg.usage.input_tokens, msg.usage.output_tokens, timer),
+                )
                 return
             pt = ct = 0
             finish = None
@@ -139,7 +158,8 @@ class AnthropicProvider:
         return Usage(pt, ct, timer.ttft, timer.total(), pricing.cost(model, pt, ct, self.name), model, self.name)
 
 
-def build(*, api_key: str | None = None, base_url: str | None = None, typed_base_url: bool = False,
-          **_ignored) -> AnthropicProvider:
+def build(
+    *, api_key: str | None = None, base_url: str | None = None, typed_base_url: bool = False, **_ignored
+) -> AnthropicProvider:
     """The registry's factory (``lab.llm.REGISTRY``)."""
     return AnthropicProvider(api_key=api_key, base_url=base_url, typed_base_url=typed_base_url)

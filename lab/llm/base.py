@@ -119,15 +119,43 @@ class Options(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Randomness: 0 always picks the likeliest token; higher spreads probability over more tokens.")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling: sample only from the smallest set of tokens whose probabilities add up to top_p.")
-    max_tokens: int = Field(512, ge=1, le=32768, description="Upper bound on the tokens generated for the reply (the prompt is not counted).")
-    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="Fixed seed: same prompt + same seed gives the same sample (where the provider supports it).")
-    stop: list[str] = Field(default_factory=list, max_length=4, description="Generation stops when one of these strings appears (up to 4).")
+    temperature: float = Field(
+        0.7,
+        ge=0.0,
+        le=2.0,
+        description="Randomness: 0 always picks the likeliest token; higher spreads probability over more tokens.",
+    )
+    top_p: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="Nucleus sampling: sample only from the smallest set of tokens whose probabilities add up to top_p.",
+    )
+    max_tokens: int = Field(
+        512,
+        ge=1,
+        le=32768,
+        description="Upper bound on the tokens generated for the reply (the prompt is not counted).",
+    )
+    seed: int | None = Field(
+        None,
+        ge=0,
+        le=2**31 - 1,
+        description="Fixed seed: same prompt + same seed gives the same sample (where the provider supports it).",
+    )
+    stop: list[str] = Field(
+        default_factory=list, max_length=4, description="Generation stops when one of these strings appears (up to 4)."
+    )
     json_mode: bool = Field(False, description="Ask for a JSON object (the provider's JSON mode where it has one).")
-    json_schema: dict | None = Field(None, description="A JSON Schema the reply must follow (structured output; local models decode under it).")
-    stream: bool = Field(True, description="Stream tokens as they are generated; off sends one request and waits for the whole reply.")
-    logprobs: int = Field(0, ge=0, le=20, description="Local models: report this many top candidates per generated token (0 = off).")
+    json_schema: dict | None = Field(
+        None, description="A JSON Schema the reply must follow (structured output; local models decode under it)."
+    )
+    stream: bool = Field(
+        True, description="Stream tokens as they are generated; off sends one request and waits for the whole reply."
+    )
+    logprobs: int = Field(
+        0, ge=0, le=20, description="Local models: report this many top candidates per generated token (0 = off)."
+    )
 
     @field_validator("stop")
     @classmethod
@@ -146,7 +174,11 @@ class Provider(Protocol):
     default_model: str
 
     def stream(
-        self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
+        self,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        options: Options | None = None,
         tools: list[dict] | None = None,
     ) -> Iterator[Chunk]: ...
 
@@ -191,8 +223,13 @@ def begin(messages: list[Message], options: Options | None = None) -> tuple[list
 
 
 def run(
-    provider: Provider, messages: list[Message], *, model: str | None = None, options: Options | None = None,
-    tools: list[dict] | None = None, on_text: Callable[[str], None] | None = None,
+    provider: Provider,
+    messages: list[Message],
+    *,
+    model: str | None = None,
+    options: Options | None = None,
+    tools: list[dict] | None = None,
+    on_text: Callable[[str], None] | None = None,
 ) -> Response:
     """Send ``messages`` and join the streamed chunks into one ``Response``.
 
@@ -221,8 +258,13 @@ def run(
     except LabError as e:
         e.partial_text = "".join(parts)  # type: ignore[attr-defined]
         raise
-    return Response("".join(parts), usage or Usage(provider=provider.name, model=model or provider.default_model),
-                    calls, finish, logprobs)
+    return Response(
+        "".join(parts),
+        usage or Usage(provider=provider.name, model=model or provider.default_model),
+        calls,
+        finish,
+        logprobs,
+    )
 
 
 class Timer:

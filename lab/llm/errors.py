@@ -32,12 +32,16 @@ def translate(exc: Exception, sdk: ModuleType, provider: str, where: str | None 
     if isinstance(exc, sdk.APITimeoutError):
         return ProviderTimeout(f"{provider}{at} did not answer in time. Try again, or raise LAB_REQUEST_TIMEOUT_S.")
     if isinstance(exc, sdk.APIConnectionError):
-        return ProviderUnavailable(f"Cannot reach {provider}{at}: is the server running and the URL right? ({excerpt(exc)})")
+        return ProviderUnavailable(
+            f"Cannot reach {provider}{at}: is the server running and the URL right? ({excerpt(exc)})"
+        )
     if isinstance(exc, sdk.AuthenticationError | sdk.PermissionDeniedError):
         var = ENV_VARS.get(provider, "the provider's key variable")
         return AuthError(f"{provider} refused the API key (HTTP {exc.status_code}). Check {var}.")
     if isinstance(exc, sdk.RateLimitError):
-        return RateLimited(f"{provider} says: too many requests or quota used up (HTTP 429). Wait and retry. {_detail(exc)}")
+        return RateLimited(
+            f"{provider} says: too many requests or quota used up (HTTP 429). Wait and retry. {_detail(exc)}"
+        )
     if isinstance(exc, sdk.NotFoundError):
         return ProviderError(f"{provider}{at}: not found (HTTP 404) - is the model name right? {_detail(exc)}")
     if isinstance(exc, sdk.APIStatusError):

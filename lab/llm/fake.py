@@ -42,16 +42,24 @@ class FakeProvider:
         self.replies.extend(replies)
         return self
 
-    def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
-               tools: list[dict] | None = None) -> Iterator[Chunk]:
-        messages, _, timer = begin(messages, options)   # options mean nothing to a script: recorded as given
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        options: Options | None = None,
+        tools: list[dict] | None = None,
+    ) -> Iterator[Chunk]:
+        messages, _, timer = begin(messages, options)  # options mean nothing to a script: recorded as given
         self.calls.append({"messages": [dict(m) for m in messages], "model": model, "options": options, "tools": tools})
         if self.replies:
             reply = self.replies.pop(0)
         elif self.default is not None:
             reply = self.default
         else:
-            raise InputError("The scripted provider has no reply queued (it answers only what a test or demo scripted).")
+            raise InputError(
+                "The scripted provider has no reply queued (it answers only what a test or demo scripted)."
+            )
         error = None
         if isinstance(reply, tuple):
             reply, error = reply
@@ -60,8 +68,10 @@ class FakeProvider:
         text, calls = reply, []
         if isinstance(reply, dict):
             text = reply.get("content", "")
-            calls = [ToolCall(f"call_{i}", n, a if isinstance(a, str) else json.dumps(a))
-                     for i, (n, a) in enumerate(reply.get("tool_calls", []))]
+            calls = [
+                ToolCall(f"call_{i}", n, a if isinstance(a, str) else json.dumps(a))
+                for i, (n, a) in enumerate(reply.get("tool_calls", []))
+            ]
         pieces = re.findall(r"\s*\S+", text) if text else []
         for piece in pieces:
             timer.first()

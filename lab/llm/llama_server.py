@@ -79,19 +79,39 @@ def concurrency(engine: str) -> int:
 
 def server_args(model: Path | str, *, parallel: int, n_ctx: int, threads: int, cache_ram_mib: int = 256) -> list[str]:
     """llama-server's arguments (without host, port and key, which ManagedServer adds)."""
-    return ["-m", str(model), "--parallel", str(parallel), "--cont-batching", "--ctx-size", str(n_ctx * parallel),
-            "--no-kv-unified",      # each slot gets exactly n_ctx tokens, as in-process
-            "--threads", str(threads), "--threads-batch", str(threads),
-            "--cache-ram", str(cache_ram_mib),   # the prompt cache would otherwise grow to 8 GB
-            "--no-ui", "--alias", Path(model).name]
+    return [
+        "-m",
+        str(model),
+        "--parallel",
+        str(parallel),
+        "--cont-batching",
+        "--ctx-size",
+        str(n_ctx * parallel),
+        "--no-kv-unified",  # each slot gets exactly n_ctx tokens, as in-process
+        "--threads",
+        str(threads),
+        "--threads-batch",
+        str(threads),
+        "--cache-ram",
+        str(cache_ram_mib),  # the prompt cache would otherwise grow to 8 GB
+        "--no-ui",
+        "--alias",
+        Path(model).name,
+    ]
 
 
 class ManagedServer:
     """One supervised server process. ``command`` is the program and its own arguments; ManagedServer appends
     ``--host 127.0.0.1 --port P --api-key-file F`` (tests pass a small Python script that speaks the same)."""
 
-    def __init__(self, command: list[str], *, startup_timeout_s: float = 120.0, log_dir: Path | None = None,
-                 max_restarts_per_min: int = 3) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        *,
+        startup_timeout_s: float = 120.0,
+        log_dir: Path | None = None,
+        max_restarts_per_min: int = 3,
+    ) -> None:
         self.command = list(command)
         self.startup_timeout_s = startup_timeout_s
         self.log_dir = Path(log_dir or tempfile.gettempdir())
@@ -99,7 +119,7 @@ class ManagedServer:
         self.api_key = secrets.token_urlsafe(24)
         self.port: int | None = None
         self.proc: subprocess.Popen | None = None
-        self.starts: list[float] = []     # monotonic start times (restarts = len - 1)
+        self.starts: list[float] = []  # monotonic start times (restarts = len - 1)
         self._lock = threading.Lock()
         self._key_file: Path | None = None
         self._log_path: Path | None = None
@@ -137,10 +157,10 @@ class ManagedServer:
 
     def _start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        if self._key_file is not None:                 # the previous (dead) process's key file
+        if self._key_file is not None:  # the previous (dead) process's key file
             self._key_file.unlink(missing_ok=True)
         fd, key_path = tempfile.mkstemp(prefix="llama-server-key-", dir=self.log_dir)
-        with os.fdopen(fd, "w") as f:   # mkstemp: 0600, readable by this user only
+        with os.fdopen(fd, "w") as f:  # mkstemp: 0600, readable by this user only
             f.write(self.api_key)
         self._key_file = Path(key_path)
         self.port = free_port()
@@ -148,8 +168,9 @@ class ManagedServer:
         logf = open(self._log_path, "ab")
         cmd = self.command + ["--host", "127.0.0.1", "--port", str(self.port), "--api-key-file", key_path]
         self.starts.append(time.monotonic())
-        self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)   # its own process group: stop() ends all of it
+        self.proc = subprocess.Popen(
+            cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )  # its own process group: stop() ends all of it
         logf.close()
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
@@ -160,7 +181,9 @@ class ManagedServer:
                 return
             time.sleep(0.1)
         self._kill()
-        raise ProviderUnavailable(f"llama-server did not become healthy in {self.startup_timeout_s:.0f} s: {self.log_tail()}")
+        raise ProviderUnavailable(
+            f"llama-server did not become healthy in {self.startup_timeout_s:.0f} s: {self.log_tail()}"
+        )
 
     def log_tail(self, n: int = 3) -> str:
         try:
@@ -191,9 +214,13 @@ class ManagedServer:
             self._kill()
 
     def status(self) -> dict:
-        return {"running": self.alive(), "pid": self.proc.pid if self.alive() else None,
-                "base_url": self.base_url if self.port else None, "restarts": self.restarts,
-                "log": str(self._log_path) if self._log_path else None}
+        return {
+            "running": self.alive(),
+            "pid": self.proc.pid if self.alive() else None,
+            "base_url": self.base_url if self.port else None,
+            "restarts": self.restarts,
+            "log": str(self._log_path) if self._log_path else None,
+        }
 
 
 _SERVERS: dict[tuple, ManagedServer] = {}
@@ -247,8 +274,10 @@ class Engine:
         # /health answers on llama-server and vLLM; every OpenAI-compatible server lists /v1/models
         if http_status(root + "/health") == 200:
             return True
-        return http_status(self.base_url.rstrip("/") + "/models",
-                           headers={"Authorization": f"Bearer {self.api_key}"}) == 200
+        return (
+            http_status(self.base_url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {self.api_key}"})
+            == 200
+        )
 
 
 class Router:
@@ -277,8 +306,11 @@ class Router:
                 e.in_flight += 1
                 e.served += 1
             return e
-        raise ProviderUnavailable("No local engine answers: " + ", ".join(e.base_url for e in self.engines)
-                                  + " (LAB_LOCAL_BASE_URLS). Check that they are running.")
+        raise ProviderUnavailable(
+            "No local engine answers: "
+            + ", ".join(e.base_url for e in self.engines)
+            + " (LAB_LOCAL_BASE_URLS). Check that they are running."
+        )
 
     def release(self, e: Engine, ok: bool = True) -> None:
         with self._lock:
@@ -295,8 +327,10 @@ class Router:
 
     def status(self) -> list[dict]:
         now = time.monotonic()
-        return [{"base_url": e.base_url, "in_flight": e.in_flight, "served": e.served,
-                 "up": e.down_until <= now} for e in self.engines]
+        return [
+            {"base_url": e.base_url, "in_flight": e.in_flight, "served": e.served, "up": e.down_until <= now}
+            for e in self.engines
+        ]
 
 
 _ROUTER: tuple[str, Router] | None = None

@@ -43,8 +43,8 @@ from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, begin
 
 @dataclass
 class LoadedModel:
-    llm: object            # llama_cpp.Llama
-    lock: threading.Lock   # hold it for the whole of one generation
+    llm: object  # llama_cpp.Llama
+    lock: threading.Lock  # hold it for the whole of one generation
     path: Path
     n_ctx: int
 
@@ -71,8 +71,15 @@ def default_model_path() -> Path:
     return Path(path)
 
 
-def load_llama(path: str | Path | None = None, *, n_ctx: int | None = None, n_gpu_layers: int = 0,
-               logits_all: bool = False, n_threads: int | None = None, n_batch: int = 512) -> LoadedModel:
+def load_llama(
+    path: str | Path | None = None,
+    *,
+    n_ctx: int | None = None,
+    n_gpu_layers: int = 0,
+    logits_all: bool = False,
+    n_threads: int | None = None,
+    n_batch: int = 512,
+) -> LoadedModel:
     """Build (once) and return the shared llama.cpp model for ``path`` with these settings."""
     path = Path(path) if path else default_model_path()
     n_ctx = n_ctx or get_settings().n_ctx
@@ -83,19 +90,28 @@ def load_llama(path: str | Path | None = None, *, n_ctx: int | None = None, n_gp
             try:
                 from llama_cpp import Llama
             except ImportError as e:  # pragma: no cover - the setup installs it
-                raise ProviderUnavailable("llama-cpp-python is not installed: run `make run` (or pip install llama-cpp-python).") from e
+                raise ProviderUnavailable(
+                    "llama-cpp-python is not installed: run `make run` (or pip install llama-cpp-python)."
+                ) from e
             from lab.core.gguf_check import check_gguf_file
 
             check_gguf_file(path)
-            llm = Llama(model_path=str(path), n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, logits_all=logits_all,
-                        n_threads=threads, n_batch=n_batch, verbose=False)
+            llm = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_gpu_layers=n_gpu_layers,
+                logits_all=logits_all,
+                n_threads=threads,
+                n_batch=n_batch,
+                verbose=False,
+            )
             _MODELS[key] = LoadedModel(llm, threading.Lock(), path, n_ctx)
         return _MODELS[key]
 
 
 # ---------------------------------------------------------------------------------------------- engines
 _APP_DEFAULTS = False
-_FALLBACK_NOTE: str | None = None      # why a request that wanted the server ran in-process (last time)
+_FALLBACK_NOTE: str | None = None  # why a request that wanted the server ran in-process (last time)
 
 
 def use_app_defaults(on: bool = True) -> None:
@@ -135,13 +151,15 @@ def engine_status() -> dict:
         from lab.llm.llama_server import managed_server
 
         srv = managed_server()
-        out |= {"server": srv.status() if srv else None,
-                "detail": f"llama-server, {out['concurrency']} replies decoded together (continuous batching)"}
+        out |= {
+            "server": srv.status() if srv else None,
+            "detail": f"llama-server, {out['concurrency']} replies decoded together (continuous batching)",
+        }
     else:
         built = server_binary() is not None
-        out["detail"] = ("llama.cpp in-process, one reply at a time"
-                         + ("" if built or choice == "inprocess" else
-                            " (llama-server is not built: `python -m lab gguf build-server`)"))
+        out["detail"] = "llama.cpp in-process, one reply at a time" + (
+            "" if built or choice == "inprocess" else " (llama-server is not built: `python -m lab gguf build-server`)"
+        )
     if _FALLBACK_NOTE:
         out["fallback"] = _FALLBACK_NOTE
     return out
@@ -189,7 +207,7 @@ class _WireClient:
         from lab.llm.errors import translate
         from lab.llm.openai_provider import OpenAIProvider
 
-        params = OpenAIProvider._params(None, options, None)   # the same wire parameters as the openai provider
+        params = OpenAIProvider._params(None, options, None)  # the same wire parameters as the openai provider
         timer = Timer()
         n_pieces, finish, usage_raw = 0, None, None
         try:
@@ -198,12 +216,23 @@ class _WireClient:
                 timer.first()
                 choice = resp.choices[0]
                 u = resp.usage
-                yield Chunk(text=choice.message.content or "", finish_reason=choice.finish_reason,
-                            usage=Usage(u.prompt_tokens if u else 0, u.completion_tokens if u else 0, timer.ttft,
-                                        timer.total(), 0.0, label, "local"))
+                yield Chunk(
+                    text=choice.message.content or "",
+                    finish_reason=choice.finish_reason,
+                    usage=Usage(
+                        u.prompt_tokens if u else 0,
+                        u.completion_tokens if u else 0,
+                        timer.ttft,
+                        timer.total(),
+                        0.0,
+                        label,
+                        "local",
+                    ),
+                )
                 return
-            with self.client.chat.completions.create(model=model, messages=messages, stream=True,
-                                                     stream_options={"include_usage": True}, **params) as events:
+            with self.client.chat.completions.create(
+                model=model, messages=messages, stream=True, stream_options={"include_usage": True}, **params
+            ) as events:
                 for ev in events:
                     if ev.usage:
                         usage_raw = ev.usage
@@ -215,7 +244,7 @@ class _WireClient:
                         finish = choice.finish_reason or finish
         except openai.OpenAIError as e:
             err = translate(e, openai, "local", self.base_url)
-            err.started = n_pieces > 0   # type: ignore[attr-defined]
+            err.started = n_pieces > 0  # type: ignore[attr-defined]
             raise err from e
         pt = usage_raw.prompt_tokens if usage_raw else 0
         ct = usage_raw.completion_tokens if usage_raw else n_pieces
@@ -249,8 +278,14 @@ class LocalProvider:
     def default_model(self) -> str:
         return (self.model_path or default_model_path()).name
 
-    def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
-               tools: list[dict] | None = None) -> Iterator[Chunk]:
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        options: Options | None = None,
+        tools: list[dict] | None = None,
+    ) -> Iterator[Chunk]:
         messages, options, timer = begin(messages, options)
         # A tool-call turn has content None; chat templates (SmolLM2's included) concatenate strings and fail on it.
         messages = [{**m, "content": m.get("content") or ""} for m in messages]
@@ -265,8 +300,12 @@ class LocalProvider:
                 if not fell_back:
                     return
         loaded = load_llama(path, n_ctx=self.n_ctx, n_gpu_layers=self.n_gpu_layers, logits_all=options.logprobs > 0)
-        params: dict = {"temperature": options.temperature, "top_p": options.top_p, "max_tokens": options.max_tokens,
-                        "stop": options.stop or None}
+        params: dict = {
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "max_tokens": options.max_tokens,
+            "stop": options.stop or None,
+        }
         if options.seed is not None:
             params["seed"] = options.seed
         if options.json_schema:
@@ -279,7 +318,7 @@ class LocalProvider:
             params["logprobs"] = True
             params["top_logprobs"] = options.logprobs
         name = loaded.path.name
-        timer.restart()          # the clock measures generation: loading the model (seconds, once) is not the reply
+        timer.restart()  # the clock measures generation: loading the model (seconds, once) is not the reply
         with loaded.lock:
             try:
                 if not options.stream:
@@ -299,9 +338,13 @@ class LocalProvider:
                 n_prompt = max(0, loaded.llm.n_tokens - n_pieces)
             except ValueError as e:
                 if "exceed context window" in str(e):
-                    raise InputError(f"{e}. Shorten the conversation or load the model with a larger context (LAB_N_CTX).") from e
+                    raise InputError(
+                        f"{e}. Shorten the conversation or load the model with a larger context (LAB_N_CTX)."
+                    ) from e
                 raise ProviderError(f"llama.cpp: {e}") from e
-        yield Chunk(usage=Usage(n_prompt, n_pieces, timer.ttft, timer.total(), 0.0, name, self.name), finish_reason=finish)
+        yield Chunk(
+            usage=Usage(n_prompt, n_pieces, timer.ttft, timer.total(), 0.0, name, self.name), finish_reason=finish
+        )
 
     def _wire_ok(self, path: Path | None, options: Options, tools: list[dict] | None) -> bool:
         """Whether this request can go to a wire engine (the rest needs llama-cpp-python in-process)."""
@@ -321,7 +364,7 @@ class LocalProvider:
                 base = srv.ensure()
                 yield from _client(base, srv.api_key).stream(messages, label, options, label)
                 global _FALLBACK_NOTE
-                _FALLBACK_NOTE = None        # the server answers (again): nothing to report
+                _FALLBACK_NOTE = None  # the server answers (again): nothing to report
                 return False
             except ProviderUnavailable as e:
                 if getattr(e, "started", False):
@@ -360,18 +403,28 @@ class LocalProvider:
         try:
             models = _client(eng.base_url, eng.api_key).client.models.list()
             eng.model = next(iter(models)).id
-        except Exception:   # noqa: BLE001 - a server without /models: any name will do for llama-server
+        except Exception:  # noqa: BLE001 - a server without /models: any name will do for llama-server
             eng.model = "local-model"
         return eng.model
 
     def _from_response(self, resp: dict, name: str, timer: Timer) -> Chunk:
         choice = resp["choices"][0]
         msg = choice["message"]
-        calls = [ToolCall(tc["id"], tc["function"]["name"], tc["function"]["arguments"]) for tc in msg.get("tool_calls") or []]
+        calls = [
+            ToolCall(tc["id"], tc["function"]["name"], tc["function"]["arguments"])
+            for tc in msg.get("tool_calls") or []
+        ]
         u = resp.get("usage") or {}
-        usage = Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0), timer.ttft, timer.total(), 0.0, name, self.name)
-        return Chunk(text=msg.get("content") or "", tool_calls=calls or None, usage=usage,
-                     finish_reason=choice.get("finish_reason"), logprobs=_logprobs(choice))
+        usage = Usage(
+            u.get("prompt_tokens", 0), u.get("completion_tokens", 0), timer.ttft, timer.total(), 0.0, name, self.name
+        )
+        return Chunk(
+            text=msg.get("content") or "",
+            tool_calls=calls or None,
+            usage=usage,
+            finish_reason=choice.get("finish_reason"),
+            logprobs=_logprobs(choice),
+        )
 
 
 def _logprobs(choice: dict) -> list[dict] | None:
@@ -379,5 +432,11 @@ def _logprobs(choice: dict) -> list[dict] | None:
     lp = choice.get("logprobs")
     if not lp or not lp.get("content"):
         return None
-    return [{"token": c["token"], "logprob": c["logprob"],
-             "top": {t["token"]: t["logprob"] for t in c.get("top_logprobs", [])}} for c in lp["content"]]
+    return [
+        {
+            "token": c["token"],
+            "logprob": c["logprob"],
+            "top": {t["token"]: t["logprob"] for t in c.get("top_logprobs", [])},
+        }
+        for c in lp["content"]
+    ]

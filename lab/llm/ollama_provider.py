@@ -27,9 +27,15 @@ def to_ollama(messages: list[Message]) -> list[dict]:
     for m in messages:
         msg = {"role": m["role"], "content": m.get("content") or ""}
         if m.get("tool_calls"):
-            msg["tool_calls"] = [{"function": {"name": tc["function"]["name"],
-                                               "arguments": json.loads(tc["function"].get("arguments") or "{}")}}
-                                 for tc in m["tool_calls"]]
+            msg["tool_calls"] = [
+                {
+                    "function": {
+                        "name": tc["function"]["name"],
+                        "arguments": json.loads(tc["function"].get("arguments") or "{}"),
+                    }
+                }
+                for tc in m["tool_calls"]
+            ]
         out.append(msg)
     return out
 
@@ -47,12 +53,19 @@ class OllamaProvider:
         """``typed_base_url``: the host was typed by a page's visitor, so the address guard checks it first."""
         from lab.core.netguard import check_base_url
 
-        self.host = check_base_url(host or get_settings().ollama_host, provider="ollama",
-                                   typed=typed_base_url and bool(host))
+        self.host = check_base_url(
+            host or get_settings().ollama_host, provider="ollama", typed=typed_base_url and bool(host)
+        )
         self._client = ollama.Client(host=self.host, timeout=get_settings().request_timeout_s)
 
-    def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
-               tools: list[dict] | None = None) -> Iterator[Chunk]:
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        options: Options | None = None,
+        tools: list[dict] | None = None,
+    ) -> Iterator[Chunk]:
         messages, options, timer = begin(messages, options)
         model = model or self.default_model
         opts = {"temperature": options.temperature, "top_p": options.top_p, "num_predict": options.max_tokens}
@@ -64,16 +77,24 @@ class OllamaProvider:
         calls: list[ToolCall] = []
         last = None
         try:
-            replies = self._client.chat(model=model, messages=to_ollama(messages), tools=tools or None,
-                                        stream=options.stream, format=fmt, options=opts)
-            for part in (replies if options.stream else [replies]):
+            replies = self._client.chat(
+                model=model,
+                messages=to_ollama(messages),
+                tools=tools or None,
+                stream=options.stream,
+                format=fmt,
+                options=opts,
+            )
+            for part in replies if options.stream else [replies]:
                 last = part
                 if part.message.content:
                     timer.first()
                     yield Chunk(text=part.message.content)
                 for i, tc in enumerate(part.message.tool_calls or []):
                     timer.first()
-                    calls.append(ToolCall(f"call_{len(calls)}_{i}", tc.function.name, json.dumps(tc.function.arguments)))
+                    calls.append(
+                        ToolCall(f"call_{len(calls)}_{i}", tc.function.name, json.dumps(tc.function.arguments))
+                    )
         except ollama.ResponseError as e:
             if e.status_code == 404:
                 raise ProviderError(f"Ollama has no model {model!r}: run `ollama pull {model}` first.") from e
@@ -81,8 +102,10 @@ class OllamaProvider:
         except httpx.TimeoutException as e:
             raise ProviderTimeout(f"Ollama at {excerpt(self.host)} did not answer in time.") from e
         except (ConnectionError, httpx.TransportError) as e:
-            raise ProviderUnavailable(f"Cannot reach Ollama at {excerpt(self.host)}: start it with `ollama serve` "
-                                      "(https://ollama.com/download) or set LAB_OLLAMA_HOST.") from e
+            raise ProviderUnavailable(
+                f"Cannot reach Ollama at {excerpt(self.host)}: start it with `ollama serve` "
+                "(https://ollama.com/download) or set LAB_OLLAMA_HOST."
+            ) from e
         pt = (last.prompt_eval_count or 0) if last else 0
         ct = (last.eval_count or 0) if last else 0
         usage = Usage(pt, ct, timer.ttft, timer.total(), 0.0, model, self.name)

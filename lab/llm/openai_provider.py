@@ -28,8 +28,16 @@ class OpenAIProvider:
     name = "openai"
     default_model = "gpt-4o-mini"
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, *, name: str | None = None,
-                 default_model: str | None = None, key_required: bool = True, typed_base_url: bool = False) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        name: str | None = None,
+        default_model: str | None = None,
+        key_required: bool = True,
+        typed_base_url: bool = False,
+    ) -> None:
         """``typed_base_url``: the base URL was typed by a page's visitor (the UI says so; the CLI does not). It is
         then guarded (lab.prompting.web.check_url) and goes out only with an explicit key, never the deployment's."""
         if name:
@@ -42,8 +50,10 @@ class OpenAIProvider:
             base_url = check_base_url(base_url, provider=self.name, typed=typed_base_url)
         self.base_url = base_url
         # An OpenAI-compatible local server (llama.cpp, Ollama /v1) needs no key; the SDK insists on one.
-        key = resolve_key(self.name, api_key, required=key_required, base_url=base_url,
-                          typed_base_url=typed_base_url) or "not-needed"
+        key = (
+            resolve_key(self.name, api_key, required=key_required, base_url=base_url, typed_base_url=typed_base_url)
+            or "not-needed"
+        )
         # max_retries=0: a failure reaches the learner at once, as the lab's error (no silent SDK retries).
         self._client = openai_client(api_key=key, base_url=base_url, max_retries=0)
 
@@ -54,16 +64,24 @@ class OpenAIProvider:
         if options.stop:
             params["stop"] = options.stop
         if options.json_schema:
-            params["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": options.json_schema.get("title", "reply"), "schema": options.json_schema}}
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": options.json_schema.get("title", "reply"), "schema": options.json_schema},
+            }
         elif options.json_mode:
             params["response_format"] = {"type": "json_object"}
         if tools:
             params["tools"] = tools
         return params
 
-    def stream(self, messages: list[Message], *, model: str | None = None, options: Options | None = None,
-               tools: list[dict] | None = None) -> Iterator[Chunk]:
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        options: Options | None = None,
+        tools: list[dict] | None = None,
+    ) -> Iterator[Chunk]:
         messages, options, timer = begin(messages, options)
         model = model or self.default_model
         try:
@@ -71,8 +89,12 @@ class OpenAIProvider:
                 yield self._complete(messages, model, options, tools, timer)
                 return
             events = self._client.chat.completions.create(
-                model=model, messages=messages, stream=True, stream_options={"include_usage": True},
-                **self._params(options, tools))
+                model=model,
+                messages=messages,
+                stream=True,
+                stream_options={"include_usage": True},
+                **self._params(options, tools),
+            )
             calls: dict[int, dict] = {}
             usage_raw, finish, n_pieces = None, None, 0
             for ev in events:
@@ -103,10 +125,17 @@ class OpenAIProvider:
         resp = self._client.chat.completions.create(model=model, messages=messages, **self._params(options, tools))
         timer.first()
         choice = resp.choices[0]
-        calls = [ToolCall(tc.id, tc.function.name, tc.function.arguments or "{}")
-                 for tc in (choice.message.tool_calls or []) if tc.type == "function"]
-        return Chunk(text=choice.message.content or "", tool_calls=calls or None, finish_reason=choice.finish_reason,
-                     usage=self._usage(model, resp.usage, timer, 1))
+        calls = [
+            ToolCall(tc.id, tc.function.name, tc.function.arguments or "{}")
+            for tc in (choice.message.tool_calls or [])
+            if tc.type == "function"
+        ]
+        return Chunk(
+            text=choice.message.content or "",
+            tool_calls=calls or None,
+            finish_reason=choice.finish_reason,
+            usage=self._usage(model, resp.usage, timer, 1),
+        )
 
     def _usage(self, model: str, raw, timer: Timer, n_pieces: int) -> Usage:
         pt = raw.prompt_tokens if raw else 0
@@ -115,25 +144,42 @@ class OpenAIProvider:
         return Usage(pt, ct, timer.ttft, timer.total(), pricing.cost(model, pt, ct, self.name), model, self.name)
 
 
-def build(*, api_key: str | None = None, base_url: str | None = None, typed_base_url: bool = False,
-          **_ignored) -> OpenAIProvider:
+def build(
+    *, api_key: str | None = None, base_url: str | None = None, typed_base_url: bool = False, **_ignored
+) -> OpenAIProvider:
     """The registry's factory for ``openai`` (``lab.llm.REGISTRY``)."""
     return OpenAIProvider(api_key=api_key, base_url=base_url, typed_base_url=typed_base_url)
 
 
-def build_compatible(*, api_key: str | None = None, base_url: str | None = None, model: str | None = None,
-                     typed_base_url: bool = False, **_ignored) -> OpenAIProvider:
+def build_compatible(
+    *,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    model: str | None = None,
+    typed_base_url: bool = False,
+    **_ignored,
+) -> OpenAIProvider:
     """The registry's factory for ``openai-compatible``."""
     return openai_compatible(base_url=base_url, api_key=api_key, model=model, typed_base_url=typed_base_url)
 
 
-def openai_compatible(base_url: str | None = None, api_key: str | None = None, model: str | None = None, *,
-                      typed_base_url: bool = False) -> OpenAIProvider:
+def openai_compatible(
+    base_url: str | None = None, api_key: str | None = None, model: str | None = None, *, typed_base_url: bool = False
+) -> OpenAIProvider:
     """Any OpenAI-compatible server: GitHub Models, llama.cpp's server, Ollama's /v1, vLLM..."""
     url = base_url or get_settings().openai_compatible_base_url
     if not url:
         from lab.core.errors import InputError
-        raise InputError("The openai-compatible provider needs a base URL (e.g. http://127.0.0.1:8080/v1): "
-                         "pass --base-url or set LAB_OPENAI_COMPATIBLE_BASE_URL.")
-    return OpenAIProvider(api_key=api_key, base_url=url, name="openai-compatible", default_model=model or "local-model",
-                          key_required=False, typed_base_url=typed_base_url and bool(base_url))
+
+        raise InputError(
+            "The openai-compatible provider needs a base URL (e.g. http://127.0.0.1:8080/v1): "
+            "pass --base-url or set LAB_OPENAI_COMPATIBLE_BASE_URL."
+        )
+    return OpenAIProvider(
+        api_key=api_key,
+        base_url=url,
+        name="openai-compatible",
+        default_model=model or "local-model",
+        key_required=False,
+        typed_base_url=typed_base_url and bool(base_url),
+    )

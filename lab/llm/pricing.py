@@ -50,8 +50,13 @@ def lookup(model: str, table: dict[str, tuple[float, float, int]] | None = None)
     return table[max(matches, key=len)] if matches else None
 
 
-def cost(model: str, prompt_tokens: int, completion_tokens: int, provider: str = "",
-         table: dict[str, tuple[float, float, int]] | None = None) -> float | None:
+def cost(
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    provider: str = "",
+    table: dict[str, tuple[float, float, int]] | None = None,
+) -> float | None:
     if provider in FREE_PROVIDERS:
         return 0.0
     row = lookup(model, table)

@@ -49,8 +49,10 @@ from lab.core.settings import get_settings
 from lab.pipelines.tasks import HubUnreachable
 
 DEFAULT_MODELS = {"cpu": "stabilityai/sd-turbo", "cuda": "stabilityai/sdxl-turbo"}
-UNTRAINED_NOTE = ("TINY UNTRAINED MODEL: a random UNet that ignores the prompt; this image is noise that shows "
-                  "the denoising loop running, not a generated picture.")
+UNTRAINED_NOTE = (
+    "TINY UNTRAINED MODEL: a random UNet that ignores the prompt; this image is noise that shows "
+    "the denoising loop running, not a generated picture."
+)
 TINY_SIZE = 32  # pixels: the tiny UNet's sample size
 
 
@@ -59,12 +61,35 @@ class DiffusionOptions(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    steps: int = Field(2, ge=1, le=100, description="Denoising steps: each is one UNet pass (two with guidance). Turbo models need 1-4; classic Stable Diffusion 25-50.")
-    guidance: float = Field(0.0, ge=0.0, le=20.0, description="Classifier-free guidance: how hard to push towards the prompt (and away from the negative prompt). Turbo models are trained for 0; SD 2 likes ~7.5. Above 1 each step costs two UNet passes.")
-    seed: int | None = Field(0, ge=0, le=2**32 - 1, description="Starting noise: the same seed, prompt and settings give the same image. Empty = a new image each time.")
-    width: int = Field(512, ge=64, le=1024, multiple_of=8, description="Image width in pixels (multiple of 8: the VAE shrinks images 8x). Time grows with the pixel count.")
+    steps: int = Field(
+        2,
+        ge=1,
+        le=100,
+        description="Denoising steps: each is one UNet pass (two with guidance). Turbo models need 1-4; classic Stable Diffusion 25-50.",
+    )
+    guidance: float = Field(
+        0.0,
+        ge=0.0,
+        le=20.0,
+        description="Classifier-free guidance: how hard to push towards the prompt (and away from the negative prompt). Turbo models are trained for 0; SD 2 likes ~7.5. Above 1 each step costs two UNet passes.",
+    )
+    seed: int | None = Field(
+        0,
+        ge=0,
+        le=2**32 - 1,
+        description="Starting noise: the same seed, prompt and settings give the same image. Empty = a new image each time.",
+    )
+    width: int = Field(
+        512,
+        ge=64,
+        le=1024,
+        multiple_of=8,
+        description="Image width in pixels (multiple of 8: the VAE shrinks images 8x). Time grows with the pixel count.",
+    )
     height: int = Field(512, ge=64, le=1024, multiple_of=8, description="Image height in pixels (multiple of 8).")
-    negative_prompt: str = Field("", max_length=1000, description="What the image should not show. Used only when guidance > 1.")
+    negative_prompt: str = Field(
+        "", max_length=1000, description="What the image should not show. Used only when guidance > 1."
+    )
 
 
 def default_model() -> str:
@@ -73,7 +98,7 @@ def default_model() -> str:
 
 @dataclass
 class ImageResult:
-    image: Any            # PIL.Image.Image
+    image: Any  # PIL.Image.Image
     png: bytes
     model: str
     untrained: bool
@@ -85,7 +110,10 @@ class ImageResult:
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("image", "png")} | {
-            "width": self.image.size[0], "height": self.image.size[1], "png_bytes": len(self.png)}
+            "width": self.image.size[0],
+            "height": self.image.size[1],
+            "png_bytes": len(self.png),
+        }
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -93,7 +121,7 @@ class ImageResult:
 class _Loaded:
     pipe: Any
     load_s: float
-    lock: threading.Lock   # a pipeline's scheduler keeps per-run state: one generation at a time
+    lock: threading.Lock  # a pipeline's scheduler keeps per-run state: one generation at a time
 
 
 MAX_CACHED = 2  # diffusion pipelines are GBs: keep the two most recently used
@@ -116,11 +144,19 @@ def build_tiny(folder: Path | None = None) -> Path:
         from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
 
         torch.manual_seed(0)
-        unet = UNet2DModel(sample_size=TINY_SIZE, in_channels=3, out_channels=3, layers_per_block=1,
-                           block_out_channels=(32, 64), down_block_types=("DownBlock2D", "DownBlock2D"),
-                           up_block_types=("UpBlock2D", "UpBlock2D"))
+        unet = UNet2DModel(
+            sample_size=TINY_SIZE,
+            in_channels=3,
+            out_channels=3,
+            layers_per_block=1,
+            block_out_channels=(32, 64),
+            down_block_types=("DownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "UpBlock2D"),
+        )
         DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=1000)).save_pretrained(folder)
-        (folder / "README.md").write_text("Tiny UNTRAINED DDPM pipeline (random weights) made by lab.pipelines.diffusion.\n")
+        (folder / "README.md").write_text(
+            "Tiny UNTRAINED DDPM pipeline (random weights) made by lab.pipelines.diffusion.\n"
+        )
         (folder / ".complete").touch()
         return folder
 
@@ -140,9 +176,11 @@ def load(model: str | None = None, *, tiny: bool = False) -> tuple[_Loaded, str]
                 pipe = DiffusionPipeline.from_pretrained(ref, dtype=torch.float16 if dev == "cuda" else torch.float32)
             except Exception as e:  # noqa: BLE001 - not a pipeline folder (/etc), a wrong id, damaged files
                 reason = " ".join(str(e).split())[:300] or type(e).__name__
-                raise InputError(f"Could not load the diffusion pipeline {ref!r}: {reason.rstrip('.')}. Give a Hub "
-                                 "id (for example stabilityai/sd-turbo) or a folder saved by diffusers "
-                                 "(model_index.json and its parts).") from e
+                raise InputError(
+                    f"Could not load the diffusion pipeline {ref!r}: {reason.rstrip('.')}. Give a Hub "
+                    "id (for example stabilityai/sd-turbo) or a folder saved by diffusers "
+                    "(model_index.json and its parts)."
+                ) from e
             pipe = pipe.to(dev)
             pipe.set_progress_bar_config(disable=True)  # progress goes through on_step instead
             _CACHE[key] = _Loaded(pipe, time.perf_counter() - t0, threading.Lock())
@@ -154,9 +192,11 @@ def load(model: str | None = None, *, tiny: bool = False) -> tuple[_Loaded, str]
 
 def _available(ref: str) -> str:
     if Path(ref).is_dir():
-        if not (Path(ref) / "model_index.json").is_file():   # said at once, not after importing diffusers
-            raise InputError(f"The folder {ref} holds no diffusers pipeline (no model_index.json). Give a folder "
-                             "saved with save_pretrained, or a Hub id such as stabilityai/sd-turbo.")
+        if not (Path(ref) / "model_index.json").is_file():  # said at once, not after importing diffusers
+            raise InputError(
+                f"The folder {ref} holds no diffusers pipeline (no model_index.json). Give a folder "
+                "saved with save_pretrained, or a Hub id such as stabilityai/sd-turbo."
+            )
         return ref
     if _cached(ref) or hub_reachable():
         return ref
@@ -164,7 +204,8 @@ def _available(ref: str) -> str:
         f"The Hugging Face Hub is unreachable (offline mode or no network) and {ref} is not in the local "
         f"cache, and no diffusion weights ship with the lab. Fix: run where the Hub is reachable (unset "
         f"HF_HUB_OFFLINE), give a local pipeline folder, or use the tiny untrained model (--tiny / the "
-        f"page's checkbox) to watch the denoising loop on random weights.")
+        f"page's checkbox) to watch the denoising loop on random weights."
+    )
 
 
 def describe(model: str | None = None, *, tiny: bool = False) -> tuple[bool, str]:
@@ -173,7 +214,7 @@ def describe(model: str | None = None, *, tiny: bool = False) -> tuple[bool, str
         return True, UNTRAINED_NOTE
     try:
         ref = _available((model or "").strip() or default_model())
-    except (HubUnreachable, InputError) as e:   # unreachable, or a folder that holds no pipeline
+    except (HubUnreachable, InputError) as e:  # unreachable, or a folder that holds no pipeline
         return False, str(e)
     return True, f"{ref}: {'local folder' if Path(ref).is_dir() else 'Hugging Face cache ' + hub_cache_dir()}."
 
@@ -188,8 +229,14 @@ def _cached(model_id: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- generating
-def generate(prompt: str, options: DiffusionOptions | None = None, *, model: str | None = None, tiny: bool = False,
-             on_step: Callable[[int, int], None] | None = None) -> ImageResult:
+def generate(
+    prompt: str,
+    options: DiffusionOptions | None = None,
+    *,
+    model: str | None = None,
+    tiny: bool = False,
+    on_step: Callable[[int, int], None] | None = None,
+) -> ImageResult:
     """One image. ``on_step(done, total)`` is called once after each denoising step."""
     opts = options or DiffusionOptions()
     prompt = (prompt or "").strip()
@@ -210,15 +257,23 @@ def generate(prompt: str, options: DiffusionOptions | None = None, *, model: str
 
     t0 = time.perf_counter()
     with loaded.lock:
-        if "prompt" in inspect.signature(pipe.__call__).parameters:   # text-to-image pipelines
+        if "prompt" in inspect.signature(pipe.__call__).parameters:  # text-to-image pipelines
+
             def on_step_end(_pipe, _step, _timestep, callback_kwargs):
                 step_done(opts.steps)
                 return callback_kwargs
 
             extra = {"negative_prompt": opts.negative_prompt} if opts.negative_prompt and opts.guidance > 1 else {}
-            image = pipe(prompt=prompt, num_inference_steps=opts.steps, guidance_scale=opts.guidance,
-                         width=opts.width, height=opts.height, generator=generator,
-                         callback_on_step_end=on_step_end, **extra).images[0]
+            image = pipe(
+                prompt=prompt,
+                num_inference_steps=opts.steps,
+                guidance_scale=opts.guidance,
+                width=opts.width,
+                height=opts.height,
+                generator=generator,
+                callback_on_step_end=on_step_end,
+                **extra,
+            ).images[0]
         else:
             # Unconditional pipelines (DDPMPipeline) take no callback_on_step_end; they call the UNet exactly once
             # per step, so a forward hook on the UNet reports the same thing.
@@ -231,5 +286,14 @@ def generate(prompt: str, options: DiffusionOptions | None = None, *, model: str
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     note = UNTRAINED_NOTE if tiny else f"{ref} on {dev}; files in {ref if Path(ref).is_dir() else hub_cache_dir()}."
-    return ImageResult(image, buf.getvalue(), "tiny untrained DDPM" if tiny else ref, tiny, note, dev, done[0],
-                       round(seconds, 3), round(loaded.load_s, 3))
+    return ImageResult(
+        image,
+        buf.getvalue(),
+        "tiny untrained DDPM" if tiny else ref,
+        tiny,
+        note,
+        dev,
+        done[0],
+        round(seconds, 3),
+        round(loaded.load_s, 3),
+    )

@@ -12,7 +12,7 @@ from lab.pipelines.loading import load
 from lab.pipelines.replacements import _register_lab_pipelines
 from lab.pipelines.tasks import TASKS
 
-BNB_BLOCK = 64          # bitsandbytes 4-bit: one absmax scale per 64 weights...
+BNB_BLOCK = 64  # bitsandbytes 4-bit: one absmax scale per 64 weights...
 BNB_DOUBLE_BLOCK = 256  # ...stored in 8 bits with double quant, plus one fp32 per 256 of those scales
 
 
@@ -53,16 +53,23 @@ def quantized_footprints(task: str, model: str | None = None, *, tiny: bool = Fa
     estimate = {"measured": False, "int8_bytes": quantized_estimate(net, 8), "nf4_bytes": quantized_estimate(net, 4)}
     how = "estimated from the layer shapes: Linear weights at 8 or 4 bits plus their scales, everything else unchanged."
     if device() != "cuda":
-        return out | estimate | {"why": "bitsandbytes' 4-bit and 8-bit kernels are built for CUDA GPUs (recent "
-                                        "versions also run on CPU, slowly), so on this CPU machine the sizes are " + how}
+        return (
+            out
+            | estimate
+            | {
+                "why": "bitsandbytes' 4-bit and 8-bit kernels are built for CUDA GPUs (recent "
+                "versions also run on CPU, slowly), so on this CPU machine the sizes are " + how
+            }
+        )
     if not hasattr(loaded.pipe, "model"):  # the sentence-transformers stand-in is not a pipeline(...) to reload
         return out | estimate | {"why": "The offline MiniLM stand-in is not reloaded quantized; sizes " + how}
     from transformers import BitsAndBytesConfig, pipeline
 
     spec = TASKS[task]
-    for key, cfg in (("int8_bytes", BitsAndBytesConfig(load_in_8bit=True)),
-                     ("nf4_bytes", BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                      bnb_4bit_use_double_quant=True))):
+    for key, cfg in (
+        ("int8_bytes", BitsAndBytesConfig(load_in_8bit=True)),
+        ("nf4_bytes", BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True)),
+    ):
         _register_lab_pipelines()
         q = pipeline(spec.hf_task, model=where.ref, model_kwargs={"quantization_config": cfg}, **spec.kwargs)
         out[key] = int(q.model.get_memory_footprint())

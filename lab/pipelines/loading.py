@@ -44,7 +44,7 @@ class LoadInfo:
 class Loaded:
     pipe: Any
     info: LoadInfo
-    lock: threading.Lock   # a pipeline's tokenizer and generate() are not safe to share across threads
+    lock: threading.Lock  # a pipeline's tokenizer and generate() are not safe to share across threads
 
 
 # Pipelines kept in memory, least recently used dropped first: a shared deployment where learners try many Hub
@@ -95,14 +95,24 @@ def load_error(label: str, task: str, e: BaseException) -> InputError:
     """
     reason = " ".join(str(e).split()) or type(e).__name__
     reason = reason if len(reason) <= 300 else reason[:300] + "..."
-    return InputError(f"Could not load {label!r} for {task}: {reason.rstrip('.')}. Give a Hub id (for example "
-                      "openai-community/gpt2) or a folder that holds a transformers model (config.json and weights).")
+    return InputError(
+        f"Could not load {label!r} for {task}: {reason.rstrip('.')}. Give a Hub id (for example "
+        "openai-community/gpt2) or a folder that holds a transformers model (config.json and weights)."
+    )
 
 
 def model_info(model, where: Resolved, load_s: float) -> LoadInfo:
     location = where.ref if where.source in ("local", "offline", "tiny") else hub_cache_dir()
-    return LoadInfo(where.label, where.source, location, str(model.device), str(model.dtype).replace("torch.", ""),
-                    round(load_s, 3), count_params(model), int(model.get_memory_footprint()))
+    return LoadInfo(
+        where.label,
+        where.source,
+        location,
+        str(model.device),
+        str(model.dtype).replace("torch.", ""),
+        round(load_s, 3),
+        count_params(model),
+        int(model.get_memory_footprint()),
+    )
 
 
 def count_params(model) -> int:
@@ -121,7 +131,9 @@ def _load_sentence_model(where: Resolved) -> Loaded:
                 st_model = SentenceTransformer(where.ref, device=device())
             except Exception as e:  # noqa: BLE001 - see load()
                 raise load_error(where.label, "zero-shot-classification", e) from e
-            _remember(key, Loaded(st_model, model_info(st_model[0].auto_model, where, time.perf_counter() - t0),
-                                   threading.Lock()))
+            _remember(
+                key,
+                Loaded(st_model, model_info(st_model[0].auto_model, where, time.perf_counter() - t0), threading.Lock()),
+            )
         _CACHE.move_to_end(key)
         return _CACHE[key]

@@ -47,12 +47,21 @@ def _register_lab_pipelines() -> None:
         _load_tokenizer = True
 
         def _sanitize_parameters(self, context=None, max_answer_len=None, **kwargs):
-            return ({"context": context} if context is not None else {}), {}, (
-                {"max_answer_len": max_answer_len} if max_answer_len else {})
+            return (
+                ({"context": context} if context is not None else {}),
+                {},
+                ({"max_answer_len": max_answer_len} if max_answer_len else {}),
+            )
 
         def preprocess(self, question, context=""):
-            enc = self.tokenizer(question, context, return_tensors="pt", truncation="only_second", max_length=384,
-                                 return_offsets_mapping=True)
+            enc = self.tokenizer(
+                question,
+                context,
+                return_tensors="pt",
+                truncation="only_second",
+                max_length=384,
+                return_offsets_mapping=True,
+            )
             offsets = enc.pop("offset_mapping")[0]
             in_context = [s == 1 for s in enc.sequence_ids(0)]
             return {"inputs": dict(enc), "offsets": offsets, "in_context": in_context, "context": context}
@@ -73,7 +82,10 @@ def _register_lab_pipelines() -> None:
             a, b = int(out["offsets"][i][0]), int(out["offsets"][j][1])
             return {"score": float(pair.flatten()[best]), "start": a, "end": b, "answer": out["context"][a:b]}
 
-    PIPELINE_REGISTRY.register_pipeline("lab-text2text", pipeline_class=Text2TextPipeline, pt_model=AutoModelForSeq2SeqLM)
-    PIPELINE_REGISTRY.register_pipeline("lab-question-answering", pipeline_class=ExtractiveQAPipeline,
-                                        pt_model=AutoModelForQuestionAnswering)
+    PIPELINE_REGISTRY.register_pipeline(
+        "lab-text2text", pipeline_class=Text2TextPipeline, pt_model=AutoModelForSeq2SeqLM
+    )
+    PIPELINE_REGISTRY.register_pipeline(
+        "lab-question-answering", pipeline_class=ExtractiveQAPipeline, pt_model=AutoModelForQuestionAnswering
+    )
     _REGISTERED = True

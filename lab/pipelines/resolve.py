@@ -18,9 +18,9 @@ from lab.pipelines.tiny import tiny_model_dir
 
 @dataclass
 class Resolved:
-    ref: str          # what pipeline(model=...) receives: a Hub id or a folder
-    label: str        # what to show: the Hub id, or a name for a local model
-    source: str       # "hub" | "hub-cache" | "local" | "offline" | "tiny"
+    ref: str  # what pipeline(model=...) receives: a Hub id or a folder
+    label: str  # what to show: the Hub id, or a name for a local model
+    source: str  # "hub" | "hub-cache" | "local" | "offline" | "tiny"
     note: str = ""
 
     @property
@@ -61,9 +61,11 @@ def resolve(task: str, model: str | None = None, *, tiny: bool = False, prepare:
     wanted = (model or "").strip() or spec.default_model
     if Path(wanted).expanduser().is_dir():
         folder = Path(wanted).expanduser()
-        if not (folder / "config.json").is_file():   # said at once, not after importing transformers (seconds)
-            raise InputError(f"The folder {wanted} holds no transformers model (no config.json). Give a folder "
-                             "saved with save_pretrained, or a Hub id such as openai-community/gpt2.")
+        if not (folder / "config.json").is_file():  # said at once, not after importing transformers (seconds)
+            raise InputError(
+                f"The folder {wanted} holds no transformers model (no config.json). Give a folder "
+                "saved with save_pretrained, or a Hub id such as openai-community/gpt2."
+            )
         return Resolved(str(folder), wanted, "local")
     if in_hub_cache(wanted):
         return Resolved(wanted, wanted, "hub-cache", f"{wanted} from the Hugging Face cache ({hub_cache_dir()}).")
@@ -73,19 +75,24 @@ def resolve(task: str, model: str | None = None, *, tiny: bool = False, prepare:
         stand_in = offline_model(spec, prepare=prepare)
         if stand_in:
             path, name = stand_in
-            return Resolved(str(path), name, "offline",
-                            f"The Hub is unreachable, so instead of {wanted} this runs {name}: a real model, shipped with the lab.")
+            return Resolved(
+                str(path),
+                name,
+                "offline",
+                f"The Hub is unreachable, so instead of {wanted} this runs {name}: a real model, shipped with the lab.",
+            )
     raise HubUnreachable(
         f"The Hugging Face Hub is unreachable (offline mode or no network) and {wanted} is not in the local cache, "
         f"so the {task} pipeline cannot load it. Fix: run where the Hub is reachable (unset HF_HUB_OFFLINE), "
         f"give a local model folder, or use the tiny untrained model (--tiny / the page's checkbox) to see the "
-        f"machinery with random outputs.")
+        f"machinery with random outputs."
+    )
 
 
 def describe(task: str, model: str | None = None, *, tiny: bool = False) -> tuple[bool, str]:
     """One line for the page before anything loads: (can run, where the model will come from / the fix)."""
     try:
         where = resolve(task, model, tiny=tiny, prepare=False)
-    except (HubUnreachable, InputError) as e:   # unreachable, or a folder that holds no model
+    except (HubUnreachable, InputError) as e:  # unreachable, or a folder that holds no model
         return False, str(e)
     return True, where.note or f"{where.label} from the folder {where.ref}."

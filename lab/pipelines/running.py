@@ -32,7 +32,7 @@ class PipelineResult:
     source: str
     untrained: bool
     note: str
-    output: Any               # the pipeline's own output, made JSON-safe
+    output: Any  # the pipeline's own output, made JSON-safe
     seconds: float
     load: LoadInfo
 
@@ -40,8 +40,16 @@ class PipelineResult:
         return asdict(self)
 
 
-def run(task: str, text: str, *, model: str | None = None, tiny: bool = False, context: str | None = None,
-        labels: list[str] | None = None, options: PipelineOptions | None = None) -> PipelineResult:
+def run(
+    task: str,
+    text: str,
+    *,
+    model: str | None = None,
+    tiny: bool = False,
+    context: str | None = None,
+    labels: list[str] | None = None,
+    options: PipelineOptions | None = None,
+) -> PipelineResult:
     """Run one task on ``text``. ``context``: question answering; ``labels``: zero-shot classification."""
     opts = options or PipelineOptions()
     spec = spec_of(task)
@@ -62,8 +70,16 @@ def run(task: str, text: str, *, model: str | None = None, tiny: bool = False, c
             output = zero_shot_by_similarity(loaded.pipe, text, labels, multi_label=opts.multi_label)
         else:
             output = _call(spec, loaded.pipe, text, context, labels, opts)
-    return PipelineResult(task, where.label, where.source, where.untrained, where.note, jsonable(output),
-                          round(time.perf_counter() - t0, 3), loaded.info)
+    return PipelineResult(
+        task,
+        where.label,
+        where.source,
+        where.untrained,
+        where.note,
+        jsonable(output),
+        round(time.perf_counter() - t0, 3),
+        loaded.info,
+    )
 
 
 def _call(spec: TaskSpec, pipe, text: str, context: str | None, labels: list[str], opts: PipelineOptions):
@@ -98,8 +114,12 @@ def zero_shot_by_similarity(st_model, text: str, labels: list[str], *, multi_lab
     emb = st_model.encode([text, *hypotheses], normalize_embeddings=True, convert_to_tensor=True)
     scores = (emb[1:] @ emb[0]).tolist()
     ranked = sorted(zip(labels, scores), key=lambda p: -p[1])
-    return {"sequence": text, "labels": [label for label, _ in ranked], "scores": [round(s, 4) for _, s in ranked],
-            "method": "cosine similarity of all-MiniLM-L6-v2 embeddings (not probabilities)"}
+    return {
+        "sequence": text,
+        "labels": [label for label, _ in ranked],
+        "scores": [round(s, 4) for _, s in ranked],
+        "method": "cosine similarity of all-MiniLM-L6-v2 embeddings (not probabilities)",
+    }
 
 
 def jsonable(obj):

@@ -27,16 +27,26 @@ def tiny_config(task: str, vocab_size: int, pad_id: int, eos_id: int):
     """A config of the same family as the task's real model, shrunk to ~1M parameters (most in the embeddings)."""
     from transformers import BertConfig, LlamaConfig, T5Config
 
-    bert = dict(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                intermediate_size=64, max_position_embeddings=512, pad_token_id=pad_id)
+    bert = dict(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        pad_token_id=pad_id,
+    )
+
     def labels(names):
         return {"id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
 
     if task == "sentiment-analysis":
         return BertConfig(**bert, **labels(["NEGATIVE", "POSITIVE"])), "AutoModelForSequenceClassification"
     if task == "zero-shot-classification":  # an NLI head: the pipeline looks for the label named "entailment"
-        return (BertConfig(**bert, **labels(["contradiction", "neutral", "entailment"])),
-                "AutoModelForSequenceClassification")
+        return (
+            BertConfig(**bert, **labels(["contradiction", "neutral", "entailment"])),
+            "AutoModelForSequenceClassification",
+        )
     if task == "ner":
         return BertConfig(**bert, **labels(NER_LABELS)), "AutoModelForTokenClassification"
     if task == "question-answering":
@@ -46,16 +56,41 @@ def tiny_config(task: str, vocab_size: int, pad_id: int, eos_id: int):
     if task == "feature-extraction":
         return BertConfig(**bert), "AutoModel"
     if task == "text-generation":  # the architecture of SmolLM2 and Llama, at 1/100 000 of the size
-        return (LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                            num_attention_heads=2, num_key_value_heads=1, pad_token_id=pad_id, eos_token_id=eos_id,
-                            bos_token_id=eos_id), "AutoModelForCausalLM")
+        return (
+            LlamaConfig(
+                vocab_size=vocab_size,
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                num_key_value_heads=1,
+                pad_token_id=pad_id,
+                eos_token_id=eos_id,
+                bos_token_id=eos_id,
+            ),
+            "AutoModelForCausalLM",
+        )
     # summarization / translation: T5, which reads the task from a text prefix kept in its config
-    prefixes = {"summarization": {"prefix": "summarize: "},
-                "translation_en_to_fr": {"prefix": "translate English to French: "},
-                "translation_en_to_es": {"prefix": "translate English to Spanish: "}}
-    return (T5Config(vocab_size=vocab_size, d_model=32, d_kv=16, d_ff=64, num_layers=2, num_heads=2,
-                     pad_token_id=pad_id, eos_token_id=eos_id, decoder_start_token_id=pad_id,
-                     task_specific_params=prefixes), "AutoModelForSeq2SeqLM")
+    prefixes = {
+        "summarization": {"prefix": "summarize: "},
+        "translation_en_to_fr": {"prefix": "translate English to French: "},
+        "translation_en_to_es": {"prefix": "translate English to Spanish: "},
+    }
+    return (
+        T5Config(
+            vocab_size=vocab_size,
+            d_model=32,
+            d_kv=16,
+            d_ff=64,
+            num_layers=2,
+            num_heads=2,
+            pad_token_id=pad_id,
+            eos_token_id=eos_id,
+            decoder_start_token_id=pad_id,
+            task_specific_params=prefixes,
+        ),
+        "AutoModelForSeq2SeqLM",
+    )
 
 
 def build_tiny(task: str, folder: Path | None = None) -> Path:

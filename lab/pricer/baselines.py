@@ -51,9 +51,18 @@ def table(items: list[Item]) -> pd.DataFrame:
     for it in items:
         nums = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", it.text)[:50]]
         # log of the biggest number in the text: a '4TB' or '75"' or '64GB' hints at the price.
-        rows.append({"text": it.text, "category": it.category or "none", "brand": _brand(it.title),
-                     "title_chars": len(it.title), "text_chars": len(it.text), "tokens": it.tokens,
-                     "numbers": len(nums), "max_number": float(np.log1p(max(nums))) if nums else 0.0})
+        rows.append(
+            {
+                "text": it.text,
+                "category": it.category or "none",
+                "brand": _brand(it.title),
+                "title_chars": len(it.title),
+                "text_chars": len(it.text),
+                "tokens": it.tokens,
+                "numbers": len(nums),
+                "max_number": float(np.log1p(max(nums))) if nums else 0.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -126,12 +135,17 @@ def make_models(seed: int = 42) -> dict[str, BaseEstimator]:
     def log_target(model):
         return TransformedTargetRegressor(regressor=model, func=np.log1p, inverse_func=np.expm1)
 
-    features = ColumnTransformer([("num", StandardScaler(), NUMERIC),
-                                  ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=2), ["category", "brand"])])
+    features = ColumnTransformer(
+        [
+            ("num", StandardScaler(), NUMERIC),
+            ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=2), ["category", "brand"]),
+        ]
+    )
     words = ColumnTransformer([("bow", CountVectorizer(max_features=1000, stop_words="english", binary=True), "text")])
     # TF-IDF over words and word pairs: rare, telling words ("OLED", "4TB") weigh more than common ones.
-    tfidf = ColumnTransformer([("tfidf", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                                         stop_words="english"), "text")])
+    tfidf = ColumnTransformer(
+        [("tfidf", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, stop_words="english"), "text")]
+    )
     vectors = FunctionTransformer(embed_column)
     models = {
         "random": RandomPricer(seed),
@@ -142,14 +156,19 @@ def make_models(seed: int = 42) -> dict[str, BaseEstimator]:
         "bag of words + LR": log_target(make_pipeline(words, Ridge(alpha=1.0))),
         "TF-IDF + ridge": log_target(make_pipeline(tfidf, Ridge(alpha=0.5))),
         # The course's random forest: on its bag of words (it used CountVectorizer(max_features=2000)).
-        "bag of words + random forest": log_target(make_pipeline(words, RandomForestRegressor(
-            n_estimators=100, random_state=seed, n_jobs=1))),
+        "bag of words + random forest": log_target(
+            make_pipeline(words, RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1))
+        ),
         "MiniLM + LR": log_target(make_pipeline(vectors, Ridge(alpha=1.0))),
         "MiniLM + SVR": log_target(make_pipeline(vectors, SVR(C=3.0))),
-        "MiniLM + random forest": log_target(make_pipeline(vectors, RandomForestRegressor(
-            n_estimators=100, random_state=seed, n_jobs=1))),
-        "MiniLM + gradient boosting": log_target(make_pipeline(vectors, GradientBoostingRegressor(
-            n_estimators=100, max_depth=3, learning_rate=0.1, random_state=seed))),
+        "MiniLM + random forest": log_target(
+            make_pipeline(vectors, RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1))
+        ),
+        "MiniLM + gradient boosting": log_target(
+            make_pipeline(
+                vectors, GradientBoostingRegressor(n_estimators=100, max_depth=3, learning_rate=0.1, random_state=seed)
+            )
+        ),
         "residual network (words)": ResidualNetPricer(seed=seed),
     }
     if has_xgboost():
@@ -158,12 +177,28 @@ def make_models(seed: int = 42) -> dict[str, BaseEstimator]:
         # The course's XGBoost (week 6 day 3) on its bag of words, plus our engineered features; shallow trees
         # and a small learning rate suit a few hundred items. One thread: on a shared CPU, OpenMP threads that
         # wait on each other are slower than one.
-        both = ColumnTransformer([("bow", CountVectorizer(max_features=2000, stop_words="english", binary=True), "text"),
-                                  ("num", "passthrough", NUMERIC),
-                                  ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=2), ["category", "brand"])])
-        models["XGBoost (words + features)"] = log_target(make_pipeline(both, XGBRegressor(
-            n_estimators=300, learning_rate=0.05, max_depth=4, subsample=0.8, colsample_bytree=0.5,
-            random_state=seed, n_jobs=1, verbosity=0)))
+        both = ColumnTransformer(
+            [
+                ("bow", CountVectorizer(max_features=2000, stop_words="english", binary=True), "text"),
+                ("num", "passthrough", NUMERIC),
+                ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=2), ["category", "brand"]),
+            ]
+        )
+        models["XGBoost (words + features)"] = log_target(
+            make_pipeline(
+                both,
+                XGBRegressor(
+                    n_estimators=300,
+                    learning_rate=0.05,
+                    max_depth=4,
+                    subsample=0.8,
+                    colsample_bytree=0.5,
+                    random_state=seed,
+                    n_jobs=1,
+                    verbosity=0,
+                ),
+            )
+        )
     return models
 
 
@@ -211,8 +246,9 @@ def run_baselines(ds, names: list[str] | None = None, seed: int = 42, persist: b
     return sorted(runs, key=lambda r: r.result["mae"])
 
 
-def cross_validate(ds, names: list[str] | None = None, seed: int = 42, folds: int = 5, persist: bool = True,
-                   on_model=None) -> list[ModelRun]:
+def cross_validate(
+    ds, names: list[str] | None = None, seed: int = 42, folds: int = 5, persist: bool = True, on_model=None
+) -> list[ModelRun]:
     """Every curated item priced by a model that never saw it (k-fold), so all items are test items.
 
     With the offline data that is 349 scored items instead of a 70-item split: the MAE's 95% interval is about

@@ -20,8 +20,12 @@ import argparse
 def _curation(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=42, help="Seed of the train/test split (and of the models).")
     p.add_argument("--max-price", type=float, default=None, help="Drop products dearer than this (default $999.49).")
-    p.add_argument("--tokenizer", default=None, choices=["smollm2", "cl100k_base", "o200k_base"],
-                   help="Tokenizer that counts the token budget (default smollm2).")
+    p.add_argument(
+        "--tokenizer",
+        default=None,
+        choices=["smollm2", "cl100k_base", "o200k_base"],
+        help="Tokenizer that counts the token budget (default smollm2).",
+    )
     p.add_argument("--test-items", type=int, default=0, help="Exact test-set size (default: 20%% of the items).")
     p.add_argument("--folds", type=int, default=5, help="Cross-validation folds (default 5).")
     p.add_argument("--json", action="store_true", help="Print JSON.")
@@ -45,10 +49,14 @@ def _data(args) -> int:
     if args.json:
         print_json(stats)
     else:
-        print(f"{stats['items']} items ({stats['train']} train, {stats['test']} test) in {stats['categories']} "
-              f"categories; {stats['rejected']} rejected {stats['rejected_by_reason']}")
-        print(f"cross-validation: {stats['cv']['folds']} folds, all {stats['cv']['test_items']} items scored, "
-              f"~{stats['cv']['train_items_per_fold']} training items per fold")
+        print(
+            f"{stats['items']} items ({stats['train']} train, {stats['test']} test) in {stats['categories']} "
+            f"categories; {stats['rejected']} rejected {stats['rejected_by_reason']}"
+        )
+        print(
+            f"cross-validation: {stats['cv']['folds']} folds, all {stats['cv']['test_items']} items scored, "
+            f"~{stats['cv']['train_items_per_fold']} training items per fold"
+        )
         print("price: " + ", ".join(f"{k} ${v:,.2f}" for k, v in stats["price"].items()))
     return 0
 
@@ -70,9 +78,15 @@ def _baselines(args) -> int:
     names = args.models or baselines.NAMES
     unknown = [n for n in names if n not in baselines.NAMES]
     if unknown:
-        raise InputError(f"Unknown baseline(s) {', '.join(map(repr, unknown))}; choose from: {', '.join(baselines.NAMES)}.")
+        raise InputError(
+            f"Unknown baseline(s) {', '.join(map(repr, unknown))}; choose from: {', '.join(baselines.NAMES)}."
+        )
     if args.eval == "cv":
-        say = None if args.json else (lambda i, n: print(f"{i + 1}/{len(names)} cross-validating {n}...", file=sys.stderr))
+        say = (
+            None
+            if args.json
+            else (lambda i, n: print(f"{i + 1}/{len(names)} cross-validating {n}...", file=sys.stderr))
+        )
         runs = baselines.cross_validate(ds, names, seed=args.seed, folds=args.folds, on_model=say)
     else:
         runs = baselines.run_baselines(ds, names, seed=args.seed)
@@ -102,12 +116,21 @@ def _rewrite(args) -> int:
         print_json(est) if args.json else print(est)
         return 0
     cost = "n/a (model not in the price table)" if est["cost_usd"] is None else f"${est['cost_usd']:.4f}"
-    print(f"rewriting {est['to_rewrite']} of {est['items']} ({est['cached']} cached); estimated cost {cost}",
-          file=sys.stderr)
-    summaries = rewrite.rewrite(provider, texts, model, batch_size=args.batch_size,
-                                on_batch=None if args.json else (lambda d, t: print(f"{d}/{t}", file=sys.stderr)))
-    out = {"estimate": est, "items": [{"title": i.title, "raw": t, "summary": s}
-                                      for i, t, s in zip(items, texts, summaries)]}
+    print(
+        f"rewriting {est['to_rewrite']} of {est['items']} ({est['cached']} cached); estimated cost {cost}",
+        file=sys.stderr,
+    )
+    summaries = rewrite.rewrite(
+        provider,
+        texts,
+        model,
+        batch_size=args.batch_size,
+        on_batch=None if args.json else (lambda d, t: print(f"{d}/{t}", file=sys.stderr)),
+    )
+    out = {
+        "estimate": est,
+        "items": [{"title": i.title, "raw": t, "summary": s} for i, t, s in zip(items, texts, summaries)],
+    }
     if args.compare:
         out["compare"] = rewrite.compare(items, summaries, args.compare, seed=args.seed, folds=args.folds)
     if args.json:
@@ -133,15 +156,25 @@ def _llm(args) -> int:
     items = ds.test[: args.n]
     provider = provider_from_args(args)
     similar = llm.SimilarItems(ds.train) if args.rag else None
-    say = (lambda i, g: print(f"{i + 1}/{len(items)} ${g.item.price:,.2f} <- {g.reply.strip()[:60]!r}", file=sys.stderr))
-    run = llm.price_items(provider, items, model=None if args.provider == "local" else args.model, similar=similar,
-                          k=args.k, on_guess=None if args.json else say)
+    say = lambda i, g: print(f"{i + 1}/{len(items)} ${g.item.price:,.2f} <- {g.reply.strip()[:60]!r}", file=sys.stderr)
+    run = llm.price_items(
+        provider,
+        items,
+        model=None if args.provider == "local" else args.model,
+        similar=similar,
+        k=args.k,
+        on_guess=None if args.json else say,
+    )
     run.result = metrics.with_ci(run.result, args.seed)
     metrics.record(run.name, run.result)
     out = metrics.summary(run.name, run.result) | {
-        "n": run.result["n"], "misses": run.result["misses"],
-        "items": [{"title": g.item.title, "price": g.item.price, "reply": g.reply, "guess": g.price, "color": c}
-                  for g, c in zip(run.guesses, run.result["colors"])]}
+        "n": run.result["n"],
+        "misses": run.result["misses"],
+        "items": [
+            {"title": g.item.title, "price": g.item.price, "reply": g.reply, "guess": g.price, "color": c}
+            for g, c in zip(run.guesses, run.result["colors"])
+        ],
+    }
     if args.json:
         print_json(out)
     else:
@@ -184,38 +217,57 @@ def add_parser(sub) -> None:
 
     q = ps.add_parser("baselines", help="Train and score every classical baseline (best first, MAE with a 95% CI).")
     _curation(q)
-    q.add_argument("--eval", choices=["cv", "split"], default="cv",
-                   help="cv (default): k-fold, every curated item scored once by a model that never saw it; "
-                        "split: train on the train split, score the test split (the course's way).")
+    q.add_argument(
+        "--eval",
+        choices=["cv", "split"],
+        default="cv",
+        help="cv (default): k-fold, every curated item scored once by a model that never saw it; "
+        "split: train on the train split, score the test split (the course's way).",
+    )
     q.add_argument("--models", nargs="+", default=None, help="Only these baselines (names as printed).")
     q.set_defaults(func=_baselines)
 
-    q = ps.add_parser("rewrite", help="LLM preprocessing (week 6 day 2): rewrite descriptions into short summaries "
-                                      "(cached), optionally compare models on raw vs rewritten text.")
+    q = ps.add_parser(
+        "rewrite",
+        help="LLM preprocessing (week 6 day 2): rewrite descriptions into short summaries "
+        "(cached), optionally compare models on raw vs rewritten text.",
+    )
     _curation(q)
     add_provider_args(q)
     q.add_argument("--n", type=int, default=10, help="How many items to rewrite (the first N curated; default 10).")
     q.add_argument("--batch-size", type=int, default=8, help="Requests per batch (parallel for remote providers).")
     q.add_argument("--estimate", action="store_true", help="Only print tokens and estimated cost; send nothing.")
-    q.add_argument("--compare", nargs="+", default=None,
-                   help="Cross-validate these baselines on the raw and the rewritten text of the same items.")
+    q.add_argument(
+        "--compare",
+        nargs="+",
+        default=None,
+        help="Cross-validate these baselines on the raw and the rewritten text of the same items.",
+    )
     q.set_defaults(func=_rewrite)
 
     q = ps.add_parser("llm", help="Score an LLM pricer (any provider) on the first N test items.")
     _curation(q)
     add_provider_args(q)
     q.add_argument("--n", type=int, default=20, help="How many test items to price (default 20).")
-    q.add_argument("--rag", action="store_true", help="Put the k most similar training items, with prices, in the prompt.")
+    q.add_argument(
+        "--rag", action="store_true", help="Put the k most similar training items, with prices, in the prompt."
+    )
     q.add_argument("--k", type=int, default=5, help="How many similar items RAG shows (default 5).")
     q.set_defaults(func=_llm)
 
     q = ps.add_parser("ensemble", help="Linear regression over baselines' guesses plus their min and max.")
     _curation(q)
-    q.add_argument("--models", nargs="+", default=["bag of words + LR", "MiniLM + SVR", "MiniLM + random forest"],
-                   help="Baselines to combine (names as `pricer baselines` prints them).")
+    q.add_argument(
+        "--models",
+        nargs="+",
+        default=["bag of words + LR", "MiniLM + SVR", "MiniLM + random forest"],
+        help="Baselines to combine (names as `pricer baselines` prints them).",
+    )
     q.set_defaults(func=_ensemble)
 
-    q = ps.add_parser("export", help="Save the curated data as a datasets.DatasetDict (push with --hub-repo and HF_TOKEN).")
+    q = ps.add_parser(
+        "export", help="Save the curated data as a datasets.DatasetDict (push with --hub-repo and HF_TOKEN)."
+    )
     _curation(q)
     q.add_argument("--path", default=None, help="Folder (default <data_dir>/pricer/dataset).")
     q.add_argument("--hub-repo", default=None, help="Also push to this Hub repo (needs HF_TOKEN).")

@@ -123,6 +123,6 @@ def extra_ensembles() -> list[ExtraEnsemble]:
         importlib.import_module(AGENTS_HOOK)
     except ModuleNotFoundError as e:
         if e.name not in ("lab.agents", AGENTS_HOOK):
-            raise       # the module is there but needs something missing: say so, do not hide it
+            raise  # the module is there but needs something missing: say so, do not hide it
         # that lab, or that module, is not there: nothing extra to show
     return list(EXTRA_ENSEMBLES)

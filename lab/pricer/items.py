@@ -35,10 +35,22 @@ from lab.core.once import once
 QUESTION = "How much does this cost to the nearest dollar?"
 PREFIX = "Price is $"
 # The course's list of boilerplate fragments (Amazon's "details" field) plus retail ones seen in shop data.
-REMOVALS = ['"Batteries Included?": "No"', '"Batteries Included?": "Yes"', '"Batteries Required?": "No"',
-            '"Batteries Required?": "Yes"', "By Manufacturer", "Item", "Date First", "Package", "Number of",
-            "Best Sellers", "Product ", "™", "®", "Allstate 3-Year Protection Plan Bundle Included for 5 Years of "
-            "Total Coverage*"]
+REMOVALS = [
+    '"Batteries Included?": "No"',
+    '"Batteries Included?": "Yes"',
+    '"Batteries Required?": "No"',
+    '"Batteries Required?": "Yes"',
+    "By Manufacturer",
+    "Item",
+    "Date First",
+    "Package",
+    "Number of",
+    "Best Sellers",
+    "Product ",
+    "™",
+    "®",
+    "Allstate 3-Year Protection Plan Bundle Included for 5 Years of Total Coverage*",
+]
 TOKENIZERS = ("smollm2", "cl100k_base", "o200k_base")
 
 
@@ -47,17 +59,34 @@ class Curation(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    min_chars: int = Field(40, ge=0, le=2000, description="Drop products whose title + description is shorter than "
-                           "this (characters, after scrubbing): too little text to price from. The course used 300 on "
-                           "Amazon's long descriptions.")
-    max_tokens: int = Field(160, ge=8, le=2048, description="Cut each product's text to this many tokens of the chosen "
-                            "tokenizer (the course: 160 Llama tokens), then decode it back to text.")
+    min_chars: int = Field(
+        40,
+        ge=0,
+        le=2000,
+        description="Drop products whose title + description is shorter than "
+        "this (characters, after scrubbing): too little text to price from. The course used 300 on "
+        "Amazon's long descriptions.",
+    )
+    max_tokens: int = Field(
+        160,
+        ge=8,
+        le=2048,
+        description="Cut each product's text to this many tokens of the chosen "
+        "tokenizer (the course: 160 Llama tokens), then decode it back to text.",
+    )
     tokenizer: Literal["smollm2", "cl100k_base", "o200k_base"] = Field(
-        "smollm2", description="Whose tokens count the budget: SmolLM2 (the model the Fine-tune lab trains) or "
-        "OpenAI's cl100k_base / o200k_base (tiktoken).")
+        "smollm2",
+        description="Whose tokens count the budget: SmolLM2 (the model the Fine-tune lab trains) or "
+        "OpenAI's cl100k_base / o200k_base (tiktoken).",
+    )
     min_price: float = Field(1.0, ge=0.0, le=100_000, description="Drop products cheaper than this (US dollars).")
-    max_price: float = Field(999.49, ge=1.0, le=100_000, description="Drop products dearer than this (US dollars). The "
-                             "course kept $0.50 to $999.49, so every price is at most three digits.")
+    max_price: float = Field(
+        999.49,
+        ge=1.0,
+        le=100_000,
+        description="Drop products dearer than this (US dollars). The "
+        "course kept $0.50 to $999.49, so every price is at most three digits.",
+    )
 
 
 # ---------------------------------------------------------------------------------------------- tokenizers
@@ -150,8 +179,14 @@ class Item:
         return asdict(self)
 
 
-def make_item(title: str, description: str, price: float, category: str = "", cur: Curation | None = None,
-              tokenizer: Tokenizer | None = None) -> Item:
+def make_item(
+    title: str,
+    description: str,
+    price: float,
+    category: str = "",
+    cur: Curation | None = None,
+    tokenizer: Tokenizer | None = None,
+) -> Item:
     """Curate one product; raise ``InputError`` naming the reason when it does not qualify."""
     cur = cur or Curation()
     title = (title or "").strip()

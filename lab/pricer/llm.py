@@ -41,7 +41,9 @@ from lab.pricer.items import PREFIX, Item
 from lab.pricer.metrics import parse_price, score
 
 SYSTEM = "You estimate prices of items. Reply only with the price, no explanation."
-CONTEXT_HEAD = "To provide some context, here are some other items that might be similar to the item you need to estimate."
+CONTEXT_HEAD = (
+    "To provide some context, here are some other items that might be similar to the item you need to estimate."
+)
 
 
 def question(item: Item) -> str:
@@ -96,9 +98,16 @@ class LLMRun:
         return [g.price for g in self.guesses]
 
 
-def price_items(provider: Provider, items: list[Item], *, model: str | None = None, options: Options | None = None,
-                similar: SimilarItems | None = None, k: int = 5,
-                on_guess: Callable[[int, Guess], None] | None = None) -> LLMRun:
+def price_items(
+    provider: Provider,
+    items: list[Item],
+    *,
+    model: str | None = None,
+    options: Options | None = None,
+    similar: SimilarItems | None = None,
+    k: int = 5,
+    on_guess: Callable[[int, Guess], None] | None = None,
+) -> LLMRun:
     """Price each item with one request; a provider error (no key, server down) stops the run and is raised."""
     if not items:
         raise InputError("No items to price: the test set is empty.")

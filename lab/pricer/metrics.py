@@ -28,11 +28,21 @@ from lab.core.errors import InputError
 # Reported by the course on its Amazon test set (mean absolute error, dollars). Theirs, not measured here.
 # Week 6's results notebook (ed-donner/llm_engineering, week6/results.ipynb: items_full, 800k training items);
 # the fine-tuned Llama and the ensemble are weeks 7-8 of the earlier edition.
-COURSE_REFERENCE = {"constant (course)": 106.18, "features + LR (course)": 101.56, "bag of words + LR (course)": 76.81,
-                    "random forest (course)": 72.28, "XGBoost (course)": 68.23, "human, Ed (course)": 87.62,
-                    "neural network (course)": 63.97, "deep neural network (course)": 46.49,
-                    "GPT 4.1 nano (course)": 62.51, "Claude 4.5 Sonnet (course)": 47.10, "GPT 5.1 (course)": 44.74,
-                    "fine-tuned Llama 3.1 8B (course)": 40.0, "ensemble (course)": 30.0}
+COURSE_REFERENCE = {
+    "constant (course)": 106.18,
+    "features + LR (course)": 101.56,
+    "bag of words + LR (course)": 76.81,
+    "random forest (course)": 72.28,
+    "XGBoost (course)": 68.23,
+    "human, Ed (course)": 87.62,
+    "neural network (course)": 63.97,
+    "deep neural network (course)": 46.49,
+    "GPT 4.1 nano (course)": 62.51,
+    "Claude 4.5 Sonnet (course)": 47.10,
+    "GPT 5.1 (course)": 44.74,
+    "fine-tuned Llama 3.1 8B (course)": 40.0,
+    "ensemble (course)": 30.0,
+}
 
 _NUMBER = re.compile(r"(\$\s*)?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)")
 
@@ -88,15 +98,27 @@ def score(truth: Sequence[float], pred: Sequence[float | None]) -> dict:
     for i, e in enumerate(errors, 1):
         total += e
         running.append(total / i)
-    return {"n": n, "mae": total / n, "rmsle": math.sqrt(sum(sle) / n), "hit_rate": colors.count("green") / n,
-            "colors": colors, "errors": errors, "running_mae": running, "misses": guesses.count(None),
-            "counts": {c: colors.count(c) for c in ("green", "orange", "red")}}
+    return {
+        "n": n,
+        "mae": total / n,
+        "rmsle": math.sqrt(sum(sle) / n),
+        "hit_rate": colors.count("green") / n,
+        "colors": colors,
+        "errors": errors,
+        "running_mae": running,
+        "misses": guesses.count(None),
+        "counts": {c: colors.count(c) for c in ("green", "orange", "red")},
+    }
 
 
 def summary(name: str, result: dict) -> dict:
     """The numbers a scoreboard line shows (the CLI's JSON shape); ``mae_ci`` when the result carries one."""
-    row = {"name": name, "mae": round(result["mae"], 2), "rmsle": round(result["rmsle"], 4),
-           "hit_rate": round(result["hit_rate"], 4)}
+    row = {
+        "name": name,
+        "mae": round(result["mae"], 2),
+        "rmsle": round(result["rmsle"], 4),
+        "hit_rate": round(result["hit_rate"], 4),
+    }
     if result.get("mae_ci"):
         row["mae_ci"] = [round(float(x), 2) for x in result["mae_ci"]]
     return row
@@ -172,8 +194,12 @@ def record(name: str, result: dict, *, kind: str = "model", data: str = "offline
     name = (name or "").strip()[:60]
     if not name:
         raise InputError("Give the entry a name for the leaderboard.")
-    row = summary(name, result) | {"n": result["n"], "kind": kind, "data": data,
-                                   "when": time.strftime("%Y-%m-%d %H:%M")}
+    row = summary(name, result) | {
+        "n": result["n"],
+        "kind": kind,
+        "data": data,
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+    }
     path = leaderboard_path()
     with _LB_LOCK:
         rows = load_leaderboard() + [row]

@@ -32,18 +32,25 @@ def _build(input_size: int, layers: int, hidden: int, dropout: float):
     class ResidualBlock(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.block = nn.Sequential(nn.Linear(hidden, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Dropout(dropout),
-                                       nn.Linear(hidden, hidden), nn.LayerNorm(hidden))
+            self.block = nn.Sequential(
+                nn.Linear(hidden, hidden),
+                nn.LayerNorm(hidden),
+                nn.ReLU(),
+                nn.Dropout(dropout),
+                nn.Linear(hidden, hidden),
+                nn.LayerNorm(hidden),
+            )
             self.relu = nn.ReLU()
 
         def forward(self, x):
-            return self.relu(self.block(x) + x)          # the skip connection
+            return self.relu(self.block(x) + x)  # the skip connection
 
     class DeepNeuralNetwork(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.input_layer = nn.Sequential(nn.Linear(input_size, hidden), nn.LayerNorm(hidden), nn.ReLU(),
-                                             nn.Dropout(dropout))
+            self.input_layer = nn.Sequential(
+                nn.Linear(input_size, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Dropout(dropout)
+            )
             # the course counts the input and output layers among num_layers: 10 layers = 8 residual blocks
             self.blocks = nn.ModuleList([ResidualBlock() for _ in range(max(0, layers - 2))])
             self.output_layer = nn.Linear(hidden, 1)
@@ -62,9 +69,19 @@ class ResidualNetPricer(RegressorMixin, BaseEstimator):
 
     # threads=1: on a shared machine (a classroom server, a busy laptop) PyTorch's threads wait on each other;
     # measured here under load, one thread trained 10x faster than two.
-    def __init__(self, n_features: int = 5000, layers: int = 8, hidden: int = 128, dropout: float = 0.2,
-                 epochs: int = 40, batch_size: int = 32, lr: float = 1e-3, threads: int = 1, seed: int = 42,
-                 time_budget_s: float = 120.0):
+    def __init__(
+        self,
+        n_features: int = 5000,
+        layers: int = 8,
+        hidden: int = 128,
+        dropout: float = 0.2,
+        epochs: int = 40,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        threads: int = 1,
+        seed: int = 42,
+        time_budget_s: float = 120.0,
+    ):
         self.n_features = n_features
         self.layers = layers
         self.hidden = hidden
@@ -117,8 +134,12 @@ class ResidualNetPricer(RegressorMixin, BaseEstimator):
                     losses.append(loss.item())
                 sched.step()
                 elapsed = time.perf_counter() - start
-                step = {"epoch": epoch, "epochs": self.epochs, "loss": float(np.mean(losses)),
-                        "seconds": round(elapsed, 2)}
+                step = {
+                    "epoch": epoch,
+                    "epochs": self.epochs,
+                    "loss": float(np.mean(losses)),
+                    "seconds": round(elapsed, 2),
+                }
                 if elapsed >= self.time_budget_s and epoch < self.epochs:
                     step["stopped"] = "time budget"
                 self.history_.append(step)

@@ -40,7 +40,7 @@ _PREFIX = re.compile(r"^(?:US\s*\$|USD\s*\$?|\$)\s*", re.I)
 _SUFFIX = re.compile(r"\s*(?:USD|US\s*dollars?|dollars?)$", re.I)
 _EXPONENT = re.compile(r"^\d+(?:\.\d+)?[eE][+-]?\d+$")
 _PLAIN = re.compile(r"^(?:\d[\d.,]*|\.\d+)$")
-_GROUPED = re.compile(r"^\d{1,3}(?:X\d{3})+$")    # X stands for the thousands separator
+_GROUPED = re.compile(r"^\d{1,3}(?:X\d{3})+$")  # X stands for the thousands separator
 
 
 def _grouped(text: str, sep: str) -> bool:
@@ -64,19 +64,21 @@ def _number(body: str) -> tuple[float | None, str | None]:
     if commas:
         whole, _, frac = body.rpartition(",")
         if commas == 1 and 1 <= len(frac) <= 2:
-            return float(f"{whole}.{frac}"), None          # a decimal comma: 12,5 -> 12.5
+            return float(f"{whole}.{frac}"), None  # a decimal comma: 12,5 -> 12.5
         if _grouped(body, ","):
-            return float(body.replace(",", "")), None       # thousands: 1,499 -> 1499
+            return float(body.replace(",", "")), None  # thousands: 1,499 -> 1499
         return None, f"{NO_PARSE} (commas do not group by thousands)"
     if dots > 1:
         if _grouped(body, "."):
-            return float(body.replace(".", "")), None       # European thousands: 1.499.000
+            return float(body.replace(".", "")), None  # European thousands: 1.499.000
         return None, f"{NO_PARSE} (more than one decimal point)"
     if dots == 1:
         whole, _, frac = body.partition(".")
         if len(frac) == 3 and whole.strip("0"):
-            return None, (f"{AMBIGUOUS}: {body} could be {whole}{frac} (a European thousands dot) or {body}; "
-                          f"write {whole}{frac} or {float(body):.2f}")
+            return None, (
+                f"{AMBIGUOUS}: {body} could be {whole}{frac} (a European thousands dot) or {body}; "
+                f"write {whole}{frac} or {float(body):.2f}"
+            )
         if not frac:
             return float(whole), None
     return float(body), None
@@ -101,12 +103,12 @@ def check_price(value) -> tuple[float | None, str | None]:
     if re.search(r"[€£¥₹₩]|\b(?:EUR|GBP|JPY|INR|CAD|AUD)\b", text, re.I):
         return None, CURRENCY
     if text.startswith("(") and text.endswith(")"):
-        return None, NEGATIVE                               # accounting notation for a negative amount
+        return None, NEGATIVE  # accounting notation for a negative amount
     sign = ""
     if text[:1] in "+-":
         sign, text = text[0], text[1:].lstrip()
     text = _SUFFIX.sub("", _PREFIX.sub("", text)).strip()
-    if text[:1] in "+-":                                    # $-443
+    if text[:1] in "+-":  # $-443
         sign, text = text[0], text[1:].lstrip()
     if not text:
         return None, NO_PARSE

@@ -44,7 +44,7 @@ Category: eg Electronics
 Brand: Brand name
 Description: 1 sentence description
 Details: 1 sentence on features"""
-EXPECTED_OUTPUT_TOKENS = 70     # the five lines are ~50-90 tokens (cl100k); max_tokens bounds the worst case
+EXPECTED_OUTPUT_TOKENS = 70  # the five lines are ~50-90 tokens (cl100k); max_tokens bounds the worst case
 MAX_TOKENS = 160
 
 
@@ -92,8 +92,9 @@ def messages_for(text: str) -> list[dict]:
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text}]
 
 
-def estimate(provider: Provider, model: str | None = None, texts: list[str] | None = None,
-             max_tokens: int = MAX_TOKENS) -> dict:
+def estimate(
+    provider: Provider, model: str | None = None, texts: list[str] | None = None, max_tokens: int = MAX_TOKENS
+) -> dict:
     """What a rewrite would send and cost, before sending anything (tokens counted with cl100k_base)."""
     from lab.llm.pricing import cost
     from lab.pricer.items import get_tokenizer
@@ -101,19 +102,33 @@ def estimate(provider: Provider, model: str | None = None, texts: list[str] | No
     texts = texts or []
     todo = [t for t in texts if cached(provider, model, t) is None]
     tok = get_tokenizer("cl100k_base")
-    overhead = len(tok.encode(SYSTEM_PROMPT)) + 8          # + the chat template's few tokens per message
+    overhead = len(tok.encode(SYSTEM_PROMPT)) + 8  # + the chat template's few tokens per message
     tokens_in = sum(len(tok.encode(t)) + overhead for t in todo)
     mid = model or provider.default_model
     expected = cost(mid, tokens_in, EXPECTED_OUTPUT_TOKENS * len(todo), provider.name)
     worst = cost(mid, tokens_in, max_tokens * len(todo), provider.name)
-    return {"model": model_id(provider, model), "items": len(texts), "cached": len(texts) - len(todo),
-            "to_rewrite": len(todo), "input_tokens": tokens_in,
-            "output_tokens_expected": EXPECTED_OUTPUT_TOKENS * len(todo), "output_tokens_max": max_tokens * len(todo),
-            "cost_usd": expected, "cost_usd_max": worst}
+    return {
+        "model": model_id(provider, model),
+        "items": len(texts),
+        "cached": len(texts) - len(todo),
+        "to_rewrite": len(todo),
+        "input_tokens": tokens_in,
+        "output_tokens_expected": EXPECTED_OUTPUT_TOKENS * len(todo),
+        "output_tokens_max": max_tokens * len(todo),
+        "cost_usd": expected,
+        "cost_usd_max": worst,
+    }
 
 
-def rewrite(provider: Provider, texts: list[str], model: str | None = None, *, batch_size: int = 8,
-            options: Options | None = None, on_batch: Callable[[int, int], None] | None = None) -> list[str]:
+def rewrite(
+    provider: Provider,
+    texts: list[str],
+    model: str | None = None,
+    *,
+    batch_size: int = 8,
+    options: Options | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> list[str]:
     """One summary per text (cached ones reused). ``on_batch(done, total)`` after each batch.
 
     A provider error (no key, rate limit) stops the run and is raised; what finished before is kept in the cache.
@@ -138,7 +153,7 @@ def rewrite(provider: Provider, texts: list[str], model: str | None = None, *, b
     done = len(texts) - len(todo)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
+            batch = todo[start : start + batch_size]
             for text, summary in zip(batch, pool.map(one, batch)):
                 with _LOCK:
                     _store(provider, model, text, summary)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-
 from lab.core.errors import InputError, LabError
-from lab.llm.base import Message, Options, Provider, Usage, run
 from lab.core.keys import redact
+from lab.llm.base import Message, Options, Provider, Usage, run
 
 
 @dataclass
@@ -29,8 +28,12 @@ class Outcome:
     error: str = ""
 
 
-def compare(targets: list[Target], messages: list[Message], options: Options | None = None,
-            on_text: Callable[[int, str], None] | None = None) -> list[Outcome]:
+def compare(
+    targets: list[Target],
+    messages: list[Message],
+    options: Options | None = None,
+    on_text: Callable[[int, str], None] | None = None,
+) -> list[Outcome]:
     """The same messages to 2-3 models, one after the other (one local model is shared; remote calls would
     race for the same CPU to print). One model failing does not stop the others: its error is kept."""
     if not 1 <= len(targets) <= 3:
@@ -40,8 +43,13 @@ def compare(targets: list[Target], messages: list[Message], options: Options | N
         o = Outcome(t.label)
         try:
             provider = t.provider if hasattr(t.provider, "stream") else t.provider()
-            reply = run(provider, messages, model=t.model, options=options,
-                        on_text=(lambda s, i=i: on_text(i, s)) if on_text else None)
+            reply = run(
+                provider,
+                messages,
+                model=t.model,
+                options=options,
+                on_text=(lambda s, i=i: on_text(i, s)) if on_text else None,
+            )
             o.text, o.usage = reply.text, reply.usage
         except LabError as e:
             o.text, o.error = getattr(e, "partial_text", ""), redact(str(e))
@@ -54,8 +62,15 @@ def compare_table(outcomes: list[Outcome]) -> list[dict]:
     rows = []
     for o in outcomes:
         u = o.usage
-        rows.append({"model": o.label, "ttft_ms": round(u.ttft_s * 1000) if u and u.ttft_s is not None else None,
-                     "tokens_per_s": round(u.tokens_per_s, 1) if u and u.tokens_per_s else None,
-                     "tokens_in": u.prompt_tokens if u else None, "tokens_out": u.completion_tokens if u else None,
-                     "cost_usd": u.cost_usd if u else None, "error": o.error})
+        rows.append(
+            {
+                "model": o.label,
+                "ttft_ms": round(u.ttft_s * 1000) if u and u.ttft_s is not None else None,
+                "tokens_per_s": round(u.tokens_per_s, 1) if u and u.tokens_per_s else None,
+                "tokens_in": u.prompt_tokens if u else None,
+                "tokens_out": u.completion_tokens if u else None,
+                "cost_usd": u.cost_usd if u else None,
+                "error": o.error,
+            }
+        )
     return rows

@@ -39,7 +39,8 @@ def check_fits(messages: list[Message], window: int | None, max_tokens: int = 0)
         raise InputError(
             f"The prompt is about {n:,} tokens and the reply may take up to {max_tokens:,}: that is more than the "
             f"model's context window of {window:,} tokens. Clear the conversation, shorten the prompt or lower max "
-            "tokens.")
+            "tokens."
+        )
     return n
 
 

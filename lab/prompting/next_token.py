@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
-
 from lab.core.errors import InputError
 from lab.llm.base import Message, Options, Provider, Response, run
 
 
-def next_tokens(provider: Provider, messages: list[Message], *, k: int = 5, steps: int = 8,
-                options: Options | None = None) -> tuple[Response, list[dict]]:
+def next_tokens(
+    provider: Provider, messages: list[Message], *, k: int = 5, steps: int = 8, options: Options | None = None
+) -> tuple[Response, list[dict]]:
     """Generate ``steps`` tokens greedily and report, at each step, the top-``k`` candidates with probabilities.
 
     Only the local llama.cpp provider reports logprobs here (remote adapters in this lab do not ask for them).

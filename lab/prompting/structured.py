@@ -40,15 +40,24 @@ class DealSelection(BaseModel):
 
 DEAL_SYSTEM_PROMPT = (
     "You identify and summarize the most detailed deals from a list, by selecting deals that have the most "
-    "detailed, high quality description and the most clear price. Respond strictly in JSON with no explanation.")
+    "detailed, high quality description and the most clear price. Respond strictly in JSON with no explanation."
+)
 DEAL_EXAMPLE = (
     "Deals:\n"
     "1. Sony WH-1000XM5 wireless noise cancelling headphones, 30 hour battery. Now $279.99. https://shop.example/sony-xm5\n"
     "2. Samsung 65 inch QLED 4K smart TV, 120 Hz. $899. https://shop.example/samsung-q65\n"
-    "3. Mystery box of gadgets, price varies. https://shop.example/mystery")
+    "3. Mystery box of gadgets, price varies. https://shop.example/mystery"
+)
 
-FIELD_TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool,
-                               "list[str]": list[str], "list[int]": list[int], "list[float]": list[float]}
+FIELD_TYPES: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list[str]": list[str],
+    "list[int]": list[int],
+    "list[float]": list[float],
+}
 EXAMPLE_FIELDS = "city: str  # the city's name\ncountry: str\npopulation_millions: float"
 
 
@@ -60,8 +69,11 @@ class Schema:
 
     @classmethod
     def from_model(cls, model: type[BaseModel], json_schema: dict | None = None) -> "Schema":
-        return cls(model.__name__, json_schema or model.model_json_schema(),
-                   lambda data: model.model_validate(data).model_dump())
+        return cls(
+            model.__name__,
+            json_schema or model.model_json_schema(),
+            lambda data: model.model_validate(data).model_dump(),
+        )
 
     @classmethod
     def from_fields(cls, spec: str, name: str = "Reply") -> "Schema":
@@ -94,7 +106,9 @@ class Schema:
         def validate(data: Any) -> Any:
             errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
             if errors:
-                raise ValueError("; ".join(f"{'.'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in errors[:5]))
+                raise ValueError(
+                    "; ".join(f"{'.'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in errors[:5])
+                )
             return data
 
         return cls(name or schema.get("title", "Reply"), schema, validate)
@@ -109,7 +123,7 @@ class Schema:
         except json.JSONDecodeError as e:
             raise InputError(f"{path} is not valid JSON ({e.msg} at line {e.lineno}).") from e
         if not isinstance(schema, dict):
-            raise InputError(f"{path} must hold one JSON Schema object, like {{\"type\": \"object\", ...}}.")
+            raise InputError(f'{path} must hold one JSON Schema object, like {{"type": "object", ...}}.')
         return cls.from_json_schema(schema, name=path.stem)
 
     def validate(self, text: str) -> Any:
@@ -118,8 +132,9 @@ class Schema:
         try:
             return self._validate(data)
         except ValidationError as e:
-            raise ValueError("; ".join(f"{'.'.join(map(str, err['loc'])) or '(root)'}: {err['msg']}"
-                                       for err in e.errors()[:5])) from None
+            raise ValueError(
+                "; ".join(f"{'.'.join(map(str, err['loc'])) or '(root)'}: {err['msg']}" for err in e.errors()[:5])
+            ) from None
 
 
 def parse_json(text: str) -> Any:
@@ -138,9 +153,9 @@ def parse_json(text: str) -> Any:
 
 @dataclass
 class StructuredResult:
-    value: Any = None                                      # the validated data (a dict), or None
-    attempts: list[str] = field(default_factory=list)      # each raw reply
-    errors: list[str] = field(default_factory=list)        # each attempt's validation error ("" when it passed)
+    value: Any = None  # the validated data (a dict), or None
+    attempts: list[str] = field(default_factory=list)  # each raw reply
+    errors: list[str] = field(default_factory=list)  # each attempt's validation error ("" when it passed)
     messages: list[Message] = field(default_factory=list)  # what the last attempt sent
     usage: list[Usage] = field(default_factory=list)
 
@@ -153,9 +168,17 @@ class StructuredResult:
         return self.ok and len(self.attempts) > 1
 
 
-def structured(provider: Provider, messages: list[Message], schema: Schema, *, model: str | None = None,
-               options: Options | None = None, repair: bool = True, describe: bool = False,
-               on_text: Callable[[str], None] | None = None) -> StructuredResult:
+def structured(
+    provider: Provider,
+    messages: list[Message],
+    schema: Schema,
+    *,
+    model: str | None = None,
+    options: Options | None = None,
+    repair: bool = True,
+    describe: bool = False,
+    on_text: Callable[[str], None] | None = None,
+) -> StructuredResult:
     """Ask for JSON following ``schema``, validate it, and if it fails, show the model its error once.
 
     The schema goes in ``options.json_schema`` (OpenAI/Anthropic/Ollama structured output; llama.cpp turns it into
@@ -173,7 +196,7 @@ def structured(provider: Provider, messages: list[Message], schema: Schema, *, m
         else:
             messages.insert(0, {"role": "system", "content": note})
     result = StructuredResult()
-    for attempt in range(2 if repair else 1):
+    for _attempt in range(2 if repair else 1):
         result.messages = messages
         reply = run(provider, messages, model=model, options=options, on_text=on_text)
         result.attempts.append(reply.text)
@@ -186,6 +209,9 @@ def structured(provider: Provider, messages: list[Message], schema: Schema, *, m
             result.errors.append(str(e))
         messages = messages + [
             {"role": "assistant", "content": reply.text},
-            {"role": "user", "content": f"That reply is invalid: {result.errors[-1]}. Reply again with only the "
-                                        "corrected JSON."}]
+            {
+                "role": "user",
+                "content": f"That reply is invalid: {result.errors[-1]}. Reply again with only the corrected JSON.",
+            },
+        ]
     return result

@@ -38,12 +38,13 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from lab.core.errors import LabError, ProviderTimeout, ProviderUnavailable
 from lab.core.netguard import Resolver, URLRefused, _show, _why_refused, check_url, split_url
 
-MAX_BYTES = 2_000_000      # body cap: 2 MB is far more than any HTML page a model should read
-TIMEOUT_S = 10.0           # per connect and per read, and for the whole body
+MAX_BYTES = 2_000_000  # body cap: 2 MB is far more than any HTML page a model should read
+TIMEOUT_S = 10.0  # per connect and per read, and for the whole body
 MAX_REDIRECTS = 5
 USER_AGENT = "Mozilla/5.0 (compatible; LLM-Engineering-Lab/1.0; +educational brochure demo)"
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 REDIRECTS = (301, 302, 303, 307, 308)
+
 
 class FetchError(LabError):
     """The page could not be fetched (HTTP error, too big, wrong content type)."""
@@ -51,7 +52,7 @@ class FetchError(LabError):
 
 @dataclass
 class Fetched:
-    url: str                 # the final URL, after redirects
+    url: str  # the final URL, after redirects
     status: int
     content_type: str
     body: bytes
@@ -96,9 +97,16 @@ def _vetting_adapter(vet: Callable[[str], str | None]):
     return Adapter(max_retries=0)
 
 
-def fetch(url: str, *, allow_private: bool | None = None, allow_networks: Iterable[str] = (),
-          resolver: Resolver | None = None, max_bytes: int = MAX_BYTES, timeout_s: float = TIMEOUT_S,
-          max_redirects: int = MAX_REDIRECTS) -> Fetched:
+def fetch(
+    url: str,
+    *,
+    allow_private: bool | None = None,
+    allow_networks: Iterable[str] = (),
+    resolver: Resolver | None = None,
+    max_bytes: int = MAX_BYTES,
+    timeout_s: float = TIMEOUT_S,
+    max_redirects: int = MAX_REDIRECTS,
+) -> Fetched:
     """GET ``url`` with the checks above; redirects are followed by hand so each hop is vetted."""
     import requests
 
@@ -118,13 +126,19 @@ def fetch(url: str, *, allow_private: bool | None = None, allow_networks: Iterab
         while True:
             check_url(current, allow_private=allow, allow_networks=nets, resolver=resolver)
             try:
-                resp = session.get(current, stream=True, allow_redirects=False, timeout=(timeout_s, timeout_s),
-                                   headers={"User-Agent": USER_AGENT, "Accept": "text/html,text/plain;q=0.9"})
+                resp = session.get(
+                    current,
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=(timeout_s, timeout_s),
+                    headers={"User-Agent": USER_AGENT, "Accept": "text/html,text/plain;q=0.9"},
+                )
             except requests.Timeout as e:
                 raise ProviderTimeout(f"{_show(current)} did not answer within {timeout_s:.0f} s.") from e
             except requests.RequestException as e:
-                raise ProviderUnavailable(f"Cannot fetch {_show(current)}: {type(e).__name__}. "
-                                          "Is the address right?") from e
+                raise ProviderUnavailable(
+                    f"Cannot fetch {_show(current)}: {type(e).__name__}. Is the address right?"
+                ) from e
             except ValueError as e:  # requests parses a redirect's Location even when it does not follow it
                 raise URLRefused(f"Refused {_show(current)}: it redirects to a malformed URL ({_show(str(e))}).") from e
             with resp:
@@ -141,8 +155,9 @@ def fetch(url: str, *, allow_private: bool | None = None, allow_networks: Iterab
                     raise FetchError(f"{_show(current)} answered HTTP {resp.status_code} {_show(resp.reason or '')}.")
                 ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
                 if ctype and ctype not in HTML_TYPES:
-                    raise FetchError(f"{_show(current)} is {_show(ctype)}, not a web page; "
-                                     "give the URL of an HTML page.")
+                    raise FetchError(
+                        f"{_show(current)} is {_show(ctype)}, not a web page; give the URL of an HTML page."
+                    )
                 declared = int(resp.headers.get("Content-Length") or 0)
                 if declared > max_bytes:
                     raise FetchError(f"{_show(current)} is {declared:,} bytes; the limit is {max_bytes:,}.")
@@ -153,8 +168,9 @@ def fetch(url: str, *, allow_private: bool | None = None, allow_networks: Iterab
                         if len(body) > max_bytes:  # stop reading: a server may lie about (or omit) the length
                             raise FetchError(f"{_show(current)} sent more than {max_bytes:,} bytes; stopped reading.")
                         if time.monotonic() > deadline:
-                            raise ProviderTimeout(f"{_show(current)} is sending too slowly; "
-                                                  f"gave up after {timeout_s * 3:.0f} s.")
+                            raise ProviderTimeout(
+                                f"{_show(current)} is sending too slowly; gave up after {timeout_s * 3:.0f} s."
+                            )
                 except requests.Timeout as e:
                     raise ProviderTimeout(f"{_show(current)} stopped sending for {timeout_s:.0f} s; gave up.") from e
                 except requests.RequestException as e:

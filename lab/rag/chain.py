@@ -46,22 +46,30 @@ from pydantic import BaseModel, Field
 from lab.llm.base import DEFAULT_SYSTEM, Message, Options, Provider, Usage, run
 from lab.rag.retrieval import StoreRetriever, check_query
 
-SYSTEM_PROMPT = ("You answer questions about Rainfold Systems, using only the context below. If the context does "
-                 "not contain the answer, say \"I don't know\". " + DEFAULT_SYSTEM)
-CONDENSE_PROMPT = ("Rewrite the user's follow-up question as one standalone question that makes sense without the "
-                   "conversation. Reply with the question only.")
+SYSTEM_PROMPT = (
+    "You answer questions about Rainfold Systems, using only the context below. If the context does "
+    'not contain the answer, say "I don\'t know". ' + DEFAULT_SYSTEM
+)
+CONDENSE_PROMPT = (
+    "Rewrite the user's follow-up question as one standalone question that makes sense without the "
+    "conversation. Reply with the question only."
+)
 # Small models sometimes carry on by copying the context's layout ("[5] (knowledge-base/...)"): stop there.
 ANSWER_STOP = ["\n\n[", "\n\n## "]
 NO_CONTEXT_ANSWER = "I don't know: nothing in the knowledge base matches this question closely enough."
 
-ANSWER_TEMPLATE = ChatPromptTemplate.from_messages([
-    ("system", SYSTEM_PROMPT),
-    ("human", "Context:\n{context}\n\nQuestion: {question}"),
-])
-CONDENSE_TEMPLATE = ChatPromptTemplate.from_messages([
-    ("system", CONDENSE_PROMPT),
-    ("human", "Conversation:\n{conversation}\n\nFollow-up question: {question}\nStandalone question:"),
-])
+ANSWER_TEMPLATE = ChatPromptTemplate.from_messages(
+    [
+        ("system", SYSTEM_PROMPT),
+        ("human", "Context:\n{context}\n\nQuestion: {question}"),
+    ]
+)
+CONDENSE_TEMPLATE = ChatPromptTemplate.from_messages(
+    [
+        ("system", CONDENSE_PROMPT),
+        ("human", "Conversation:\n{conversation}\n\nFollow-up question: {question}\nStandalone question:"),
+    ]
+)
 
 
 class ChatOptions(BaseModel):
@@ -71,22 +79,42 @@ class ChatOptions(BaseModel):
 
     k: int = Field(4, ge=1, le=20, description="How many chunks go into the prompt (more context, more tokens).")
     condense: Literal["llm", "append", "off"] = Field(
-        "llm", description="How a follow-up uses the history: llm = the model rewrites it as a standalone question "
-                           "(the course's way); append = earlier questions are added to the search text; off = ignore history.")
+        "llm",
+        description="How a follow-up uses the history: llm = the model rewrites it as a standalone question "
+        "(the course's way); append = earlier questions are added to the search text; off = ignore history.",
+    )
     # Calibrated on MiniLM: every evaluation question's best chunk scores 0.39 or more, while off-topic questions
     # ("What is the capital of France?", "Who wrote Hamlet?") peak at 0.31. Other embedders need their own value.
-    min_score: float = Field(0.35, ge=-1.0, le=1.0, description="Chunks below this cosine similarity are dropped; with none left the answer is 'I don't know' (MiniLM: on-topic >= ~0.4, off-topic <= ~0.3).")
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature of the answer (0 = greedy, reproducible).")
+    min_score: float = Field(
+        0.35,
+        ge=-1.0,
+        le=1.0,
+        description="Chunks below this cosine similarity are dropped; with none left the answer is 'I don't know' (MiniLM: on-topic >= ~0.4, off-topic <= ~0.3).",
+    )
+    temperature: float = Field(
+        0.0, ge=0.0, le=2.0, description="Sampling temperature of the answer (0 = greedy, reproducible)."
+    )
     max_tokens: int = Field(256, ge=1, le=4096, description="Longest answer, in tokens.")
     mode: Literal["dense", "bm25", "hybrid", "best"] = Field(
-        "dense", description="Retrieval: dense = embeddings; bm25 = keywords; hybrid = both fused by reciprocal rank; "
-                             "best = hybrid plus sub-queries for two-part questions (with the e5 index when installed).")
-    parent: bool = Field(False, description="Parent-document retrieval: search small chunks, but hand the model each "
-                                            "chunk's whole section (its heading and everything under it).")
-    multi_query: bool = Field(False, description="The model rewrites the question 3 ways; every wording is searched "
-                                                 "(one extra model call; weak with a tiny local model).")
-    rerank: bool = Field(False, description="The model reorders the top 10 chunks by usefulness before the top k are "
-                                            "kept (one extra model call; weak with a tiny local model).")
+        "dense",
+        description="Retrieval: dense = embeddings; bm25 = keywords; hybrid = both fused by reciprocal rank; "
+        "best = hybrid plus sub-queries for two-part questions (with the e5 index when installed).",
+    )
+    parent: bool = Field(
+        False,
+        description="Parent-document retrieval: search small chunks, but hand the model each "
+        "chunk's whole section (its heading and everything under it).",
+    )
+    multi_query: bool = Field(
+        False,
+        description="The model rewrites the question 3 ways; every wording is searched "
+        "(one extra model call; weak with a tiny local model).",
+    )
+    rerank: bool = Field(
+        False,
+        description="The model reorders the top 10 chunks by usefulness before the top k are "
+        "kept (one extra model call; weak with a tiny local model).",
+    )
 
 
 @dataclass
@@ -94,8 +122,8 @@ class RagAnswer:
     question: str
     standalone_question: str
     answer: str
-    chunks: list = field(default_factory=list)      # the retrieved Documents (score in metadata), best first
-    prompt: list[Message] = field(default_factory=list)   # exactly what the model was sent ([] if not called)
+    chunks: list = field(default_factory=list)  # the retrieved Documents (score in metadata), best first
+    prompt: list[Message] = field(default_factory=list)  # exactly what the model was sent ([] if not called)
     usage: Usage | None = None
 
     @property
@@ -103,10 +131,17 @@ class RagAnswer:
         return list(dict.fromkeys(d.metadata["source"] for d in self.chunks))
 
     def to_dict(self) -> dict:
-        return {"question": self.question, "standalone_question": self.standalone_question, "answer": self.answer,
-                "sources": self.sources, "prompt": self.prompt,
-                "chunks": [{"source": d.metadata["source"], "score": d.metadata["score"], "text": d.page_content}
-                           for d in self.chunks]}
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "answer": self.answer,
+            "sources": self.sources,
+            "prompt": self.prompt,
+            "chunks": [
+                {"source": d.metadata["source"], "score": d.metadata["score"], "text": d.page_content}
+                for d in self.chunks
+            ],
+        }
 
 
 def format_context(docs) -> str:
@@ -118,16 +153,24 @@ def _conversation(history: list[Message]) -> str:
     return "\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in history if m.get("content"))
 
 
-def build_chain(index, provider: Provider, options: ChatOptions | None = None, *, model: str | None = None,
-                on_text: Callable[[str], None] | None = None) -> Runnable:
+def build_chain(
+    index,
+    provider: Provider,
+    options: ChatOptions | None = None,
+    *,
+    model: str | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> Runnable:
     """The runnable: ``invoke({"question": str, "history": [messages]})`` -> a dict with every intermediate."""
     options = options or ChatOptions()
     llm_options = Options(temperature=options.temperature, max_tokens=options.max_tokens, stop=ANSWER_STOP)
 
     def provider_runnable(stream_to=None) -> Runnable:
         # Our provider as a Runnable: OpenAI-shaped messages in, lab Response out.
-        return RunnableLambda(lambda msgs: run(provider, msgs, model=model, options=llm_options, on_text=stream_to),
-                              name=f"lab_provider_{provider.name}")
+        return RunnableLambda(
+            lambda msgs: run(provider, msgs, model=model, options=llm_options, on_text=stream_to),
+            name=f"lab_provider_{provider.name}",
+        )
 
     def condense(x: dict) -> str:
         question, history = check_query(x["question"]), x.get("history") or []
@@ -136,11 +179,12 @@ def build_chain(index, provider: Provider, options: ChatOptions | None = None, *
         if options.condense == "append":
             earlier = [m["content"] for m in history if m["role"] == "user" and m.get("content")]
             return " ".join(earlier[-2:] + [question])[-1500:]
-        msgs = convert_to_openai_messages(CONDENSE_TEMPLATE.invoke(
-            {"conversation": _conversation(history[-6:]), "question": question}).to_messages())
+        msgs = convert_to_openai_messages(
+            CONDENSE_TEMPLATE.invoke({"conversation": _conversation(history[-6:]), "question": question}).to_messages()
+        )
         text = provider_runnable().invoke(msgs).text.strip().splitlines()
         rewritten = text[0].strip().strip('"') if text else ""
-        return rewritten or question   # a model that returns nothing should not break retrieval
+        return rewritten or question  # a model that returns nothing should not break retrieval
 
     retriever = StoreRetriever(index=index, k=options.k, mode=options.mode)
 
@@ -154,8 +198,9 @@ def build_chain(index, provider: Provider, options: ChatOptions | None = None, *
     def make_prompt(x: dict) -> list[Message]:
         if not x["docs"]:
             return []
-        return convert_to_openai_messages(ANSWER_TEMPLATE.invoke(
-            {"context": format_context(x["docs"]), "question": x["standalone"]}).to_messages())
+        return convert_to_openai_messages(
+            ANSWER_TEMPLATE.invoke({"context": format_context(x["docs"]), "question": x["standalone"]}).to_messages()
+        )
 
     def answer(x: dict):
         if not x["prompt"]:
@@ -170,22 +215,30 @@ def build_chain(index, provider: Provider, options: ChatOptions | None = None, *
 
         extra = llm_steps.rewrite(question, provider, 3, model) if options.multi_query else []
         p = modes.plan(question, options.mode, index.embedder, extra_queries=extra)
-        hits = modes.run(p, index.store, index.bm25() if options.mode != "dense" else None,
-                         max(options.k, 10) if options.rerank else options.k)
+        hits = modes.run(
+            p,
+            index.store,
+            index.bm25() if options.mode != "dense" else None,
+            max(options.k, 10) if options.rerank else options.k,
+        )
         if options.rerank:
             hits = llm_steps.rerank(question, hits, provider, model)
-        return [Document(page_content=h.text, id=h.id, metadata={**h.metadata, "id": h.id, "score": h.score})
-                for h in hits[: options.k]]
+        return [
+            Document(page_content=h.text, id=h.id, metadata={**h.metadata, "id": h.id, "score": h.score})
+            for h in hits[: options.k]
+        ]
 
     if options.multi_query or options.rerank:
         retriever = RunnableLambda(llm_retrieve, name="llm_assisted_retrieval")
     retrieve = itemgetter("standalone") | retriever | RunnableLambda(keep_relevant)
     if options.parent:
         retrieve = retrieve | RunnableLambda(parents, name="parent_sections")
-    return (_assign("standalone", RunnableLambda(condense, name="condense_question"))
-            | _assign("docs", retrieve)
-            | _assign("prompt", RunnableLambda(make_prompt, name="stuff_prompt"))
-            | _assign("response", RunnableLambda(answer, name="answer")))
+    return (
+        _assign("standalone", RunnableLambda(condense, name="condense_question"))
+        | _assign("docs", retrieve)
+        | _assign("prompt", RunnableLambda(make_prompt, name="stuff_prompt"))
+        | _assign("response", RunnableLambda(answer, name="answer"))
+    )
 
 
 def parents(docs) -> list:
@@ -203,11 +256,14 @@ def parents(docs) -> list:
         if key in seen:
             continue
         seen.add(key)
-        if m.get("source") not in texts or "parent_start" not in m:   # an index built before sections were kept
+        if m.get("source") not in texts or "parent_start" not in m:  # an index built before sections were kept
             out.append(d)
             continue
-        out.append(Document(page_content=parent_text(texts[m["source"]], m), id=d.id,
-                            metadata={**m, "child_text": d.page_content}))
+        out.append(
+            Document(
+                page_content=parent_text(texts[m["source"]], m), id=d.id, metadata={**m, "child_text": d.page_content}
+            )
+        )
     return out
 
 
@@ -218,16 +274,30 @@ def _assign(key: str, step: Runnable) -> Runnable:
     return RunnableLambda(lambda x, config=None: {**x, key: step.invoke(x, config)}, name=f"assign_{key}")
 
 
-def ask(index, question: str, *, history: list[Message] | None = None, provider: Provider | None = None,
-        options: ChatOptions | None = None, model: str | None = None,
-        on_text: Callable[[str], None] | None = None) -> RagAnswer:
+def ask(
+    index,
+    question: str,
+    *,
+    history: list[Message] | None = None,
+    provider: Provider | None = None,
+    options: ChatOptions | None = None,
+    model: str | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> RagAnswer:
     """One turn of the RAG chat. ``provider`` defaults to the local SmolLM2."""
     if provider is None:
         from lab.llm import get_provider
 
         provider = get_provider("local")
     out = build_chain(index, provider, options, model=model, on_text=on_text).invoke(
-        {"question": question, "history": list(history or [])})
+        {"question": question, "history": list(history or [])}
+    )
     resp = out["response"]
-    return RagAnswer(question, out["standalone"], resp.text.strip() if resp else NO_CONTEXT_ANSWER, out["docs"],
-                     out["prompt"], resp.usage if resp else None)
+    return RagAnswer(
+        question,
+        out["standalone"],
+        resp.text.strip() if resp else NO_CONTEXT_ANSWER,
+        out["docs"],
+        out["prompt"],
+        resp.usage if resp else None,
+    )

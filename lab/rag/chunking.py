@@ -34,33 +34,57 @@ class ChunkOptions(BaseModel):
     model_config = {"extra": "forbid"}
 
     splitter: Literal["recursive", "character"] = Field(
-        "recursive", description="recursive: paragraphs, then lines, then words, so every chunk fits; "
-                                 "character: paragraphs only (a long paragraph stays one oversized chunk).")
-    chunk_size: int = Field(400, ge=20, le=4000, description="Largest chunk, in characters (MiniLM reads ~256 tokens, about 1,000 characters; the rest is cut off).")
-    chunk_overlap: int = Field(50, ge=0, le=1000, description="Characters repeated between neighbouring chunks, so a fact cut in two is whole in one of them.")
-    add_title: bool = Field(True, description="Start each chunk with its document's title (a contextual header) so it says what it is about.")
-    add_headings: bool = Field(False, description="Start each chunk with its whole heading path ('AquaLedger > Tiers and pricing (2025)') instead of the title alone.")
+        "recursive",
+        description="recursive: paragraphs, then lines, then words, so every chunk fits; "
+        "character: paragraphs only (a long paragraph stays one oversized chunk).",
+    )
+    chunk_size: int = Field(
+        400,
+        ge=20,
+        le=4000,
+        description="Largest chunk, in characters (MiniLM reads ~256 tokens, about 1,000 characters; the rest is cut off).",
+    )
+    chunk_overlap: int = Field(
+        50,
+        ge=0,
+        le=1000,
+        description="Characters repeated between neighbouring chunks, so a fact cut in two is whole in one of them.",
+    )
+    add_title: bool = Field(
+        True,
+        description="Start each chunk with its document's title (a contextual header) so it says what it is about.",
+    )
+    add_headings: bool = Field(
+        False,
+        description="Start each chunk with its whole heading path ('AquaLedger > Tiers and pricing (2025)') instead of the title alone.",
+    )
 
     @model_validator(mode="after")
     def _overlap_smaller(self) -> "ChunkOptions":
         if self.chunk_overlap >= self.chunk_size:
-            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})")
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
+            )
         return self
 
     def tag(self) -> str:
         """A short name for this configuration, used in index names: 'recursive-700-150-t'."""
-        return (f"{self.splitter}-{self.chunk_size}-{self.chunk_overlap}{'-t' if self.add_title else ''}"
-                f"{'-h' if self.add_headings else ''}")
+        return (
+            f"{self.splitter}-{self.chunk_size}-{self.chunk_overlap}{'-t' if self.add_title else ''}"
+            f"{'-h' if self.add_headings else ''}"
+        )
 
 
 def make_splitter(options: ChunkOptions):
     from langchain_text_splitters import CharacterTextSplitter, RecursiveCharacterTextSplitter
 
     if options.splitter == "character":
-        return CharacterTextSplitter(separator="\n\n", chunk_size=options.chunk_size,
-                                     chunk_overlap=options.chunk_overlap, add_start_index=True)
-    return RecursiveCharacterTextSplitter(chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap,
-                                          add_start_index=True)
+        return CharacterTextSplitter(
+            separator="\n\n", chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap, add_start_index=True
+        )
+    return RecursiveCharacterTextSplitter(
+        chunk_size=options.chunk_size, chunk_overlap=options.chunk_overlap, add_start_index=True
+    )
 
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.M)

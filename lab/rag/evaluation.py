@@ -38,7 +38,7 @@ from lab.core.errors import InputError
 from lab.rag.chunking import ChunkOptions, split_documents
 
 QUESTIONS_PATH = Path(__file__).with_name("eval_questions.jsonl")
-GREEN, AMBER = 0.9, 0.75   # the same thresholds for MRR, nDCG and coverage (as a fraction)
+GREEN, AMBER = 0.9, 0.75  # the same thresholds for MRR, nDCG and coverage (as a fraction)
 
 
 class EvalQuestion(BaseModel):
@@ -48,8 +48,11 @@ class EvalQuestion(BaseModel):
     expected_sources: list[str] = Field(min_length=1, description="Repo-relative files that hold the answer.")
     keywords: list[str] = Field(default_factory=list, description="Strings a good context must contain.")
     doc_type: str = Field("", description="The folder (doc_type) of the main expected file.")
-    kind: str = Field("", description="'' (worded like the document), 'paraphrase' (avoids its distinctive words) "
-                                      "or 'two-doc' (needs two documents).")
+    kind: str = Field(
+        "",
+        description="'' (worded like the document), 'paraphrase' (avoids its distinctive words) "
+        "or 'two-doc' (needs two documents).",
+    )
 
 
 def load_questions(path: Path | str | None = None) -> list[EvalQuestion]:
@@ -57,8 +60,10 @@ def load_questions(path: Path | str | None = None) -> list[EvalQuestion]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"Cannot read the question file {path}: {type(e).__name__}: {e}. It should be JSON "
-                         "lines like lab/rag/eval_questions.jsonl.") from e
+        raise InputError(
+            f"Cannot read the question file {path}: {type(e).__name__}: {e}. It should be JSON "
+            "lines like lab/rag/eval_questions.jsonl."
+        ) from e
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if line.strip():
@@ -70,8 +75,9 @@ def load_questions(path: Path | str | None = None) -> list[EvalQuestion]:
             except (ValueError, TypeError) as e:
                 raise InputError(f"{path.name} line {n} is not a valid question: {e}") from e
     if not rows:
-        raise InputError(f"{path.name} has no questions: one JSON object per line, with question, "
-                         "expected_sources and keywords.")
+        raise InputError(
+            f"{path.name} has no questions: one JSON object per line, with question, expected_sources and keywords."
+        )
     return rows
 
 
@@ -113,15 +119,15 @@ class QuestionResult:
     doc_type: str
     expected: list[str]
     retrieved: list[str]
-    rank: int | None          # rank of the first relevant chunk (None: not in the top k)
+    rank: int | None  # rank of the first relevant chunk (None: not in the top k)
     rr: float
     ndcg: float
     coverage: float
     missing_keywords: list[str]
-    query_ms: float                 # embedding + search for this question
+    query_ms: float  # embedding + search for this question
     kind: str = ""
-    embed_ms: float = 0.0           # the question (and its sub-queries) embedded once, shared by the stores
-    search_ms: float = 0.0          # this store's search (+ BM25 and fusion in those modes), warm, median of repeats
+    embed_ms: float = 0.0  # the question (and its sub-queries) embedded once, shared by the stores
+    search_ms: float = 0.0  # this store's search (+ BM25 and fusion in those modes), warm, median of repeats
     sub_queries: list[str] = field(default_factory=list)
 
 
@@ -138,7 +144,7 @@ class StoreEval:
     ndcg: float
     coverage: float
     build_s: float
-    query_ms_p50: float             # embedding + search, per question, median
+    query_ms_p50: float  # embedding + search, per question, median
     chunks: int
     rows: list[QuestionResult] = field(default_factory=list)
     mode: str = "dense"
@@ -152,9 +158,12 @@ class StoreEval:
         out: dict[str, dict] = {}
         for kind in sorted({r.kind or "plain" for r in self.rows}):
             rows = [r for r in self.rows if (r.kind or "plain") == kind]
-            out[kind] = {"n": len(rows), "mrr": round(_mean(r.rr for r in rows), 4),
-                         "coverage": round(_mean(r.coverage for r in rows), 4),
-                         "missed": sum(r.rank is None for r in rows)}
+            out[kind] = {
+                "n": len(rows),
+                "mrr": round(_mean(r.rr for r in rows), 4),
+                "coverage": round(_mean(r.coverage for r in rows), 4),
+                "missed": sum(r.rank is None for r in rows),
+            }
         return out
 
     def to_dict(self, rows: bool = False) -> dict:
@@ -163,31 +172,67 @@ class StoreEval:
         d["colours"] = {"mrr": colour(self.mrr), "ndcg": colour(self.ndcg), "coverage": colour(self.coverage)}
         d["by_kind"] = self.by_kind()
         if rows:
-            d["rows"] = [{**asdict(r), "rr": round(r.rr, 4), "ndcg": round(r.ndcg, 4),
-                          "coverage": round(r.coverage, 4), "query_ms": round(r.query_ms, 3),
-                          "embed_ms": round(r.embed_ms, 3), "search_ms": round(r.search_ms, 3)} for r in self.rows]
+            d["rows"] = [
+                {
+                    **asdict(r),
+                    "rr": round(r.rr, 4),
+                    "ndcg": round(r.ndcg, 4),
+                    "coverage": round(r.coverage, 4),
+                    "query_ms": round(r.query_ms, 3),
+                    "embed_ms": round(r.embed_ms, 3),
+                    "search_ms": round(r.search_ms, 3),
+                }
+                for r in self.rows
+            ]
         return d
 
 
-def score_row(q: EvalQuestion, hits, k: int, embed_ms: float = 0.0, search_ms: float = 0.0,
-              sub_queries: list[str] | None = None) -> QuestionResult:
+def score_row(
+    q: EvalQuestion, hits, k: int, embed_ms: float = 0.0, search_ms: float = 0.0, sub_queries: list[str] | None = None
+) -> QuestionResult:
     ranked = [h.source for h in hits]
     expected = set(q.expected_sources)
     rr = reciprocal_rank(ranked, expected)
     blob = "\n".join(h.text for h in hits).lower()
     rank = next((i for i, src in enumerate(ranked, 1) if src in expected), None)
-    return QuestionResult(q.question, q.doc_type, q.expected_sources, ranked, rank, rr,
-                          ndcg_at_k(ranked, expected, k), keyword_coverage([h.text for h in hits], q.keywords),
-                          [kw for kw in q.keywords if kw.lower() not in blob], embed_ms + search_ms, q.kind,
-                          embed_ms, search_ms, list(sub_queries or []))
+    return QuestionResult(
+        q.question,
+        q.doc_type,
+        q.expected_sources,
+        ranked,
+        rank,
+        rr,
+        ndcg_at_k(ranked, expected, k),
+        keyword_coverage([h.text for h in hits], q.keywords),
+        [kw for kw in q.keywords if kw.lower() not in blob],
+        embed_ms + search_ms,
+        q.kind,
+        embed_ms,
+        search_ms,
+        list(sub_queries or []),
+    )
 
 
-def summarise(name: str, rows: list[QuestionResult], k: int, build_s: float, chunks: int, mode: str = "dense",
-              embedder: str = "") -> StoreEval:
+def summarise(
+    name: str, rows: list[QuestionResult], k: int, build_s: float, chunks: int, mode: str = "dense", embedder: str = ""
+) -> StoreEval:
     med = lambda xs: statistics.median(xs) if xs else 0.0  # noqa: E731
-    return StoreEval(name, k, _mean(r.rr for r in rows), _mean(r.ndcg for r in rows), _mean(r.coverage for r in rows),
-                     build_s, med([r.query_ms for r in rows]), chunks, rows, mode, embedder,
-                     med([r.embed_ms for r in rows]), med([r.search_ms for r in rows]), len(rows))
+    return StoreEval(
+        name,
+        k,
+        _mean(r.rr for r in rows),
+        _mean(r.ndcg for r in rows),
+        _mean(r.coverage for r in rows),
+        build_s,
+        med([r.query_ms for r in rows]),
+        chunks,
+        rows,
+        mode,
+        embedder,
+        med([r.embed_ms for r in rows]),
+        med([r.search_ms for r in rows]),
+        len(rows),
+    )
 
 
 def evaluate_store(store, query_vectors, questions: list[EvalQuestion], k: int, build_s: float = 0.0) -> StoreEval:
@@ -200,9 +245,18 @@ def evaluate_store(store, query_vectors, questions: list[EvalQuestion], k: int, 
     return summarise(store.name, rows, k, build_s, store.count())
 
 
-def evaluate(k: int = 5, options: ChunkOptions | None = None, embedder=None, stores=("chroma", "faiss"),
-             questions: list[EvalQuestion] | None = None, docs=None, mode: str = "dense", repeats: int = 3,
-             faiss_index: str = "flat", on_progress=None) -> dict[str, StoreEval]:
+def evaluate(
+    k: int = 5,
+    options: ChunkOptions | None = None,
+    embedder=None,
+    stores=("chroma", "faiss"),
+    questions: list[EvalQuestion] | None = None,
+    docs=None,
+    mode: str = "dense",
+    repeats: int = 3,
+    faiss_index: str = "flat",
+    on_progress=None,
+) -> dict[str, StoreEval]:
     """Build each store from the *same* chunk vectors (Chroma in a fresh temporary directory, so ``build_s`` is
     a real build), then run every question in ``mode``. Each question is embedded once (``embed_ms``); each
     store's search is then timed alone, warm, median of ``repeats`` (``search_ms``). ``mode="best"`` uses the
@@ -220,12 +274,16 @@ def evaluate(k: int = 5, options: ChunkOptions | None = None, embedder=None, sto
     embedder = embedder or get_embedder(modes.best_embedder_name() if mode == "best" else "minilm", cache=True)
     questions = questions or load_questions()
     chunks = split_documents(docs or load_documents(), options)
-    ids, texts, metas = [c.metadata["id"] for c in chunks], [c.page_content for c in chunks], [c.metadata for c in chunks]
+    ids, texts, metas = (
+        [c.metadata["id"] for c in chunks],
+        [c.page_content for c in chunks],
+        [c.metadata for c in chunks],
+    )
     if on_progress:
         on_progress(f"embedding {len(chunks)} chunks with {embedder.name} (cached after the first run)")
     vectors = embedder.embed(texts)
     bm25 = BM25Index(ids, texts, metas) if mode != "dense" else None
-    plans = [modes.plan(q.question, mode, embedder) for q in questions[:1]]     # warm-up (first-call costs)
+    plans = [modes.plan(q.question, mode, embedder) for q in questions[:1]]  # warm-up (first-call costs)
     plans = [modes.plan(q.question, mode, embedder) for q in questions]
     out = {}
     for kind in stores:
@@ -233,8 +291,11 @@ def evaluate(k: int = 5, options: ChunkOptions | None = None, embedder=None, sto
             on_progress(f"{kind}: building and querying")
         with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
             t0 = time.perf_counter()
-            store = (ChromaStore("eval", embedder.dim, path=Path(tmp) / "chroma", url="") if kind == "chroma"
-                     else FaissStore(embedder.dim, faiss_index))
+            store = (
+                ChromaStore("eval", embedder.dim, path=Path(tmp) / "chroma", url="")
+                if kind == "chroma"
+                else FaissStore(embedder.dim, faiss_index)
+            )
             store.add(ids, vectors, texts, metas)
             build_s = time.perf_counter() - t0
             modes.run(plans[0], store, bm25, k)
@@ -249,8 +310,15 @@ def evaluate(k: int = 5, options: ChunkOptions | None = None, embedder=None, sto
     return out
 
 
-def sweep(chunk_sizes=(300, 400, 700), overlaps=(0, 50), ks=(3, 5, 8), add_title: bool = True,
-          embedder=None, questions=None, on_progress=None) -> list[dict]:
+def sweep(
+    chunk_sizes=(300, 400, 700),
+    overlaps=(0, 50),
+    ks=(3, 5, 8),
+    add_title: bool = True,
+    embedder=None,
+    questions=None,
+    on_progress=None,
+) -> list[dict]:
     """MRR / nDCG / coverage for every chunk size x overlap x k, on FAISS (exact, and fastest to rebuild).
     Each (size, overlap) re-chunks and re-embeds (the embedding cache makes a repeated sweep fast)."""
     from lab.rag.embeddings import get_embedder
@@ -272,10 +340,23 @@ def sweep(chunk_sizes=(300, 400, 700), overlaps=(0, 50), ks=(3, 5, 8), add_title
                 on_progress(f"chunk size {size}, overlap {overlap}")
             chunks = split_documents(docs, ChunkOptions(chunk_size=size, chunk_overlap=overlap, add_title=add_title))
             store = FaissStore(embedder.dim)
-            store.add([c.metadata["id"] for c in chunks], embedder.embed([c.page_content for c in chunks]),
-                      [c.page_content for c in chunks], [c.metadata for c in chunks])
+            store.add(
+                [c.metadata["id"] for c in chunks],
+                embedder.embed([c.page_content for c in chunks]),
+                [c.page_content for c in chunks],
+                [c.metadata for c in chunks],
+            )
             for k in ks:
                 r = evaluate_store(store, qvecs, questions, k)
-                rows.append({"chunk_size": size, "overlap": overlap, "k": k, "chunks": len(chunks),
-                             "mrr": round(r.mrr, 4), "ndcg": round(r.ndcg, 4), "coverage": round(r.coverage, 4)})
+                rows.append(
+                    {
+                        "chunk_size": size,
+                        "overlap": overlap,
+                        "k": k,
+                        "chunks": len(chunks),
+                        "mrr": round(r.mrr, 4),
+                        "ndcg": round(r.ndcg, 4),
+                        "coverage": round(r.coverage, 4),
+                    }
+                )
     return rows

@@ -68,8 +68,15 @@ def add_doc_prior(hits, doc_rank: dict, weight: float, k0: int = RRF_K) -> list:
     """
     from lab.rag.stores import Hit
 
-    out = [Hit(h.id, h.score + (weight / (k0 + doc_rank[h.source]) if h.source in doc_rank else 0.0), h.text,
-               dict(h.metadata)) for h in hits]
+    out = [
+        Hit(
+            h.id,
+            h.score + (weight / (k0 + doc_rank[h.source]) if h.source in doc_rank else 0.0),
+            h.text,
+            dict(h.metadata),
+        )
+        for h in hits
+    ]
     return sorted(out, key=lambda h: -h.score)
 
 
@@ -104,10 +111,15 @@ def sub_queries(question: str) -> list[str]:
     if len(parts) >= 2:
         return parts[:4]
     m = _PAIR.search(q)
-    if m and m.group(1).strip().lower() not in {"the", "rainfold"} and _words(m.group(1)) <= 6 and _words(m.group(2)) <= 6:
+    if (
+        m
+        and m.group(1).strip().lower() not in {"the", "rainfold"}
+        and _words(m.group(1)) <= 6
+        and _words(m.group(2)) <= 6
+    ):
         out = []
         for name in (m.group(1), m.group(2)):
-            s = q[:m.start()] + name + q[m.end():]
+            s = q[: m.start()] + name + q[m.end() :]
             out.append(" ".join(_BOTH.sub(" ", s).split()))
         return out
     return []

@@ -30,10 +30,12 @@ from lab.core.errors import LabError
 from lab.llm.base import Options, run
 from lab.rag.evaluation import EvalQuestion, keyword_coverage
 
-JUDGE_SYSTEM = ("You are an expert evaluator of answers about Rainfold Systems. Grade the answer to the question "
-                "against the facts a correct answer must contain. Scores are integers from 1 (very poor) to 5 "
-                "(excellent). accuracy: are its statements correct? completeness: does it give all the required "
-                "facts? relevance: does it answer this question without padding? Reply with JSON only.")
+JUDGE_SYSTEM = (
+    "You are an expert evaluator of answers about Rainfold Systems. Grade the answer to the question "
+    "against the facts a correct answer must contain. Scores are integers from 1 (very poor) to 5 "
+    "(excellent). accuracy: are its statements correct? completeness: does it give all the required "
+    "facts? relevance: does it answer this question without padding? Reply with JSON only."
+)
 JUDGE_SCHEMA = {
     "type": "object",
     "properties": {
@@ -62,9 +64,14 @@ class JudgedAnswer:
 
 def judge_messages(q: EvalQuestion, answer: str) -> list[dict]:
     facts = "; ".join(q.keywords) or "(no reference facts: judge relevance and plausibility only)"
-    return [{"role": "system", "content": JUDGE_SYSTEM},
-            {"role": "user", "content": f"Question: {q.question}\n\nFacts a correct answer must contain: {facts}\n\n"
-                                        f"Answer to grade: {answer}\n\nJSON:"}]
+    return [
+        {"role": "system", "content": JUDGE_SYSTEM},
+        {
+            "role": "user",
+            "content": f"Question: {q.question}\n\nFacts a correct answer must contain: {facts}\n\n"
+            f"Answer to grade: {answer}\n\nJSON:",
+        },
+    ]
 
 
 def parse_grades(text: str) -> dict:
@@ -94,8 +101,17 @@ def judge_answer(q: EvalQuestion, answer: str, judge, *, model: str | None = Non
         grades = parse_grades(reply)
     except LabError as e:
         grades = {**{s: None for s in SCORES}, "reason": f"the judge failed: {e}"}
-    return JudgedAnswer(q.question, answer, grades["accuracy"], grades["completeness"], grades["relevance"],
-                        grades["reason"], keyword_coverage([answer], q.keywords), list(sources or []), q.kind)
+    return JudgedAnswer(
+        q.question,
+        answer,
+        grades["accuracy"],
+        grades["completeness"],
+        grades["relevance"],
+        grades["reason"],
+        keyword_coverage([answer], q.keywords),
+        list(sources or []),
+        q.kind,
+    )
 
 
 def _mean(xs) -> float | None:
@@ -103,8 +119,18 @@ def _mean(xs) -> float | None:
     return round(sum(xs) / len(xs), 3) if xs else None
 
 
-def judge_questions(index, questions: list[EvalQuestion], *, provider, judge, model: str | None = None,
-                    judge_model: str | None = None, k: int = 4, mode: str = "dense", on_progress=None) -> dict:
+def judge_questions(
+    index,
+    questions: list[EvalQuestion],
+    *,
+    provider,
+    judge,
+    model: str | None = None,
+    judge_model: str | None = None,
+    k: int = 4,
+    mode: str = "dense",
+    on_progress=None,
+) -> dict:
     """Answer every question with the RAG chain (``provider``), grade each with ``judge``; the CLI's JSON."""
     from lab.rag.chain import ChatOptions, ask
 
@@ -118,9 +144,14 @@ def judge_questions(index, questions: list[EvalQuestion], *, provider, judge, mo
         except LabError as e:
             answer, sources = f"(no answer: {e})", []
         rows.append(judge_answer(q, answer, judge, model=judge_model, sources=sources))
-    return {"answer_provider": getattr(provider, "name", ""), "judge_provider": getattr(judge, "name", ""),
-            "questions": len(rows), "mode": mode, "k": k,
-            **{s: _mean(getattr(r, s) for r in rows) for s in SCORES},
-            "keyword_coverage": _mean(r.keyword_coverage for r in rows),
-            "graded": sum(r.accuracy is not None for r in rows),
-            "rows": [asdict(r) for r in rows]}
+    return {
+        "answer_provider": getattr(provider, "name", ""),
+        "judge_provider": getattr(judge, "name", ""),
+        "questions": len(rows),
+        "mode": mode,
+        "k": k,
+        **{s: _mean(getattr(r, s) for r in rows) for s in SCORES},
+        "keyword_coverage": _mean(r.keyword_coverage for r in rows),
+        "graded": sum(r.accuracy is not None for r in rows),
+        "rows": [asdict(r) for r in rows],
+    }

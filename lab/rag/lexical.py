@@ -26,9 +26,11 @@ from lab.core.errors import ProviderUnavailable
 
 BM25_FIX = "BM25 needs the `bm25s` package: `.venv/bin/pip install bm25s` (it is in requirements.txt)."
 
-STOPWORDS = frozenset("""a an and are as at be been but by can could did do does for from had has have how i if in
+STOPWORDS = frozenset(
+    """a an and are as at be been but by can could did do does for from had has have how i if in
 into is it its me my of on or our so than that the their them then there these they this to too was we were what
-when where which who whom whose why will with would you your about also any each much many more most""".split())
+when where which who whom whose why will with would you your about also any each much many more most""".split()
+)
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 
 

@@ -21,13 +21,20 @@ import re
 from lab.core.errors import LabError
 from lab.llm.base import Options, run
 
-REWRITE_PROMPT = ("Rewrite the user's question {n} different ways that a search engine over a company's documents "
-                  "could match: use other words, expand abbreviations, name the likely document. One per line, no "
-                  "numbering, nothing else.")
-RERANK_PROMPT = ("You rank passages by how well they answer the question. Reply with JSON: {\"order\": [passage "
-                 "numbers, most useful first]}.")
-RERANK_SCHEMA = {"type": "object", "properties": {"order": {"type": "array", "items": {"type": "integer"}}},
-                 "required": ["order"]}
+REWRITE_PROMPT = (
+    "Rewrite the user's question {n} different ways that a search engine over a company's documents "
+    "could match: use other words, expand abbreviations, name the likely document. One per line, no "
+    "numbering, nothing else."
+)
+RERANK_PROMPT = (
+    'You rank passages by how well they answer the question. Reply with JSON: {"order": [passage '
+    "numbers, most useful first]}."
+)
+RERANK_SCHEMA = {
+    "type": "object",
+    "properties": {"order": {"type": "array", "items": {"type": "integer"}}},
+    "required": ["order"],
+}
 
 
 def rewrite(question: str, provider, n: int = 3, model: str | None = None) -> list[str]:
@@ -51,11 +58,17 @@ def rerank(question: str, hits: list, provider, model: str | None = None, chars:
     if len(hits) < 2:
         return list(hits)
     passages = "\n\n".join(f"[{i}] {h.text[:chars]}" for i, h in enumerate(hits, 1))
-    msgs = [{"role": "system", "content": RERANK_PROMPT},
-            {"role": "user", "content": f"Question: {question}\n\nPassages:\n{passages}\n\nJSON:"}]
+    msgs = [
+        {"role": "system", "content": RERANK_PROMPT},
+        {"role": "user", "content": f"Question: {question}\n\nPassages:\n{passages}\n\nJSON:"},
+    ]
     try:
-        text = run(provider, msgs, model=model,
-                   options=Options(temperature=0.0, max_tokens=120, json_schema=RERANK_SCHEMA, stream=False)).text
+        text = run(
+            provider,
+            msgs,
+            model=model,
+            options=Options(temperature=0.0, max_tokens=120, json_schema=RERANK_SCHEMA, stream=False),
+        ).text
         m = re.search(r"\{.*\}", text or "", re.S)
         order = json.loads(m.group(0))["order"] if m else []
     except (LabError, ValueError, KeyError, TypeError):

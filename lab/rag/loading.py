@@ -22,8 +22,8 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
-from lab.core.settings import REPO_ROOT
 from lab.core.errors import InputError
+from lab.core.settings import REPO_ROOT
 
 KB_DIR = REPO_ROOT / "knowledge-base"
 
@@ -54,12 +54,17 @@ def load_documents(root: Path | str | None = None) -> list[Document]:
         text = path.read_text(encoding="utf-8")
         if not text.strip():
             continue  # an empty file has nothing to retrieve
-        docs.append(Document(page_content=text, metadata={
-            "source": path.relative_to(root.parent).as_posix(),
-            "doc_type": path.parent.name,
-            "title": _title(text, path.stem),
-            "sha256": content_hash(text),
-        }))
+        docs.append(
+            Document(
+                page_content=text,
+                metadata={
+                    "source": path.relative_to(root.parent).as_posix(),
+                    "doc_type": path.parent.name,
+                    "title": _title(text, path.stem),
+                    "sha256": content_hash(text),
+                },
+            )
+        )
     if not docs:
         raise InputError(f"The knowledge base at {root} has no markdown files in sub-folders (<doc_type>/<name>.md).")
     return docs

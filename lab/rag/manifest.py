@@ -41,15 +41,20 @@ def _sha256(path: Path) -> str:
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST
-                  and not p.name.endswith(_SKIP_SUFFIXES) and not p.name.startswith(MANIFEST))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.name != MANIFEST
+        and not p.name.endswith(_SKIP_SUFFIXES)
+        and not p.name.startswith(MANIFEST)
+    )
 
 
 def snapshot(folder: Path | str) -> dict[str, dict]:
     """{relative path: {"size": bytes, "sha256": hex}} for every persisted file under ``folder``."""
     folder = Path(folder)
-    return {p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "sha256": _sha256(p)}
-            for p in _files(folder)}
+    return {p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "sha256": _sha256(p)} for p in _files(folder)}
 
 
 def write_manifest(folder: Path | str) -> Path:

@@ -30,8 +30,8 @@ from lab.core.errors import InputError
 from lab.rag import fusion
 
 MODES = ("dense", "bm25", "hybrid", "best")
-POOL = 20              # candidates each list contributes to fusion
-BM25_WEIGHT = 0.3      # RRF weight of the keyword list (dense = 1) in ``hybrid``, with RRF's usual K = 60
+POOL = 20  # candidates each list contributes to fusion
+BM25_WEIGHT = 0.3  # RRF weight of the keyword list (dense = 1) in ``hybrid``, with RRF's usual K = 60
 # ``best`` fuses more sharply: K = 5 and keyword weight 0.5. With K = 60 the dense list's first place is worth
 # barely more than its fifth (1/61 vs 1/65), so any chunk that merely shares a common word with the question
 # (in both lists) overtakes the one chunk the embedder is sure of - exactly what happens to paraphrases; and at
@@ -77,17 +77,19 @@ class Plan:
     question: str
     mode: str
     queries: list[str]
-    vectors: np.ndarray | None          # one row per query string; None for bm25
+    vectors: np.ndarray | None  # one row per query string; None for bm25
     embed_ms: float = 0.0
     timings: dict = field(default_factory=dict)
-    embedder: Any = None                # what embedded the queries (``best`` embeds its document cards with it)
+    embedder: Any = None  # what embedded the queries (``best`` embeds its document cards with it)
 
     @property
     def sub_queries(self) -> list[str]:
         return self.queries[1:]
 
 
-def plan(question: str, mode: str, embedder, *, split: bool | None = None, extra_queries: list[str] | None = None) -> Plan:
+def plan(
+    question: str, mode: str, embedder, *, split: bool | None = None, extra_queries: list[str] | None = None
+) -> Plan:
     """Decide the query strings and embed them once. ``split`` defaults to True for ``best`` only;
     ``extra_queries`` (an LLM's rewrites, for multi-query) are searched like sub-queries."""
     from lab.rag.embeddings import embed_queries
@@ -153,7 +155,7 @@ def doc_cards(metadatas: list[dict], embedder, texts: list[str] | None = None) -
     return DocCards(sources, texts, embedder.embed(texts))
 
 
-_CARDS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # BM25 index -> {embedder name: DocCards}
+_CARDS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # BM25 index -> {embedder name: DocCards}
 _CARDS_LOCK = threading.Lock()
 
 

@@ -21,8 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lab.llm.base import Options, run
-from lab.rag.chain import (ANSWER_STOP, CONDENSE_PROMPT, NO_CONTEXT_ANSWER, SYSTEM_PROMPT, ChatOptions,
-                           check_query)
+from lab.rag.chain import ANSWER_STOP, CONDENSE_PROMPT, NO_CONTEXT_ANSWER, SYSTEM_PROMPT, ChatOptions, check_query
 
 
 @dataclass
@@ -30,7 +29,7 @@ class PlainAnswer:
     question: str
     standalone_question: str
     answer: str
-    chunks: list[dict] = field(default_factory=list)   # {"id", "source", "score", "text"}, best first
+    chunks: list[dict] = field(default_factory=list)  # {"id", "source", "score", "text"}, best first
     prompt: list[dict] = field(default_factory=list)
 
 
@@ -50,8 +49,17 @@ def open_plain(path=None, collection: str | None = None):
     return col, lambda texts: model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
 
 
-def ask_plain(question: str, collection, encode, provider, *, history: list[dict] | None = None,
-              options: ChatOptions | None = None, model: str | None = None, on_text=None) -> PlainAnswer:
+def ask_plain(
+    question: str,
+    collection,
+    encode,
+    provider,
+    *,
+    history: list[dict] | None = None,
+    options: ChatOptions | None = None,
+    model: str | None = None,
+    on_text=None,
+) -> PlainAnswer:
     options = options or ChatOptions()
     question = check_query(question)
     history = list(history or [])
@@ -64,24 +72,32 @@ def ask_plain(question: str, collection, encode, provider, *, history: list[dict
         standalone = " ".join(earlier[-2:] + [question])[-1500:]
     elif history and options.condense == "llm":
         conversation = "\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in history[-6:] if m.get("content"))
-        msgs = [{"role": "system", "content": CONDENSE_PROMPT},
-                {"role": "user", "content": f"Conversation:\n{conversation}\n\nFollow-up question: {question}\n"
-                                            "Standalone question:"}]
+        msgs = [
+            {"role": "system", "content": CONDENSE_PROMPT},
+            {
+                "role": "user",
+                "content": f"Conversation:\n{conversation}\n\nFollow-up question: {question}\nStandalone question:",
+            },
+        ]
         lines = run(provider, msgs, model=model, options=llm).text.strip().splitlines()
         standalone = (lines[0].strip().strip('"') if lines else "") or question
 
     # 2. embed it and query the collection (Chroma answers cosine *distance*; similarity = 1 - distance)
     vector = encode([standalone])
     r = collection.query(query_embeddings=vector, n_results=options.k, include=["documents", "metadatas", "distances"])
-    chunks = [{"id": i, "source": (m or {}).get("source", ""), "score": 1.0 - float(d), "text": t}
-              for i, d, t, m in zip(r["ids"][0], r["distances"][0], r["documents"][0], r["metadatas"][0])]
+    chunks = [
+        {"id": i, "source": (m or {}).get("source", ""), "score": 1.0 - float(d), "text": t}
+        for i, d, t, m in zip(r["ids"][0], r["distances"][0], r["documents"][0], r["metadatas"][0])
+    ]
     chunks = [c for c in chunks if c["score"] >= options.min_score]
     if not chunks:
         return PlainAnswer(question, standalone, NO_CONTEXT_ANSWER)
 
     # 3. stuff the numbered chunks into the prompt, 4. call the model
     context = "\n\n".join(f"[{n}] ({c['source']})\n{c['text']}" for n, c in enumerate(chunks, 1))
-    prompt = [{"role": "system", "content": SYSTEM_PROMPT},
-              {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {standalone}"}]
+    prompt = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {standalone}"},
+    ]
     answer = run(provider, prompt, model=model, options=llm, on_text=on_text).text.strip()
     return PlainAnswer(question, standalone, answer, chunks, prompt)

@@ -37,8 +37,10 @@ def check_query(query: str) -> str:
     if not isinstance(query, str) or not query.strip():
         raise InputError("The question is empty: type what you want to find in the knowledge base.")
     if len(query) > MAX_QUERY_CHARS:
-        raise InputError(f"The question is {len(query):,} characters; retrieval accepts up to {MAX_QUERY_CHARS:,} "
-                         "(the embedding model reads only ~1,000). Ask a shorter question.")
+        raise InputError(
+            f"The question is {len(query):,} characters; retrieval accepts up to {MAX_QUERY_CHARS:,} "
+            "(the embedding model reads only ~1,000). Ask a shorter question."
+        )
     return query.strip()
 
 
@@ -52,7 +54,7 @@ class Index:
     report: SyncReport | None = None
     built_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    notice: str | None = None       # said once to the caller: e.g. a damaged Chroma index was rebuilt
+    notice: str | None = None  # said once to the caller: e.g. a damaged Chroma index was rebuilt
     _bm25: Any = field(default=None, repr=False)
 
     @property
@@ -79,7 +81,7 @@ class Index:
             self.built_s = time.perf_counter() - t0
             self._bm25 = None
             if hasattr(self.store, "write_manifest"):
-                self.store.write_manifest()   # what a later load checks the files against
+                self.store.write_manifest()  # what a later load checks the files against
             return self.report
 
 
@@ -105,7 +107,7 @@ def timed_search(index: Index, plan, k: int = 5, repeats: int = 5) -> tuple[list
     from lab.rag import modes
 
     bm25 = index.bm25() if plan.mode != "dense" else None
-    modes.run(plan, index.store, bm25, k)   # warm-up: first-call costs are not the store's speed
+    modes.run(plan, index.store, bm25, k)  # warm-up: first-call costs are not the store's speed
     return modes.timed_run(plan, index.store, bm25, k, repeats)
 
 
@@ -126,21 +128,32 @@ _INDEXES: dict[tuple, Index] = {}
 _INDEXES_LOCK = threading.Lock()
 
 
-def get_index(kind: str = "faiss", options: ChunkOptions | None = None, embedder=None, *, path=None,
-              url=None, refresh: bool = False, faiss_index: str = "flat") -> Index:
+def get_index(
+    kind: str = "faiss",
+    options: ChunkOptions | None = None,
+    embedder=None,
+    *,
+    path=None,
+    url=None,
+    refresh: bool = False,
+    faiss_index: str = "flat",
+) -> Index:
     """The shared index for this configuration, built on first use; ``refresh=True`` re-syncs it with the
     knowledge base (only changed files are re-embedded)."""
     from lab.rag.embeddings import get_embedder
 
     options = options or ChunkOptions()
     embedder = embedder or get_embedder("minilm", cache=True)
-    key = (kind, embedder.name, options.tag(), str(path), url) + ((faiss_index,) if kind == "faiss" and faiss_index != "flat" else ())
+    key = (kind, embedder.name, options.tag(), str(path), url) + (
+        (faiss_index,) if kind == "faiss" and faiss_index != "flat" else ()
+    )
     with _INDEXES_LOCK:
         index = _INDEXES.get(key)
         if index is None:
             notice = _verify_chroma_dir(path, url) if kind == "chroma" else None
-            store = make_store(kind, embedder.dim, collection_name(embedder.name, options), path=path, url=url,
-                               faiss_index=faiss_index)
+            store = make_store(
+                kind, embedder.dim, collection_name(embedder.name, options), path=path, url=url, faiss_index=faiss_index
+            )
             index = Index(store, embedder, options, notice=notice)
             _INDEXES[key] = index
             fresh = True
@@ -150,10 +163,10 @@ def get_index(kind: str = "faiss", options: ChunkOptions | None = None, embedder
         try:
             index.refresh()
         except Exception:
-            with _INDEXES_LOCK:   # do not keep a half-built index around for the next caller
+            with _INDEXES_LOCK:  # do not keep a half-built index around for the next caller
                 _INDEXES.pop(key, None)
             raise
-    elif index.report is None:   # another thread is building it right now: wait for that build
+    elif index.report is None:  # another thread is building it right now: wait for that build
         with index.lock:
             pass
     return index
@@ -168,20 +181,25 @@ def _verify_chroma_dir(path, url) -> str | None:
     from lab.rag.manifest import check_manifest
     from lab.rag.stores import RagSettings, default_chroma_dir, reset_chroma_dir
 
-    if (url if url is not None else RagSettings().chroma_url):
-        return None     # a server's files are its own business
+    if url if url is not None else RagSettings().chroma_url:
+        return None  # a server's files are its own business
     folder = Path(path) if path else default_chroma_dir()
     problems = check_manifest(folder)
     if not problems:
         return None
-    for key in [k for k, idx in _INDEXES.items() if getattr(idx.store, "path", None) == folder
-                and not getattr(idx.store, "url", None)]:
+    for key in [
+        k
+        for k, idx in _INDEXES.items()
+        if getattr(idx.store, "path", None) == folder and not getattr(idx.store, "url", None)
+    ]:
         stale = _INDEXES.pop(key)
         stale.store.close()
     reset_chroma_dir(folder)
     shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
-    return (f"The Chroma index at {folder} did not match the manifest written when it was built ({shown}): it was "
-            "damaged or changed outside the lab, so it was deleted and rebuilt from the knowledge base.")
+    return (
+        f"The Chroma index at {folder} did not match the manifest written when it was built ({shown}): it was "
+        "damaged or changed outside the lab, so it was deleted and rebuilt from the knowledge base."
+    )
 
 
 def forget_indexes(kind: str | None = None) -> None:
@@ -201,5 +219,7 @@ class StoreRetriever(BaseRetriever):
     mode: str = "dense"
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [Document(page_content=h.text, id=h.id, metadata={**h.metadata, "id": h.id, "score": h.score})
-                for h in search(self.index, query, self.k, self.mode)]
+        return [
+            Document(page_content=h.text, id=h.id, metadata={**h.metadata, "id": h.id, "score": h.score})
+            for h in search(self.index, query, self.k, self.mode)
+        ]

@@ -62,8 +62,11 @@ class RagSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LAB_", extra="ignore")
 
-    chroma_url: str | None = Field(None, description="A Chroma server (e.g. http://10.0.0.5:8000, started with "
-                                   "`chroma run --path DIR --port 8000`) shared by a class; empty = on disk here.")
+    chroma_url: str | None = Field(
+        None,
+        description="A Chroma server (e.g. http://10.0.0.5:8000, started with "
+        "`chroma run --path DIR --port 8000`) shared by a class; empty = on disk here.",
+    )
 
 
 @dataclass
@@ -85,7 +88,12 @@ class Hit:
 
     def to_dict(self) -> dict:
         """The CLI's JSON shape."""
-        return {"source": self.source, "doc_type": self.doc_type, "score": round(float(self.score), 6), "text": self.text}
+        return {
+            "source": self.source,
+            "doc_type": self.doc_type,
+            "score": round(float(self.score), 6),
+            "text": self.text,
+        }
 
 
 def _as_matrix(vectors, dim: int) -> np.ndarray:
@@ -93,8 +101,10 @@ def _as_matrix(vectors, dim: int) -> np.ndarray:
     if m.ndim == 1:
         m = m[None, :]
     if m.ndim != 2 or m.shape[1] != dim:
-        raise InputError(f"Vectors of shape {m.shape} do not fit this index of dimension {dim} "
-                         "(was it built with another embedding model? Re-index).")
+        raise InputError(
+            f"Vectors of shape {m.shape} do not fit this index of dimension {dim} "
+            "(was it built with another embedding model? Re-index)."
+        )
     return m
 
 
@@ -104,13 +114,26 @@ class VectorStore:
     name = "store"
     dim: int
 
-    def add(self, ids: list[str], vectors, texts: list[str], metadatas: list[dict]) -> None: raise NotImplementedError
-    def delete_sources(self, sources: list[str]) -> int: raise NotImplementedError
-    def query(self, vector, k: int = 5) -> list[Hit]: raise NotImplementedError
-    def count(self) -> int: raise NotImplementedError
-    def file_hashes(self) -> dict[str, str]: raise NotImplementedError
-    def size_bytes(self) -> int: raise NotImplementedError
-    def all_vectors(self) -> tuple[list[str], np.ndarray, list[str], list[dict]]: raise NotImplementedError
+    def add(self, ids: list[str], vectors, texts: list[str], metadatas: list[dict]) -> None:
+        raise NotImplementedError
+
+    def delete_sources(self, sources: list[str]) -> int:
+        raise NotImplementedError
+
+    def query(self, vector, k: int = 5) -> list[Hit]:
+        raise NotImplementedError
+
+    def count(self) -> int:
+        raise NotImplementedError
+
+    def file_hashes(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def size_bytes(self) -> int:
+        raise NotImplementedError
+
+    def all_vectors(self) -> tuple[list[str], np.ndarray, list[str], list[dict]]:
+        raise NotImplementedError
 
 
 def _check_k(k: int) -> int:
@@ -142,17 +165,18 @@ class FaissStore(VectorStore):
         self._faiss = faiss
         self.dim = dim
         self.index = faiss.IndexIDMap2(self._new_inner())
-        self._vectors: dict[int, np.ndarray] = {}   # approximate indexes only: to rebuild, and to list vectors
-        self._records: dict[int, tuple[str, str, dict]] = {}   # faiss int64 id -> (chunk id, text, metadata)
+        self._vectors: dict[int, np.ndarray] = {}  # approximate indexes only: to rebuild, and to list vectors
+        self._records: dict[int, tuple[str, str, dict]] = {}  # faiss int64 id -> (chunk id, text, metadata)
         self._by_chunk: dict[str, int] = {}
         self._next = 0
         self._lock = threading.RLock()
 
     def _new_inner(self, n: int = 0):
         if self.index_type == "ivf":
-            nlist = max(1, min(n, int(IVF_CELLS_PER_SQRT_N * n ** 0.5)))
-            inner = self._faiss.IndexIVFFlat(self._faiss.IndexFlatIP(self.dim), self.dim, nlist,
-                                             self._faiss.METRIC_INNER_PRODUCT)
+            nlist = max(1, min(n, int(IVF_CELLS_PER_SQRT_N * n**0.5)))
+            inner = self._faiss.IndexIVFFlat(
+                self._faiss.IndexFlatIP(self.dim), self.dim, nlist, self._faiss.METRIC_INNER_PRODUCT
+            )
             inner.nprobe = max(1, min(nlist, max(8, nlist // IVF_PROBE_SHARE)))
             return inner
         if self.index_type == "hnsw":
@@ -186,7 +210,7 @@ class FaissStore(VectorStore):
             raise InputError("ids, vectors, texts and metadatas must have the same length.")
         with self._lock:
             old = [self._by_chunk[i] for i in ids if i in self._by_chunk]
-            if old:   # upsert: replace chunks that are already there
+            if old:  # upsert: replace chunks that are already there
                 self._remove(old)
             nums = np.arange(self._next, self._next + len(ids), dtype=np.int64)
             self._next += len(ids)
@@ -198,7 +222,7 @@ class FaissStore(VectorStore):
     def _remove(self, nums: list[int]) -> None:
         if self.index_type == "flat":
             self.index.remove_ids(np.asarray(nums, dtype=np.int64))
-        else:   # HNSW cannot unlink nodes (and IVF under an id map would shift ids): rebuild from the kept vectors
+        else:  # HNSW cannot unlink nodes (and IVF under an id map would shift ids): rebuild from the kept vectors
             for n in nums:
                 self._vectors.pop(n, None)
             keep = sorted(self._vectors)
@@ -222,7 +246,7 @@ class FaissStore(VectorStore):
     def query(self, vector, k: int = 5) -> list[Hit]:
         q = _as_matrix(vector, self.dim)
         k = _check_k(k)
-        with self._lock:   # a search racing a remove_ids could see a half-updated index
+        with self._lock:  # a search racing a remove_ids could see a half-updated index
             if self.index.ntotal == 0:
                 return []
             scores, nums = self.index.search(q, min(k, self.index.ntotal))
@@ -253,10 +277,14 @@ class FaissStore(VectorStore):
             if self.index_type != "flat":
                 rows = sorted(self._vectors)
                 recs = [self._records[r] for r in rows]
-                return ([r[0] for r in recs], np.vstack([self._vectors[r] for r in rows]).astype(np.float32),
-                        [r[1] for r in recs], [dict(r[2]) for r in recs])
-            vecs = self.index.index.reconstruct_n(0, n)   # the flat index keeps rows in insertion order
-            rows = self._faiss.vector_to_array(self.index.id_map).tolist()   # row -> our int id
+                return (
+                    [r[0] for r in recs],
+                    np.vstack([self._vectors[r] for r in rows]).astype(np.float32),
+                    [r[1] for r in recs],
+                    [dict(r[2]) for r in recs],
+                )
+            vecs = self.index.index.reconstruct_n(0, n)  # the flat index keeps rows in insertion order
+            rows = self._faiss.vector_to_array(self.index.id_map).tolist()  # row -> our int id
             recs = [self._records[r] for r in rows]
             return [r[0] for r in recs], vecs, [r[1] for r in recs], [dict(r[2]) for r in recs]
 
@@ -284,11 +312,13 @@ def _unavailable(path, e: Exception) -> IndexUnavailable:
     if "locked" in msg.lower():
         return IndexUnavailable(
             f"The Chroma index at {path} is locked by another process ({msg}). Close the other program using it "
-            "(another `python -m lab rag index`?), or rebuild it: `python -m lab rag index --store chroma --rebuild`.")
+            "(another `python -m lab rag index`?), or rebuild it: `python -m lab rag index --store chroma --rebuild`."
+        )
     return IndexUnavailable(
         f"The Chroma index at {path} cannot be used: {type(e).__name__}: {msg}. It is probably corrupted. Rebuild "
         "it with `python -m lab rag index --store chroma --rebuild` (or the Rebuild button on the RAG page); the "
-        "markdown in knowledge-base/ is not touched, only the index is made again from it.")
+        "markdown in knowledge-base/ is not touched, only the index is made again from it."
+    )
 
 
 class ChromaStore(VectorStore):
@@ -303,28 +333,31 @@ class ChromaStore(VectorStore):
         self.path = Path(path) if path else default_chroma_dir()
         self._lock = threading.RLock()
         self._chroma_errors = (chromadb.errors.ChromaError, ValueError, RuntimeError, OSError)
-        settings = Settings(anonymized_telemetry=False)   # no usage events sent anywhere
+        settings = Settings(anonymized_telemetry=False)  # no usage events sent anywhere
         where = self.url or self.path
         try:
             if self.url:
                 from urllib.parse import urlparse
 
                 u = urlparse(self.url)
-                self.client = chromadb.HttpClient(host=u.hostname or "localhost", port=u.port or 8000,
-                                                  ssl=u.scheme == "https", settings=settings)
+                self.client = chromadb.HttpClient(
+                    host=u.hostname or "localhost", port=u.port or 8000, ssl=u.scheme == "https", settings=settings
+                )
             else:
                 self.path.mkdir(parents=True, exist_ok=True)
                 self.client = chromadb.PersistentClient(path=str(self.path), settings=settings)
             # embedding_function=None: we always pass our own vectors (the default would fetch an ONNX model)
             self.collection = self.client.get_or_create_collection(
-                collection, configuration={"hnsw": {"space": "cosine"}}, metadata={"dim": dim},
-                embedding_function=None)
+                collection, configuration={"hnsw": {"space": "cosine"}}, metadata={"dim": dim}, embedding_function=None
+            )
         except self._chroma_errors as e:
             if not self.url:
                 _forget_chroma_system(self.path)
             if self.url:
-                raise IndexUnavailable(f"Cannot reach the Chroma server at {self.url} ({e}). Is `chroma run` "
-                                       "running there? Unset LAB_CHROMA_URL to use a local store.") from e
+                raise IndexUnavailable(
+                    f"Cannot reach the Chroma server at {self.url} ({e}). Is `chroma run` "
+                    "running there? Unset LAB_CHROMA_URL to use a local store."
+                ) from e
             raise _unavailable(where, e) from e
         self._batch = self.client.get_max_batch_size()
 
@@ -337,10 +370,15 @@ class ChromaStore(VectorStore):
 
     def add(self, ids, vectors, texts, metadatas) -> None:
         m = _as_matrix(vectors, self.dim)
-        for i in range(0, len(ids), self._batch):   # chroma refuses batches above its limit (5,461 here)
+        for i in range(0, len(ids), self._batch):  # chroma refuses batches above its limit (5,461 here)
             j = i + self._batch
-            self._call(self.collection.upsert, ids=list(ids[i:j]), embeddings=m[i:j], documents=list(texts[i:j]),
-                       metadatas=[dict(x) for x in metadatas[i:j]])
+            self._call(
+                self.collection.upsert,
+                ids=list(ids[i:j]),
+                embeddings=m[i:j],
+                documents=list(texts[i:j]),
+                metadatas=[dict(x) for x in metadatas[i:j]],
+            )
 
     def delete_sources(self, sources) -> int:
         sources = list(sources)
@@ -356,10 +394,16 @@ class ChromaStore(VectorStore):
         n = self.count()
         if n == 0:
             return []
-        r = self._call(self.collection.query, query_embeddings=q, n_results=min(k, n),
-                       include=["documents", "metadatas", "distances"])
-        return [Hit(i, 1.0 - float(d), t, dict(m or {}))
-                for i, d, t, m in zip(r["ids"][0], r["distances"][0], r["documents"][0], r["metadatas"][0])]
+        r = self._call(
+            self.collection.query,
+            query_embeddings=q,
+            n_results=min(k, n),
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            Hit(i, 1.0 - float(d), t, dict(m or {}))
+            for i, d, t, m in zip(r["ids"][0], r["distances"][0], r["documents"][0], r["metadatas"][0])
+        ]
 
     def count(self) -> int:
         return int(self._call(self.collection.count))
@@ -428,12 +472,15 @@ class SyncReport:
     embed_seconds: float
 
     def line(self) -> str:
-        return (f"{len(self.embedded_files)} file(s) (re)indexed ({self.chunks_embedded} chunks), "
-                f"{self.unchanged_files} unchanged, {len(self.removed_files)} removed, {self.seconds:.2f} s")
+        return (
+            f"{len(self.embedded_files)} file(s) (re)indexed ({self.chunks_embedded} chunks), "
+            f"{self.unchanged_files} unchanged, {len(self.removed_files)} removed, {self.seconds:.2f} s"
+        )
 
 
-def sync(store: VectorStore, docs: list[Document], embedder, options: ChunkOptions | None = None,
-         on_progress=None) -> SyncReport:
+def sync(
+    store: VectorStore, docs: list[Document], embedder, options: ChunkOptions | None = None, on_progress=None
+) -> SyncReport:
     """Bring ``store`` in line with ``docs``: re-embed only files whose SHA-256 changed, drop deleted files."""
     t0 = time.perf_counter()
     have = store.file_hashes()
@@ -450,7 +497,14 @@ def sync(store: VectorStore, docs: list[Document], embedder, options: ChunkOptio
         t1 = time.perf_counter()
         vectors = embedder.embed([c.page_content for c in chunks])
         embed_s = time.perf_counter() - t1
-        store.add([c.metadata["id"] for c in chunks], vectors, [c.page_content for c in chunks],
-                  [c.metadata for c in chunks])
-    return SyncReport([d.metadata["source"] for d in changed], len(docs) - len(changed), removed, len(chunks),
-                      time.perf_counter() - t0, embed_s)
+        store.add(
+            [c.metadata["id"] for c in chunks], vectors, [c.page_content for c in chunks], [c.metadata for c in chunks]
+        )
+    return SyncReport(
+        [d.metadata["source"] for d in changed],
+        len(docs) - len(changed),
+        removed,
+        len(chunks),
+        time.perf_counter() - t0,
+        embed_s,
+    )

@@ -23,8 +23,9 @@ import numpy as np
 from lab.core.errors import InputError
 
 
-def project(vectors: np.ndarray, method: str = "pca", dims: int = 2, query: np.ndarray | None = None,
-            seed: int = 42) -> tuple[np.ndarray, np.ndarray | None]:
+def project(
+    vectors: np.ndarray, method: str = "pca", dims: int = 2, query: np.ndarray | None = None, seed: int = 42
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(points, query point) in ``dims`` dimensions."""
     if dims not in (2, 3):
         raise InputError("Plot in 2 or 3 dimensions.")
@@ -46,14 +47,21 @@ def project(vectors: np.ndarray, method: str = "pca", dims: int = 2, query: np.n
         # One OpenMP thread: on a shared, busy CPU sklearn's parallel Barnes-Hut spent 30 s spinning on 31 points
         # that one thread does in 0.3 s (a few hundred chunks take seconds either way).
         with threadpool_limits(limits=1, user_api="openmp"):
-            out = TSNE(n_components=dims, perplexity=perplexity, init="pca", random_state=seed,
-                       metric="cosine").fit_transform(data)
+            out = TSNE(
+                n_components=dims, perplexity=perplexity, init="pca", random_state=seed, metric="cosine"
+            ).fit_transform(data)
         return (out, None) if query is None else (out[:-1], out[-1])
     raise InputError(f"Unknown projection {method!r}; use 'pca' or 'tsne'.")
 
 
-def figure(points: np.ndarray, metadatas: list[dict], texts: list[str], query_point: np.ndarray | None = None,
-           query: str = "", title: str = ""):
+def figure(
+    points: np.ndarray,
+    metadatas: list[dict],
+    texts: list[str],
+    query_point: np.ndarray | None = None,
+    query: str = "",
+    title: str = "",
+):
     """A plotly scatter (2D or 3D by the points' shape): colour = doc_type, hover = source + the chunk's start."""
     import plotly.graph_objects as go
 
@@ -62,24 +70,54 @@ def figure(points: np.ndarray, metadatas: list[dict], texts: list[str], query_po
     types = sorted({m.get("doc_type", "?") for m in metadatas})
     for t in types:
         idx = [i for i, m in enumerate(metadatas) if m.get("doc_type", "?") == t]
-        hover = [f"<b>{metadatas[i].get('source', '')}</b><br>" + "<br>".join(textwrap.wrap(texts[i][:300], 70))
-                 for i in idx]
+        hover = [
+            f"<b>{metadatas[i].get('source', '')}</b><br>" + "<br>".join(textwrap.wrap(texts[i][:300], 70)) for i in idx
+        ]
         coords = {"x": points[idx, 0], "y": points[idx, 1]}
         if dims == 3:
-            fig.add_trace(go.Scatter3d(**coords, z=points[idx, 2], mode="markers", name=t, text=hover,
-                                       hoverinfo="text", marker={"size": 4, "opacity": 0.8}))
+            fig.add_trace(
+                go.Scatter3d(
+                    **coords,
+                    z=points[idx, 2],
+                    mode="markers",
+                    name=t,
+                    text=hover,
+                    hoverinfo="text",
+                    marker={"size": 4, "opacity": 0.8},
+                )
+            )
         else:
-            fig.add_trace(go.Scatter(**coords, mode="markers", name=t, text=hover, hoverinfo="text",
-                                     marker={"size": 7, "opacity": 0.8}))
+            fig.add_trace(
+                go.Scatter(
+                    **coords, mode="markers", name=t, text=hover, hoverinfo="text", marker={"size": 7, "opacity": 0.8}
+                )
+            )
     if query_point is not None:
         label = f"query: {query[:80]}"
         if dims == 3:
-            fig.add_trace(go.Scatter3d(x=[query_point[0]], y=[query_point[1]], z=[query_point[2]], mode="markers",
-                                       name="query", text=[label], hoverinfo="text",
-                                       marker={"size": 10, "color": "black", "symbol": "diamond"}))
+            fig.add_trace(
+                go.Scatter3d(
+                    x=[query_point[0]],
+                    y=[query_point[1]],
+                    z=[query_point[2]],
+                    mode="markers",
+                    name="query",
+                    text=[label],
+                    hoverinfo="text",
+                    marker={"size": 10, "color": "black", "symbol": "diamond"},
+                )
+            )
         else:
-            fig.add_trace(go.Scatter(x=[query_point[0]], y=[query_point[1]], mode="markers", name="query",
-                                     text=[label], hoverinfo="text",
-                                     marker={"size": 16, "color": "black", "symbol": "star"}))
+            fig.add_trace(
+                go.Scatter(
+                    x=[query_point[0]],
+                    y=[query_point[1]],
+                    mode="markers",
+                    name="query",
+                    text=[label],
+                    hoverinfo="text",
+                    marker={"size": 16, "color": "black", "symbol": "star"},
+                )
+            )
     fig.update_layout(title=title, height=600, legend_title_text="doc_type", margin={"l": 0, "r": 0, "t": 40, "b": 0})
     return fig

@@ -49,9 +49,9 @@ from lab.core.errors import InputError, LabError
 from lab.tokenization.pieces import Piece, Tokenizer
 from lab.tokenization.registry import get_tokenizer
 
-MAX_TEXT_CHARS = 20_000_000   # refuse beyond this: 20 M characters is about 5 M tokens
-MAX_RENDER = 2_000            # pieces kept for display; everything is still counted
-CHUNK_CHARS = 1 << 16         # huge text is encoded in ~64 K-character chunks cut at safe places (see _chunks)
+MAX_TEXT_CHARS = 20_000_000  # refuse beyond this: 20 M characters is about 5 M tokens
+MAX_RENDER = 2_000  # pieces kept for display; everything is still counted
+CHUNK_CHARS = 1 << 16  # huge text is encoded in ~64 K-character chunks cut at safe places (see _chunks)
 
 
 def pieces(tok: Tokenizer, ids: list[int]) -> list[Piece]:
@@ -75,7 +75,7 @@ def _chunks(text: str, size: int | None = None) -> list[str]:
         m = cut.search(text, start + size)
         if m is None:
             break
-        out.append(text[start:m.start()])
+        out.append(text[start : m.start()])
         start = m.start()
     out.append(text[start:])
     return out
@@ -170,8 +170,10 @@ def render_chat(name: str, messages: list[dict], add_generation_prompt: bool = T
     except Exception as e:  # a template may raise on a role order it does not accept
         raise InputError(f"{name}'s chat template refused these messages: {e}") from None
     if text is None:
-        raise InputError(f"{name} has no chat template available here (GPT models' formats are not published; "
-                         "the Llama 3 tokenizer.json ships without one). Try smollm2, or an hf:<id> of a chat model.")
+        raise InputError(
+            f"{name} has no chat template available here (GPT models' formats are not published; "
+            "the Llama 3 tokenizer.json ships without one). Try smollm2, or an hf:<id> of a chat model."
+        )
     # the template writes BOS itself where the model wants one, so nothing is added
     return ChatRender(text, pieces(tok, tok.encode(text, parse_special=True)))
 

@@ -44,15 +44,18 @@ class HFTokenizer:
         spec = json.loads(backend.to_str())
         self.byte_level = "ByteLevel" in json.dumps(spec.get("pre_tokenizer")) + json.dumps(spec.get("decoder"))
         # Byte-level BPE with no normalizer and no prefix space: tokens never cross a "x\n|y" cut
-        self.cuts_at_newlines = (self.byte_level and spec.get("normalizer") is None
-                                 and '"add_prefix_space": true' not in json.dumps(spec.get("pre_tokenizer")))
+        self.cuts_at_newlines = (
+            self.byte_level
+            and spec.get("normalizer") is None
+            and '"add_prefix_space": true' not in json.dumps(spec.get("pre_tokenizer"))
+        )
         self._added = {i: t.content for i, t in backend.get_added_tokens_decoder().items()}
         self._lock = threading.Lock()  # encode_special_tokens is a setting on the shared object
         self._chat = None
 
     def encode(self, text, *, parse_special=False, add_special=False):
         with self._lock:
-            self.backend.encode_special_tokens = not parse_special   # True = "<|x|>" in text is plain text
+            self.backend.encode_special_tokens = not parse_special  # True = "<|x|>" in text is plain text
             return self.backend.encode(text, add_special_tokens=add_special).ids
 
     def token_bytes(self, token_id):
@@ -88,9 +91,14 @@ def _from_tokenizer_json(path: Path, name: str, source: str) -> HFTokenizer:
 
     cfg = path.parent / "tokenizer_config.json"
     has_template = (path.parent / "chat_template.jinja").exists() or (
-        cfg.exists() and "chat_template" in json.loads(cfg.read_text(encoding="utf-8")))
-    return HFTokenizer(RustTokenizer.from_file(str(path)), name, source,
-                       (lambda: auto_tokenizer(str(path.parent))) if has_template else None)
+        cfg.exists() and "chat_template" in json.loads(cfg.read_text(encoding="utf-8"))
+    )
+    return HFTokenizer(
+        RustTokenizer.from_file(str(path)),
+        name,
+        source,
+        (lambda: auto_tokenizer(str(path.parent))) if has_template else None,
+    )
 
 
 def _load_llama3(source: str) -> HFTokenizer:
@@ -119,9 +127,9 @@ def _load_hub(hub_id: str) -> HFTokenizer:
 
     try:
         try:
-            tok = AutoTokenizer.from_pretrained(hub_id, local_files_only=True)   # cached (or a local folder)
+            tok = AutoTokenizer.from_pretrained(hub_id, local_files_only=True)  # cached (or a local folder)
         except OSError:
-            if not hub_reachable():   # offline, or no answer in 2 s: huggingface_hub would retry ~30 s
+            if not hub_reachable():  # offline, or no answer in 2 s: huggingface_hub would retry ~30 s
                 raise
             tok = AutoTokenizer.from_pretrained(hub_id)
     except (OSError, ValueError) as e:
@@ -133,9 +141,12 @@ def _load_hub(hub_id: str) -> HFTokenizer:
             raise ProviderUnavailable(
                 f"The Hugging Face Hub is unreachable from here (offline, or HF_HUB_OFFLINE=1) and {hub_id!r} is not "
                 "in the local cache. Use a built-in tokenizer (cl100k_base, o200k_base, llama-3, smollm2, qwen), "
-                "or a local file: gguf:<path> or file:<tokenizer.json>.") from None
-        raise InputError(f"{hub_id!r} has no tokenizer on the Hugging Face Hub (wrong id, or a gated model that "
-                         f"needs `hf auth login`): {str(e).splitlines()[0]}") from None
+                "or a local file: gguf:<path> or file:<tokenizer.json>."
+            ) from None
+        raise InputError(
+            f"{hub_id!r} has no tokenizer on the Hugging Face Hub (wrong id, or a gated model that "
+            f"needs `hf auth login`): {str(e).splitlines()[0]}"
+        ) from None
     backend = getattr(tok, "backend_tokenizer", None)
     if backend is None:
         raise InputError(f"{hub_id!r} has only a Python tokenizer; this lab shows Hugging Face `tokenizers` ones.")

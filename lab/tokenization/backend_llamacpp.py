@@ -41,8 +41,10 @@ class LlamaCppTokenizer:
         self.vocab_size = self.llm.n_vocab()
         meta = self.llm.metadata
         # gpt2-style BPE (a regex pre-tokenizer) without a dummy prefix space: chunking is exact
-        self.cuts_at_newlines = meta.get("tokenizer.ggml.model") == "gpt2" and meta.get(
-            "tokenizer.ggml.add_space_prefix", "false") == "false"
+        self.cuts_at_newlines = (
+            meta.get("tokenizer.ggml.model") == "gpt2"
+            and meta.get("tokenizer.ggml.add_space_prefix", "false") == "false"
+        )
         self._lock = threading.Lock()
         self._special: dict[int, str] | None = None
 
@@ -51,11 +53,11 @@ class LlamaCppTokenizer:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=parse_special)
 
     def token_bytes(self, token_id):
-        if not 0 <= token_id < self.vocab_size:   # llama.cpp aborts the process on an id out of range
+        if not 0 <= token_id < self.vocab_size:  # llama.cpp aborts the process on an id out of range
             raise KeyError(token_id)
-        buf = (self._c.ctypes.c_char * 256)()    # Llama.detokenize uses 32 bytes; long tokens need more
+        buf = (self._c.ctypes.c_char * 256)()  # Llama.detokenize uses 32 bytes; long tokens need more
         n = self._c.llama_token_to_piece(self.vocab, token_id, buf, 256, 0, True)
-        return bytes(buf[:max(n, 0)])
+        return bytes(buf[: max(n, 0)])
 
     def decode(self, ids):
         return b"".join(self.token_bytes(i) for i in ids).decode("utf-8", errors="replace")
@@ -63,12 +65,15 @@ class LlamaCppTokenizer:
     def special_tokens(self):
         if self._special is None:  # one pass over the vocabulary (49,152 calls for SmolLM2), then kept
             mask = self._c.LLAMA_TOKEN_ATTR_CONTROL | self._c.LLAMA_TOKEN_ATTR_USER_DEFINED
-            self._special = {i: self.token_bytes(i).decode("utf-8", errors="replace") for i in range(self.vocab_size)
-                             if self._c.llama_vocab_get_attr(self.vocab, i) & mask}
+            self._special = {
+                i: self.token_bytes(i).decode("utf-8", errors="replace")
+                for i in range(self.vocab_size)
+                if self._c.llama_vocab_get_attr(self.vocab, i) & mask
+            }
         return dict(self._special)
 
     def chat_template(self, messages, add_generation_prompt):
-        if self._hf_dir is not None:   # the transformers copy renders it the way transformers does
+        if self._hf_dir is not None:  # the transformers copy renders it the way transformers does
             with self._lock:
                 self._hf = self._hf or auto_tokenizer(str(self._hf_dir))
             return self._hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
@@ -77,15 +82,15 @@ class LlamaCppTokenizer:
             return None
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        bos, eos = (self.token_bytes(t).decode("utf-8", "replace")
-                    for t in (self.llm.token_bos(), self.llm.token_eos()))
-        return Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos,
-                                   add_generation_prompt=add_generation_prompt)(messages=messages).prompt
+        bos, eos = (
+            self.token_bytes(t).decode("utf-8", "replace") for t in (self.llm.token_bos(), self.llm.token_eos())
+        )
+        return Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos, add_generation_prompt=add_generation_prompt)(
+            messages=messages
+        ).prompt
 
 
 def _load_smollm2(source: str) -> LlamaCppTokenizer:
     from lab.core import assets
 
-    return LlamaCppTokenizer(_need("smollm2-gguf"), "smollm2", source,
-                             hf_dir=assets.path_of("smollm2-hf"))
-
+    return LlamaCppTokenizer(_need("smollm2-gguf"), "smollm2", source, hf_dir=assets.path_of("smollm2-hf"))

@@ -39,8 +39,10 @@ class TiktokenTokenizer:
 
 
 # Qwen2/Qwen3 tokenizer.json: NFC normalizer, this Split regex (single digits), byte-level BPE, 26 added tokens.
-QWEN_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 
 
 def read_quicktok_special(path: Path) -> dict[str, int]:
@@ -49,7 +51,7 @@ def read_quicktok_special(path: Path) -> dict[str, int]:
     (count,), pos = struct.unpack_from("<I", data, 0), 4
     for _ in range(count):
         token_id, n = struct.unpack_from("<IH", data, pos)
-        out[data[pos + 6: pos + 6 + n].decode("utf-8")] = token_id
+        out[data[pos + 6 : pos + 6 + n].decode("utf-8")] = token_id
         pos += 6 + n
     return out
 
@@ -76,6 +78,10 @@ def _load_qwen(source: str) -> TiktokenTokenizer:
     path = _need("qwen3-vocab")
     import tiktoken
 
-    enc = tiktoken.Encoding("qwen3", pat_str=QWEN_PATTERN, mergeable_ranks=dict(assets.read_quicktok_vocab(path)),
-                            special_tokens=read_quicktok_special(path.with_suffix(".special")))
+    enc = tiktoken.Encoding(
+        "qwen3",
+        pat_str=QWEN_PATTERN,
+        mergeable_ranks=dict(assets.read_quicktok_vocab(path)),
+        special_tokens=read_quicktok_special(path.with_suffix(".special")),
+    )
     return TiktokenTokenizer(enc, "qwen", source, normalize="NFC")

@@ -18,13 +18,22 @@ import sys
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("tokens", help="Tokenize a text with one tokenizer: ids and pieces.",
-                       description="Tokenize TEXT: ids and pieces, as the model's own tokenizer library makes them.")
-    p.add_argument("--tokenizer", default="cl100k_base",
-                   help="cl100k_base, o200k_base, llama-3, smollm2, qwen, or hf:<hub id>, gguf:<path>, "
-                        "file:<tokenizer.json> (default: cl100k_base).")
-    p.add_argument("--special", action="store_true",
-                   help="Add BOS/EOS as the model's tokenizer does, and read special tokens written in the text.")
+    p = sub.add_parser(
+        "tokens",
+        help="Tokenize a text with one tokenizer: ids and pieces.",
+        description="Tokenize TEXT: ids and pieces, as the model's own tokenizer library makes them.",
+    )
+    p.add_argument(
+        "--tokenizer",
+        default="cl100k_base",
+        help="cl100k_base, o200k_base, llama-3, smollm2, qwen, or hf:<hub id>, gguf:<path>, "
+        "file:<tokenizer.json> (default: cl100k_base).",
+    )
+    p.add_argument(
+        "--special",
+        action="store_true",
+        help="Add BOS/EOS as the model's tokenizer does, and read special tokens written in the text.",
+    )
     p.add_argument("--json", action="store_true", help='Print {"tokenizer", "ids", "tokens", "count"}.')
     p.add_argument("--list", action="store_true", help="List the built-in tokenizers with their source.")
     p.add_argument("text", nargs="?", default=None, help="The text to tokenize ('-' reads standard input).")
@@ -48,7 +57,7 @@ def _tokens(args: argparse.Namespace) -> int:
                 print(f"{prefix + '<...>':12}         {what}")
         return 0
     if args.text is None:
-        raise InputError("Give the text to tokenize, e.g. python -m lab tokens --tokenizer llama-3 \"hello world\".")
+        raise InputError('Give the text to tokenize, e.g. python -m lab tokens --tokenizer llama-3 "hello world".')
     text = sys.stdin.read() if args.text == "-" else args.text
     out = tokenize(args.tokenizer, text, special=args.special)
     if args.json:

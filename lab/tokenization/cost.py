@@ -9,8 +9,10 @@ from lab.tokenization.analysis import analyse
 def price_rows(table: dict | None = None) -> list[dict]:
     from lab.llm.pricing import PRICES
 
-    return [{"model": m, "input_per_1m": i, "output_per_1m": o, "context_window": c}
-            for m, (i, o, c) in (table or PRICES).items()]
+    return [
+        {"model": m, "input_per_1m": i, "output_per_1m": o, "context_window": c}
+        for m, (i, o, c) in (table or PRICES).items()
+    ]
 
 
 def table_from_rows(rows: list[dict]) -> dict[str, tuple[float, float, int]]:
@@ -42,6 +44,13 @@ def cost_rows(text: str, table: dict | None = None, output_tokens: int = 0, coun
     out = []
     for model, (_, _, window) in table.items():
         usd = cost(model, n, output_tokens, table=table)
-        out.append({"model": model, "tokens": n, "counted": "exact" if model.startswith("gpt-") else "estimate",
-                    "cost_usd": usd, "context_share": (n + output_tokens) / window})
+        out.append(
+            {
+                "model": model,
+                "tokens": n,
+                "counted": "exact" if model.startswith("gpt-") else "estimate",
+                "cost_usd": usd,
+                "context_share": (n + output_tokens) / window,
+            }
+        )
     return out

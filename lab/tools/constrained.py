@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import json
 
-
 from lab.llm.base import Message, ToolCall
 from lab.tools.registry import ToolRegistry
 
-
-ANSWER_SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"],
-                 "additionalProperties": False}
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
 # Appended to the tool results when the lab asks for an answer only (see run_tools): SmolLM2 copied its own
 # call back 3 times out of 3 without it, and wrote an answer from the result with it.
 ANSWER_NUDGE = "Now answer the user."
@@ -34,17 +36,29 @@ def constrained_schema(registry: ToolRegistry, answer_only: bool = False) -> dic
     """
     if answer_only:
         return ANSWER_SCHEMA
-    options = [{"type": "object", "properties": {"tool": {"const": t.name}, "arguments": t.schema["function"]["parameters"]},
-                "required": ["tool", "arguments"], "additionalProperties": False} for t in registry]
+    options = [
+        {
+            "type": "object",
+            "properties": {"tool": {"const": t.name}, "arguments": t.schema["function"]["parameters"]},
+            "required": ["tool", "arguments"],
+            "additionalProperties": False,
+        }
+        for t in registry
+    ]
     return {"anyOf": [*options, ANSWER_SCHEMA]}
 
 
 def constrained_messages(messages: list[Message], registry: ToolRegistry, answer_only: bool = False) -> list[Message]:
     """The OpenAI-shaped conversation re-told in plain system/user/assistant turns that a small model knows."""
-    lines = [f"- {t.name}({', '.join(t.schema['function']['parameters']['properties'])}): "
-             f"{t.schema['function']['description']}" for t in registry]
-    howto = ("You can use these tools:\n" + "\n".join(lines) + "\nReply with JSON only: "
-             '{"tool": NAME, "arguments": {...}} to use a tool, or {"answer": TEXT} to answer the user.')
+    lines = [
+        f"- {t.name}({', '.join(t.schema['function']['parameters']['properties'])}): "
+        f"{t.schema['function']['description']}"
+        for t in registry
+    ]
+    howto = (
+        "You can use these tools:\n" + "\n".join(lines) + "\nReply with JSON only: "
+        '{"tool": NAME, "arguments": {...}} to use a tool, or {"answer": TEXT} to answer the user.'
+    )
     out: list[Message] = []
     names: dict[str, str] = {}
     for m in messages:
@@ -57,11 +71,15 @@ def constrained_messages(messages: list[Message], registry: ToolRegistry, answer
                     args = json.loads(tc["function"]["arguments"] or "{}")
                 except json.JSONDecodeError:
                     args = tc["function"]["arguments"]
-                out.append({"role": "assistant", "content": json.dumps({"tool": tc["function"]["name"], "arguments": args})})
+                out.append(
+                    {"role": "assistant", "content": json.dumps({"tool": tc["function"]["name"], "arguments": args})}
+                )
         elif m["role"] == "assistant":
             out.append({"role": "assistant", "content": json.dumps({"answer": m.get("content") or ""})})
         elif m["role"] == "tool":
-            out.append({"role": "user", "content": f"Result of {names.get(m['tool_call_id'], 'the tool')}: {m['content']}"})
+            out.append(
+                {"role": "user", "content": f"Result of {names.get(m['tool_call_id'], 'the tool')}: {m['content']}"}
+            )
         else:
             out.append({"role": m["role"], "content": m.get("content") or ""})
     if not any(m["role"] == "system" for m in out):

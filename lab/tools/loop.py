@@ -40,12 +40,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
-
 from lab.core.errors import InputError
 from lab.llm.base import Message, Options, Provider, Usage, run
 from lab.tools.constrained import constrained_messages, constrained_schema, parse_constrained
 from lab.tools.registry import CallRecord, ToolRegistry
-
 
 MAX_ROUNDS = 10  # the page's slider and the CLI accept 1..MAX_ROUNDS model requests per question
 Strategy = Literal["auto", "native", "constrained"]
@@ -56,20 +54,20 @@ class Round:
     """One request to the model and what followed it."""
 
     index: int
-    sent: list[Message]                    # exactly what the provider was given this round
-    reply_text: str                        # the model's raw text (the JSON itself, in the constrained strategy)
-    assistant: Message                     # the reply as an OpenAI-shaped assistant message
+    sent: list[Message]  # exactly what the provider was given this round
+    reply_text: str  # the model's raw text (the JSON itself, in the constrained strategy)
+    assistant: Message  # the reply as an OpenAI-shaped assistant message
     usage: Usage
     calls: list[CallRecord] = field(default_factory=list)
-    json_schema: dict | None = None        # the constrained strategy's schema for this request
+    json_schema: dict | None = None  # the constrained strategy's schema for this request
 
 
 @dataclass
 class LoopResult:
     answer: str
-    messages: list[Message]                # the whole conversation, OpenAI-shaped (the CLI's "trace")
+    messages: list[Message]  # the whole conversation, OpenAI-shaped (the CLI's "trace")
     rounds: list[Round]
-    stopped: str                           # "answer" or "max_rounds"
+    stopped: str  # "answer" or "max_rounds"
     strategy: str
 
     def to_dict(self) -> dict:
@@ -84,9 +82,17 @@ def pick_strategy(provider: Provider, strategy: Strategy = "auto") -> str:
     return strategy
 
 
-def run_tools(provider: Provider, messages: list[Message], registry: ToolRegistry, *, model: str | None = None,
-              options: Options | None = None, max_rounds: int = 5, strategy: Strategy = "auto",
-              on_round: Callable[[Round], None] | None = None) -> LoopResult:
+def run_tools(
+    provider: Provider,
+    messages: list[Message],
+    registry: ToolRegistry,
+    *,
+    model: str | None = None,
+    options: Options | None = None,
+    max_rounds: int = 5,
+    strategy: Strategy = "auto",
+    on_round: Callable[[Round], None] | None = None,
+) -> LoopResult:
     """Ask, run the requested tools, ask again... until the model answers or ``max_rounds`` requests were sent.
 
     When the last allowed request still asks for tools, those calls are *not* run (a booking must not happen
@@ -126,9 +132,17 @@ def run_tools(provider: Provider, messages: list[Message], registry: ToolRegistr
                 on_round(rnd)
             return LoopResult(text, convo, rounds, "answer", chosen)
         for call in calls:
-            rec = registry.execute(call) if i < max_rounds else CallRecord(
-                call.id, call.name, call.arguments, "not_run",
-                f"Not run: the lab stopped after {max_rounds} rounds (the round limit).")
+            rec = (
+                registry.execute(call)
+                if i < max_rounds
+                else CallRecord(
+                    call.id,
+                    call.name,
+                    call.arguments,
+                    "not_run",
+                    f"Not run: the lab stopped after {max_rounds} rounds (the round limit).",
+                )
+            )
             rnd.calls.append(rec)
             convo.append({"role": "tool", "tool_call_id": call.id, "content": rec.content})
         if on_round:

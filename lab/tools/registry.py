@@ -49,10 +49,10 @@ class CallRecord:
 
     id: str
     name: str
-    arguments: str                     # the raw JSON string the model produced
-    status: str                        # ok | unknown_tool | invalid_arguments | refused | tool_error | not_run
-    content: str                       # what goes back to the model in the tool message
-    ms: float = 0.0                    # time spent running the function, milliseconds
+    arguments: str  # the raw JSON string the model produced
+    status: str  # ok | unknown_tool | invalid_arguments | refused | tool_error | not_run
+    content: str  # what goes back to the model in the tool message
+    ms: float = 0.0  # time spent running the function, milliseconds
 
 
 class ToolRegistry:
@@ -101,16 +101,19 @@ class ToolRegistry:
         tool = self._tools.get(call.name)
         if tool is None:
             rec.status = "unknown_tool"
-            rec.content = (f"Error: there is no tool named {call.name!r}. "
-                           f"Available tools: {', '.join(self.names) or 'none'}.")
+            rec.content = (
+                f"Error: there is no tool named {call.name!r}. Available tools: {', '.join(self.names) or 'none'}."
+            )
             return rec
         try:
             args = tool.args_model.model_validate_json(call.arguments or "{}")
         except ValidationError as e:
             problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'arguments'}: {err['msg']}" for err in e.errors())
             rec.status = "invalid_arguments"
-            rec.content = (f"Error: invalid arguments for {call.name}: {problems}. Expected JSON matching "
-                           f"{json.dumps(tool.schema['function']['parameters'])}.")
+            rec.content = (
+                f"Error: invalid arguments for {call.name}: {problems}. Expected JSON matching "
+                f"{json.dumps(tool.schema['function']['parameters'])}."
+            )
             return rec
         t0 = time.perf_counter()
         try:

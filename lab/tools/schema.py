@@ -54,7 +54,9 @@ def arguments_model(fn: Callable) -> type[BaseModel]:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise InputError(f"{fn.__name__}(*{name}) cannot be a tool: a JSON schema needs named parameters.")
         if name not in hints:
-            raise InputError(f"{fn.__name__}: parameter {name!r} has no type annotation; a tool needs one per parameter.")
+            raise InputError(
+                f"{fn.__name__}: parameter {name!r} has no type annotation; a tool needs one per parameter."
+            )
         fields[name] = (hints[name], ... if p.default is p.empty else p.default)
     return create_model(f"{fn.__name__}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
 
@@ -66,8 +68,7 @@ def function_schema(fn: Callable, name: str | None = None) -> dict:
         raise InputError(f"{fn.__name__} has no docstring: the model reads it to decide when to call the tool.")
     params = arguments_model(fn).model_json_schema(schema_generator=_NoTitles)
     params.setdefault("required", [])
-    return {"type": "function", "function": {"name": name or fn.__name__, "description": doc,
-                                             "parameters": params}}
+    return {"type": "function", "function": {"name": name or fn.__name__, "description": doc, "parameters": params}}
 
 
 def not_blank(value: str) -> str:

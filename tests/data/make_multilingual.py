@@ -182,51 +182,147 @@ SENTENCES: dict[str, list[str]] = {
 }
 
 CODE = [
-    'def add(a, b):',
+    "def add(a, b):",
     '    """Sum."""',
-    '    return a + b  # 😀',
+    "    return a + b  # 😀",
     'if __name__ == "__main__":',
-    '\tprint(add(2, 40))',
-    'for (let i = 0; i < arr.length; i++) { console.log(`item ${i}: ${arr[i]}`); }',
-    'const greet = (name) => `Hello, ${name}!`;',
+    "\tprint(add(2, 40))",
+    "for (let i = 0; i < arr.length; i++) { console.log(`item ${i}: ${arr[i]}`); }",
+    "const greet = (name) => `Hello, ${name}!`;",
     'fn main() { let v: Vec<u32> = (1..=10).map(|x| x * x).collect(); println!("{:?}", v); }',
-    '#include <stdio.h>',
+    "#include <stdio.h>",
     'int main(void) { printf("%d\\n", 42); return 0; }',
-    'SELECT name, COUNT(*) AS n FROM users WHERE age >= 18 GROUP BY name ORDER BY n DESC;',
+    "SELECT name, COUNT(*) AS n FROM users WHERE age >= 18 GROUP BY name ORDER BY n DESC;",
     '<div class="card"><a href="https://example.com/?q=1&amp;lang=vi">Xem thêm</a></div>',
     '{"id": 123, "name": "Ada", "tags": ["a", "b"], "ok": true, "score": -0.5e-3}',
-    'curl -s -H "Authorization: Bearer $TOKEN" https://api.example.com/v1/items | jq \'.[0]\'',
-    're.compile(r"(?i:\'s|\'t)|\\p{L}+|\\p{N}{1,3}|\\s+(?!\\S)")',
-    '\\frac{a}{b} + \\sqrt{x^2 + y^2} = \\sum_{i=0}^{n} \\alpha_i',
-    'x = [i ** 2 for i in range(10) if i % 2 == 0]  # squares of even numbers',
-    '    while (n --> 0) {{ total += n; }}',
+    "curl -s -H \"Authorization: Bearer $TOKEN\" https://api.example.com/v1/items | jq '.[0]'",
+    "re.compile(r\"(?i:'s|'t)|\\p{L}+|\\p{N}{1,3}|\\s+(?!\\S)\")",
+    "\\frac{a}{b} + \\sqrt{x^2 + y^2} = \\sum_{i=0}^{n} \\alpha_i",
+    "x = [i ** 2 for i in range(10) if i % 2 == 0]  # squares of even numbers",
+    "    while (n --> 0) {{ total += n; }}",
     'git commit -m "fix: tokenizer fidelity (#18)" && git push origin main',
     'public static void main(String[] args) { System.out.println("Xin chào"); }',
-    'DROP TABLE IF EXISTS bookings; -- never from model output',
+    "DROP TABLE IF EXISTS bookings; -- never from model output",
     'assert tok.encode("1234567") == [4513, 10961, 22]',
-    '@dataclass(frozen=True)',
-    'class Piece:    id: int;    bytes: bytes',
-    'lambda x: x if x else None  ## ~~~ ::: ;;; ,,, ... !!! ??? ___ --- === +++ ***',
+    "@dataclass(frozen=True)",
+    "class Piece:    id: int;    bytes: bytes",
+    "lambda x: x if x else None  ## ~~~ ::: ;;; ,,, ... !!! ??? ___ --- === +++ ***",
     "'''''' ``````` \"\"\"\"\"\" ...... !!!!!! ?????? ------ ====== ______",
 ]
 
 NUMBERS = [
-    "0", "1", "10", "100", "999", "1000", "1234567", "12345678901234567890", "3.14159265358979",
-    "0.5", "1e-9", "6.022e23", "-273.15", "+84 912 345 678", "(555) 123-4567", "2026-12-01", "23:59:59",
-    "1,499.99", "1.499,99", "1 499,99", "0x1F600", "0b101010", "0o755", "192.168.0.1", "v1.2.3-rc.4",
-    "MMXXVI", "٣٢١", "१२३", "１２３", "৩৪৫", "๑๒๓", "3333333", "33333333", "1/2", "50%", "99.9%",
-    "#1", "№ 5", "10km", "5kg", "3x", "x3", "A4", "H2O", "CO₂", "10⁻³", "2²", "1'000'000",
+    "0",
+    "1",
+    "10",
+    "100",
+    "999",
+    "1000",
+    "1234567",
+    "12345678901234567890",
+    "3.14159265358979",
+    "0.5",
+    "1e-9",
+    "6.022e23",
+    "-273.15",
+    "+84 912 345 678",
+    "(555) 123-4567",
+    "2026-12-01",
+    "23:59:59",
+    "1,499.99",
+    "1.499,99",
+    "1 499,99",
+    "0x1F600",
+    "0b101010",
+    "0o755",
+    "192.168.0.1",
+    "v1.2.3-rc.4",
+    "MMXXVI",
+    "٣٢١",
+    "१२३",
+    "１２３",
+    "৩৪৫",
+    "๑๒๓",
+    "3333333",
+    "33333333",
+    "1/2",
+    "50%",
+    "99.9%",
+    "#1",
+    "№ 5",
+    "10km",
+    "5kg",
+    "3x",
+    "x3",
+    "A4",
+    "H2O",
+    "CO₂",
+    "10⁻³",
+    "2²",
+    "1'000'000",
 ]
 
 WHITESPACE = [
-    " ", "  ", "   ", "    ", "        ", "\t", "\t\t", " \t ", "\u00a0", "\u00a0\u00a0", "\u3000", "\u2003",
-    "\u2009", "\u202f", "\u200b", "\u200d", "\ufeff", " \u00a0 ",
+    " ",
+    "  ",
+    "   ",
+    "    ",
+    "        ",
+    "\t",
+    "\t\t",
+    " \t ",
+    "\u00a0",
+    "\u00a0\u00a0",
+    "\u3000",
+    "\u2003",
+    "\u2009",
+    "\u202f",
+    "\u200b",
+    "\u200d",
+    "\ufeff",
+    " \u00a0 ",
 ]
 
 EMOJI = [
-    "😀", "🦙", "🚀", "✅", "❤️", "❤", "👍🏽", "👋🏿", "👨‍👩‍👧‍👦", "👩‍👩‍👧‍👦", "👩🏽‍💻", "🧑🏻‍🚀", "😶‍🌫️",
-    "🏳️‍🌈", "🏴‍☠️", "🇻🇳", "🇯🇵", "🇫🇷", "🇺🇸", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "1️⃣", "#️⃣", "©️", "™", "🤷‍♀️", "🙆🏼‍♂️", "🫠",
-    "🥲", "🫶🏾", "🐈‍⬛", "🐻‍❄️", "❤️‍🔥", "🧔🏻‍♀️", "👁️‍🗨️", "😁", "🌫️", "🦄", "🍜", "☕", "⚡",
+    "😀",
+    "🦙",
+    "🚀",
+    "✅",
+    "❤️",
+    "❤",
+    "👍🏽",
+    "👋🏿",
+    "👨‍👩‍👧‍👦",
+    "👩‍👩‍👧‍👦",
+    "👩🏽‍💻",
+    "🧑🏻‍🚀",
+    "😶‍🌫️",
+    "🏳️‍🌈",
+    "🏴‍☠️",
+    "🇻🇳",
+    "🇯🇵",
+    "🇫🇷",
+    "🇺🇸",
+    "🏴󠁧󠁢󠁳󠁣󠁴󠁿",
+    "1️⃣",
+    "#️⃣",
+    "©️",
+    "™",
+    "🤷‍♀️",
+    "🙆🏼‍♂️",
+    "🫠",
+    "🥲",
+    "🫶🏾",
+    "🐈‍⬛",
+    "🐻‍❄️",
+    "❤️‍🔥",
+    "🧔🏻‍♀️",
+    "👁️‍🗨️",
+    "😁",
+    "🌫️",
+    "🦄",
+    "🍜",
+    "☕",
+    "⚡",
 ]
 
 HANDWRITTEN = [
@@ -279,8 +375,8 @@ def build() -> list[str]:
     lines: list[str] = []
     all_sentences = [s for group in SENTENCES.values() for s in group]
     lines += all_sentences + CODE + HANDWRITTEN
-    lines += [" ".join(NUMBERS[i:i + 8]) for i in range(0, len(NUMBERS), 8)]
-    lines += ["".join(EMOJI[i:i + 10]) for i in range(0, len(EMOJI), 10)]
+    lines += [" ".join(NUMBERS[i : i + 8]) for i in range(0, len(NUMBERS), 8)]
+    lines += ["".join(EMOJI[i : i + 10]) for i in range(0, len(EMOJI), 10)]
     lines += [f"word{ws}word{ws}{ws}end" for ws in WHITESPACE]
     words = {lang: [w for s in group for w in _words(s)] for lang, group in SENTENCES.items()}
     code_tokens = [t for line in CODE for t in line.split()]
@@ -294,8 +390,14 @@ def build() -> list[str]:
         ws = rnd.sample(words[lang], k=min(len(words[lang]), rnd.randint(3, 12)))
         lines.append(rnd.choice([" ", " ", " ", "  ", "\t", ""]).join(ws))
     # 3. code-switched lines: fragments of several languages, numbers, emoji, code, whitespace runs
-    pools = [lambda: rnd.choice(words[rnd.choice(langs)]), lambda: rnd.choice(NUMBERS), lambda: rnd.choice(EMOJI),
-             lambda: rnd.choice(code_tokens), lambda: rnd.choice(WHITESPACE), lambda: rnd.choice(all_sentences)[:40]]
+    pools = [
+        lambda: rnd.choice(words[rnd.choice(langs)]),
+        lambda: rnd.choice(NUMBERS),
+        lambda: rnd.choice(EMOJI),
+        lambda: rnd.choice(code_tokens),
+        lambda: rnd.choice(WHITESPACE),
+        lambda: rnd.choice(all_sentences)[:40],
+    ]
     weights = [8, 3, 2, 2, 2, 1]
     for _ in range(1300):
         n = rnd.randint(2, 14)
@@ -304,8 +406,11 @@ def build() -> list[str]:
     # 4. numbers glued to letters and punctuation, in every digit system
     for _ in range(200):
         a, b = rnd.choice(NUMBERS), rnd.choice(NUMBERS)
-        lines.append(rnd.choice(["{a}{w}{b}", "{w}{a}", "{a}{w}", "({a}){w}[{b}]", "{w}:{a}-{b}", "{a}{a}{b}{b}"]).format(
-            a=a, b=b, w=rnd.choice(words[rnd.choice(langs)])))
+        lines.append(
+            rnd.choice(["{a}{w}{b}", "{w}{a}", "{a}{w}", "({a}){w}[{b}]", "{w}:{a}-{b}", "{a}{a}{b}{b}"]).format(
+                a=a, b=b, w=rnd.choice(words[rnd.choice(langs)])
+            )
+        )
     out = []
     for line in lines:
         line = line.replace("\r", " ").replace("\n", " ")
