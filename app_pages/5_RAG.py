@@ -1,12 +1,12 @@
 """RAG lab: load and chunk a knowledge base, embed it, index it in Chroma and FAISS side by side, see the vector
-space, chat over it with memory, and evaluate retrieval. Logic lives in lab.rag; renderers in ui.rag."""
+space, chat over it with memory, and evaluate retrieval. Logic lives in lab.rag; renderers and tab bodies in ui.rag."""
 
 import streamlit as st
 
-from lab.rag import chain, chunking, embeddings, evaluation, modes, retrieval, viz
+from lab.rag import chain, chunking, embeddings, modes, retrieval, viz
 from ui import rag as U
 from ui.session import pasted_key
-from ui.widgets import model_widgets, provider_picker, show_messages, show_usage
+from ui.widgets import model_widgets, provider_picker
 
 st.title("📚 RAG: Chroma and FAISS side by side")
 choice = provider_picker()
@@ -94,71 +94,10 @@ with tabs[3]:
             st.plotly_chart(viz.figure(pts, metas, texts, qp, vq, f"{len(ids)} chunks, {method.upper()} {dims}D"))
 
 with tabs[4]:
-    st.caption(
-        "Follow-ups are rewritten as standalone questions from the history before retrieval, as the "
-        "course's ConversationalRetrievalChain did (now in langchain-classic); here it is built from "
-        "langchain-core runnables over our own stores, so every step is visible."
-        + (
-            " SmolLM2-135M is tiny: it often garbles the rewrite and the facts; 'append' follow-ups are "
-            "steadier with it. Check the answer against the retrieved chunks."
-            if choice.provider == "local"
-            else ""
-        )
-    )
-    chat_opts = chain.ChatOptions(
-        **model_widgets(chain.ChatOptions, ["k", "min_score", "parent", "multi_query", "rerank"], key="rag.ask."),
-        mode=st.selectbox("Retrieval", ["dense", "bm25", "hybrid"], key="rag.ask.mode"),
-        condense=st.radio(
-            "Follow-ups",
-            ["llm", "append", "off"],
-            horizontal=True,
-            key="rag.ask.condense",
-            help=chain.ChatOptions.model_fields["condense"].description,
-        ),
-    )
-    history = st.session_state.setdefault("rag.history", [])
-    U.show_history(history)
-    question = st.text_input("Your question", "Who owns the GreenPath Energy Optimizer?", key="rag.ask.q")
-    c1, c2 = st.columns(2)
-    if c2.button("Clear conversation", key="rag.ask.clear"):
-        history.clear()
-    if c1.button("Ask", type="primary", key="rag.ask.go"):
-        with U.explained():
-            result = chain.ask(
-                U.index("faiss", opts),
-                question,
-                history=history,
-                provider=choice.build(),
-                options=chat_opts,
-                model=choice.model_arg,
-            )
-            U.show_answer(result)
-            if result.usage:
-                show_usage(result.usage)
-            show_messages(result.prompt, label="Exact prompt sent")
-            history += [{"role": "user", "content": question}, {"role": "assistant", "content": result.answer}]
+    U.ask_tab(choice, opts)
 
 with tabs[5]:
-    c1, c2, c3 = st.columns(3)
-    k_eval = c1.slider("k (chunks retrieved per question)", 1, 20, 5, key="rag.eval.k")
-    eval_mode = c2.selectbox("Retrieval mode", modes.MODES, key="rag.eval.mode")
-    eval_faiss = c3.radio("FAISS index", ["flat", "hnsw", "ivf"], horizontal=True, key="rag.eval.faiss")
-    st.caption(
-        f"{len(evaluation.load_questions())} questions with expected files and keywords, some paraphrased or "
-        f"needing two documents (lab/rag/eval_questions.jsonl); colours: {U.eval_colour_legend()}."
-    )
-    if st.button("Evaluate both stores", type="primary", key="rag.eval.go"):
-        with U.explained(), st.spinner("Evaluating..."):
-            st.session_state["rag.eval"] = evaluation.evaluate(
-                k=k_eval, options=None if eval_mode == "best" else opts, mode=eval_mode, faiss_index=eval_faiss
-            )
-    if "rag.eval" in st.session_state:
-        U.show_eval(st.session_state["rag.eval"])
-    if st.button("Sweep chunk size x overlap x k (re-embeds each chunking once)", key="rag.sweep.go"):
-        with U.explained(), st.spinner("Sweeping..."):
-            st.session_state["rag.sweep"] = evaluation.sweep(add_title=opts.add_title)
-    if "rag.sweep" in st.session_state:
-        U.show_sweep(st.session_state["rag.sweep"])
+    U.evaluate_tab(opts)
 
 with tabs[6]:
     U.judge_tab(choice, opts)

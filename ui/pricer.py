@@ -8,7 +8,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from lab.pricer import baselines, data, ensemble, metrics, rewrite
+from lab.pricer import baselines, data, ensemble, llm, metrics, rewrite
 from ui.widgets import explained, show_messages
 
 COLORS = {"green": "#2ca02c", "orange": "#ff7f0e", "red": "#d62728"}
@@ -368,6 +368,77 @@ def ensemble_tab(ds: data.Curated, key: str, seed: int) -> None:
                 add_run(key, extra.name, preds, result)
                 if notes:
                     st.json(notes)
+
+
+def llm_tab(ds: data.Curated, key: str, choice) -> None:
+    """The LLM pricer: the chosen model prices the first N test items, optionally with similar items (RAG)."""
+    n = st.slider("Test items to price", 1, len(ds.test), min(10, len(ds.test)), key="pricer.llm_n")
+    rag = st.checkbox("RAG: show the model the 5 most similar training items with their prices", key="pricer.rag")
+    if choice.provider == "local":
+        st.caption("SmolLM2-135M is tiny: expect copied or missing numbers. A frontier model needs a key.")
+    show_messages(
+        llm.messages_for(ds.test[0], ds.train[:2] if rag else None),
+        label="Messages for the first item (RAG shots shown as placeholders)" if rag else "Messages for the first item",
+    )
+    if st.button("Price them", type="primary", key="pricer.llm"):
+        bar = st.progress(0.0)
+        with explained():
+            similar = llm.SimilarItems(ds.train) if rag else None
+            run = llm.price_items(
+                choice.build(),
+                ds.test[:n],
+                model=choice.model_arg,
+                similar=similar,
+                on_guess=lambda i, g: bar.progress((i + 1) / n, f"{i + 1}/{n}: {g.reply[:40]!r}"),
+            )
+            st.session_state["pricer_llm"] = run
+            add_run(key, f"{run.name} (first {n})", run.preds, run.result)
+    if "pricer_llm" in st.session_state:
+        run = st.session_state["pricer_llm"]
+        st.markdown(
+            f"**{run.name}**: MAE ${run.result['mae']:,.2f}, hit rate {run.result['hit_rate']:.0%}, "
+            f"{run.result['misses']} replies without a number (counted as misses)."
+        )
+        guesses_table(run.guesses, run.result["colors"])
+
+
+def scoreboard_tab(ds: data.Curated, rows: dict) -> None:
+    """This session's runs side by side, one run's charts, and the leaderboard kept across sessions."""
+    if rows:
+        score_table(rows)
+        ci_chart(rows)
+        name = st.selectbox("Chart", list(rows), key="pricer.chart")
+        scoreboard(ds, name, rows[name])
+        error_breakdown(ds, name, rows[name])
+    else:
+        st.info("Train a baseline, run the LLM pricer or fit an ensemble: their scoreboards appear here.")
+    st.subheader("Leaderboard (every run so far, kept across sessions)")
+    leaderboard()
+
+
+def beat_tab(ds: data.Curated, rows: dict) -> None:
+    """The learner prices a few test items and is scored against every model of this session."""
+    truth = [i.price for i in ds.test]
+    k = st.number_input(
+        "How many items will you price?", 1, min(20, len(ds.test)), min(5, len(ds.test)), key="pricer.k"
+    )
+    with st.form("pricer.beat"):
+        guesses = [
+            st.number_input(f"{i.title} — {i.text.splitlines()[-1][:160]}", 0.0, 100_000.0, 0.0, key=f"pricer.guess{j}")
+            for j, i in enumerate(ds.test[:k])
+        ]
+        who = st.text_input("Your name for the leaderboard", key="pricer.who")
+        sent = st.form_submit_button("Score me", type="primary")
+    if sent:
+        with explained():
+            you = metrics.score(truth[:k], [g if g > 0 else None for g in guesses])
+            row = metrics.record(f"you: {who}", you, kind="human")
+            st.success(
+                f"{row['name']}: MAE ${you['mae']:,.2f}, hit rate {you['hit_rate']:.0%} "
+                f"({' '.join({'green': '🟢', 'orange': '🟠', 'red': '🔴'}[c] for c in you['colors'])})"
+            )
+            st.caption("True prices: " + ", ".join(f"${t:,.2f}" for t in truth[:k]))
+            versus(rows, truth[:k], you)
 
 
 def guesses_table(guesses, colors) -> None:

@@ -1,19 +1,25 @@
-"""Streamlit helpers for the Prompting page: a live stream writer, editors for shots and rules, and renderers
-for conversations, structured attempts, comparisons, brochures and next-token tables. No lab logic here."""
+"""Streamlit helpers for the Prompting page: a live stream writer, editors for shots and rules, renderers for
+conversations, structured attempts, comparisons and next-token tables, and the bodies of the later tabs
+(structured output, compare models, brochure, next-token probabilities). No lab logic here."""
 
 from __future__ import annotations
+
+import inspect
 
 import pandas as pd
 import streamlit as st
 
 from lab.core.errors import LabError
 from lab.core.keys import redact
-from lab.llm import PROVIDERS, Options, run
+from lab.core.settings import get_settings
+from lab.llm import DEFAULT_SYSTEM, PROVIDERS, Options, run
+from lab.prompting import compare, next_token, structured
+from lab.prompting.brochure import make_brochure, summarize
 from lab.prompting.compare import Outcome, compare_table
 from lab.prompting.memory import Conversation, check_fits
-from lab.prompting.messages import Rule, Shot
+from lab.prompting.messages import PRESETS, Rule, Shot, build_messages
 from lab.prompting.structured import StructuredResult
-from ui.widgets import DEFAULT_MODELS, ProviderChoice, explained, model_widgets, show_usage  # noqa: F401  (explained: re-exported)
+from ui.widgets import DEFAULT_MODELS, ProviderChoice, explained, model_widgets, show_usage
 
 
 def sampling_options(**overrides) -> dict:
@@ -163,3 +169,122 @@ def show_next_tokens(rows: list[dict], k: int) -> None:
         width="stretch",
         column_config={"p(chosen)": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f")},
     )
+
+
+# ---------------------------------------------------------------------------------------------- tabs
+def structured_tab(choice: ProviderChoice, opts: dict) -> None:
+    """Structured output: the course's Deal schema or the learner's own fields, validated with one repair."""
+    kind = st.radio("Schema", ["Deal / DealSelection (course)", "Your own fields"], horizontal=True, key="so.kind")
+    st.caption(
+        "The local model decodes under the schema (llama.cpp grammar): the *shape* is guaranteed, the "
+        "*values* are not - check them."
+    )
+    with explained():
+        if kind.startswith("Deal"):
+            schema, sys_default, user_default = (
+                structured.Schema.from_model(structured.DealSelection),
+                structured.DEAL_SYSTEM_PROMPT,
+                structured.DEAL_EXAMPLE,
+            )
+            st.code(
+                inspect.getsource(structured.Deal) + "\n\n" + inspect.getsource(structured.DealSelection),
+                language="python",
+            )
+        else:
+            fields = st.text_area("Fields (`name: type  # description`)", structured.EXAMPLE_FIELDS, key="so.fields")
+            schema = structured.Schema.from_fields(fields)
+            sys_default, user_default = DEFAULT_SYSTEM, "Tell me about the capital of France."
+        system = st.text_area("System prompt", sys_default, key=f"so.system.{kind}")
+        user = st.text_area("User prompt", user_default, key=f"so.user.{kind}")
+        with st.expander("JSON Schema sent"):
+            st.json(schema.json_schema)
+        describe = st.checkbox(
+            "Also paste the schema into the system prompt",
+            key="so.describe",
+            help="For servers without structured output. SmolLM2 then copies the schema's text.",
+        )
+        if st.button("Ask for structured output", type="primary", key="so.send"):
+            result = structured.structured(
+                choice.build(),
+                build_messages(system, user),
+                schema,
+                model=choice.model_arg,
+                options=Options(**opts),
+                describe=describe,
+            )
+            show_structured(result)
+            show_usage(result.usage[-1])
+
+
+def compare_tab(opts: dict) -> None:
+    """The same prompt to 2-3 models, streamed side by side, then one table."""
+    st.caption("The same prompt to 2-3 models, one after the other. Keys and base URLs come from the sidebar.")
+    user = st.text_area("Prompt", "Explain what a token is, in two sentences.", key="cmp.user")
+    targets = compare_picker()
+    if st.button("Compare", type="primary", key="cmp.send") and targets:
+        with explained():
+            outs = [Streamer(col) for col, _ in targets]
+            outcomes = compare.compare(
+                [compare.Target(f"{c.provider}/{c.model or 'SmolLM2'}", c.build, c.model_arg) for _, c in targets],
+                build_messages(PRESETS["Brief and factual"], user),
+                Options(**opts),
+                on_text=lambda i, t: outs[i](t),
+            )
+            for (col, _), out, o in zip(targets, outs, outcomes):
+                out.done(o.text)
+                if o.error:
+                    col.error(o.error)
+            show_compare(outcomes)
+
+
+def brochure_tab(choice: ProviderChoice, opts: dict) -> None:
+    """A company brochure from its website (links picked by the model), or a one-page summary."""
+    allow = get_settings().allow_private_urls
+    st.caption(
+        f"Private, loopback and link-local addresses are {'ALLOWED' if allow else 'refused'} "
+        "(LAB_ALLOW_PRIVATE_URLS); cloud metadata addresses always are."
+    )
+    url = st.text_input("Company website", "https://huggingface.co", key="bro.url")
+    company = st.text_input("Company name (default: the page title)", "", key="bro.company")
+    c1, c2 = st.columns(2)
+    if c1.button("Make a brochure", type="primary", key="bro.send"):
+        with explained():
+            out, steps = Streamer(), st.status("Working", expanded=True)
+            material, reply = make_brochure(
+                url,
+                choice.build(),
+                company=company or None,
+                model=choice.model_arg,
+                options=Options(**opts | {"max_tokens": max(opts["max_tokens"], 400)}),
+                on_text=out,
+                on_step=steps.write,
+            )
+            steps.update(label=f"Read {1 + len(material.pages)} pages", state="complete")
+            out.done(reply.text)
+            st.json({"links picked": material.links, "skipped": material.skipped}, expanded=False)
+            show_usage(reply.usage)
+    if c2.button("Just summarize the page", key="bro.summary"):
+        with explained():
+            out = Streamer()
+            page, reply = summarize(url, choice.build(), model=choice.model_arg, options=Options(**opts), on_text=out)
+            out.done(reply.text)
+            show_usage(reply.usage)
+
+
+def next_token_tab(choice: ProviderChoice, opts: dict) -> None:
+    """The top-k candidates the model scored at each generated token."""
+    st.caption("At each step the model scores every token in its vocabulary; here are the top candidates.")
+    prompt = st.text_input("Prompt", "The capital of France is", key="nt.prompt")
+    k = st.slider("Candidates per step (k)", 2, 10, 5, key="nt.k")
+    steps = st.slider("Tokens to generate", 1, 20, 6, key="nt.steps")
+    if st.button("Show next tokens", type="primary", key="nt.send"):
+        with explained():
+            reply, rows = next_token.next_tokens(
+                choice.build(),
+                build_messages(DEFAULT_SYSTEM, prompt),
+                k=k,
+                steps=steps,
+                options=Options(**opts),
+            )
+            st.markdown(f"**Generated:** {reply.text}")
+            show_next_tokens(rows, k)

@@ -12,7 +12,7 @@ import plotly.express as px
 import streamlit as st
 
 from lab.core.errors import LabError
-from lab.rag import chunking, evaluation, loading, retrieval, stores
+from lab.rag import chain, chroma_store, chunking, evaluation, loading, modes, retrieval, stores
 from ui import widgets
 
 COLOURS = {"green": "🟢", "amber": "🟠", "red": "🔴"}
@@ -78,7 +78,7 @@ def rebuild_chroma() -> None:
     """Drop the cached Chroma index and its directory; the next use re-embeds from the markdown."""
     shared_index.clear()
     retrieval.forget_indexes("chroma")
-    stores.reset_chroma_dir()
+    chroma_store.reset_chroma_dir()
     st.session_state.pop("rag_broken", None)
 
 
@@ -308,3 +308,77 @@ def judge_tab(choice, opts) -> None:
             )
     if "rag.judge" in st.session_state:
         show_judge(st.session_state["rag.judge"])
+
+
+# ---------------------------------------------------------------------------------------------- tabs
+def ask_tab(choice, opts) -> None:
+    """The Ask tab: chat over the knowledge base with memory; follow-ups condensed before retrieval."""
+    st.caption(
+        "Follow-ups are rewritten as standalone questions from the history before retrieval, as the "
+        "course's ConversationalRetrievalChain did (now in langchain-classic); here it is built from "
+        "langchain-core runnables over our own stores, so every step is visible."
+        + (
+            " SmolLM2-135M is tiny: it often garbles the rewrite and the facts; 'append' follow-ups are "
+            "steadier with it. Check the answer against the retrieved chunks."
+            if choice.provider == "local"
+            else ""
+        )
+    )
+    chat_opts = chain.ChatOptions(
+        **widgets.model_widgets(
+            chain.ChatOptions, ["k", "min_score", "parent", "multi_query", "rerank"], key="rag.ask."
+        ),
+        mode=st.selectbox("Retrieval", ["dense", "bm25", "hybrid"], key="rag.ask.mode"),
+        condense=st.radio(
+            "Follow-ups",
+            ["llm", "append", "off"],
+            horizontal=True,
+            key="rag.ask.condense",
+            help=chain.ChatOptions.model_fields["condense"].description,
+        ),
+    )
+    history = st.session_state.setdefault("rag.history", [])
+    show_history(history)
+    question = st.text_input("Your question", "Who owns the GreenPath Energy Optimizer?", key="rag.ask.q")
+    c1, c2 = st.columns(2)
+    if c2.button("Clear conversation", key="rag.ask.clear"):
+        history.clear()
+    if c1.button("Ask", type="primary", key="rag.ask.go"):
+        with explained():
+            result = chain.ask(
+                index("faiss", opts),
+                question,
+                history=history,
+                provider=choice.build(),
+                options=chat_opts,
+                model=choice.model_arg,
+            )
+            show_answer(result)
+            if result.usage:
+                widgets.show_usage(result.usage)
+            widgets.show_messages(result.prompt, label="Exact prompt sent")
+            history += [{"role": "user", "content": question}, {"role": "assistant", "content": result.answer}]
+
+
+def evaluate_tab(opts) -> None:
+    """The Evaluate tab: both stores on the question set, and the chunk size x overlap x k sweep."""
+    c1, c2, c3 = st.columns(3)
+    k_eval = c1.slider("k (chunks retrieved per question)", 1, 20, 5, key="rag.eval.k")
+    eval_mode = c2.selectbox("Retrieval mode", modes.MODES, key="rag.eval.mode")
+    eval_faiss = c3.radio("FAISS index", ["flat", "hnsw", "ivf"], horizontal=True, key="rag.eval.faiss")
+    st.caption(
+        f"{len(evaluation.load_questions())} questions with expected files and keywords, some paraphrased or "
+        f"needing two documents (lab/rag/eval_questions.jsonl); colours: {eval_colour_legend()}."
+    )
+    if st.button("Evaluate both stores", type="primary", key="rag.eval.go"):
+        with explained(), st.spinner("Evaluating..."):
+            st.session_state["rag.eval"] = evaluation.evaluate(
+                k=k_eval, options=None if eval_mode == "best" else opts, mode=eval_mode, faiss_index=eval_faiss
+            )
+    if "rag.eval" in st.session_state:
+        show_eval(st.session_state["rag.eval"])
+    if st.button("Sweep chunk size x overlap x k (re-embeds each chunking once)", key="rag.sweep.go"):
+        with explained(), st.spinner("Sweeping..."):
+            st.session_state["rag.sweep"] = evaluation.sweep(add_title=opts.add_title)
+    if "rag.sweep" in st.session_state:
+        show_sweep(st.session_state["rag.sweep"])
