@@ -44,7 +44,8 @@ def compare(
     kinds=KINDS,
 ) -> dict:
     """Build every store from the same vectors; recall@5 of each against FAISS flat (exact)."""
-    from lab.rag.stores import ChromaStore, FaissStore, _forget_chroma_system
+    from lab.rag.chroma_store import ChromaStore, _forget_chroma_system
+    from lab.rag.faiss_store import FaissStore
 
     dim = vectors.shape[1]
     row = {"case": name, "vectors": len(ids), "stores": {}}

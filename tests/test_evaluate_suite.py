@@ -130,8 +130,8 @@ class HashEmbedder:
 @pytest.fixture(scope="module")
 def tiny_index():
     from lab.rag.chunking import ChunkOptions
+    from lab.rag.faiss_store import FaissStore
     from lab.rag.retrieval import Index
-    from lab.rag.stores import FaissStore
 
     index = Index(FaissStore(384), HashEmbedder(), ChunkOptions())
     index.refresh()

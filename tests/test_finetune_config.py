@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from lab.core.errors import InputError
-from lab.finetune.config import PRESETS, RunConfig, bnb_config, check_device, lora_config, resolve_dtype, sft_config
+from lab.finetune.config import PRESETS, RunConfig
+from lab.finetune.translate import bnb_config, check_device, lora_config, resolve_dtype, sft_config
 
 
 def _msg(**kw) -> str:

@@ -48,7 +48,7 @@ def test_mask_matches_sft_trainer_labels(tiny_dir, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
-    from lab.finetune.config import lora_config, sft_config
+    from lab.finetune.translate import lora_config, sft_config
 
     rows = pairs(8)
     tok = AutoTokenizer.from_pretrained(tiny_dir)

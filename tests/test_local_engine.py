@@ -126,7 +126,7 @@ def test_engine_selection(tmp_settings, monkeypatch):
     monkeypatch.setenv("LAB_LOCAL_BASE_URLS", "http://10.0.0.5:8080/v1, http://10.0.0.6:8080/v1")
     get_settings.cache_clear()
     assert local.engine() == "remote"
-    from lab.llm.llama_server import base_urls
+    from lab.llm.router import base_urls
 
     assert base_urls() == ["http://10.0.0.5:8080/v1", "http://10.0.0.6:8080/v1"]
 
@@ -237,7 +237,7 @@ def two_engines(tmp_path):
 
 
 def test_router_picks_the_least_busy_engine_and_skips_a_dead_one(two_engines):
-    from lab.llm.llama_server import Engine, Router
+    from lab.llm.router import Engine, Router
 
     a, b = (Engine(s.base_url, s.api_key) for s in two_engines)
     r = Router([a, b], retry_s=60)
@@ -259,7 +259,7 @@ def test_local_provider_routes_over_lab_local_base_urls(two_engines, tmp_setting
     from concurrent.futures import ThreadPoolExecutor
 
     from lab.core.settings import get_settings
-    from lab.llm import llama_server
+    from lab.llm import router
     from lab.llm.local import LocalProvider
 
     key = two_engines[0].api_key
@@ -270,7 +270,7 @@ def test_local_provider_routes_over_lab_local_base_urls(two_engines, tmp_setting
     monkeypatch.setenv("LAB_LOCAL_BASE_URLS", ",".join(s.base_url for s in two_engines))
     monkeypatch.setenv("LAB_LOCAL_API_KEY", key)
     get_settings.cache_clear()
-    monkeypatch.setattr(llama_server, "_ROUTER", None)
+    monkeypatch.setattr(router, "_ROUTER", None)
     p = LocalProvider()
     with ThreadPoolExecutor(4) as pool:
         texts = list(pool.map(lambda _: run(p, MSGS).text, range(8)))

@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 from lab.core.errors import InputError
-from lab.rag import chunking, evaluation, loading, stores
+from lab.rag import chroma_store, chunking, evaluation, loading, stores
+from lab.rag.chroma_store import ChromaStore
 from lab.rag.chunking import ChunkOptions
-from lab.rag.stores import ChromaStore, FaissStore, IndexUnavailable
+from lab.rag.faiss_store import FaissStore
+from lab.rag.stores import IndexUnavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -228,7 +230,7 @@ def test_corrupted_chroma_dir_clear_error_then_rebuild(tmp_path):
     kb_before = {p: p.read_bytes() for p in (ROOT / "knowledge-base").rglob("*.md")}
     with pytest.raises(IndexUnavailable, match=r"corrupted.*--rebuild.*knowledge-base/ is not touched"):
         ChromaStore("t-bad", 3, path=path, url="")
-    stores.reset_chroma_dir(path)
+    chroma_store.reset_chroma_dir(path)
     store = ChromaStore("t-bad", 3, path=path, url="")  # same path, same process: works again
     store.add(["a"], np.eye(3, dtype=np.float32)[:1], ["A"], [{"source": "s", "doc_type": "t"}])
     assert store.query(np.eye(3, dtype=np.float32)[0], 1)[0].id == "a"
@@ -237,9 +239,9 @@ def test_corrupted_chroma_dir_clear_error_then_rebuild(tmp_path):
 
 def test_reset_refuses_the_knowledge_base():
     with pytest.raises(InputError, match="Refusing"):
-        stores.reset_chroma_dir(ROOT / "knowledge-base")
+        chroma_store.reset_chroma_dir(ROOT / "knowledge-base")
     with pytest.raises(InputError, match="Refusing"):
-        stores.reset_chroma_dir(ROOT / "knowledge-base" / "products")
+        chroma_store.reset_chroma_dir(ROOT / "knowledge-base" / "products")
 
 
 def test_chroma_server_unreachable_names_the_fix():

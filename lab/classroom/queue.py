@@ -107,8 +107,9 @@ def shared_queue() -> GenerationQueue:
     global _SHARED
     with _SHARED_LOCK:
         if _SHARED is None:
-            from lab.llm.llama_server import base_urls, concurrency
+            from lab.llm.llama_server import concurrency
             from lab.llm.local import engine
+            from lab.llm.router import base_urls
 
             # per engine: the managed llama-server decodes that many at once (--parallel, default 4, measured);
             # with LAB_LOCAL_BASE_URLS each listed engine takes that many; in-process, LAB_LOCAL_CONCURRENCY.

@@ -1,16 +1,12 @@
-"""One fine-tuning run, described by a validated pydantic model, and pure translators to the libraries' configs.
+"""One fine-tuning run, described by a validated pydantic model: its fields, the course's presets, YAML in and out.
 
 A ``RunConfig`` holds every knob of a LoRA / QLoRA supervised fine-tune (the base model, the quantization, the
-LoRA adapter, the SFT schedule). Each field's ``description`` is the help text the page shows. Translators turn
-it into exactly what peft, transformers and trl take, without loading any model:
+LoRA adapter, the SFT schedule). Each field's ``description`` is the help text the page shows, and each rule that
+the fields must keep together (alpha, targets, steps) is a validator whose message names the fix:
 
     >>> cfg = RunConfig(lora_r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], quantization="4bit")
-    >>> lora_config(cfg).r, sorted(lora_config(cfg).target_modules)
-    (8, ['q_proj', 'v_proj'])
-    >>> bnb_config(cfg).bnb_4bit_quant_type, bnb_config(cfg).bnb_4bit_use_double_quant
-    ('nf4', True)
-    >>> sft_config(cfg, "/tmp/run", device="cpu").completion_only_loss
-    True
+    >>> cfg.lora_r, cfg.effective_batch
+    (8, 4)
     >>> RunConfig(lora_alpha=0)   # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -19,7 +15,10 @@ it into exactly what peft, transformers and trl take, without loading any model:
 Presets are the course's two settings (week 7, QLoRA on Llama 3.2): ``lite`` (r 32, attention layers, batch 32,
 1 epoch) and ``full`` (r 256, attention + MLP layers, batch 256, 3 epochs), both 4-bit with paged AdamW on a GPU.
 Configs save and load as YAML (``to_yaml`` / ``from_file`` for a path the operator names / ``from_yaml_text`` for
-content such as an upload, which is never opened as a path) so a run can be repeated or sent to Modal.
+content such as an upload, which is never opened as a path) so a run can be repeated or sent to Modal; the checks
+on the file itself live in ``lab.finetune.config_file``, the translators to peft / transformers / trl in
+``lab.finetune.translate``. One module because the fields, their cross-field rules, the presets and the YAML
+round-trip are one contract; ~400 lines, most of them the field descriptions the page shows as help.
 """
 
 from __future__ import annotations
@@ -33,6 +32,9 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from lab.core.errors import InputError
+from lab.finetune.config_file import parse_yaml_mapping, read_config_file
+
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,40}")
 
 # The offline default: SmolLM2-135M-Instruct, whose transformers copy lab.core.assets makes from the shipped GGUF.
 # The alias keeps saved configs portable: locally it resolves to that folder, on Modal to the same Hub model.
@@ -361,102 +363,6 @@ PRESETS: dict[str, dict] = {
 }
 
 
-# ------------------------------------------------------------------------------------------- reading
-MAX_CONFIG_BYTES = 64 * 1024  # a run config is ~1 KB of YAML; anything far bigger is not one
-_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,40}")
-
-
-def read_config_file(path: str | Path) -> bytes:
-    """The bytes of the config file an operator named on the command line, or an ``InputError`` that says why not.
-
-    >>> read_config_file("/etc")
-    Traceback (most recent call last):
-    ...
-    lab.core.errors.InputError: config file /etc is a folder, not a file: give the path of a .yaml file ...
-    """
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise InputError(f"config file {path} not found: check the path, or leave --config out for the defaults")
-    if p.is_dir():
-        raise InputError(
-            f"config file {path} is a folder, not a file: give the path of a .yaml file "
-            "(the page's 'Save YAML' writes one)"
-        )
-    if not p.is_file():
-        raise InputError(
-            f"config file {path} is not a regular file (a device or a pipe?): give the path of a .yaml file"
-        )
-    try:
-        size = p.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise InputError(
-                f"config file {path} is {size:,} bytes; a run config is a small YAML file (at most "
-                f"{MAX_CONFIG_BYTES:,} bytes): is it the right file?"
-            )
-        return p.read_bytes()
-    except OSError as e:
-        raise InputError(
-            f"config file {path} cannot be read ({e.strerror or type(e).__name__}): check its permissions"
-        ) from None
-
-
-def parse_yaml_mapping(text: str | bytes, *, source: str = "the config") -> dict:
-    """YAML content -> a mapping with text keys, or an ``InputError`` naming what is wrong (never the content).
-
-    >>> parse_yaml_mapping("lora_r: 8")
-    {'lora_r': 8}
-    >>> parse_yaml_mapping(b"\\xff\\xfe binary")
-    Traceback (most recent call last):
-    ...
-    lab.core.errors.InputError: the config is not UTF-8 text (undecodable byte at offset 0): ...
-    """
-    if isinstance(text, (bytes, bytearray)):
-        if len(text) > MAX_CONFIG_BYTES:
-            raise InputError(
-                f"{source} is {len(text):,} bytes; a run config is a small YAML file (at most "
-                f"{MAX_CONFIG_BYTES:,} bytes)"
-            )
-        try:
-            text = bytes(text).decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise InputError(
-                f"{source} is not UTF-8 text (undecodable byte at offset {e.start}): a run config is "
-                "a small YAML text file of field: value lines; save it as UTF-8"
-            ) from None
-    if len(text) > MAX_CONFIG_BYTES:
-        raise InputError(
-            f"{source} is {len(text):,} characters; a run config is a small YAML file (at most {MAX_CONFIG_BYTES:,})"
-        )
-    if "\x00" in text:
-        raise InputError(f"{source} holds NUL bytes: it is a binary file, not YAML text")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:  # its str() quotes the offending line: say where and what, not the content
-        mark = e.problem_mark or e.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InputError(f"{source} is not valid YAML{where}: {e.problem or e.context or 'syntax error'}") from None
-    except yaml.YAMLError as e:
-        raise InputError(f"{source} is not valid YAML ({type(e).__name__})") from None
-    except RecursionError:
-        raise InputError(f"{source} is nested too deeply to be a run config (field: value lines)") from None
-    if data is None:
-        raise InputError(
-            f"{source} is empty: write field: value lines (for example lora_r: 16), or leave the "
-            "config out for the defaults"
-        )
-    if not isinstance(data, dict):
-        kind = "list" if isinstance(data, list) else "single value"
-        raise InputError(
-            f"{source} is not a run config: a run config is a YAML mapping of field: value lines "
-            f"(for example lora_r: 16), not a {kind}"
-        )
-    if not all(isinstance(k, str) for k in data):
-        raise InputError(
-            f"{source} is not a run config: its field names must be words like lora_r, not numbers or lists"
-        )
-    return data
-
-
 def field_errors(e: ValidationError) -> list[str]:
     """'field: rule' for each error of ``e``, never the offending value (a field name that does not look like one,
     e.g. a pasted key used as a YAML key, is not repeated either).
@@ -495,104 +401,3 @@ def resolve_base_model(name: str, *, remote: bool = False) -> str:
         except FileNotFoundError as e:
             raise InputError(str(e)) from e
     return str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
-
-
-def resolve_dtype(cfg: RunConfig, device: str) -> str:
-    """The compute dtype as a torch name. 4-bit on any device computes in bf16 (fp16 on pre-Ampere GPUs)."""
-    if cfg.dtype != "auto":
-        return cfg.dtype
-    if device == "cuda":
-        import torch
-
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    return "bfloat16" if cfg.quantization == "4bit" else "float32"
-
-
-def check_device(cfg: RunConfig, device: str) -> None:
-    """Refuse what this device cannot run, naming the fix (used before a local launch; Modal runs on CUDA)."""
-    if device != "cuda" and cfg.optimizer in PAGED_OPTIMIZERS:
-        raise InputError(
-            f"optimizer {cfg.optimizer} pages its states between GPU and CPU memory: it needs CUDA. "
-            "On this CPU choose adamw_torch, or run the config on Modal."
-        )
-    if device != "cuda" and cfg.dtype == "float16":
-        raise InputError(
-            "float16 training needs a CUDA GPU (its loss scaling is a GPU path); use float32 or bfloat16 on CPU."
-        )
-
-
-# ------------------------------------------------------------------------------------------- translators
-def lora_config(cfg: RunConfig):
-    """peft.LoraConfig for a causal LM; biases stay frozen (bias='none'), as the course."""
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=list(cfg.target_modules),
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
-
-
-def bnb_config(cfg: RunConfig, compute_dtype: str = "bfloat16"):
-    """transformers.BitsAndBytesConfig (None without quantization). 4-bit = the course's QLoRA recipe."""
-    if cfg.quantization == "none":
-        return None
-    import torch
-    from transformers import BitsAndBytesConfig
-
-    if cfg.quantization == "8bit":
-        return BitsAndBytesConfig(load_in_8bit=True)
-    return BitsAndBytesConfig(
-        load_in_4bit=True,
-        bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=getattr(torch, compute_dtype),
-    )
-
-
-def sft_config(cfg: RunConfig, output_dir: str | Path, *, device: str = "cpu", has_eval: bool = False):
-    """trl.SFTConfig for a prompt/completion dataset: the loss counts only the completion (the price) tokens.
-
-    trl 1.x replaced the course's ``DataCollatorForCompletionOnlyLM`` by ``completion_only_loss=True`` on a dataset
-    with ``prompt`` and ``completion`` columns. transformers 5 folded ``warmup_ratio`` into ``warmup_steps``: a float
-    below 1 there is read as a ratio of the total steps.
-    """
-    from trl import SFTConfig
-
-    check_device(cfg, device)
-    dtype = resolve_dtype(cfg, device)
-    return SFTConfig(
-        output_dir=str(output_dir),
-        num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps or -1,
-        per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_ratio,
-        optim=cfg.optimizer,
-        weight_decay=cfg.weight_decay,
-        max_grad_norm=cfg.max_grad_norm,
-        max_length=cfg.max_seq_length,
-        completion_only_loss=True,
-        activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5 name of gradient checkpointing
-        # mixed precision is a GPU path; on CPU the weights are simply loaded in the compute dtype
-        bf16=device == "cuda" and dtype == "bfloat16",
-        fp16=device == "cuda" and dtype == "float16",
-        use_cpu=device != "cuda",
-        logging_steps=cfg.logging_steps,
-        save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=2,
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=cfg.eval_steps if has_eval else None,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        report_to="none",
-        disable_tqdm=True,
-        dataset_num_proc=None,
-    )

@@ -21,7 +21,8 @@ The loss curve comes from the "metrics" events (``data.step``, ``data.train_loss
 finished, from the job's result file (a CSV, which the API returns base64-encoded).
 
 This is the one place outside ``lab/llm`` that calls an SDK: fine-tuning is not a chat provider. The fine-tuned
-model itself is then an ordinary model id of the ``openai`` provider.
+model itself is then an ordinary model id of the ``openai`` provider. One module because upload, launch,
+follow and the job records are the lifecycle of one API's job, sharing its client and its records file; ~380 lines.
 """
 
 from __future__ import annotations

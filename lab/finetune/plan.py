@@ -33,7 +33,8 @@ from dataclasses import asdict, dataclass, field
 from lab.core.device import device as detect_device
 from lab.core.errors import InputError
 from lab.core.once import once
-from lab.finetune.config import RunConfig, lora_config, resolve_base_model, resolve_dtype
+from lab.finetune.config import RunConfig, resolve_base_model
+from lab.finetune.translate import lora_config, resolve_dtype
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 # NF4: 4 bits per weight, plus one 8-bit absmax per block of 64 weights and (double quantization) one fp32

@@ -17,6 +17,8 @@ States: starting -> loading -> running -> (stopping ->) stopped | finished | fai
 without saying so (killed, machine restarted) reads as ``interrupted``; its checkpoints and logs remain and
 ``resume`` continues from the last checkpoint. Only one run trains at a time on the machine, whatever its root:
 a second launch is refused (``active_run`` looks in every root; the launch lock lives in the default one).
+One module because the status files and the lifecycle read and write the same run folder and the same states;
+~360 lines.
 """
 
 from __future__ import annotations
@@ -288,7 +290,7 @@ def launch(
 ) -> Path:
     """Prepare a run under ``root`` and start training it in the background; refused while any run trains."""
     from lab.core.device import device
-    from lab.finetune.config import check_device
+    from lab.finetune.translate import check_device
 
     check_device(cfg, device())
     with _launch_lock():
@@ -344,7 +346,7 @@ def run_foreground(cfg: RunConfig, train: list[dict] | None = None, val: list[di
     """Prepare and train in this process (the CLI's ``finetune run``); returns status plus losses."""
     from lab.core.device import device
     from lab.finetune import trainer
-    from lab.finetune.config import check_device
+    from lab.finetune.translate import check_device
 
     check_device(cfg, device())
     with _launch_lock():

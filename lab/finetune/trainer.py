@@ -32,17 +32,10 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
 from lab.core.device import device as detect_device
-from lab.finetune.config import (
-    RunConfig,
-    bnb_config,
-    check_device,
-    lora_config,
-    resolve_base_model,
-    resolve_dtype,
-    sft_config,
-)
+from lab.finetune.config import RunConfig, resolve_base_model
 from lab.finetune.data import read_jsonl
 from lab.finetune.runner import STOP_FILE, last_checkpoint, write_status
+from lab.finetune.translate import bnb_config, check_device, lora_config, resolve_dtype, sft_config
 
 
 def peak_bytes(device: str) -> int:

@@ -13,6 +13,8 @@ runs as a subprocess with this venv's python; its log is kept (which tensors, th
 Before anything runs, the F16 size is estimated from the parameter count (134.5M parameters x 2 bytes = 269 MB for
 SmolLM2) and compared with the free disk space. The converter writes ``OUT.partial-<pid>-<random>``, renamed to ``OUT`` only
 when it finished: an interrupted or failed conversion never leaves a half-written GGUF under the final name.
+One module because the checks, the sources (a run to merge, a Hub download) and the converter are the steps of one
+conversion, read top to bottom (``quantize`` reuses its checks); ~375 lines.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Engines behind the ``local`` provider that speak the OpenAI wire format: a managed ``llama-server`` process,
-and a router over engines the deployment lists (``LAB_LOCAL_BASE_URLS``).
+"""The managed ``llama-server`` process behind the ``local`` provider: one OpenAI-wire engine the app owns.
 
 **ManagedServer** runs llama.cpp's own server (built once by :mod:`lab.gguf.build`, found through
 :mod:`lab.core.llamacpp_build`) for the whole app process: model = the local GGUF, ``--parallel`` =
@@ -12,10 +11,7 @@ and stopped when the interpreter exits (``atexit``; it runs in its own process g
     >>> srv.ensure()                     # starts it (about 1 s for SmolLM2), or checks it is still alive
     'http://127.0.0.1:40123/v1'
 
-**Router** spreads requests over several OpenAI-compatible engines (llama-server, vLLM, Ollama's ``/v1``) by
-least-busy: the engine with the fewest requests in flight from this process; an engine that fails a request or a
-health check is skipped for ``RETRY_S`` seconds, then tried again. These addresses come from the deployment's own
-configuration, so they are trusted (loopback and private addresses allowed), unlike a base URL typed in a page.
+The router over engines the deployment lists is :mod:`lab.llm.router`; it reuses ``http_status`` from here.
 """
 
 from __future__ import annotations
@@ -32,15 +28,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from lab.core.errors import ProviderUnavailable
 
 log = logging.getLogger(__name__)
 HEALTH_TIMEOUT_S = 2.0
-RETRY_S = 15.0
 
 
 def free_port() -> int:
@@ -252,109 +245,3 @@ def managed_server(model: Path | str | None = None) -> ManagedServer | None:
             args = server_args(model, parallel=par, n_ctx=s.n_ctx, threads=threads)
             _SERVERS[key] = ManagedServer([str(binary), *args], log_dir=s.data_dir / "llama-server")
         return _SERVERS[key]
-
-
-# ---------------------------------------------------------------------------------------------- router
-@dataclass
-class Engine:
-    base_url: str
-    api_key: str = "not-needed"
-    in_flight: int = 0
-    down_until: float = 0.0
-    served: int = 0
-    failures: int = 0
-    model: str | None = None
-    health: Callable[[], bool] | None = field(default=None, repr=False)
-
-    def check(self) -> bool:
-        if self.health is not None:
-            return self.health()
-        root = self.base_url.rstrip("/")
-        root = root[:-3] if root.endswith("/v1") else root
-        # /health answers on llama-server and vLLM; every OpenAI-compatible server lists /v1/models
-        if http_status(root + "/health") == 200:
-            return True
-        return (
-            http_status(self.base_url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {self.api_key}"})
-            == 200
-        )
-
-
-class Router:
-    """Least-busy routing over OpenAI-compatible engines, skipping ones that failed recently."""
-
-    def __init__(self, engines: list[Engine], retry_s: float = RETRY_S) -> None:
-        if not engines:
-            raise ValueError("Router needs at least one engine")
-        self.engines = engines
-        self.retry_s = retry_s
-        self._lock = threading.Lock()
-
-    def acquire(self) -> Engine:
-        """The up engine with the fewest requests in flight (ties: fewest served); counts the request in."""
-        now = time.monotonic()
-        with self._lock:
-            up = [e for e in self.engines if e.down_until <= now]
-        # one that was marked down is rechecked (outside the lock) before it is used again
-        candidates = up or self.engines
-        candidates = sorted(candidates, key=lambda e: (e.in_flight, e.served))
-        for e in candidates:
-            if e.failures and not e.check():
-                self.mark_down(e)
-                continue
-            with self._lock:
-                e.in_flight += 1
-                e.served += 1
-            return e
-        raise ProviderUnavailable(
-            "No local engine answers: "
-            + ", ".join(e.base_url for e in self.engines)
-            + " (LAB_LOCAL_BASE_URLS). Check that they are running."
-        )
-
-    def release(self, e: Engine, ok: bool = True) -> None:
-        with self._lock:
-            e.in_flight = max(0, e.in_flight - 1)
-            if ok:
-                e.failures = 0
-        if not ok:
-            self.mark_down(e)
-
-    def mark_down(self, e: Engine) -> None:
-        with self._lock:
-            e.failures += 1
-            e.down_until = time.monotonic() + self.retry_s
-
-    def status(self) -> list[dict]:
-        now = time.monotonic()
-        return [
-            {"base_url": e.base_url, "in_flight": e.in_flight, "served": e.served, "up": e.down_until <= now}
-            for e in self.engines
-        ]
-
-
-_ROUTER: tuple[str, Router] | None = None
-_ROUTER_LOCK = threading.Lock()
-
-
-def base_urls() -> list[str]:
-    from lab.core.settings import get_settings
-
-    raw = get_settings().local_base_urls or ""
-    return [u.strip().rstrip("/") for u in raw.split(",") if u.strip()]
-
-
-def shared_router() -> Router | None:
-    """The process-wide router over ``LAB_LOCAL_BASE_URLS``; None when that is not set."""
-    global _ROUTER
-    urls = base_urls()
-    if not urls:
-        return None
-    from lab.core.settings import get_settings
-
-    key = ",".join(urls)
-    with _ROUTER_LOCK:
-        if _ROUTER is None or _ROUTER[0] != key:
-            api_key = get_settings().local_api_key or "not-needed"
-            _ROUTER = (key, Router([Engine(u, api_key) for u in urls]))
-        return _ROUTER[1]

@@ -11,7 +11,7 @@ from the GGUF's metadata, so this adapter is thin. What it adds:
 **Engines** (``LAB_LOCAL_ENGINE``, see :func:`engine`): the same provider can instead stream from llama.cpp's own
 ``llama-server`` (:mod:`lab.llm.llama_server`), a managed process that decodes ``LAB_LOCAL_CONCURRENCY`` replies
 together (continuous batching) - the app's default when the binary is built (``python -m lab gguf build-server``)
-- or from the deployment's engines in ``LAB_LOCAL_BASE_URLS`` (least-busy routing). Both speak the OpenAI wire
+- or from the deployment's engines in ``LAB_LOCAL_BASE_URLS`` (:mod:`lab.llm.router`, least-busy). Both speak the OpenAI wire
 format: text, usage (TTFT, tok/s) and JSON-schema structured output go through them. What only the in-process
 path does - next-token logprobs, ``tools=``, another GGUF than the local model - always runs in-process here.
 
@@ -21,6 +21,9 @@ path does - next-token logprobs, ``tools=``, another GGUF than the local model -
     ...         {"role": "user", "content": "What is the capital of France?"}]
     >>> run(p, msgs, options=Options(temperature=0)).text
     'The capital of France is Paris.'
+
+One module because loading the model, choosing the engine (in process, managed server, router), falling back
+between them and the provider that streams through the choice are one decision path; ~440 lines.
 """
 
 from __future__ import annotations
@@ -124,7 +127,7 @@ def use_app_defaults(on: bool = True) -> None:
 def engine() -> str:
     """'remote' (LAB_LOCAL_BASE_URLS set), 'server' (managed llama-server) or 'inprocess'."""
     from lab.core.llamacpp_build import server_binary
-    from lab.llm.llama_server import base_urls
+    from lab.llm.router import base_urls
 
     if base_urls():
         return "remote"
@@ -143,7 +146,7 @@ def engine_status() -> dict:
 
     out: dict = {"engine": eng, "setting": choice, "concurrency": concurrency(eng)}
     if eng == "remote":
-        from lab.llm.llama_server import shared_router
+        from lab.llm.router import shared_router
 
         out["engines"] = shared_router().status()
         out["detail"] = f"{len(out['engines'])} OpenAI-compatible engines (LAB_LOCAL_BASE_URLS), least-busy routing"
@@ -377,7 +380,7 @@ class LocalProvider:
     def _stream_remote(self, messages: list[Message], options: Options) -> Iterator[Chunk]:
         """Stream from the least-busy engine of LAB_LOCAL_BASE_URLS; an engine that fails before the first token
         is marked down and the next one is tried."""
-        from lab.llm.llama_server import shared_router
+        from lab.llm.router import shared_router
 
         router = shared_router()
         last: Exception | None = None

@@ -16,6 +16,10 @@ Sources:
   like ``"$1,499.99 "``; 15 list a range like ``"$299.99through-$449.99"``: ambiguous, so dropped);
 - the course's ``McAuley-Lab/Amazon-Reviews-2023`` metadata, one category at a time (needs the Hub);
 - an upload: CSV or JSON lines with ``title``, ``description`` and ``price`` columns (``category`` optional).
+
+One module because every source yields the same raw frame that ``build`` curates and ``export`` writes, and the
+page picks sources, curation and export from this one name; ~480 lines, the readers (``sources``) being the seam
+to split along if a fourth source arrives.
 """
 
 from __future__ import annotations

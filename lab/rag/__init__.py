@@ -5,7 +5,9 @@ One idea per module, in the order data flows:
     loading.py     knowledge-base/<doc_type>/*.md  -> Documents (doc_type, source, sha256)
     chunking.py    Documents -> chunks (character vs recursive splitter, size, overlap)
     embeddings.py  texts -> unit vectors (MiniLM offline, 384 dims; OpenAI when a key is set)
-    stores.py      one VectorStore interface: Chroma on disk, FAISS in memory (flat or HNSW); incremental re-index
+    stores.py      one VectorStore interface, the Hit, incremental re-index (sync)
+    chroma_store.py the Chroma store, persisted on disk or on a Chroma server
+    faiss_store.py  the FAISS store, in memory (flat, HNSW or IVF)
     manifest.py    sizes + SHA-256 of a persisted Chroma index, checked at load (rebuilt with a notice if changed)
     lexical.py     BM25 over the same chunks (bm25s)
     fusion.py      reciprocal-rank fusion, round-robin merging, sub-queries for two-part questions

@@ -92,8 +92,8 @@ def _embedder(args):
 
 
 def _index(args) -> int:
+    from lab.rag.chroma_store import reset_chroma_dir
     from lab.rag.retrieval import get_index
-    from lab.rag.stores import reset_chroma_dir
 
     kinds = ("chroma", "faiss") if args.store == "both" else (args.store,)
     options, embedder = _options(args), _embedder(args)

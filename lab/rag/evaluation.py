@@ -19,7 +19,8 @@ top-k chunks' sources in rank order:
 
 The course's colours: green when MRR / nDCG >= 0.9 and coverage >= 90%, amber from 0.75 / 75%, red below.
 sklearn's ``ndcg_score`` needs a relevance for every candidate document; ours come as a ranked list of chunks
-with an ideal fixed by the expected files, so the few lines are written out here.
+with an ideal fixed by the expected files, so the few lines are written out here. One module because the
+question set, the metrics and the runs over stores and settings are one evaluation, read top to bottom; ~360 lines.
 """
 
 from __future__ import annotations
@@ -262,10 +263,11 @@ def evaluate(
     store's search is then timed alone, warm, median of ``repeats`` (``search_ms``). ``mode="best"`` uses the
     e5 embedder when it is installed and its own chunking (unless ``embedder`` / ``options`` are given)."""
     from lab.rag import modes
+    from lab.rag.chroma_store import ChromaStore, _forget_chroma_system
     from lab.rag.embeddings import get_embedder
+    from lab.rag.faiss_store import FaissStore
     from lab.rag.lexical import BM25Index
     from lab.rag.loading import load_documents
-    from lab.rag.stores import ChromaStore, FaissStore, _forget_chroma_system
 
     if not 1 <= k <= 100:
         raise InputError(f"k={k}: evaluate with between 1 and 100 chunks.")
@@ -322,8 +324,8 @@ def sweep(
     """MRR / nDCG / coverage for every chunk size x overlap x k, on FAISS (exact, and fastest to rebuild).
     Each (size, overlap) re-chunks and re-embeds (the embedding cache makes a repeated sweep fast)."""
     from lab.rag.embeddings import get_embedder
+    from lab.rag.faiss_store import FaissStore
     from lab.rag.loading import load_documents
-    from lab.rag.stores import FaissStore
 
     embedder = embedder or get_embedder("minilm", cache=True)
     questions = questions or load_questions()

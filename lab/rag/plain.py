@@ -40,8 +40,8 @@ def open_plain(path=None, collection: str | None = None):
     from sentence_transformers import SentenceTransformer
 
     from lab.core import assets
+    from lab.rag.chroma_store import default_chroma_dir
     from lab.rag.chunking import ChunkOptions
-    from lab.rag.stores import default_chroma_dir
 
     model = SentenceTransformer(str(assets.minilm_dir()), device="cpu")
     client = chromadb.PersistentClient(path=str(path or default_chroma_dir()))

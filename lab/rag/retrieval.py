@@ -25,8 +25,10 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from lab.core.errors import InputError
+from lab.rag.chroma_store import ChromaStore
 from lab.rag.chunking import ChunkOptions
-from lab.rag.stores import STORES, ChromaStore, FaissStore, Hit, SyncReport, VectorStore, sync
+from lab.rag.faiss_store import FaissStore
+from lab.rag.stores import STORES, Hit, SyncReport, VectorStore, sync
 
 # MiniLM reads ~256 word pieces (about 1,000 characters) and silently drops the rest; a question longer than
 # this is almost certainly a pasted document, and retrieving with its first paragraph only would mislead.
@@ -178,8 +180,9 @@ def _verify_chroma_dir(path, url) -> str | None:
     Called with ``_INDEXES_LOCK`` held."""
     from pathlib import Path
 
+    from lab.rag.chroma_store import default_chroma_dir, reset_chroma_dir
     from lab.rag.manifest import check_manifest
-    from lab.rag.stores import RagSettings, default_chroma_dir, reset_chroma_dir
+    from lab.rag.stores import RagSettings
 
     if url if url is not None else RagSettings().chroma_url:
         return None  # a server's files are its own business
