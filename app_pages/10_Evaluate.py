@@ -13,7 +13,9 @@ st.caption(
     "them on the labs' own tasks on this machine, and let the class vote blind between their answers."
 )
 U.key_fields()
-suite_tab, arena_tab, boards_tab = st.tabs(["Your leaderboard", "Blind arena", "Public leaderboards"])
+suite_tab, arena_tab, boards_tab = st.tabs(
+    ["Your leaderboard", "Blind arena", "Public leaderboards"], key="evaluate.tabs"
+)
 
 with suite_tab:
     specs = U.pick_models("evaluate.suite")

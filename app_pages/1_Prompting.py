@@ -24,7 +24,8 @@ tabs = st.tabs(
         "Compare models",
         "Brochure",
         "Next-token probabilities",
-    ]
+    ],
+    key="prompting.tabs",
 )
 
 

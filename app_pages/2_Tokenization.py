@@ -43,7 +43,9 @@ if not names:
     st.info("Pick at least one tokenizer in the sidebar.")
     st.stop()
 
-tabs = st.tabs(["Side by side", "Decode ids", "Special tokens & chat template", "Numbers", "Letters", "Cost"])
+tabs = st.tabs(
+    ["Side by side", "Decode ids", "Special tokens & chat template", "Numbers", "Letters", "Cost"], key="tok.tabs"
+)
 
 with tabs[0]:
     text = st.text_area(

@@ -47,7 +47,7 @@ db = U.session_db()
 if choice.provider == "local":
     st.info(U.LOCAL_HONESTY, icon="🔬")
 
-chat, schemas, data = st.tabs(["Chat", "Tool schemas", "Prices & bookings"])
+chat, schemas, data = st.tabs(["Chat", "Tool schemas", "Prices & bookings"], key="tools.tabs")
 with chat:
     history = st.session_state.setdefault("tools.history", [])
     U.show_history(history)

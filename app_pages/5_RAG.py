@@ -28,7 +28,9 @@ if st.session_state.get("rag_broken") and st.sidebar.button("Rebuild the Chroma 
     U.rebuild_chroma()
     st.sidebar.success("Chroma directory cleared; it is rebuilt from the markdown on next use.")
 docs = U.documents()
-tabs = st.tabs(["Load & chunk", "Embed", "Index side by side", "See the space", "Ask", "Evaluate", "Judge"])
+tabs = st.tabs(
+    ["Load & chunk", "Embed", "Index side by side", "See the space", "Ask", "Evaluate", "Judge"], key="rag.tabs"
+)
 
 with tabs[0]:
     st.markdown(f"**{len(docs)} documents**; the folder is the `doc_type`, the path is the `source`.")

@@ -72,7 +72,8 @@ except (LabError, ValueError) as e:
 key = f"{source}:{category}:{upload.name if upload else ''}:{cfg.model_dump_json()}"
 runs = U.runs(key)
 tabs = st.tabs(
-    ["Data", "Baselines", "Network", "LLM pricer", "Rewrite (LLM)", "Ensemble", "Scoreboard", "Beat the model"]
+    ["Data", "Baselines", "Network", "LLM pricer", "Rewrite (LLM)", "Ensemble", "Scoreboard", "Beat the model"],
+    key="pricer.tabs",
 )
 
 with tabs[0]:

@@ -39,7 +39,7 @@ c1.download_button("Save config YAML", cfg_yaml, file_name="finetune.yaml", mime
 c2.code("python -m lab finetune run --config finetune.yaml --json   # the same run from a shell", language="bash")
 
 tab_plan, tab_data, tab_train, tab_eval, tab_modal = st.tabs(
-    ["Memory plan", "Data & loss mask", "Train", "Evaluate", "Modal (GPU)"]
+    ["Memory plan", "Data & loss mask", "Train", "Evaluate", "Modal (GPU)"], key="ft.tabs"
 )
 
 with tab_plan:

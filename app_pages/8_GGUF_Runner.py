@@ -26,7 +26,7 @@ st.caption(
     f"**{path.name}** · memory: {est.line()} · {'✅ fits' if est.fits else '❌ does not fit'} · "
     f"{'GPU backend available' if gpu.available else 'CPU-only llama.cpp build'}"
 )
-tabs = st.tabs(["Inspect", "Chat", "Steps", "Benchmark", "Serve", "Quantization ladder"])
+tabs = st.tabs(["Inspect", "Chat", "Steps", "Benchmark", "Serve", "Quantization ladder"], key="gguf.tabs")
 
 
 def model():

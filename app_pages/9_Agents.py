@@ -49,7 +49,7 @@ if choice.provider == "local" and plan == "llm":
         icon="🔬",
     )
 
-run_tab, memory_tab, inbox_tab, map_tab = st.tabs(["Run", "Memory", "Inbox", "Products map"])
+run_tab, memory_tab, inbox_tab, map_tab = st.tabs(["Run", "Memory", "Inbox", "Products map"], key="agents.tabs")
 with run_tab:
     clicked = st.button("Run one cycle", type="primary", key="agents.run")
     st.caption("The first cycle fits the ensemble once: each member prices 60 held-out products (cached on disk).")

@@ -386,7 +386,9 @@ def render_openai_tab() -> None:
         "Fine-tune a frontier model on the pricer as the course does: the data goes to OpenAI as chat "
         "JSONL, a job trains there, and the new model id is then used like any other."
     )
-    t1, t2, t3, t4 = st.tabs(["1 · Prepare", "2 · Validate before paying", "3 · Launch & follow", "4 · Use it"])
+    t1, t2, t3, t4 = st.tabs(
+        ["1 · Prepare", "2 · Validate before paying", "3 · Launch & follow", "4 · Use it"], key="oa.tabs"
+    )
     with t1:
         _prepare_tab()
     with t2:
