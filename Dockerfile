@@ -19,11 +19,15 @@ COPY --chown=user requirements*.txt constraints.txt ./
 COPY --chown=user scripts/setup.sh scripts/setup.sh
 ENV PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu
 RUN mkdir -p lab && printf 'raise SystemExit(0)\n' > lab/__main__.py && touch lab/__init__.py \
-    && scripts/setup.sh && rm -rf lab
+    && LAB_BUILD_SERVER=0 scripts/setup.sh && rm -rf lab
 
 COPY --chown=user . .
 # derived offline assets (tiktoken cache, SmolLM2 in transformers format) baked into the image
 RUN .venv/bin/python -m lab assets --prepare
+# llama.cpp's llama-server for the classroom (continuous batching; README "Bigger classes"), built in the foreground
+# here (5-7 min on 2 cores) so the image has it; if the build fails the image still works on the in-process path.
+RUN .venv/bin/python -m lab gguf build-server \
+    || echo "!! llama-server could not be built: the app will use the in-process engine"
 
 EXPOSE 8501
 HEALTHCHECK CMD curl --fail http://localhost:8501/_stcore/health || exit 1

@@ -41,7 +41,9 @@ fi
 # It compiles in the background while the steps below run; if it cannot be built the app keeps the in-process path.
 BUILD_PID=""
 BUILD_LOG="$VENV/llama-server-build.log"
-if "$VENV/bin/python" -c "from lab.gguf.build import server_binary as s; raise SystemExit(s() is None)" 2>/dev/null; then
+if [ "${LAB_BUILD_SERVER:-1}" = 0 ]; then
+  echo "==> llama-server build skipped (LAB_BUILD_SERVER=0; the Dockerfile builds it in a step of its own)"
+elif "$VENV/bin/python" -c "from lab.gguf.build import server_binary as s; raise SystemExit(s() is None)" 2>/dev/null; then
   echo "==> llama-server is built"
 else
   command -v cmake >/dev/null || [ -x "$VENV/bin/cmake" ] || "$VENV/bin/python" -m pip install -q cmake \

@@ -149,6 +149,22 @@ def test_server_args_match_the_brief():
     assert a[a.index("--parallel") + 1] == "4" and "--cont-batching" in a and "--no-ui" in a
     assert a[a.index("--ctx-size") + 1] == str(4 * 4096) and "--no-kv-unified" in a  # n_ctx per slot
     assert "--api-key" not in a and "--host" not in a  # added by the supervisor
+    assert a[a.index("--log-verbosity") + 1] == "2" and "--metrics" in a  # bounded log; counters for make load
+
+
+def test_server_logs_stay_bounded(tmp_path):
+    import os
+
+    from lab.llm.llama_server import LOG_MAX_BYTES, prune_logs
+
+    mine, fresh, stale = (tmp_path / f"llama-server-{n}.log" for n in (1, 2, 3))
+    mine.write_bytes(b"x" * (LOG_MAX_BYTES + 1))
+    fresh.write_text("another app process, still running")
+    stale.write_text("a process of last month")
+    os.utime(stale, (0, 0))
+    prune_logs(tmp_path, keep=mine)
+    assert not stale.exists() and fresh.exists()  # only week-old logs of other processes go
+    assert not mine.exists() and (tmp_path / "llama-server-1.log.1").stat().st_size == LOG_MAX_BYTES + 1
 
 
 # ---------------------------------------------------------------------------------------------- supervisor

@@ -88,6 +88,9 @@ def server_args(model: Path | str, *, parallel: int, n_ctx: int, threads: int, c
         "--cache-ram",
         str(cache_ram_mib),  # the prompt cache would otherwise grow to 8 GB
         "--no-ui",
+        "--log-verbosity",
+        "2",  # warnings and errors: at info it writes ~10 lines per reply, megabytes a class hour
+        "--metrics",  # Prometheus counters on /metrics (behind the key): make load reads where a minute goes
         "--alias",
         Path(model).name,
     ]
@@ -158,6 +161,7 @@ class ManagedServer:
         self._key_file = Path(key_path)
         self.port = free_port()
         self._log_path = self.log_dir / f"llama-server-{os.getpid()}.log"
+        prune_logs(self.log_dir, keep=self._log_path)
         logf = open(self._log_path, "ab")
         cmd = self.command + ["--host", "127.0.0.1", "--port", str(self.port), "--api-key-file", key_path]
         self.starts.append(time.monotonic())
@@ -214,6 +218,27 @@ class ManagedServer:
             "restarts": self.restarts,
             "log": str(self._log_path) if self._log_path else None,
         }
+
+
+LOG_MAX_BYTES = 5 * 2**20
+LOG_MAX_AGE_S = 7 * 86400
+
+
+def prune_logs(log_dir: Path, keep: Path) -> None:
+    """Logs stay bounded on a long-lived deployment: other processes' logs older than a week go, and the log this
+    process is about to append to starts over (its previous content kept as ``.1``) once it passes 5 MB."""
+    now = time.time()
+    for f in log_dir.glob("llama-server-*.log*"):
+        try:
+            if f != keep and now - f.stat().st_mtime > LOG_MAX_AGE_S:
+                f.unlink()
+        except OSError:
+            pass
+    try:
+        if keep.stat().st_size > LOG_MAX_BYTES:
+            keep.replace(keep.with_name(keep.name + ".1"))
+    except OSError:
+        pass
 
 
 _SERVERS: dict[tuple, ManagedServer] = {}
