@@ -8,6 +8,7 @@ from lab.gguf.inspect import read_gguf
 from lab.llm import DEFAULT_SYSTEM
 from ui import gguf as U
 from ui.gguf_ladder import render_ladder_section
+from ui.widgets import Streamer
 
 st.title("⚙️ GGUF Runner")
 path = U.pick_model()
@@ -61,15 +62,9 @@ with tabs[1]:
         )
         st.chat_message("user").markdown(said)
         with U.explained():
-            box, text = st.chat_message("assistant").empty(), []
-            reply = runtime.run_chat(
-                model(),
-                msgs,
-                params,
-                chat_format,
-                on_text=lambda t: (text.append(t), box.markdown("".join(text) + " ▌")),
-            )
-            box.markdown(reply.text)
+            out = Streamer(st.chat_message("assistant"))
+            reply = runtime.run_chat(model(), msgs, params, chat_format, on_text=out)
+            out.done(reply.text)
             history += [{"role": "user", "content": said}, {"role": "assistant", "content": reply.text}]
             U.show_metrics(reply.usage)
 

@@ -23,6 +23,13 @@ second for the whole class, ``chat_ttft_p50_ms`` = time from clicking Send to th
 turn's time minus the generation time its page reports: tokens out / speed), ``chat_turns_per_min`` = chat turns
 answered per minute, ``reply_tokens_mean`` = tokens per reply.
 
+Where a loaded minute goes (the details before the last line, ``loaded_minute``, second half): CPU seconds per
+minute of the app (Streamlit, with in-process generation, embeddings and tokenizers), of the llama-server it
+manages, of this load generator (the simulated students) and of its browsers - all on the same cores, 120 CPU
+seconds a minute on 2 - plus llama-server's own counters (prompt tokens processed and reused from its cache, tokens
+generated, decode calls) and the wall seconds of generation and RAG query embedding that the pages report, e.g.
+``{"cpu_s": {"app": 40.1, "browsers": 41.3, "llama_server": 19.7, "load_generator": 0.8}, ...}``.
+
 Both engines of the local model in one run (``LOAD_ENGINES``, comma list of ``inprocess``/``server``; one app
 server each, one after the other, same students and seed), ending with one JSON line holding both and the ratio:
 
@@ -73,6 +80,8 @@ class Stats:
         self.lock = threading.Lock()
 
         self.chat: list[tuple[float, int, float]] = []  # (finished at, tokens out, ms to the first token)
+        self.gen_s: list[tuple[float, float]] = []  # (finished at, seconds the reply took to generate)
+        self.embed_ms: list[tuple[float, float]] = []  # (finished at, the RAG query's embedding ms, from its page)
 
     def add(self, action: str, ms: float) -> None:
         with self.lock:
@@ -86,6 +95,13 @@ class Stats:
         gen_s = (out - 1) / speed if speed and out > 1 else 0.0
         with self.lock:
             self.chat.append((time.time(), int(out), max(0.0, run.seconds - gen_s) * 1000))
+            self.gen_s.append((time.time(), out / speed if speed else 0.0))
+
+    def add_rag(self, run) -> None:
+        ms = _last_metric(run.texts, "Query embedding (once, shared)")
+        if ms is not None:
+            with self.lock:
+                self.embed_ms.append((time.time(), ms))
 
     def error(self, msg: str) -> None:
         with self.lock:
@@ -131,6 +147,8 @@ def student(i: int, url: str, deadline: float, think_s: float, stats: Stats) -> 
             stats.add(name, run.seconds * 1000)
             if name in ("chat", "chat_again") and not run.errors:
                 stats.add_chat(run)
+            if name == "rag_search" and not run.errors:
+                stats.add_rag(run)
             for e in run.errors:
                 stats.error(f"{name}: {e}")
             if expect not in run.text and not run.errors:
@@ -175,6 +193,75 @@ def tree_rss(pid: int) -> int:
         return 0
 
 
+def cpu_snapshot(server_pid: int) -> dict:
+    """CPU seconds (user + system) so far of each part of a loaded run: the app (Streamlit and what runs in it:
+    in-process generation, embeddings, tokenizers), the llama-server it manages, the app's other children, this
+    load generator's own threads (the simulated students) and its browsers (Chromium and Playwright's driver)."""
+    out = defaultdict(float)
+
+    def cpu(p: psutil.Process) -> float:
+        t = p.cpu_times()
+        return t.user + t.system  # children_* not added: every child is counted on its own below
+
+    try:
+        app = psutil.Process(server_pid)
+        out["app"] += cpu(app)
+        for c in app.children(recursive=True):
+            out["llama_server" if c.name().startswith("llama-server") else "app_other"] += cpu(c)
+    except psutil.Error:
+        pass
+    me = psutil.Process()
+    out["load_generator"] += cpu(me)
+    for c in me.children(recursive=True):
+        if c.pid != server_pid and server_pid not in {a.pid for a in c.parents()}:
+            try:
+                out["browsers"] += cpu(c)
+            except psutil.Error:
+                pass
+    return dict(out)
+
+
+def llama_metrics(server_pid: int) -> dict:
+    """The managed llama-server's Prometheus counters (``--metrics``), read with its own key from its command
+    line (same user, loopback); {} for the in-process engine."""
+    import urllib.request
+
+    try:
+        for c in psutil.Process(server_pid).children(recursive=True):
+            if not c.name().startswith("llama-server"):
+                continue
+            argv = c.cmdline()
+            port, key = argv[argv.index("--port") + 1], Path(argv[argv.index("--api-key-file") + 1]).read_text()
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {key}"})
+            text = urllib.request.urlopen(req, timeout=5).read().decode()
+            return {
+                k.split(":", 1)[1]: float(v)
+                for k, v in (ln.split() for ln in text.splitlines() if ln.startswith("llamacpp:"))
+            }
+    except (psutil.Error, OSError, ValueError, IndexError):
+        pass
+    return {}
+
+
+def minute(stats: Stats, a: dict, b: dict, ma: dict, mb: dict, start: float, seconds: float) -> dict:
+    """Where a loaded minute of the second half went: CPU seconds per minute of each part (2 cores = 120 available),
+    the llama-server's counters per minute, and wall seconds per minute of generation and of RAG embeddings as the
+    pages report them (replies overlap when batched, so generation seconds can exceed 60)."""
+    per_min = 60 / (seconds / 2)
+    half = start + seconds / 2
+    out = {
+        "cpu_s": {k: round((b.get(k, 0) - a.get(k, 0)) * per_min, 1) for k in sorted(set(a) | set(b))},
+        "cpu_s_available": 60 * (os.cpu_count() or 1),
+        "reply_generation_wall_s": round(sum(g for t, g in stats.gen_s if t >= half) * per_min, 1),
+        "rag_query_embedding_s": round(sum(ms for t, ms in stats.embed_ms if t >= half) / 1000 * per_min, 2),
+    }
+    if mb:
+        keys = ("prompt_tokens_total", "prompt_tokens_cached_total", "tokens_predicted_total", "n_decode_total")
+        out["llama_server"] = {k.removesuffix("_total"): round((mb.get(k, 0) - ma.get(k, 0)) * per_min) for k in keys}
+        out["llama_server"]["busy_slots_per_decode_whole_run"] = round(mb.get("n_busy_slots_per_decode", 0), 2)
+    return out
+
+
 def summary(ms: list[float], seconds: float) -> dict | None:
     if not ms:
         return None
@@ -210,12 +297,18 @@ def run_load(n: int, seconds: int, n_browsers: int, think_s: float, log: Path, e
     deadline = start + seconds
     threads = [threading.Thread(target=student, args=(i, url, deadline, think_s, stats), daemon=True) for i in range(n)]
     threads.append(threading.Thread(target=browsers, args=(n_browsers, url, deadline, stats), daemon=True))
+    cpu_half = cpu_end = metrics_half = metrics_end = {}
     try:
         for t in threads:
             t.start()
         while any(t.is_alive() for t in threads):
             rss.append((time.time() - start, tree_rss(server.pid)))
             time.sleep(1)
+            now = time.time()
+            if not cpu_half and now >= start + seconds / 2:
+                cpu_half, metrics_half = cpu_snapshot(server.pid), llama_metrics(server.pid)
+            if not cpu_end and now >= deadline:
+                cpu_end, metrics_end = cpu_snapshot(server.pid), llama_metrics(server.pid)
             if time.time() > deadline + 900:  # a hung session counts as an error, and the run still ends
                 stats.error("sessions still running 15 minutes past the deadline")
                 break
@@ -245,6 +338,7 @@ def run_load(n: int, seconds: int, n_browsers: int, think_s: float, log: Path, e
                 "server_log": str(log),
                 "rss_peak_second_quarter": early,
                 "rss_peak_last_quarter": late,
+                "loaded_minute": minute(stats, cpu_half, cpu_end, metrics_half, metrics_end, start, seconds),
             },
             indent=2,
         )

@@ -75,3 +75,34 @@ def test_the_form_style_keeps_floats_as_number_inputs():
     assert field_widget(Knobs, "dropout", 0.2, where=where, key="ft.dropout", float_slider=False) == 0.2
     kind, _, kw = where.calls[0]
     assert kind == "number_input" and kw["min_value"] == 0.0 and kw["max_value"] == 0.5 and kw["step"] == 0.01
+
+
+def test_the_stream_writer_redraws_a_few_times_a_second_and_ends_with_the_whole_text(monkeypatch):
+    """Per-token redraws send the whole text each time (O(tokens²) bytes, a websocket message per token); the
+    writer redraws at most every `every_s` and always ends with the complete reply."""
+    from ui import widgets
+
+    class Box:
+        def __init__(self):
+            self.drawn = []
+
+        def markdown(self, text):
+            self.drawn.append(text)
+
+    class Where:
+        def __init__(self):
+            self.box = Box()
+
+        def empty(self):
+            return self.box
+
+    clock = iter(i * 0.01 for i in range(1000))  # a token every 10 ms
+    monkeypatch.setattr(widgets.time, "monotonic", lambda: next(clock))
+    where = Where()
+    out = widgets.Streamer(where, every_s=0.1)
+    for i in range(100):
+        out(f"t{i} ")
+    out.done()
+    assert 9 <= len(where.box.drawn) <= 12  # ~1 s of tokens: ten redraws, not a hundred
+    assert where.box.drawn[-1] == "".join(f"t{i} " for i in range(100))
+    assert all(d.endswith(" ▌") for d in where.box.drawn[:-1])  # the cursor while live

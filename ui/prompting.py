@@ -19,7 +19,7 @@ from lab.prompting.compare import Outcome, compare_table
 from lab.prompting.memory import Conversation, check_fits
 from lab.prompting.messages import PRESETS, Rule, Shot, build_messages
 from lab.prompting.structured import StructuredResult
-from ui.widgets import DEFAULT_MODELS, ProviderChoice, explained, model_widgets, show_usage
+from ui.widgets import DEFAULT_MODELS, ProviderChoice, Streamer, explained, model_widgets, show_usage
 
 
 def sampling_options(**overrides) -> dict:
@@ -33,21 +33,6 @@ def sampling_options(**overrides) -> dict:
         max_tokens_max=4096,
         **overrides,
     )
-
-
-class Streamer:
-    """``on_text`` for ``lab.llm.run``: each piece is appended and the placeholder redrawn (a cursor while live)."""
-
-    def __init__(self, where=st) -> None:
-        self.box = where.empty()
-        self.text = ""
-
-    def __call__(self, piece: str) -> None:
-        self.text += piece
-        self.box.markdown(self.text + " ▌")
-
-    def done(self, final: str | None = None) -> None:
-        self.box.markdown(final if final is not None else self.text)
 
 
 def send(choice: ProviderChoice, messages: list[dict], options: Options, window: int | None, where=st):
