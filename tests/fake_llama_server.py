@@ -4,6 +4,8 @@ answers ``GET /health``, ``GET /v1/models`` and ``POST /v1/chat/completions`` (s
 bearer key. Each reply says which server answered (``port=N``) and whether a JSON schema came with the request.
 
     python tests/fake_llama_server.py --host 127.0.0.1 --port 8080 [--api-key-file F] [--delay 0.05]
+        [--fail 500]      # every chat request answers HTTP 500 (an engine in trouble)
+        [--cut-after 1]   # a stream stops after N pieces, with no finish reason (an engine that died mid-reply)
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--api-key-file")
     ap.add_argument("--delay", type=float, default=0.0, help="seconds between streamed pieces")
+    ap.add_argument("--fail", type=int, default=0, help="answer every chat request with this HTTP status")
+    ap.add_argument("--cut-after", type=int, default=-1, help="end a stream after N pieces, without finishing")
     args, _ = ap.parse_known_args(argv)
     key = open(args.api_key_file).read().strip() if args.api_key_file else None
 
@@ -61,6 +65,8 @@ def main(argv: list[str]) -> None:
                 return self._send(404, b'{"error": {"message": "not found"}}')
             if not self._authorized():
                 return
+            if args.fail:
+                return self._send(args.fail, b'{"error": {"message": "engine failure (test)", "type": "server_error"}}')
             schema = (body.get("response_format") or {}).get("type") == "json_schema"
             pieces = [f"port={args.port}", " schema=" + ("yes" if schema else "no"), " ok"]
             usage = {"prompt_tokens": 7, "completion_tokens": len(pieces), "total_tokens": 7 + len(pieces)}
@@ -94,7 +100,10 @@ def main(argv: list[str]) -> None:
                 self.wfile.flush()
 
             base = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body.get("model")}
-            for p in pieces:
+            for i, p in enumerate(pieces):
+                if i == args.cut_after:
+                    self.close_connection = True
+                    return  # the connection closes with no finish reason and no [DONE]
                 time.sleep(args.delay)
                 event(base | {"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]})
             event(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})

@@ -298,6 +298,63 @@ def test_local_provider_routes_over_lab_local_base_urls(two_engines, tmp_setting
     assert all(t.startswith(f"port={ports[1]}") for t in texts)  # no error: the other answers
 
 
+def test_an_engine_answering_500_is_marked_down_and_the_request_goes_elsewhere(tmp_path, tmp_settings, monkeypatch):
+    """bench.routers found it: a 5xx was a ProviderError, so the failing engine was never marked down, and as the one
+    that failed fastest it looked least busy and drew every request while it failed."""
+    from lab.core.settings import get_settings
+    from lab.llm import router
+    from lab.llm.llama_server import ManagedServer
+    from lab.llm.local import LocalProvider
+
+    bad = ManagedServer(FAKE + ["--fail", "500"], log_dir=tmp_path / "bad", startup_timeout_s=30)
+    good = ManagedServer(FAKE, log_dir=tmp_path / "good", startup_timeout_s=30)
+    good.api_key = bad.api_key
+    try:
+        bad.ensure(), good.ensure()
+        monkeypatch.setenv("LAB_LOCAL_BASE_URLS", f"{bad.base_url},{good.base_url}")
+        monkeypatch.setenv("LAB_LOCAL_API_KEY", bad.api_key)
+        get_settings.cache_clear()
+        monkeypatch.setattr(router, "_ROUTER", None)
+        p = LocalProvider()
+        texts = [run(p, MSGS).text for _ in range(6)]  # no error reaches the student
+        assert all(t.startswith(f"port={good.port}") for t in texts)
+        status = {e["base_url"]: e for e in router.shared_router().status()}
+        assert status[bad.base_url]["up"] is False and status[bad.base_url]["served"] == 1  # tried once, then skipped
+    finally:
+        bad.stop(), good.stop()
+
+
+def test_a_reply_cut_off_mid_stream_is_an_error_that_keeps_what_arrived(tmp_path):
+    from lab.core.errors import ProviderUnavailable
+    from lab.llm.llama_server import ManagedServer
+
+    srv = ManagedServer(FAKE + ["--cut-after", "1"], log_dir=tmp_path, startup_timeout_s=30)
+    try:
+        srv.ensure()
+        with pytest.raises(ProviderUnavailable, match="stopped mid-reply") as e:
+            run(_WireProvider(srv), MSGS)
+        assert e.value.partial_text == f"port={srv.port}" and e.value.started  # not a silently short answer
+    finally:
+        srv.stop()
+
+
+class _WireProvider:
+    """The wire client alone as a provider (what the managed-server and routed paths stream through)."""
+
+    name = "local"
+
+    def __init__(self, srv):
+        self.srv = srv
+
+    def default_model(self) -> str:
+        return "m"
+
+    def stream(self, messages, model=None, options=None, tools=None):
+        from lab.llm import local
+
+        yield from local._client(self.srv.base_url, self.srv.api_key).stream(messages, "m", options or Options(), "m")
+
+
 # ---------------------------------------------------------------------------------------------- the real binary
 @pytest.mark.slow
 def test_real_llama_server_streams_a_reply_when_built():

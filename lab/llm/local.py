@@ -40,7 +40,7 @@ from lab.core.settings import get_settings
 # llama.cpp is built with OpenMP, whose idle threads spin by default: on shared cores (a classroom server, CI)
 # that made generation 4-6x slower in our measurements. Passive waiting costs nothing on an idle machine.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-from lab.core.errors import InputError, ProviderError, ProviderUnavailable
+from lab.core.errors import InputError, ProviderError, ProviderTimeout, ProviderUnavailable
 from lab.llm.base import Chunk, Message, Options, Timer, ToolCall, Usage, begin
 
 
@@ -247,8 +247,19 @@ class _WireClient:
                         finish = choice.finish_reason or finish
         except openai.OpenAIError as e:
             err = translate(e, openai, "local", self.base_url)
+            if isinstance(err, ProviderTimeout) or (isinstance(e, openai.APIStatusError) and e.status_code >= 500):
+                # the engine's fault, not the request's: marked down, and the next engine is tried (bench.routers
+                # measured it: as a ProviderError, an engine answering 500 at once looked least busy and drew
+                # every request for as long as it failed)
+                err = ProviderUnavailable(str(err))
             err.started = n_pieces > 0  # type: ignore[attr-defined]
             raise err from e
+        if finish is None:
+            # llama-server, vLLM and Ollama always end a reply with a finish reason; a stream that just stops was cut
+            # off (the engine died or the connection dropped): an error, not a silently short answer
+            err = ProviderUnavailable(f"The local engine at {self.base_url} stopped mid-reply; what arrived is kept.")
+            err.started = n_pieces > 0  # type: ignore[attr-defined]
+            raise err
         pt = usage_raw.prompt_tokens if usage_raw else 0
         ct = usage_raw.completion_tokens if usage_raw else n_pieces
         yield Chunk(usage=Usage(pt, ct, timer.ttft, timer.total(), 0.0, label, "local"), finish_reason=finish)
