@@ -129,9 +129,14 @@ def opportunities(result: cycle.CycleResult) -> None:
     for n in result.notified:
         st.success(f"Notified ({', '.join(n['channels'])}): {n['text']}")
     st.caption(
-        f"Cycle: {result.seconds.get('total', 0):.1f} s (setup {result.seconds.get('setup', 0):.1f} s). "
+        f"Cycle: {result.seconds.get('total', 0):.1f} s ("
+        + ", ".join(
+            f"{k} {result.seconds[k]:.1f} s" for k in ("setup", "scan", "price", "notify") if k in result.seconds
+        )
+        + "). "
         f"Scan: {result.scan.get('entries', 0)} entries, {result.scan.get('distinct', 0)} distinct deals, "
-        f"{result.scan.get('new', 0)} new; dropped: {len(result.scan.get('dropped', []))}."
+        f"{result.scan.get('new', 0)} new, {result.scan.get('priced', 0)} stating a price, "
+        f"{result.scan.get('shown_to_model', 0)} read by the model; dropped: {len(result.scan.get('dropped', []))}."
     )
 
 

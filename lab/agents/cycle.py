@@ -76,7 +76,7 @@ class CycleResult:
     scan: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
     members: dict = field(default_factory=dict)  # name -> label (which model answered)
-    seconds: dict = field(default_factory=dict)  # stage and per-member totals
+    seconds: dict = field(default_factory=dict)  # total, setup, stages (scan, price, notify), per-member totals
     plan: str = "fixed"
     answer: str = ""
 
@@ -160,7 +160,7 @@ def run_cycle(
         result.scan.to_dict() if result.scan is not None else {},
         ensemble.weights(),
         {m.name: m.label for m in ensemble.members},
-        {"total": round(total, 2), "setup": round(t_ready - t0, 2), "members": member_s},
+        {"total": round(total, 2), "setup": round(t_ready - t0, 2), **result.seconds, "members": member_s},
         plan,
         result.answer,
     )

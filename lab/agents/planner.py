@@ -14,6 +14,7 @@ notification is refused, as the course does.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -38,6 +39,10 @@ class PlanResult:
     scan: object = None
     answer: str = ""  # the model's last words (autonomous plan)
     rounds: int = 0
+    seconds: dict = field(default_factory=dict)  # stage -> seconds: scan, price (all deals), notify
+
+    def timed(self, stage: str, t0: float) -> None:
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - t0, 2)
 
 
 def opportunity(deal, priced) -> dict:
@@ -82,19 +87,25 @@ class PlanningAgent(Agent):
     def plan(self, known: set[str]) -> PlanResult:
         self.log("kicking off a run (fixed plan)")
         out = PlanResult()
+        t0 = time.perf_counter()
         out.scan = self.scanner.scan(self.provider, known=known, n=self.n, model=self.model)
+        out.timed("scan", t0)
+        t0 = time.perf_counter()
         out.opportunities = sorted(
             (self.price_deal(d) for d in out.scan.deals[: self.n]), key=lambda o: o["discount"], reverse=True
         )
+        out.timed("price", t0)
         if not out.opportunities:
             self.log("no deals to price this time")
             return out
         best = out.opportunities[0]
         self.log(f"best deal: '{best['title'][:60]}' with discount ${best['discount']:,.2f}")
         if best["discount"] > self.threshold:
+            t0 = time.perf_counter()
             out.notified.append(
                 self.messenger.notify(best["title"], best["description"], best["price"], best["estimate"], best["url"])
             )
+            out.timed("notify", t0)
         else:
             self.log(f"no deal beats its price by more than ${self.threshold:,.0f}: no notification")
         return out
@@ -110,7 +121,9 @@ class PlanningAgent(Agent):
         def scan_the_internet_for_bargains() -> str:
             """Returns top bargains scraped from the internet along with the price each item is being offered for."""
             self.log("the model asks the scanner for bargains")
+            t0 = time.perf_counter()
             out.scan = self.scanner.scan(self.provider, known=known, n=self.n, model=self.model)
+            out.timed("scan", t0)
             return (
                 json.dumps(
                     {
@@ -136,7 +149,9 @@ class PlanningAgent(Agent):
                 return f"The estimated true value of {description} is {round(priced.estimate, 2)}"
             opp = next((o for o in out.opportunities if o["url"] == deal.url), None)
             if opp is None:
+                t0 = time.perf_counter()
                 opp = self.price_deal(deal)
+                out.timed("price", t0)
                 out.opportunities.append(opp)
             by_description[description] = opp
             return f"The estimated true value of {description} is {opp['estimate']}"
@@ -162,9 +177,11 @@ class PlanningAgent(Agent):
                     f"the model said ${estimated_true_value:,.2f}; the ensemble said ${opp['estimate']:,.2f}: "
                     "using the ensemble's"
                 )
+            t0 = time.perf_counter()
             out.notified.append(
                 self.messenger.notify(opp["title"], opp["description"], opp["price"], opp["estimate"], opp["url"])
             )
+            out.timed("notify", t0)
             return "Notification sent ok"
 
         registry = ToolRegistry([scan_the_internet_for_bargains, estimate_true_value, notify_user_of_deal])

@@ -12,6 +12,19 @@ against its own feed entry, never trusted:
     >>> check_pick(FeedDeal("Anker power bank: $40 off", "https://d.example/anker", "Save $40."), 40)
     "$40.00 is a discount ('$40 off'), not a price"
 
+Before any model reads them, deals whose text states no price at all (none, or only a discount) are dropped
+by rule, each with a log line: no pick of theirs could pass that check. The local model then reads each
+remaining deal in a compact form (title, the start of its details, its canonical URL): ~20 priced deals in
+~1,500 tokens, where 17 full entries, priced or not, took ~2,400 (reading is most of a scan's time on 2 cores):
+
+    >>> unpriced(FeedDeal("Arlo Pro 5S: up to 35% off", "https://d.example/arlo", "Prices vary by bundle."))
+    'no price in its text'
+    >>> print(compact(FeedDeal("Echo Show 8", "https://d.example/echo?iref=rss", "Smart display with an "
+    ...     "8-inch screen, spatial audio and a camera, for $104.99 at Amazon."), 40))
+    Title: Echo Show 8
+    Details: Smart display with an 8-inch screen… for $104.99 at Amazon.
+    URL: https://d.example/echo
+
 A dropped pick is logged with its reason. When the model's valid picks are fewer than asked, the rest are chosen
 by a rule, and labelled so (``source: "rule"``): deals whose *title* ends in "for $PRICE" (the deal sites'
 convention), price read from that title. Nothing is invented: every price shown is a number in the deal's text.
@@ -42,11 +55,16 @@ USER_PREFIX = (
 )
 DOLLARS = re.compile(r"\$\s?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)")
 TITLE_PRICE = re.compile(r"\bfor \$(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s*$")
-# Prompt budget in characters: SmolLM2 has a 4k-token window (~4 characters a token) and must keep room to answer.
-LOCAL_PROMPT_CHARS = 7_000
+# Prompt budget in characters. SmolLM2 reads ~120-300 prompt tokens/s on 2 shared cores, so reading is most of a
+# scan: 4,500 characters of compact entries are ~1,500 tokens, ~20 priced deals (7,000 full ones were ~2,400
+# tokens for 17 deals, some without a price).
+LOCAL_PROMPT_CHARS = 4_500
 REMOTE_PROMPT_CHARS = 40_000
 DEAL_CHARS = 300
-LOCAL_SUMMARY_CHARS = 150  # SmolLM2 writes at ~50 tok/s on 2 cores: short summaries keep a scan to seconds
+# SmolLM2 writes ~30-50 tok/s on 2 cores, and its summaries often repeat a phrase until the cap: the cap bounds a
+# scan's writing time (150 characters: ~600 tokens for 5 deals, ~20 s; 100: ~400).
+LOCAL_SUMMARY_CHARS = 100
+LOCAL_DETAILS_CHARS = 60  # a compact entry (title, this much of the details, canonical URL) is ~70 tokens
 
 
 @dataclass
@@ -76,7 +94,8 @@ class ScanResult:
     entries: int = 0  # feed entries read
     distinct: int = 0  # after merging deals listed in several feeds
     candidates: list[FeedDeal] = field(default_factory=list)  # distinct and not surfaced before
-    shown: int = 0  # candidates the model read
+    priced: int = 0  # candidates whose text states a price (the others are dropped before the model reads)
+    shown: int = 0  # priced candidates the model read
     problems: list[str] = field(default_factory=list)
     model_reply: str = ""
 
@@ -87,19 +106,43 @@ class ScanResult:
             "entries": self.entries,
             "distinct": self.distinct,
             "new": len(self.candidates),
+            "priced": self.priced,
             "shown_to_model": self.shown,
             "problems": self.problems,
         }
 
 
+def _is_discount(text: str, m: re.Match) -> bool:
+    after, before = text[m.end() : m.end() + 5].lower(), text[max(0, m.start() - 6) : m.start()].lower()
+    return after.lstrip().startswith("off") or before.rstrip().endswith(("save", "take"))
+
+
 def amounts(text: str) -> list[tuple[float, bool]]:
     """Every dollar amount in ``text`` with whether it reads as a discount ('$40 off', 'save $40')."""
-    out = []
-    for m in DOLLARS.finditer(text):
-        after, before = text[m.end() : m.end() + 5].lower(), text[max(0, m.start() - 6) : m.start()].lower()
-        discount = after.lstrip().startswith("off") or before.rstrip().endswith(("save", "take"))
-        out.append((float(m.group(1).replace(",", "")), discount))
-    return out
+    return [(float(m.group(1).replace(",", "")), _is_discount(text, m)) for m in DOLLARS.finditer(text)]
+
+
+def unpriced(deal: FeedDeal) -> str:
+    """Why no pick of this deal could pass ``check_pick`` ('' when its text states a price)."""
+    found = amounts(deal.text)
+    if not found:
+        return "no price in its text"
+    return "its text states only a discount ('$X off'), no price" if all(d for _, d in found) else ""
+
+
+def compact(deal: FeedDeal, chars: int = LOCAL_DETAILS_CHARS) -> str:
+    """One deal as the local model reads it: title, the details cut at a word after ``chars`` characters (plus
+    the phrase stating the price when neither shows one), and the canonical URL (no tracking tail)."""
+    details = deal.summary
+    if len(details) > chars:
+        details = details[:chars].rsplit(" ", 1)[0].rstrip(",;: ") + "…"
+        if all(d for _, d in amounts(f"{deal.title}\n{details}")):
+            m = next((m for m in DOLLARS.finditer(deal.summary) if not _is_discount(deal.summary, m)), None)
+            if m is not None:
+                start = deal.summary.rfind(" ", 0, max(0, m.start() - 4)) + 1
+                end = deal.summary.find(" ", m.end() + 10)
+                details += " " + deal.summary[start : end if end > 0 else None].rstrip(" ,;")
+    return f"Title: {deal.title}\nDetails: {details}\nURL: {deal.key}"
 
 
 def check_pick(deal: FeedDeal, price: float) -> str:
@@ -175,11 +218,11 @@ class ScannerAgent(Agent):
         )
         return new
 
-    def prompt(self, deals: list[FeedDeal], n: int, budget: int) -> tuple[str, list[FeedDeal]]:
+    def prompt(self, deals: list[FeedDeal], n: int, budget: int, details: int = DEAL_CHARS) -> tuple[str, list]:
         head, body, shown = USER_PREFIX.format(n=n), [], []
         used = len(SYSTEM_PROMPT) + len(head)
         for d in interleave(deals):
-            text = f"Title: {d.title}\nDetails: {d.summary[:DEAL_CHARS]}\nURL: {d.url}"
+            text = compact(d, details)
             if used + len(text) + 2 > budget:
                 break
             body.append(text)
@@ -203,18 +246,30 @@ class ScannerAgent(Agent):
         if not result.candidates:
             self.log("no new deals to consider")
             return result
-        budget = LOCAL_PROMPT_CHARS if provider.name == "local" else REMOTE_PROMPT_CHARS
-        user, shown = self.prompt(result.candidates, n, budget)
+        priced = []
+        for d in result.candidates:
+            why = unpriced(d)
+            if why:
+                result.dropped.append({"title": d.title, "reason": why})
+                self.log(f"dropped '{d.title[:60]}' before asking the model: {why}")
+            else:
+                priced.append(d)
+        result.priced = len(priced)
+        if not priced:
+            self.log("no new deal states a price")
+            return result
+        local = provider.name == "local"
+        budget = LOCAL_PROMPT_CHARS if local else REMOTE_PROMPT_CHARS
+        user, shown = self.prompt(priced, n, budget, LOCAL_DETAILS_CHARS if local else DEAL_CHARS)
         result.shown = len(shown)
-        if len(shown) < len(result.candidates):
+        if len(shown) < len(priced):
             self.log(
-                f"the model reads {len(shown)} of {len(result.candidates)} new deals (prompt budget of "
+                f"the model reads {len(shown)} of {len(priced)} new priced deals (prompt budget of "
                 f"{budget:,} characters for {provider.name})"
             )
         by_key = {d.key: d for d in shown}
-        local = provider.name == "local"
         schema = Schema.from_model(
-            _selection_model(), selection_schema([d.url for d in shown], n, LOCAL_SUMMARY_CHARS if local else None)
+            _selection_model(), selection_schema([d.key for d in shown], n, LOCAL_SUMMARY_CHARS if local else None)
         )
         self.log(f"asking {provider.name} for the best {n} deals as a DealSelection (structured output)")
         picks: list[dict] = []
