@@ -176,6 +176,7 @@ def test_store_upsert_delete_and_bad_input(kind, chroma_path):
     assert store.delete_sources(["y"]) == 1 and store.count() == 2
     ids, vecs, texts, metas = store.all_vectors()
     assert sorted(ids) == ["a", "c"] and vecs.shape == (2, 3)
+    assert len(store.query(eye[0], 5)) == 2  # more asked than held: what there is
     with pytest.raises(InputError, match="dimension"):
         store.query(np.ones(5, np.float32), 2)
     with pytest.raises(InputError, match="k=0"):
@@ -502,8 +503,8 @@ def test_best_fuses_sharper_than_hybrid_hand_worked():
     """Twenty dense hits a..t; BM25 finds t, s (the dense list's last two: a common word) and x (not in the dense
     list at all). hybrid (K=60, weight 0.3): s = 1/79 + 0.3/62 = 0.0175 and t = 1/80 + 0.3/61 = 0.0174 both beat
     a = 1/61 = 0.0164, so the embedder's sure first place drops to third, and x (0.3/63) falls below every dense
-    hit. best (K=5, weight 0.5): a = 1/6 stays first, t = 1/25 + 0.5/6 = 0.123 comes fourth, and x = 0.5/8 =
-    0.0625 ties the dense 11th (1/16), ahead of the 12th (1/17)."""
+    hit. best (K=5, weight 0.7): a = 1/6 stays first, t = 1/25 + 0.7/6 = 0.157 comes second (ahead of b = 1/7),
+    s = 1/24 + 0.7/7 = 0.142 fourth, and x = 0.7/8 = 0.0875 lands between the dense 6th (1/11) and 7th (1/12)."""
     from lab.rag import modes
     from lab.rag.stores import Hit
 
@@ -522,10 +523,61 @@ def test_best_fuses_sharper_than_hybrid_hand_worked():
     best = modes.run(plan("best"), Store(), BM25(), k=20)
     assert [h.id for h in hybrid][:3] == ["s", "t", "a"]
     assert "x" not in [h.id for h in hybrid]  # 21st: outside the top 20
-    assert [h.id for h in best][:4] == ["a", "b", "c", "t"]
+    assert [h.id for h in best][:4] == ["a", "t", "b", "s"]
     by_id = {h.id: h.score for h in best}
-    assert by_id["a"] == pytest.approx(1 / 6) and by_id["t"] == pytest.approx(1 / 25 + 0.5 / 6)
-    assert by_id["x"] == pytest.approx(0.5 / 8) and by_id["x"] > by_id["l"]  # ahead of the dense 12th (1/17)
+    assert by_id["a"] == pytest.approx(1 / 6) and by_id["t"] == pytest.approx(1 / 25 + 0.7 / 6)
+    assert by_id["x"] == pytest.approx(0.7 / 8) and by_id["f"] > by_id["x"] > by_id["g"]  # dense 6th > x > 7th
+
+
+def test_best_adds_a_second_embedders_list_hand_worked():
+    """``best`` with a second embedder: its nearest chunks join the fusion at weight 0.3. Dense (first embedder)
+    ranks a, b, c; BM25 finds nothing; the second embedder ranks c, b, a. At K=5: a = 1/6 + 0.3/8 = 0.2042,
+    b = 1/7 + 0.3/7 = 0.1857, c = 1/8 + 0.3/6 = 0.175. Its chunk vectors are embedded once per index, and a plan
+    without second vectors fuses dense and BM25 only."""
+    from lab.rag import modes
+    from lab.rag.lexical import BM25Index
+    from lab.rag.stores import Hit
+
+    ids, texts = ["a", "b", "c"], ["alpha one", "beta two", "gamma three"]
+    metas = [{"source": f"{i}.md"} for i in ids]
+    bm25 = BM25Index(ids, texts, metas)
+
+    class Store:
+        def query(self, vector, k):
+            return [Hit(n, 1 - j / 10, n, {"source": f"{n}.md"}) for j, n in enumerate(ids)][:k]
+
+    class Second:
+        name = "second"
+        calls = 0
+
+        def embed(self, texts):  # passages: c is nearest the query vector below, then b, then a
+            Second.calls += 1
+            return np.array([[0.1, 1], [0.5, 1], [0.9, 1]], dtype=np.float32)[: len(texts)]
+
+    q = np.zeros((1, 2), dtype=np.float32)
+    p = modes.Plan("zzz", "best", ["zzz"], q, second=Second(), second_vectors=np.array([[1, 0]], np.float32))
+    hits = modes.run(p, Store(), bm25, k=3)
+    assert [(h.id, round(h.score, 4)) for h in hits] == [("a", 0.2042), ("b", 0.1857), ("c", 0.175)]
+    modes.run(p, Store(), bm25, k=3)
+    assert Second.calls == 1  # the chunks were embedded once for this index
+    assert [h.id for h in modes.chunk_vectors(bm25, Second()).search([1, 0], 3)] == ["c", "b", "a"]
+    bare = modes.run(modes.Plan("zzz", "best", ["zzz"], q), Store(), bm25, k=3)
+    assert [round(h.score, 4) for h in bare] == [round(1 / 6, 4), round(1 / 7, 4), round(1 / 8, 4)]
+
+
+def test_best_pairs_e5_with_minilm_only():
+    from lab.core import assets
+    from lab.rag import modes
+
+    class Named:
+        def __init__(self, name):
+            self.name = name
+
+    assert modes.second_embedder(Named("minilm")) is None and modes.second_embedder(Named("hash")) is None
+    second = modes.second_embedder(Named("e5"))
+    assert (second is None) == (assets.minilm_dir() is None)
+    if second is not None:
+        assert second.name == "minilm"
 
 
 def test_document_prior_hand_worked_and_cards_from_heading_paths():

@@ -280,3 +280,26 @@ def test_rag_page_ask_with_local_smollm2(index):
     assert any("Sources:" in c.value and "flowsense-valve-controller.md" in c.value for c in at.caption)
     assert any(e.label.startswith("Exact prompt sent") for e in at.expander)
     assert len(at.session_state["rag.history"]) == 2 and at.session_state["rag.history"][1]["content"].strip()
+
+
+def test_minilm_query_path_matches_encode_on_one_thread():
+    """Questions skip sentence-transformers' encode(): tokenizer -> transformer -> masked mean -> unit length, on
+    one PyTorch thread. Same vectors as encode() (padding in a batch included, long text cut at 256 pieces), and
+    the process's thread count is restored afterwards."""
+    import numpy as np
+    import torch
+
+    from lab.rag.embeddings import QUERY_BATCH, MiniLMEmbedder, embed_queries, torch_threads
+
+    e = MiniLMEmbedder()
+    texts = ["Who owns AquaLedger?", "What was the pay of the woman who runs the water product in 2022?", "x " * 600]
+    before = torch.get_num_threads()
+    fast = embed_queries(e, texts)
+    assert torch.get_num_threads() == before
+    assert fast.dtype == np.float32 and fast.shape == (3, 384)
+    np.testing.assert_allclose(fast, e.embed(texts), atol=1e-5)
+    many = [f"question number {i}" for i in range(QUERY_BATCH + 1)]  # more than a few: encode() batches them
+    np.testing.assert_allclose(embed_queries(e, many), e.embed(many), atol=1e-6)
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
