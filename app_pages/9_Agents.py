@@ -3,6 +3,7 @@ Logic in lab.agents; widgets in ui.agents."""
 
 import streamlit as st
 
+from lab.agents.planner import local_planner_label
 from ui import agents as U
 from ui.widgets import provider_picker
 
@@ -45,7 +46,7 @@ with st.sidebar:
 if choice.provider == "local" and plan == "llm":
     st.info(
         "SmolLM2-135M has no tool support: the Tools lab's constrained strategy makes it answer in JSON "
-        "(tool call or answer). It makes well-formed calls but plans poorly; a frontier model does this well.",
+        "(tool call or answer). " + local_planner_label(),
         icon="🔬",
     )
 

@@ -112,3 +112,17 @@ def test_run_every_n_minutes_runs_a_cycle_in_a_fragment(wire, tmp_settings, no_k
     at.run()  # 5 minutes not yet passed: nothing runs again
     assert len(wire.requests) == 2 and any("Next automatic cycle" in c.value for c in at.caption)
     assert len(at.dataframe[0].value) == 5  # the last cycle stays on show
+
+
+def test_local_llm_plan_is_labelled_with_its_measured_success_rate(tmp_settings, no_keys):
+    """The autonomous plan on the local model says what it was measured to achieve, before anyone clicks Run."""
+    from lab.agents.planner import LOCAL_PLANNER_MEASURED
+
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not any("Measured success rate" in i.value for i in at.info)  # the fixed plan needs no such label
+    at.radio(key="agents.plan").set_value("llm").run()
+    label = next(i.value for i in at.info if "Measured success rate" in i.value)
+    m = LOCAL_PLANNER_MEASURED
+    assert f"{m['notified']} of {m['inputs']} runs completed" in label
+    assert "python -m lab agents run --plan llm" in label

@@ -24,6 +24,23 @@ from lab.agents.framework import Agent
 from lab.llm.base import Provider
 
 DEAL_THRESHOLD = 50.0
+# The local model as the autonomous planner, measured (issue 20): `python -m lab agents run --plan llm --json`, memory
+# cleared before each run, once on the bundled feeds and once on each of the 5 feeds alone (`--feed
+# lab/agents/feeds/<name>.xml`): 6 different inputs. SmolLM2-135M called the scanner first in 6 of 6, then answered
+# in prose ("Sure, I'll respond with JSON.") instead of estimating: 0 of 6 estimated a deal, 0 of 6 notified.
+# Repeating an input repeats the run (same prompt, llama.cpp's fixed seed): 10 runs on the bundled feeds, the same.
+LOCAL_PLANNER_MEASURED = {"inputs": 6, "scanned": 6, "estimated": 0, "notified": 0}
+
+
+def local_planner_label() -> str:
+    """What the local model achieves as the autonomous planner, from the measurement above."""
+    m = LOCAL_PLANNER_MEASURED
+    return (
+        f"Measured success rate of SmolLM2-135M as the planner: {m['notified']} of {m['inputs']} runs completed "
+        f"scan -> estimate -> notify ({m['scanned']} of {m['inputs']} called the scanner, {m['estimated']} of "
+        f"{m['inputs']} went on to estimate a deal; `python -m lab agents run --plan llm` on {m['inputs']} different "
+        "feeds). It makes well-formed tool calls but does not plan; a frontier model does this well."
+    )
 SYSTEM_MESSAGE = "You find great deals on bargain products using your tools, and notify the user of the best bargain."
 USER_MESSAGE = (
     "First, use your tool to scan the internet for bargain deals. Then for each deal, use your tool to "
@@ -115,6 +132,8 @@ class PlanningAgent(Agent):
         from lab.tools.registry import ToolRegistry
 
         self.log(f"kicking off a run (autonomous: {self.provider.name} calls the agents as tools)")
+        if self.provider.name == "local":
+            self.log(local_planner_label())
         out = PlanResult()
         by_description: dict[str, dict] = {}
 
