@@ -126,3 +126,37 @@ def test_both_labs_count_a_chat_prompt_the_same_way():
     assert memory.count_tokens(msgs) == openai_data.count_tokens(msgs) == count_chat_tokens(msgs) == by_hand
     assert openai_data.encoding() is enc  # one encoding object per process
     assert count_chat_tokens([{"role": "user", "content": "<|endoftext|>"}]) > 3 + 3 + 1 + 1  # plain text here
+
+
+def test_source_of_reads_each_object_once_and_never_two_at_a_time(monkeypatch):
+    """Pages show code with ``source_of``; ``inspect.getsource`` parses the module each call, and two parses at
+    once broke under load (CPython 3.11.7), so it runs once per object and one call at a time."""
+    import inspect
+    import threading
+    import time
+
+    from lab.core import source
+    from lab.llm.base import Options, Usage
+
+    calls, running, peak = [], [0], [0]
+    real = inspect.getsource
+
+    def counted(obj):
+        running[0] += 1
+        peak[0] = max(peak[0], running[0])
+        calls.append(obj)
+        time.sleep(0.02)
+        try:
+            return real(obj)
+        finally:
+            running[0] -= 1
+
+    monkeypatch.setattr(source, "_CACHE", {})
+    monkeypatch.setattr(source.inspect, "getsource", counted)
+    out = []
+    threads = [threading.Thread(target=lambda o=o: out.append(source.source_of(o))) for o in [Options, Usage] * 8]
+    [t.start() for t in threads]
+    [t.join(10) for t in threads]
+    assert sorted(c.__name__ for c in calls) == ["Options", "Usage"]  # once each
+    assert peak[0] == 1  # never two parses at the same time
+    assert sum(s.startswith("class Options") for s in out) == 8 and sum("class Usage:" in s for s in out) == 8

@@ -4,14 +4,13 @@ conversations, structured attempts, comparisons and next-token tables, and the b
 
 from __future__ import annotations
 
-import inspect
-
 import pandas as pd
 import streamlit as st
 
 from lab.core.errors import LabError
 from lab.core.keys import redact
 from lab.core.settings import get_settings
+from lab.core.source import source_of
 from lab.llm import DEFAULT_SYSTEM, PROVIDERS, Options, run
 from lab.prompting import compare, next_token, structured
 from lab.prompting.brochure import make_brochure, summarize
@@ -172,7 +171,7 @@ def structured_tab(choice: ProviderChoice, opts: dict) -> None:
                 structured.DEAL_EXAMPLE,
             )
             st.code(
-                inspect.getsource(structured.Deal) + "\n\n" + inspect.getsource(structured.DealSelection),
+                source_of(structured.Deal) + "\n\n" + source_of(structured.DealSelection),
                 language="python",
             )
         else:

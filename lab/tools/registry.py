@@ -18,7 +18,6 @@ message the model reads next - never an exception in the loop.
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 import typing
@@ -40,7 +39,9 @@ class Tool:
 
     @property
     def source(self) -> str:
-        return inspect.getsource(self.fn)
+        from lab.core.source import source_of
+
+        return source_of(self.fn)
 
 
 @dataclass
