@@ -82,6 +82,8 @@ class Stats:
         self.chat: list[tuple[float, int, float]] = []  # (finished at, tokens out, ms to the first token)
         self.gen_s: list[tuple[float, float]] = []  # (finished at, seconds the reply took to generate)
         self.embed_ms: list[tuple[float, float]] = []  # (finished at, the RAG query's embedding ms, from its page)
+        # (finished at, {part: ms}) of a chat turn: the line, the model's first token, generation, and the rest
+        self.turn_parts: list[tuple[float, dict]] = []
 
     def add(self, action: str, ms: float) -> None:
         with self.lock:
@@ -93,9 +95,18 @@ class Stats:
         if out is None:
             return
         gen_s = (out - 1) / speed if speed and out > 1 else 0.0
+        queue_s = _last_metric(run.texts, "Waited in line") or 0.0
+        model_ttft_ms = _last_metric(run.texts, "Time to first token") or 0.0
+        parts = {
+            "queue": queue_s * 1000,
+            "model_first_token": model_ttft_ms,
+            "generation": gen_s * 1000,
+            "streamlit": max(0.0, run.seconds * 1000 - queue_s * 1000 - model_ttft_ms - gen_s * 1000),
+        }
         with self.lock:
             self.chat.append((time.time(), int(out), max(0.0, run.seconds - gen_s) * 1000))
             self.gen_s.append((time.time(), out / speed if speed else 0.0))
+            self.turn_parts.append((time.time(), parts))
 
     def add_rag(self, run) -> None:
         ms = _last_metric(run.texts, "Query embedding (once, shared)")
@@ -255,6 +266,11 @@ def minute(stats: Stats, a: dict, b: dict, ma: dict, mb: dict, start: float, sec
         "reply_generation_wall_s": round(sum(g for t, g in stats.gen_s if t >= half) * per_min, 1),
         "rag_query_embedding_s": round(sum(ms for t, ms in stats.embed_ms if t >= half) / 1000 * per_min, 2),
     }
+    parts = [p for t, p in stats.turn_parts if t >= half]
+    if parts:
+        # a chat turn's wall time, p50 of each part: waiting in line, the model's first token (prompt processing),
+        # generation (as streamed to the page), and the rest - the page's script and Streamlit around the call
+        out["chat_turn_p50_ms"] = {k: round(statistics.median(p[k] for p in parts)) for k in parts[0]}
     if mb:
         keys = ("prompt_tokens_total", "prompt_tokens_cached_total", "tokens_predicted_total", "n_decode_total")
         out["llama_server"] = {k.removesuffix("_total"): round((mb.get(k, 0) - ma.get(k, 0)) * per_min) for k in keys}

@@ -162,3 +162,24 @@ def test_queue_estimates_the_wait_from_recent_turns():
             time.sleep(0.05)
     assert 0.04 <= queue.estimate_s(1) <= 0.5  # one turn's worth ahead (two run at once)
     assert queue.estimate_s(4) == pytest.approx(2 * queue.estimate_s(1), abs=0.11)
+
+
+def test_queued_reply_says_how_long_it_waited_in_line():
+    """The wait for a slot is stamped on the reply's usage: a page can tell the line from the model's own time."""
+    queue = GenerationQueue(concurrency=1)
+    gate = threading.Event()
+
+    def hold():
+        with queue.slot():
+            gate.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.05)
+    threading.Timer(0.4, gate.set).start()
+    waited = run(QueuedProvider(FakeProvider(default="hello"), queue), Q)
+    holder.join(5)
+    alone = run(QueuedProvider(FakeProvider(default="hello"), queue), Q)
+    assert waited.usage.queue_s >= 0.3
+    assert alone.usage.queue_s < 0.1
+    assert "waited" in waited.usage.line() and "waited" not in alone.usage.line()

@@ -12,6 +12,9 @@ times the recent average time a generation holds its slot.
     >>> q.estimate_s(3)            # doctest: +SKIP   (after turns of about 6 s each)
     18.0
 
+``QueuedProvider`` stamps the wait on the reply's usage (``Usage.queue_s``), so a page can say how much of a slow
+first token was the line and how much the model.
+
 A student who leaves the line (reloads, clicks again: Streamlit stops the script by raising inside it, often
 in the very ``on_wait`` call that shows the place in line) takes their ticket with them, or everyone behind it
 would wait forever.
@@ -95,8 +98,13 @@ class QueuedProvider:
         options: Options | None = None,
         tools: list[dict] | None = None,
     ) -> Iterator[Chunk]:
+        asked = time.monotonic()
         with self.queue.slot(self.on_wait):
-            yield from self.inner.stream(messages, model=model, options=options, tools=tools)
+            waited = time.monotonic() - asked
+            for chunk in self.inner.stream(messages, model=model, options=options, tools=tools):
+                if chunk.usage is not None:
+                    chunk.usage.queue_s = round(waited, 3)
+                yield chunk
 
 
 _SHARED: GenerationQueue | None = None
@@ -111,7 +119,7 @@ def shared_queue() -> GenerationQueue:
             from lab.llm.local import engine
             from lab.llm.router import base_urls
 
-            # per engine: the managed llama-server decodes that many at once (--parallel, default 4, measured);
+            # per engine: the managed llama-server decodes that many at once (--parallel, default 8, measured);
             # with LAB_LOCAL_BASE_URLS each listed engine takes that many; in-process, LAB_LOCAL_CONCURRENCY.
             _SHARED = GenerationQueue(concurrency(engine()) * max(1, len(base_urls())))
         return _SHARED

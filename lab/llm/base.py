@@ -62,6 +62,7 @@ class Usage:
     cost_usd: float | None = None
     model: str = ""
     provider: str = ""
+    queue_s: float | None = None  # seconds waited in the classroom's line before the request went out (local model)
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -78,6 +79,8 @@ class Usage:
         if self.tokens_per_s:
             parts.append(f"{self.tokens_per_s:.1f} tok/s")
         parts.append(f"total {self.total_s:.2f} s")
+        if self.queue_s and self.queue_s >= 0.1:
+            parts.append(f"waited {self.queue_s:.1f} s in line")
         parts.append("cost n/a" if self.cost_usd is None else f"cost ${self.cost_usd:.6f}")
         return "usage: " + ", ".join(parts)
 

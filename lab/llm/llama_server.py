@@ -53,14 +53,15 @@ def http_status(url: str, timeout: float = HEALTH_TIMEOUT_S, headers: dict | Non
         return None
 
 
-# Measured on 2 cores (bench/engines.py, SmolLM2 Q4_1): 46 / 61 / 83 / 87 tok/s for the class at --parallel
-# 1 / 2 / 4 / 8, 48 / 32 / 22 / 12 tok/s per reply. 4 takes most of the gain while a reply still streams faster than
-# one reads; it is the server's default unless LAB_LOCAL_CONCURRENCY is set.
-SERVER_DEFAULT_CONCURRENCY = 4
+# Measured on 2 cores, 30 students for 200 s (bench/load.py, SmolLM2 Q4_1): --parallel 4 -> 86.9 tok/s for the class,
+# first token after 18.0 s (p50, 17.6 s of it in line, 3.8 of 4 slots busy); --parallel 8 -> 104.9 tok/s, 8.6 s,
+# 82.8 turns a minute, each reply still streaming faster than one reads (bench/engines.py's sweep: README). 8 is the
+# server's default unless LAB_LOCAL_CONCURRENCY is set; it costs ~0.4 GB more (a context per slot).
+SERVER_DEFAULT_CONCURRENCY = 8
 
 
 def concurrency(engine: str) -> int:
-    """Replies decoded at once per engine: LAB_LOCAL_CONCURRENCY when set, else 4 for llama-server / remote
+    """Replies decoded at once per engine: LAB_LOCAL_CONCURRENCY when set, else 8 for llama-server / remote
     engines (batching) and the setting's default for the in-process path (one at a time behind its lock)."""
     from lab.core.settings import get_settings
 
