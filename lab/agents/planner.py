@@ -41,6 +41,8 @@ def local_planner_label() -> str:
         f"{m['inputs']} went on to estimate a deal; `python -m lab agents run --plan llm` on {m['inputs']} different "
         "feeds). It makes well-formed tool calls but does not plan; a frontier model does this well."
     )
+
+
 SYSTEM_MESSAGE = "You find great deals on bargain products using your tools, and notify the user of the best bargain."
 USER_MESSAGE = (
     "First, use your tool to scan the internet for bargain deals. Then for each deal, use your tool to "

@@ -65,7 +65,8 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         le=64,
-        description="Local generations running at once; other students wait in a queue and see their position.",
+        description="Local generations running at once; other students wait in a queue and see their position. "
+        "Unset, the managed llama-server decodes 8 at once (measured best on 2 cores) and in-process runs 2.",
     )
     local_engine: str = Field(
         default="auto",

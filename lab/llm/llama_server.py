@@ -53,10 +53,12 @@ def http_status(url: str, timeout: float = HEALTH_TIMEOUT_S, headers: dict | Non
         return None
 
 
-# Measured on 2 cores, 30 students for 200 s (bench/load.py, SmolLM2 Q4_1): --parallel 4 -> 86.9 tok/s for the class,
-# first token after 18.0 s (p50, 17.6 s of it in line, 3.8 of 4 slots busy); --parallel 8 -> 104.9 tok/s, 8.6 s,
-# 82.8 turns a minute, each reply still streaming faster than one reads (bench/engines.py's sweep: README). 8 is the
-# server's default unless LAB_LOCAL_CONCURRENCY is set; it costs ~0.4 GB more (a context per slot).
+# Measured on 2 idle cores, SmolLM2 Q4_1. bench/engines.py (16 requests): --parallel 1 / 2 / 4 / 8 / 16 -> 44 / 69 /
+# 103 / 111 / 109 tok/s in all, 44 / 36 / 28 / 19 / 8 tok/s per reply. bench/load.py (30 students, 200 s): --parallel
+# 4 -> 86.9 tok/s, first token after 18.0 s (p50; 17.6 s of it in line, 3.8 of 4 slots busy); --parallel 8 ->
+# 104.9 tok/s, 8.6 s. 8 takes all the throughput there is while a reply still streams faster than one reads (16
+# adds nothing and halves each reply's speed); it is the server's default unless LAB_LOCAL_CONCURRENCY is set, and
+# costs ~0.4 GB more than 4 (a context per slot).
 SERVER_DEFAULT_CONCURRENCY = 8
 
 
