@@ -106,3 +106,20 @@ def test_the_stream_writer_redraws_a_few_times_a_second_and_ends_with_the_whole_
     assert 9 <= len(where.box.drawn) <= 12  # ~1 s of tokens: ten redraws, not a hundred
     assert where.box.drawn[-1] == "".join(f"t{i} " for i in range(100))
     assert all(d.endswith(" ▌") for d in where.box.drawn[:-1])  # the cursor while live
+
+
+def test_usage_says_how_long_a_reply_waited_in_line():
+    """A queued reply shows its wait beside its own first-token time; a reply that did not wait shows none."""
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        from lab.llm.base import Usage
+        from ui.widgets import show_usage
+
+        show_usage(Usage(12, 30, 0.21, 2.5, 0.0, "m", "local", queue_s=8.46))
+        show_usage(Usage(12, 30, 0.21, 2.5, 0.0, "m", "local", queue_s=0.01))
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception
+    assert [c.value for c in at.caption] == ["Waited in line: 8.5 s before the local model took this request."]
+    assert [m.value for m in at.metric if m.label == "Time to first token"] == ["210 ms", "210 ms"]
