@@ -303,3 +303,35 @@ def test_minilm_query_path_matches_encode_on_one_thread():
     with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_minilm_questions_through_onnx_runtime_match_pytorch(monkeypatch, tmp_settings, caplog):
+    """The exported transformer (ONNX Runtime, one thread) and the PyTorch path give the same question vectors;
+    when the export fails, the PyTorch path answers and the log says why."""
+    import numpy as np
+
+    from lab.rag import embeddings
+
+    e = embeddings.MiniLMEmbedder()
+    texts = ["Who owns AquaLedger?", "How far apart can FieldLink gateways be with mesh firmware 3.0?", "y " * 600]
+    embeddings.minilm_onnx.cache_clear()
+    session = embeddings.minilm_onnx()
+    assert session is not None and [i.name for i in session.get_inputs()] == list(embeddings.ONNX_INPUTS)
+    assert list((tmp_settings.data_dir / "rag" / "onnx").glob("minilm-*.onnx"))  # exported into the data dir
+    through_onnx = embeddings.embed_queries(e, texts)
+    monkeypatch.setattr(embeddings, "minilm_onnx", lambda: None)
+    through_torch = embeddings.embed_queries(e, texts)
+    np.testing.assert_allclose(through_onnx, through_torch, atol=1e-5)
+    monkeypatch.undo()
+
+    def broken(model, path):
+        raise RuntimeError("exporter says no")
+
+    embeddings.minilm_onnx.cache_clear()
+    monkeypatch.setattr(embeddings, "_export_minilm", broken)
+    monkeypatch.setattr(tmp_settings, "data_dir", tmp_settings.data_dir / "fresh")
+    with caplog.at_level("WARNING", logger="lab.rag.embeddings"):
+        assert embeddings.minilm_onnx() is None
+    assert "exporter says no" in caplog.text
+    np.testing.assert_allclose(embeddings.embed_queries(e, texts), through_torch, atol=1e-6)
+    embeddings.minilm_onnx.cache_clear()
