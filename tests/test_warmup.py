@@ -77,6 +77,7 @@ def test_the_real_steps_fill_the_caches_the_pages_use(lab_data, monkeypatch, fre
 
     registry._build.cache_clear()  # start cold, whatever earlier tests loaded
     embeddings.load_minilm.cache_clear()
+    embeddings.minilm_onnx.cache_clear()
     monkeypatch.setattr(retrieval, "_INDEXES", {})
     register_steps()  # as Home.py does, before warmup.start
     w = WarmUp(warmup.steps())
@@ -85,5 +86,6 @@ def test_the_real_steps_fill_the_caches_the_pages_use(lab_data, monkeypatch, fre
     assert all(v.startswith("done") for v in w.state().values()), w.state()
     assert all(name in registry._build for name in registry.BUILTIN)
     assert () in embeddings.load_minilm  # the page's first query embeds without loading
+    assert () in embeddings.minilm_onnx  # ... and without exporting the question path
     kinds = {key[0] for key in retrieval._INDEXES}
     assert {"chroma", "faiss"} <= kinds  # the page's get_index finds both built

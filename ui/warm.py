@@ -29,9 +29,10 @@ def local_model() -> None:
 
 
 def embedder() -> None:
-    from lab.rag.embeddings import load_minilm
+    from lab.rag.embeddings import load_minilm, minilm_onnx
 
     load_minilm()
+    minilm_onnx()  # exports the question path to ONNX once (~2 s), so the first student's question does not wait
 
 
 def rag_indexes() -> None:
