@@ -90,9 +90,8 @@ def test_queue_caps_concurrency_and_reports_positions():
     assert queue.waiting() == 0
 
 
-def test_queue_is_first_come_first_served():
-    queue = GenerationQueue(concurrency=1)
-    order = []
+def hold_the_slot(queue: GenerationQueue) -> tuple[threading.Event, threading.Thread]:
+    """A thread that takes the queue's one slot and keeps it until the returned gate is set."""
     gate = threading.Event()
 
     def hold():
@@ -102,6 +101,13 @@ def test_queue_is_first_come_first_served():
     holder = threading.Thread(target=hold)
     holder.start()
     time.sleep(0.05)
+    return gate, holder
+
+
+def test_queue_is_first_come_first_served():
+    queue = GenerationQueue(concurrency=1)
+    order = []
+    gate, holder = hold_the_slot(queue)
 
     def later(i):
         with queue.slot():
@@ -167,15 +173,7 @@ def test_queue_estimates_the_wait_from_recent_turns():
 def test_queued_reply_says_how_long_it_waited_in_line():
     """The wait for a slot is stamped on the reply's usage: a page can tell the line from the model's own time."""
     queue = GenerationQueue(concurrency=1)
-    gate = threading.Event()
-
-    def hold():
-        with queue.slot():
-            gate.wait(5)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    time.sleep(0.05)
+    gate, holder = hold_the_slot(queue)
     threading.Timer(0.4, gate.set).start()
     waited = run(QueuedProvider(FakeProvider(default="hello"), queue), Q)
     holder.join(5)
