@@ -211,9 +211,8 @@ def show_usage(usage: Usage, where=st) -> None:
     cols[2].metric("Time to first token", "-" if usage.ttft_s is None else f"{usage.ttft_s * 1000:.0f} ms")
     cols[3].metric("Speed", "-" if not usage.tokens_per_s else f"{usage.tokens_per_s:.1f} tok/s")
     cols[4].metric("Cost", "n/a" if usage.cost_usd is None else f"${usage.cost_usd:.5f}")
-    if usage.queue_s is not None and usage.queue_s >= 0.1:
-        # before the first token: the wait for a free slot of the shared local model (classmates ahead in line)
-        where.caption(f"Waited in line: {usage.queue_s:.1f} s before the local model took this request.")
+    if usage.waited_s:  # before the first token: the wait for a free slot of the shared local model
+        where.caption(f"Waited in line: {usage.waited_s:.1f} s before the local model took this request.")
 
 
 def show_messages(messages: list[dict], where=st, label: str = "Messages sent") -> None:

@@ -65,6 +65,11 @@ class Usage:
     queue_s: float | None = None  # seconds waited in the classroom's line before the request went out (local model)
 
     @property
+    def waited_s(self) -> float | None:
+        """The wait in line worth telling a student (0.1 s or more), else None."""
+        return self.queue_s if self.queue_s is not None and self.queue_s >= 0.1 else None
+
+    @property
     def tokens_per_s(self) -> float | None:
         gen_time = self.total_s - (self.ttft_s or 0.0)
         if self.completion_tokens <= 1 or gen_time <= 0:
@@ -79,8 +84,8 @@ class Usage:
         if self.tokens_per_s:
             parts.append(f"{self.tokens_per_s:.1f} tok/s")
         parts.append(f"total {self.total_s:.2f} s")
-        if self.queue_s and self.queue_s >= 0.1:
-            parts.append(f"waited {self.queue_s:.1f} s in line")
+        if self.waited_s:
+            parts.append(f"waited {self.waited_s:.1f} s in line")
         parts.append("cost n/a" if self.cost_usd is None else f"cost ${self.cost_usd:.6f}")
         return "usage: " + ", ".join(parts)
 

@@ -127,20 +127,22 @@ class MiniLMEmbedder:
                 )
                 feed = {i.name: batch[i.name].astype(np.int64) for i in session.get_inputs()}
                 tokens = session.run(None, feed)[0]
-            mask = batch["attention_mask"][..., None].astype(np.float32)
-            mean = (tokens * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
-            return (mean / np.linalg.norm(mean, axis=1, keepdims=True)).astype(np.float32)
+            return _mean_pool(tokens, batch["attention_mask"])
         import torch
 
         with _MODEL_LOCK, torch_threads(QUERY_THREADS), torch.inference_mode():
             batch = model.tokenizer(
                 list(texts), padding=True, truncation=True, max_length=model.max_seq_length, return_tensors="pt"
             )
-            tokens = model[0].auto_model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(tokens.dtype)
-            mean = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            vectors = torch.nn.functional.normalize(mean, p=2, dim=1)
-        return vectors.numpy().astype(np.float32, copy=False)
+            tokens = model[0].auto_model(**batch).last_hidden_state.numpy()
+        return _mean_pool(tokens, batch["attention_mask"].numpy())
+
+
+def _mean_pool(tokens: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    """sentence-transformers' mean pooling + Normalize: the mean of the real (unmasked) token vectors, unit length."""
+    mask = attention_mask[..., None].astype(np.float32)
+    mean = (tokens * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
+    return (mean / np.linalg.norm(mean, axis=1, keepdims=True)).astype(np.float32)
 
 
 # A question through ONNX Runtime (installed with chromadb): MiniLM's transformer exported once by torch.onnx into
