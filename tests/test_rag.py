@@ -565,6 +565,66 @@ def test_best_adds_a_second_embedders_list_hand_worked():
     assert [round(h.score, 4) for h in bare] == [round(1 / 6, 4), round(1 / 7, 4), round(1 / 8, 4)]
 
 
+def test_line_list_ranks_a_chunk_by_its_closest_line_and_a_year_keeps_only_lines_naming_it():
+    """Three chunks; the query vector points along x. Chunk a's lines score 0.6 and 0.2, b's 0.9 (no year), c's 0.5
+    (with 2022). By best line: b (0.9), a (0.6), c (0.5). Asked about 2022, only c's line names the year, so every
+    other line ranks 2 below it: c (0.5), then b (0.9 - 2), a (0.6 - 2). A year no line names changes nothing.
+    In ``best`` the list joins the fusion at weight 0.3, or 0.5 when the question names a year."""
+    from lab.rag import modes
+    from lab.rag.lexical import BM25Index
+    from lab.rag.stores import Hit
+
+    vec = {
+        "Award for support in the summer": [0.6, 0.8],
+        "Drove modems overnight to the farm": [0.2, 0.98],
+        "Award for the best firmware rewrite": [0.9, 0.436],
+        "Customer Champion Award, 2022": [0.5, 0.866],
+    }
+
+    class Emb:
+        name = "toy"
+
+        def embed(self, texts):  # anything else (a document card) points along y
+            return np.array([vec.get(t, [0.0, 1.0]) for t in texts], dtype=np.float32)
+
+    texts = [
+        "## A\n- Award for support in the summer\n- Drove modems overnight to the farm",
+        "Award for the best firmware rewrite",
+        "- **Customer Champion Award, 2022**",
+    ]
+    ids, metas = ["a", "b", "c"], [{"source": f"{n}.md"} for n in "abc"]
+    lines = modes.LineVectors.build(ids, texts, metas, Emb())
+    assert lines.lines == list(vec) and lines.owner.tolist() == [0, 0, 1, 2]  # "## A" is too short to embed alone
+    hits = lines.search([1, 0], 3)
+    assert [(h.id, round(h.score, 3)) for h in hits] == [("b", 0.9), ("a", 0.6), ("c", 0.5)]
+    q = "Who got the Customer Champion Award in 2022?"
+    assert modes.years_in(q) == ["2022"]
+    assert [h.id for h in lines.search([1, 0], 3, must=modes.years_in(q))] == ["c", "b", "a"]
+    assert [h.id for h in lines.search([1, 0], 3, must=["1999"])] == ["b", "a", "c"]
+
+    bm25 = BM25Index(ids, texts, metas)
+
+    class Store:
+        def query(self, vector, k):
+            return [Hit(n, 1.0, n, {"source": f"{n}.md"}) for n in ids][:k]
+
+    K = modes.BEST_RRF_K
+
+    def rrf(order, w):
+        return {n: w / (K + r) for r, n in enumerate(order, 1)}
+
+    for question, line_order, w in (("zzz", "bac", modes.BEST_LINE_WEIGHT), (q, "cba", modes.BEST_LINE_YEAR_WEIGHT)):
+        p = modes.Plan(question, "best", [question], np.array([[1, 0]], np.float32), embedder=Emb())
+        got = {h.id: h.score for h in modes.ranked(p, Store(), bm25, 0, 3)}
+        parts = [
+            rrf("abc", 1.0),  # dense
+            rrf([h.id for h in bm25.search(question, 20)], modes.BEST_BM25_WEIGHT),  # "zzz" finds nothing
+            rrf("abc", modes.BEST_CARD_WEIGHT),  # the cards embed alike, so they rank in source order
+            rrf(line_order, w),
+        ]
+        assert got == pytest.approx({n: sum(part.get(n, 0.0) for part in parts) for n in ids})
+
+
 def test_best_pairs_e5_with_minilm_only():
     from lab.core import assets
     from lab.rag import modes
@@ -626,11 +686,12 @@ def test_best_mode_ranks_with_document_cards_built_once_per_index():
     assert p.embedder is emb
     before = len(emb.embedded)
     hits = modes.run(p, store, bm25, 5)
-    cards = modes.cards_for(bm25, emb)
+    cards, lines = modes.cards_for(bm25, emb), modes.line_vectors(bm25, emb)
     assert len(cards.sources) == len({m["source"] for m in metas})  # one card per document
-    assert len(emb.embedded) == before + len(cards.sources)  # embedded once...
+    assert len(lines.lines) == sum(len(modes.lines_of(t)) for t in texts) > len(texts)  # every line of every chunk
+    assert len(emb.embedded) == before + len(cards.sources) + len(lines.lines)  # embedded once...
     modes.run(p, store, bm25, 5)
-    assert len(emb.embedded) == before + len(cards.sources)  # ...and reused
+    assert len(emb.embedded) == before + len(cards.sources) + len(lines.lines)  # ...and reused
     assert "knowledge-base/products/aqualedger.md" in {h.source for h in hits}  # (a hashing embedder is no e5)
     # without an embedder on the plan (or for hybrid) there is no document prior: scores are plain RRF
     bare = modes.Plan(p.question, "best", p.queries, p.vectors)

@@ -66,12 +66,18 @@ def test_the_app_registers_the_same_steps_in_the_same_order(fresh_registry):
 
     warm.register_steps()
     warm.register_steps()  # every page run: idempotent
-    assert [name for name, _ in warmup.steps()] == ["tokenizers", "local model", "MiniLM embedder", "RAG indexes"]
+    assert [name for name, _ in warmup.steps()] == [
+        "tokenizers",
+        "local model",
+        "MiniLM embedder",
+        "RAG indexes",
+        "RAG best mode",
+    ]
 
 
 @pytest.mark.slow
 def test_the_real_steps_fill_the_caches_the_pages_use(lab_data, monkeypatch, fresh_registry):
-    from lab.rag import embeddings, retrieval
+    from lab.rag import embeddings, modes, retrieval
     from lab.tokenization import registry
     from ui.warm import register_steps
 
@@ -89,3 +95,8 @@ def test_the_real_steps_fill_the_caches_the_pages_use(lab_data, monkeypatch, fre
     assert () in embeddings.minilm_onnx  # ... and without exporting the question path
     kinds = {key[0] for key in retrieval._INDEXES}
     assert {"chroma", "faiss"} <= kinds  # the page's get_index finds both built
+    best = modes.best_embedder_name()
+    (idx,) = [i for key, i in retrieval._INDEXES.items() if key[:3] == ("faiss", best, modes.best_chunking().tag())]
+    views = modes._VIEWS[idx.bm25()]  # built already (asking line_vectors() here would build them)
+    assert {("lines", best), ("cards", best)} <= set(views)  # best's first question builds nothing more
+    assert len(views[("lines", best)].lines) > 1000

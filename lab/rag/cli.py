@@ -62,8 +62,8 @@ def _mode_arg(p: argparse.ArgumentParser, default: str = "dense") -> None:
         choices=("dense", "bm25", "hybrid", "best"),
         default=default,
         help="dense = embeddings; bm25 = keywords; hybrid = both by reciprocal-rank fusion; best = the "
-        "lab's recommendation (hybrid with e5 when installed and MiniLM's nearest chunks beside it, plus "
-        "sub-queries for two-part questions).",
+        "lab's recommendation (hybrid with e5 when installed, MiniLM's nearest chunks beside it, each chunk's "
+        "closest line, plus sub-queries for two-part questions).",
     )
 
 
