@@ -47,5 +47,7 @@ def test_home_registers_the_labs_warm_up_steps_before_it_starts_them(monkeypatch
     finally:
         get_settings.cache_clear()
     assert not at.exception
-    assert started and started[0] == ["tokenizers", "local model", "MiniLM embedder", "RAG indexes"]
+    from ui.warm import STEPS
+
+    assert started and started[0] == [name for name, _ in STEPS]  # all of the app's steps (names: test_warmup)
     assert "Loading in the background" in " ".join(c.value for c in at.caption)

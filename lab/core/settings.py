@@ -108,8 +108,8 @@ class Settings(BaseSettings):
     )
     warm_up: bool = Field(
         default=True,
-        description="Load the tokenizers, the local model, the embedder and the RAG indexes in the background a "
-        "few seconds after the app serves its first page, so the first students do not wait for them.",
+        description="Load the tokenizers, the local model, the embedder and the RAG indexes (best mode's too) in the "
+        "background a few seconds after the app serves its first page, so the first students do not wait for them.",
     )
     max_servers: int = Field(
         default=2,
