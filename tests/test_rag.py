@@ -625,6 +625,35 @@ def test_line_list_ranks_a_chunk_by_its_closest_line_and_a_year_keeps_only_lines
         assert got == pytest.approx({n: sum(part.get(n, 0.0) for part in parts) for n in ids})
 
 
+def test_best_prefers_the_document_a_question_names_by_title_hand_worked():
+    """Dense ranks a (the Tulare Ridge Water Agency contract) first and b (AquaLedger's page) second;
+    BM25 finds nothing for these words. The question names AquaLedger, so b gains 0.3 / (5 + 1): a = 1/6 = 0.1667,
+    b = 1/7 + 0.05 = 0.1929 -> b first. A question naming no title leaves plain RRF."""
+    from lab.rag import modes
+    from lab.rag.lexical import BM25Index
+    from lab.rag.stores import Hit
+
+    ids, texts = ["a", "b"], ["zz yy", "xx ww"]
+    metas = [
+        {"source": "c/tulare.md", "title": "Contract with Tulare Ridge Water Agency"},
+        {"source": "p/aqualedger.md", "title": "AquaLedger"},
+    ]
+    bm25 = BM25Index(ids, texts, metas)
+
+    class Store:
+        def query(self, vector, k):
+            return [Hit(n, 1.0, n, dict(m)) for n, m in zip(ids, metas)][:k]
+
+    def scores(question):
+        p = modes.Plan(question, "best", [question], np.zeros((1, 2), np.float32))
+        return [(h.id, round(h.score, 4)) for h in modes.run(p, Store(), bm25, k=2)]
+
+    assert modes.BEST_TITLE_WEIGHT == 0.3
+    assert scores("What does the AquaLedger Agency tier cost?") == [("b", 0.1929), ("a", 0.1667)]
+    assert scores("What does the cheapest tier cost?") == [("a", 0.1667), ("b", 0.1429)]
+    assert scores("Who signed for tulare ridge water agency?") == [("a", 0.2167), ("b", 0.1429)]
+
+
 def test_best_pairs_e5_with_minilm_only():
     from lab.core import assets
     from lab.rag import modes
