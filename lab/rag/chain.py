@@ -99,7 +99,8 @@ class ChatOptions(BaseModel):
         "dense",
         description="Retrieval: dense = embeddings; bm25 = keywords; hybrid = both fused by reciprocal rank; "
         "best = hybrid with a second embedder's list and each chunk's closest line (a year in the question "
-        "keeps only lines naming it), plus sub-queries for two-part questions (with the e5 index when installed).",
+        "keeps only lines naming it), documents named by title first, and sub-queries for two-part questions "
+        "(with the e5 index when installed).",
     )
     parent: bool = Field(
         False,
