@@ -534,7 +534,7 @@ def test_best_adds_a_second_embedders_list_hand_worked():
     ranks a, b, c; BM25 finds nothing; the second embedder ranks c, b, a. At K=5: a = 1/6 + 0.3/8 = 0.2042,
     b = 1/7 + 0.3/7 = 0.1857, c = 1/8 + 0.3/6 = 0.175. Its chunk vectors are embedded once per index, and a plan
     without second vectors fuses dense and BM25 only."""
-    from lab.rag import modes
+    from lab.rag import modes, views
     from lab.rag.lexical import BM25Index
     from lab.rag.stores import Hit
 
@@ -560,7 +560,7 @@ def test_best_adds_a_second_embedders_list_hand_worked():
     assert [(h.id, round(h.score, 4)) for h in hits] == [("a", 0.2042), ("b", 0.1857), ("c", 0.175)]
     modes.run(p, Store(), bm25, k=3)
     assert Second.calls == 1  # the chunks were embedded once for this index
-    assert [h.id for h in modes.chunk_vectors(bm25, Second()).search([1, 0], 3)] == ["c", "b", "a"]
+    assert [h.id for h in views.chunk_vectors(bm25, Second()).search([1, 0], 3)] == ["c", "b", "a"]
     bare = modes.run(modes.Plan("zzz", "best", ["zzz"], q), Store(), bm25, k=3)
     assert [round(h.score, 4) for h in bare] == [round(1 / 6, 4), round(1 / 7, 4), round(1 / 8, 4)]
 
@@ -570,7 +570,7 @@ def test_line_list_ranks_a_chunk_by_its_closest_line_and_a_year_keeps_only_lines
     (with 2022). By best line: b (0.9), a (0.6), c (0.5). Asked about 2022, only c's line names the year, so every
     other line ranks 2 below it: c (0.5), then b (0.9 - 2), a (0.6 - 2). A year no line names changes nothing.
     In ``best`` the list joins the fusion at weight 0.3, or 0.5 when the question names a year."""
-    from lab.rag import modes
+    from lab.rag import modes, views
     from lab.rag.lexical import BM25Index
     from lab.rag.stores import Hit
 
@@ -593,13 +593,13 @@ def test_line_list_ranks_a_chunk_by_its_closest_line_and_a_year_keeps_only_lines
         "- **Customer Champion Award, 2022**",
     ]
     ids, metas = ["a", "b", "c"], [{"source": f"{n}.md"} for n in "abc"]
-    lines = modes.LineVectors.build(ids, texts, metas, Emb())
+    lines = views.LineVectors.build(ids, texts, metas, Emb())
     assert lines.lines == list(vec) and lines.owner.tolist() == [0, 0, 1, 2]  # "## A" is too short to embed alone
     hits = lines.search([1, 0], 3)
     assert [(h.id, round(h.score, 3)) for h in hits] == [("b", 0.9), ("a", 0.6), ("c", 0.5)]
     q = "Who got the Customer Champion Award in 2022?"
-    assert modes.years_in(q) == ["2022"]
-    assert [h.id for h in lines.search([1, 0], 3, must=modes.years_in(q))] == ["c", "b", "a"]
+    assert views.years_in(q) == ["2022"]
+    assert [h.id for h in lines.search([1, 0], 3, must=views.years_in(q))] == ["c", "b", "a"]
     assert [h.id for h in lines.search([1, 0], 3, must=["1999"])] == ["b", "a", "c"]
 
     bm25 = BM25Index(ids, texts, metas)
@@ -673,7 +673,7 @@ def test_document_prior_hand_worked_and_cards_from_heading_paths():
     """Document-level ranking: each document gets one 'card' vector (title + section headings); a chunk's fused
     score gains weight / (K + its document's card rank). Hand-worked at K=5, weight 0.1: chunk a#0 (0.200, its
     document's card 5th) = 0.200 + 0.1/10 = 0.210; b#3 (0.199, card 1st) = 0.199 + 0.1/6 = 0.2157 -> b first."""
-    from lab.rag import fusion, modes
+    from lab.rag import fusion, views
     from lab.rag.stores import Hit
 
     hits = [
@@ -692,18 +692,18 @@ def test_document_prior_hand_worked_and_cards_from_heading_paths():
         {"source": "k/p.md", "chunk": 1, "headings": "FlowSense > Key facts"},
         {"source": "k/e.md", "chunk": 0, "headings": "Wei Zhang > Summary"},
     ]
-    assert modes.card_texts(metas) == {
+    assert views.card_texts(metas) == {
         "k/e.md": "Wei Zhang: Summary",
         "k/p.md": "FlowSense: Key facts; Models and list pricing (2025)",
     }
     emb = HashEmbedder()
-    cards = modes.doc_cards(metas, emb)
+    cards = views.doc_cards(metas, emb)
     assert cards.sources == ["k/e.md", "k/p.md"] and cards.vectors.shape == (2, 384)
     assert cards.ranks(emb.embed(["FlowSense models and pricing"])[0]) == {"k/p.md": 1, "k/e.md": 2}
 
 
 def test_best_mode_ranks_with_document_cards_built_once_per_index():
-    from lab.rag import modes
+    from lab.rag import modes, views
     from lab.rag.lexical import BM25Index
 
     emb = HashEmbedder()
@@ -715,9 +715,9 @@ def test_best_mode_ranks_with_document_cards_built_once_per_index():
     assert p.embedder is emb
     before = len(emb.embedded)
     hits = modes.run(p, store, bm25, 5)
-    cards, lines = modes.cards_for(bm25, emb), modes.line_vectors(bm25, emb)
+    cards, lines = views.cards_for(bm25, emb), views.line_vectors(bm25, emb)
     assert len(cards.sources) == len({m["source"] for m in metas})  # one card per document
-    assert len(lines.lines) == sum(len(modes.lines_of(t)) for t in texts) > len(texts)  # every line of every chunk
+    assert len(lines.lines) == sum(len(views.lines_of(t)) for t in texts) > len(texts)  # every line of every chunk
     assert len(emb.embedded) == before + len(cards.sources) + len(lines.lines)  # embedded once...
     modes.run(p, store, bm25, 5)
     assert len(emb.embedded) == before + len(cards.sources) + len(lines.lines)  # ...and reused

@@ -77,7 +77,7 @@ def test_the_app_registers_the_same_steps_in_the_same_order(fresh_registry):
 
 @pytest.mark.slow
 def test_the_real_steps_fill_the_caches_the_pages_use(lab_data, monkeypatch, fresh_registry):
-    from lab.rag import embeddings, modes, retrieval
+    from lab.rag import embeddings, modes, retrieval, views
     from lab.tokenization import registry
     from ui.warm import register_steps
 
@@ -97,6 +97,6 @@ def test_the_real_steps_fill_the_caches_the_pages_use(lab_data, monkeypatch, fre
     assert {"chroma", "faiss"} <= kinds  # the page's get_index finds both built
     best = modes.best_embedder_name()
     (idx,) = [i for key, i in retrieval._INDEXES.items() if key[:3] == ("faiss", best, modes.best_chunking().tag())]
-    views = modes._VIEWS[idx.bm25()]  # built already (asking line_vectors() here would build them)
+    views = views._VIEWS[idx.bm25()]  # built already (asking line_vectors() here would build them)
     assert {("lines", best), ("cards", best)} <= set(views)  # best's first question builds nothing more
     assert len(views[("lines", best)].lines) > 1000
