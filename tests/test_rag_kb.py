@@ -248,6 +248,14 @@ def test_rag_page(index):
     assert not at.exception and not at.error, [e.value for e in at.error]
     modes_df = next(df.value for df in at.dataframe if "mode" in df.value.columns)
     assert list(modes_df["mode"]) == ["dense", "bm25", "hybrid", "best"]
+    # best in the side by side searches best's own index (the one the modes table just used), and says so
+    at.selectbox(key="rag.search.mode").set_value("best")
+    at.button(key="rag.search.go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("*best* searches its own index" in c.value for c in at.caption)
+    frames = [df.value for df in at.dataframe if "score" in df.value.columns]
+    assert frames[0]["source"].iloc[0] == frames[1]["source"].iloc[0] == "knowledge-base/products/aqualedger.md"
+    at.selectbox(key="rag.search.mode").set_value("dense").run()
 
     # See the space (PCA, fast)
     at.button(key="rag.viz.go").click().run()
@@ -274,8 +282,11 @@ def test_rag_page_ask_with_local_smollm2(index):
     if assets.smollm2_gguf() is None:
         pytest.skip(assets.fix_for("smollm2-gguf"))
     at = AppTest.from_file(str(ROOT / "app_pages" / "5_RAG.py"), default_timeout=180).run()
+    assert list(at.selectbox(key="rag.ask.mode").options) == ["dense", "bm25", "hybrid", "best"]
+    at.selectbox(key="rag.ask.mode").set_value("best")  # the lab's recommended retrieval, on its own index
     at.text_input(key="rag.ask.q").set_value("How much does a FlowSense 64 Pro controller cost?")
     at.button(key="rag.ask.go").click().run()
+    assert any("*best* searches its own index" in c.value for c in at.caption)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("Sources:" in c.value and "flowsense-valve-controller.md" in c.value for c in at.caption)
     assert any(e.label.startswith("Exact prompt sent") for e in at.expander)

@@ -54,11 +54,27 @@ def index(
     return idx
 
 
-def index_for_mode(options: chunking.ChunkOptions, kind: str = "faiss"):
-    """The index a retrieval mode uses: ``best`` takes the e5 embedder when it is installed."""
+def index_for_mode(options: chunking.ChunkOptions, kind: str = "faiss", faiss_index: str = "flat"):
+    """The index a retrieval mode uses: ``best`` searches its own (e5 when installed, its own chunking), the one
+    the warm-up prepared; every other mode the page's chunking with MiniLM."""
     from lab.rag.modes import best_chunking, best_embedder_name
 
-    return lambda mode: index(kind, best_chunking(), best_embedder_name()) if mode == "best" else index(kind, options)
+    def pick(mode: str) -> retrieval.Index:
+        if mode == "best":
+            return index(kind, best_chunking(), best_embedder_name(), faiss_index)
+        return index(kind, options, faiss_index=faiss_index)
+
+    return pick
+
+
+def best_caption(mode: str, where=st) -> None:
+    if mode == "best":
+        from lab.rag.modes import best_chunking, best_embedder_name
+
+        where.caption(
+            f"*best* searches its own index: {best_embedder_name()} over {best_chunking().chunk_size}-character "
+            "chunks (the chunking settings above apply to the other modes)."
+        )
 
 
 def embedder_names() -> list[str]:
@@ -154,7 +170,10 @@ def side_by_side(opts, query: str, k: int, mode: str, faiss_index: str) -> None:
     from lab.rag.compare import stores_side_by_side
 
     with explained():
-        idxs = {"chroma": index("chroma", opts), "faiss": index("faiss", opts, faiss_index=faiss_index)}
+        best_caption(mode)
+        idxs = {
+            k_: index_for_mode(opts, k_, faiss_index if k_ == "faiss" else "flat")(mode) for k_ in ("chroma", "faiss")
+        }
         r = stores_side_by_side(idxs, query, k, mode)
         st.metric("Query embedding (once, shared)", f"{r.embed_ms:.1f} ms")
         if r.sub_queries:
@@ -328,7 +347,9 @@ def ask_tab(choice, opts) -> None:
         **widgets.model_widgets(
             chain.ChatOptions, ["k", "min_score", "parent", "multi_query", "rerank"], key="rag.ask."
         ),
-        mode=st.selectbox("Retrieval", ["dense", "bm25", "hybrid"], key="rag.ask.mode"),
+        mode=st.selectbox(
+            "Retrieval", modes.MODES, key="rag.ask.mode", help=chain.ChatOptions.model_fields["mode"].description
+        ),
         condense=st.radio(
             "Follow-ups",
             ["llm", "append", "off"],
@@ -343,10 +364,11 @@ def ask_tab(choice, opts) -> None:
     c1, c2 = st.columns(2)
     if c2.button("Clear conversation", key="rag.ask.clear"):
         history.clear()
+    best_caption(chat_opts.mode)
     if c1.button("Ask", type="primary", key="rag.ask.go"):
         with explained():
             result = chain.ask(
-                index("faiss", opts),
+                index_for_mode(opts)(chat_opts.mode),
                 question,
                 history=history,
                 provider=choice.build(),
