@@ -48,7 +48,7 @@ def shared_index(kind: str, options_json: str, embedder: str = "minilm", faiss_i
 def index(
     kind: str, options: chunking.ChunkOptions, embedder: str = "minilm", faiss_index: str = "flat"
 ) -> retrieval.Index:
-    idx = shared_index(kind, options.model_dump_json(), embedder, faiss_index)
+    idx = shared_index(kind, options.model_dump_json(), embedder, faiss_index if kind == "faiss" else "flat")
     if idx.notice:
         st.warning(idx.notice, icon="🛠️")
     return idx
@@ -57,11 +57,10 @@ def index(
 def index_for_mode(options: chunking.ChunkOptions, kind: str = "faiss", faiss_index: str = "flat"):
     """The index a retrieval mode uses: ``best`` searches its own (e5 when installed, its own chunking), the one
     the warm-up prepared; every other mode the page's chunking with MiniLM."""
-    from lab.rag.modes import best_chunking, best_embedder_name
 
     def pick(mode: str) -> retrieval.Index:
         if mode == "best":
-            return index(kind, best_chunking(), best_embedder_name(), faiss_index)
+            return index(kind, modes.best_chunking(), modes.best_embedder_name(), faiss_index)
         return index(kind, options, faiss_index=faiss_index)
 
     return pick
@@ -69,11 +68,9 @@ def index_for_mode(options: chunking.ChunkOptions, kind: str = "faiss", faiss_in
 
 def best_caption(mode: str, where=st) -> None:
     if mode == "best":
-        from lab.rag.modes import best_chunking, best_embedder_name
-
         where.caption(
-            f"*best* searches its own index: {best_embedder_name()} over {best_chunking().chunk_size}-character "
-            "chunks (the chunking settings above apply to the other modes)."
+            f"*best* searches its own index: {modes.best_embedder_name()} over "
+            f"{modes.best_chunking().chunk_size}-character chunks (the chunking settings above apply to the other modes)."
         )
 
 
@@ -171,9 +168,7 @@ def side_by_side(opts, query: str, k: int, mode: str, faiss_index: str) -> None:
 
     with explained():
         best_caption(mode)
-        idxs = {
-            k_: index_for_mode(opts, k_, faiss_index if k_ == "faiss" else "flat")(mode) for k_ in ("chroma", "faiss")
-        }
+        idxs = {kind: index_for_mode(opts, kind, faiss_index)(mode) for kind in ("chroma", "faiss")}
         r = stores_side_by_side(idxs, query, k, mode)
         st.metric("Query embedding (once, shared)", f"{r.embed_ms:.1f} ms")
         if r.sub_queries:

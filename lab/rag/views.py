@@ -95,11 +95,7 @@ class ChunkVectors:
 
 def lines_of(text: str, min_chars: int = 12) -> list[str]:
     """The lines of a chunk worth embedding on their own: markdown marks stripped, short ones (headings like
-    "## Awards", a table's "|---|") dropped.
-
-    >>> lines_of("## Awards\\n- **Customer Champion Award, 2022** - for round-the-clock support\\n|---|---|")
-    ['Customer Champion Award, 2022 - for round-the-clock support']
-    """
+    "## Awards", a table's "|---|") dropped (the module's example)."""
     out = []
     for line in text.splitlines():
         s = line.replace("**", "").strip().strip("#-*| ").strip()
@@ -197,14 +193,19 @@ _VIEWS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _VIEWS_LOCK = threading.Lock()
 
 
+def _cached(bm25, key: tuple, build):
+    """``build()`` once per BM25 index and key."""
+    with _VIEWS_LOCK:
+        per = _VIEWS.setdefault(bm25, {})
+        if key not in per:
+            per[key] = build()
+        return per[key]
+
+
 def _view(bm25, embedder, kind: str, build):
     if embedder is None or bm25 is None or not getattr(bm25, "metadatas", None):
         return None
-    with _VIEWS_LOCK:
-        per = _VIEWS.setdefault(bm25, {})
-        if (kind, embedder.name) not in per:
-            per[(kind, embedder.name)] = build()
-        return per[(kind, embedder.name)]
+    return _cached(bm25, (kind, embedder.name), build)
 
 
 def cards_for(bm25, embedder) -> DocCards | None:
@@ -225,11 +226,7 @@ def chunk_vectors(bm25, embedder) -> ChunkVectors | None:
 
 def titles_for(bm25) -> dict[str, str]:
     """``doc_titles`` of the chunks behind this BM25 index, once per index."""
-    with _VIEWS_LOCK:
-        per = _VIEWS.setdefault(bm25, {})
-        if ("titles", "") not in per:
-            per[("titles", "")] = doc_titles(getattr(bm25, "metadatas", None) or [])
-        return per[("titles", "")]
+    return _cached(bm25, ("titles", ""), lambda: doc_titles(getattr(bm25, "metadatas", None) or []))
 
 
 def line_vectors(bm25, embedder) -> LineVectors | None:
